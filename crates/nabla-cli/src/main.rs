@@ -1,0 +1,5 @@
+//! The `nabla` command-line tool.
+
+fn main() {
+    println!("nabla: commands are being built");
+}

@@ -1,0 +1,1 @@
+//! Loss functions (to be written).

@@ -1,0 +1,180 @@
+//! Matrix multiply on row-major slices, through the `gemm` crate (AVX-512 kernels enabled).
+//!
+//! Small products are done by a plain loop: below a few thousand multiply-adds the crate's
+//! dispatch costs more than the arithmetic, and tiny networks live there. Large products are
+//! split across threads; small ones never touch the thread pool.
+
+use super::Element;
+
+/// Work (m·n·k multiply-adds) below which a product runs on one thread.
+pub const PARALLEL_THRESHOLD: usize = 128 * 128 * 128;
+/// Work below which the plain loop beats the `gemm` crate's dispatch.
+pub const SMALL_THRESHOLD: usize = 4096;
+
+/// Whether an operand is read as stored or transposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trans {
+    /// Use the matrix as stored (row-major `rows × cols`).
+    No,
+    /// Use its transpose.
+    Yes,
+}
+
+/// How many threads products may use: `RAYON_NUM_THREADS`-aware rayon pool size.
+pub fn max_threads() -> usize {
+    rayon::current_num_threads().max(1)
+}
+
+/// `c = beta_c·c + a'·b'` where `a'` is `m × k` and `b'` is `k × n` after the optional transposes,
+/// and `c` is row-major `m × n`. `accumulate = false` overwrites `c`; `true` adds to it.
+///
+/// `a` is stored row-major as `m × k` (`Trans::No`) or `k × m` (`Trans::Yes`); likewise `b` as
+/// `k × n` or `n × k`. Panics if a slice is shorter than its extents say (internal callers check
+/// shapes first and return errors to users).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_into<E: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[E],
+    ta: Trans,
+    b: &[E],
+    tb: Trans,
+    c: &mut [E],
+    accumulate: bool,
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].iter_mut().for_each(|x| *x = E::ZERO);
+        }
+        return;
+    }
+    let work = m * n * k;
+    if work <= SMALL_THRESHOLD {
+        small_matmul(m, n, k, a, ta, b, tb, c, accumulate);
+        return;
+    }
+    // (column stride, row stride) of each operand as used in the product.
+    let (a_cs, a_rs) = match ta {
+        Trans::No => (1isize, k as isize),
+        Trans::Yes => (m as isize, 1isize),
+    };
+    let (b_cs, b_rs) = match tb {
+        Trans::No => (1isize, n as isize),
+        Trans::Yes => (k as isize, 1isize),
+    };
+    let threads = if work >= PARALLEL_THRESHOLD {
+        max_threads()
+    } else {
+        1
+    };
+    E::gemm_raw(
+        m,
+        n,
+        k,
+        c.as_mut_ptr(),
+        1,
+        n as isize,
+        accumulate,
+        a.as_ptr(),
+        a_cs,
+        a_rs,
+        b.as_ptr(),
+        b_cs,
+        b_rs,
+        E::ONE,
+        E::ONE,
+        threads,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn small_matmul<E: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[E],
+    ta: Trans,
+    b: &[E],
+    tb: Trans,
+    c: &mut [E],
+    accumulate: bool,
+) {
+    if !accumulate {
+        c[..m * n].iter_mut().for_each(|x| *x = E::ZERO);
+    }
+    for i in 0..m {
+        let crow = &mut c[i * n..(i + 1) * n];
+        for p in 0..k {
+            let av = match ta {
+                Trans::No => a[i * k + p],
+                Trans::Yes => a[p * m + i],
+            };
+            match tb {
+                Trans::No => {
+                    let brow = &b[p * n..(p + 1) * n];
+                    for (cv, &bv) in crow.iter_mut().zip(brow) {
+                        *cv += av * bv;
+                    }
+                }
+                Trans::Yes => {
+                    for (j, cv) in crow.iter_mut().enumerate() {
+                        *cv += av * b[j * k + p];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, n: usize, k: usize, a: &[f64], b: &[f64]) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                for p in 0..k {
+                    c[i * n + j] += a[i * k + p] * b[p * n + j];
+                }
+            }
+        }
+        c
+    }
+
+    fn transpose(r: usize, c: usize, x: &[f64]) -> Vec<f64> {
+        let mut t = vec![0.0; r * c];
+        for i in 0..r {
+            for j in 0..c {
+                t[j * r + i] = x[i * c + j];
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn all_transpose_combinations_small_and_large() {
+        for &(m, n, k) in &[(2, 3, 4), (5, 1, 7), (40, 33, 70), (130, 129, 131)] {
+            let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64) - 6.0).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| ((i * 5 % 11) as f64) * 0.5 - 2.0).collect();
+            let want = naive(m, n, k, &a, &b);
+            let at = transpose(m, k, &a);
+            let bt = transpose(k, n, &b);
+            for (aa, ta) in [(&a, Trans::No), (&at, Trans::Yes)] {
+                for (bb, tb) in [(&b, Trans::No), (&bt, Trans::Yes)] {
+                    let mut c = vec![1.0; m * n];
+                    matmul_into(m, n, k, aa, ta, bb, tb, &mut c, false);
+                    assert_eq!(c, want, "{m}x{n}x{k} {ta:?} {tb:?}");
+                    matmul_into(m, n, k, aa, ta, bb, tb, &mut c, true);
+                    let twice: Vec<f64> = want.iter().map(|x| 2.0 * x).collect();
+                    assert_eq!(c, twice);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Differentiable operations: one family per file, forward and derivative side by side.

@@ -40,8 +40,11 @@ pub trait Element:
     fn is_finite(self) -> bool;
     fn ln_1p(self) -> Self;
     /// C = alpha·C + beta·A·B through the `gemm` crate; see [`super::gemm`].
+    ///
+    /// # Safety
+    /// Every pointer must be valid for the extents and strides given.
     #[allow(clippy::too_many_arguments)]
-    fn gemm_raw(
+    unsafe fn gemm_raw(
         m: usize,
         n: usize,
         k: usize,
@@ -115,7 +118,7 @@ macro_rules! impl_element {
             fn ln_1p(self) -> Self {
                 <$t>::ln_1p(self)
             }
-            fn gemm_raw(
+            unsafe fn gemm_raw(
                 m: usize,
                 n: usize,
                 k: usize,
@@ -138,8 +141,7 @@ macro_rules! impl_element {
                 } else {
                     gemm::Parallelism::Rayon(threads)
                 };
-                // SAFETY: the callers in `super::gemm` check every extent and stride against the
-                // slices they were given before calling this.
+                // SAFETY: the caller guarantees the pointers cover the extents and strides.
                 unsafe {
                     gemm::gemm(
                         m, n, k, dst, dst_cs, dst_rs, read_dst, lhs, lhs_cs, lhs_rs, rhs, rhs_cs,

@@ -1,1 +1,435 @@
-//! (to be written)
+//! The model file: safetensors tensors named like a PyTorch `nn.Sequential` state dict, with
+//! nabla's own metadata as JSON in the safetensors header, written atomically.
+//!
+//! A file saved here loads unchanged into PyTorch with
+//! `model.load_state_dict(safetensors.torch.load_file(path), strict=True)`; nabla reads its
+//! architecture, standardisation, class labels and training summary back from the metadata, so
+//! the file alone rebuilds the whole model.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+
+use crate::nn::{FusedLoss, MlpConfig, Sequential};
+use crate::{Error, Result, Tensor};
+
+/// Version of the metadata layout written by this build.
+pub const FORMAT_VERSION: u32 = 1;
+/// Header metadata key holding [`ModelMeta`] as JSON.
+pub const META_KEY: &str = "nabla";
+/// Header metadata key holding the format marker.
+pub const FORMAT_KEY: &str = "format";
+
+/// Per-feature affine standardisation: x' = (x − mean) / std.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Standardization {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+/// Everything about a model besides its tensors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// The network's shape and activations.
+    pub architecture: MlpConfig,
+    /// "classification" or "regression".
+    pub task: String,
+    /// The loss it was trained with.
+    pub loss: FusedLoss,
+    /// Class labels in output order (classification). With one output (a single logit), the
+    /// logit is the log-odds of `class_labels[1]`.
+    #[serde(default)]
+    pub class_labels: Vec<String>,
+    /// Feature names in input order.
+    #[serde(default)]
+    pub feature_names: Vec<String>,
+    /// Name of the target column, if any.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Feature standardisation fitted on the training split.
+    #[serde(default)]
+    pub standardization: Option<Standardization>,
+    /// Regression target standardisation (outputs are mapped back with it).
+    #[serde(default)]
+    pub target_standardization: Option<Standardization>,
+    /// Where the training data came from.
+    #[serde(default)]
+    pub data_source: String,
+    /// Final figures and settings of the training run.
+    #[serde(default)]
+    pub training: serde_json::Value,
+}
+
+/// Tensors and header metadata of a safetensors file.
+#[derive(Clone, Debug, Default)]
+pub struct ModelFile {
+    /// Tensors in file order (sorted by name, as safetensors stores them).
+    pub tensors: Vec<(String, Tensor)>,
+    /// The header's string metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl ModelFile {
+    /// The nabla metadata, or an error saying the file is not a nabla model.
+    pub fn meta(&self, path: &Path) -> Result<ModelMeta> {
+        let Some(text) = self.metadata.get(META_KEY) else {
+            return Err(model_err(
+                path,
+                "has no nabla metadata (a plain state dict?); use it with `train --init-from`",
+            ));
+        };
+        let meta: ModelMeta = serde_json::from_str(text)
+            .map_err(|e| model_err(path, format!("nabla metadata is not valid: {e}")))?;
+        if meta.format_version > FORMAT_VERSION {
+            return Err(model_err(
+                path,
+                format!(
+                    "was written by a newer nabla (format {}; this build reads up to {FORMAT_VERSION})",
+                    meta.format_version
+                ),
+            ));
+        }
+        Ok(meta)
+    }
+
+    /// Rebuild the network from the metadata and load its weights (checked by name and shape).
+    pub fn build_network(&self, path: &Path) -> Result<(Sequential, ModelMeta)> {
+        let meta = self.meta(path)?;
+        let mut net = Sequential::mlp(&meta.architecture)
+            .map_err(|e| model_err(path, format!("architecture in metadata is invalid: {e}")))?;
+        let weights: Vec<(String, Tensor)> = self
+            .tensors
+            .iter()
+            .filter(|(n, _)| !n.starts_with("__"))
+            .cloned()
+            .collect();
+        net.load_state_dict(&weights)
+            .map_err(|e| with_path(e, path))?;
+        crate::nn::Module::set_training(&mut net, false);
+        Ok((net, meta))
+    }
+}
+
+fn model_err(path: &Path, msg: impl Into<String>) -> Error {
+    Error::Model {
+        path: path.display().to_string(),
+        msg: msg.into(),
+    }
+}
+
+fn with_path(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Model { msg, .. } => model_err(path, msg),
+        other => other,
+    }
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk,
+/// then renamed over the target, so a crash leaves either the old file or the new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => Path::new(".").to_path_buf(),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        Error::param("output path", format!("'{}' names no file", path.display()))
+    })?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// Serialise tensors and metadata to safetensors bytes.
+pub fn to_safetensors_bytes(
+    tensors: &[(String, Tensor)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
+    let raw: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, t)| {
+            let mut bytes = Vec::with_capacity(t.len() * 4);
+            for v in t.data() {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+            (n.clone(), t.shape().to_vec(), bytes)
+        })
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = raw
+        .iter()
+        .map(|(n, s, b)| {
+            TensorView::new(Dtype::F32, s.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| Error::param("tensor", format!("{n}: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    let info: HashMap<String, String> = metadata.clone().into_iter().collect();
+    safetensors::serialize(views, Some(info))
+        .map_err(|e| Error::param("model file", format!("cannot serialise: {e}")))
+}
+
+/// Save tensors with metadata to `path` atomically.
+pub fn save_safetensors(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    write_atomic(path, &to_safetensors_bytes(tensors, metadata)?)
+}
+
+/// Save a network with its metadata (and any extra header entries, e.g. a checkpoint).
+pub fn save_model(
+    path: &Path,
+    net: &Sequential,
+    meta: &ModelMeta,
+    extra: &BTreeMap<String, String>,
+) -> Result<()> {
+    let mut md = extra.clone();
+    md.insert(FORMAT_KEY.into(), "pt".into());
+    md.insert(
+        META_KEY.into(),
+        serde_json::to_string(meta).map_err(|e| Error::param("metadata", e.to_string()))?,
+    );
+    save_safetensors(path, &net.state_dict(), &md)
+}
+
+/// Read a safetensors file: F32 tensors (F64 and F16/BF16 are converted to f32) and metadata.
+/// A missing, truncated, corrupt or foreign file gives an error naming the file and the problem.
+pub fn load_safetensors(path: &Path) -> Result<ModelFile> {
+    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_safetensors(path, &bytes)
+}
+
+/// [`load_safetensors`] on bytes already read.
+pub fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<ModelFile> {
+    if bytes.len() < 8 {
+        return Err(model_err(
+            path,
+            format!(
+                "is not a safetensors file ({} bytes, too short for a header)",
+                bytes.len()
+            ),
+        ));
+    }
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    if header_len > bytes.len() - 8 || bytes.get(8) != Some(&b'{') {
+        return Err(model_err(
+            path,
+            "is not a safetensors file (bad header; truncated, or another format)",
+        ));
+    }
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| model_err(path, format!("is corrupt or truncated: {e}")))?;
+    let (_, md) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| model_err(path, format!("is corrupt or truncated: {e}")))?;
+    let metadata: BTreeMap<String, String> = md
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let mut tensors = vec![];
+    let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+    names.sort();
+    for name in names {
+        let view = st
+            .tensor(&name)
+            .map_err(|e| model_err(path, format!("tensor '{name}': {e}")))?;
+        let data: Vec<f32> = match view.dtype() {
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect(),
+            Dtype::F64 => view
+                .data()
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                .collect(),
+            Dtype::BF16 => view
+                .data()
+                .chunks_exact(2)
+                .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
+                .collect(),
+            Dtype::F16 => view
+                .data()
+                .chunks_exact(2)
+                .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+            other => {
+                return Err(model_err(
+                    path,
+                    format!("tensor '{name}' has dtype {other:?}; only floating-point tensors are supported"),
+                ))
+            }
+        };
+        let t = Tensor::from_vec(data, view.shape())?;
+        tensors.push((name, t));
+    }
+    Ok(ModelFile { tensors, metadata })
+}
+
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as i32;
+    let frac = (h & 0x3ff) as u32;
+    let bits = if exp == 0 {
+        if frac == 0 {
+            sign
+        } else {
+            // subnormal
+            let v = frac as f32 * 2f32.powi(-24);
+            return if sign != 0 { -v } else { v };
+        }
+    } else if exp == 31 {
+        sign | 0x7f80_0000 | (frac << 13)
+    } else {
+        sign | (((exp - 15 + 127) as u32) << 23) | (frac << 13)
+    };
+    f32::from_bits(bits)
+}
+
+/// Load a nabla model file: the network (in evaluation mode) and its metadata.
+pub fn load_model(path: &Path) -> Result<(Sequential, ModelMeta, ModelFile)> {
+    let file = load_safetensors(path)?;
+    let (net, meta) = file.build_network(path)?;
+    Ok((net, meta, file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::{Activation, Module};
+
+    fn tmpdir(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("nabla-io-{tag}-{}", std::process::id()));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn meta_for(cfg: &MlpConfig) -> ModelMeta {
+        ModelMeta {
+            format_version: FORMAT_VERSION,
+            architecture: cfg.clone(),
+            task: "classification".into(),
+            loss: FusedLoss::CrossEntropy,
+            class_labels: vec!["a".into(), "b".into(), "c".into()],
+            feature_names: vec!["x1".into(), "x2".into()],
+            target: Some("y".into()),
+            standardization: Some(Standardization {
+                mean: vec![0.5, -1.0],
+                std: vec![2.0, 1.0],
+            }),
+            target_standardization: None,
+            data_source: "test".into(),
+            training: serde_json::json!({"epochs": 3}),
+        }
+    }
+
+    #[test]
+    fn save_and_load_round_trip_rebuilds_the_same_network() {
+        let cfg = MlpConfig {
+            inputs: 2,
+            hidden: vec![5, 4],
+            outputs: 3,
+            activation: Activation::Tanh,
+            seed: 9,
+            ..MlpConfig::default()
+        };
+        let net = Sequential::mlp(&cfg).unwrap();
+        let path = tmpdir("rt").join("m.safetensors");
+        save_model(&path, &net, &meta_for(&cfg), &BTreeMap::new()).unwrap();
+        let (back, meta, file) = load_model(&path).unwrap();
+        assert_eq!(meta, meta_for(&cfg));
+        assert_eq!(back.state_dict(), net.state_dict());
+        let names: Vec<&str> = file.tensors.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["0.bias", "0.weight", "2.bias", "2.weight", "4.bias", "4.weight"]
+        );
+        assert_eq!(back.num_parameters(), net.num_parameters());
+    }
+
+    #[test]
+    fn truncated_corrupt_and_foreign_files_are_rejected() {
+        let cfg = MlpConfig {
+            inputs: 2,
+            hidden: vec![3],
+            outputs: 2,
+            ..MlpConfig::default()
+        };
+        let net = Sequential::mlp(&cfg).unwrap();
+        let dir = tmpdir("bad");
+        let good = dir.join("good.safetensors");
+        save_model(&good, &net, &meta_for(&cfg), &BTreeMap::new()).unwrap();
+        let bytes = fs::read(&good).unwrap();
+
+        let trunc = dir.join("trunc.safetensors");
+        fs::write(&trunc, &bytes[..bytes.len() - 7]).unwrap();
+        let e = load_model(&trunc).unwrap_err().to_string();
+        assert!(
+            e.contains("trunc.safetensors") && e.contains("corrupt or truncated"),
+            "{e}"
+        );
+
+        let csv = dir.join("data.csv");
+        fs::write(&csv, "a,b,c\n1,2,3\n4,5,6\n").unwrap();
+        let e = load_model(&csv).unwrap_err().to_string();
+        assert!(e.contains("not a safetensors file"), "{e}");
+
+        let plain = dir.join("plain.safetensors");
+        save_safetensors(&plain, &net.state_dict(), &BTreeMap::new()).unwrap();
+        let e = load_model(&plain).unwrap_err().to_string();
+        assert!(e.contains("no nabla metadata"), "{e}");
+
+        let e = load_model(&dir.join("missing.safetensors")).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }));
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temporary_file() {
+        let dir = tmpdir("atomic");
+        let p = dir.join("f.bin");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let leftovers: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains(".tmp-")
+            })
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn half_precision_conversion() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert!(f16_to_f32(0x7c00).is_infinite());
+    }
+}

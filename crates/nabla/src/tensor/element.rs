@@ -39,9 +39,17 @@ pub trait Element:
     fn min(self, o: Self) -> Self;
     fn is_finite(self) -> bool;
     fn ln_1p(self) -> Self;
+    fn sin(self) -> Self;
+    fn cos(self) -> Self;
+    fn tan(self) -> Self;
     /// C = alpha·C + beta·A·B through the `gemm` crate; see [`super::gemm`].
+    ///
+    /// # Safety
+    /// Every pointer must be valid for the extents and strides given (`dst` for writes of an
+    /// `m × n` matrix, `lhs` for reads of `m × k`, `rhs` for reads of `k × n`), and `dst` must
+    /// not overlap the inputs. [`super::gemm::matmul_into`] checks this for slices.
     #[allow(clippy::too_many_arguments)]
-    fn gemm_raw(
+    unsafe fn gemm_raw(
         m: usize,
         n: usize,
         k: usize,
@@ -115,7 +123,19 @@ macro_rules! impl_element {
             fn ln_1p(self) -> Self {
                 <$t>::ln_1p(self)
             }
-            fn gemm_raw(
+            #[inline(always)]
+            fn sin(self) -> Self {
+                <$t>::sin(self)
+            }
+            #[inline(always)]
+            fn cos(self) -> Self {
+                <$t>::cos(self)
+            }
+            #[inline(always)]
+            fn tan(self) -> Self {
+                <$t>::tan(self)
+            }
+            unsafe fn gemm_raw(
                 m: usize,
                 n: usize,
                 k: usize,
@@ -138,8 +158,7 @@ macro_rules! impl_element {
                 } else {
                     gemm::Parallelism::Rayon(threads)
                 };
-                // SAFETY: the callers in `super::gemm` check every extent and stride against the
-                // slices they were given before calling this.
+                // SAFETY: the caller guarantees the pointer contract stated on the trait method.
                 unsafe {
                     gemm::gemm(
                         m, n, k, dst, dst_cs, dst_rs, read_dst, lhs, lhs_cs, lhs_rs, rhs, rhs_cs,

@@ -72,24 +72,28 @@ pub fn matmul_into<E: Element>(
     } else {
         1
     };
-    E::gemm_raw(
-        m,
-        n,
-        k,
-        c.as_mut_ptr(),
-        1,
-        n as isize,
-        accumulate,
-        a.as_ptr(),
-        a_cs,
-        a_rs,
-        b.as_ptr(),
-        b_cs,
-        b_rs,
-        E::ONE,
-        E::ONE,
-        threads,
-    );
+    // SAFETY: the assertion above checked that each slice holds its extents; the strides
+    // chosen here stay inside them, and `c` is a distinct &mut slice.
+    unsafe {
+        E::gemm_raw(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            E::ONE,
+            E::ONE,
+            threads,
+        );
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -161,7 +165,9 @@ mod tests {
     fn all_transpose_combinations_small_and_large() {
         for &(m, n, k) in &[(2, 3, 4), (5, 1, 7), (40, 33, 70), (130, 129, 131)] {
             let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64) - 6.0).collect();
-            let b: Vec<f64> = (0..k * n).map(|i| ((i * 5 % 11) as f64) * 0.5 - 2.0).collect();
+            let b: Vec<f64> = (0..k * n)
+                .map(|i| ((i * 5 % 11) as f64) * 0.5 - 2.0)
+                .collect();
             let want = naive(m, n, k, &a, &b);
             let at = transpose(m, k, &a);
             let bt = transpose(k, n, &b);

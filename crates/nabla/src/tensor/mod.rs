@@ -17,6 +17,7 @@ mod unary;
 pub use broadcast::broadcast_shapes;
 pub use element::Element;
 pub use gemm::Trans;
+pub(crate) use unary::sigmoid_scalar;
 
 use crate::{Error, Result};
 

@@ -7,7 +7,7 @@ use super::{Element, Tensor};
 
 /// Logistic function 1/(1+e^{-x}), evaluated without overflow for any finite x.
 #[inline(always)]
-fn sigmoid_scalar<E: Element>(x: E) -> E {
+pub(crate) fn sigmoid_scalar<E: Element>(x: E) -> E {
     if x >= E::ZERO {
         E::ONE / (E::ONE + (-x).exp())
     } else {

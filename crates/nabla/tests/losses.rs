@@ -81,9 +81,9 @@ fn cross_entropy_values_and_gradient_formula() {
         let row = &logits[i * 3..i * 3 + 3];
         let denom: f64 = row.iter().map(|v| v.exp()).sum();
         want_loss += -(row[classes[i]].exp() / denom).ln() / 2.0;
-        for j in 0..3 {
+        for (j, &z) in row.iter().enumerate() {
             let onehot = if j == classes[i] { 1.0 } else { 0.0 };
-            let want = (row[j].exp() / denom - onehot) / 2.0;
+            let want = (z.exp() / denom - onehot) / 2.0;
             assert!((g.data()[i * 3 + j] - want).abs() < 1e-15);
         }
     }
@@ -139,7 +139,7 @@ proptest! {
 
     #[test]
     fn cross_entropy_gradcheck((x, classes) in matrix(-3.0, 3.0).prop_flat_map(|a| { let (n, c) = (a.shape()[0], a.shape()[1]); (Just(a), prop::collection::vec(0..c, n)) })) {
-        gradcheck(|v| cross_entropy(&v[0], &classes), &[x.clone()], 1e-6).unwrap().assert_below(1e-6).unwrap();
+        gradcheck(|v| cross_entropy(&v[0], &classes), std::slice::from_ref(&x), 1e-6).unwrap().assert_below(1e-6).unwrap();
         // The fused rule agrees with the composed log_softmax → select → mean graph.
         gradcheck(|v| Ok(v[0].log_softmax(1)?.select_by_index(&classes)?.mean().neg()), &[x], 1e-6).unwrap().assert_below(1e-6).unwrap();
     }

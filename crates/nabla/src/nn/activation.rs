@@ -131,10 +131,10 @@ impl Activation {
     pub fn forward_var(&self, x: &Var) -> Result<Var> {
         match *self {
             Activation::Identity => Ok(x.clone()),
-            Activation::Sigmoid => x.sigmoid(),
-            Activation::Tanh => x.tanh(),
-            Activation::Relu => x.relu(),
-            Activation::LeakyRelu { alpha } => x.leaky_relu(alpha),
+            Activation::Sigmoid => Ok(x.sigmoid()),
+            Activation::Tanh => Ok(x.tanh()),
+            Activation::Relu => Ok(x.relu()),
+            Activation::LeakyRelu { alpha } => Ok(x.leaky_relu(alpha)),
         }
     }
 }

@@ -39,10 +39,15 @@ pub trait Element:
     fn min(self, o: Self) -> Self;
     fn is_finite(self) -> bool;
     fn ln_1p(self) -> Self;
+    fn sin(self) -> Self;
+    fn cos(self) -> Self;
+    fn tan(self) -> Self;
     /// C = alpha·C + beta·A·B through the `gemm` crate; see [`super::gemm`].
     ///
     /// # Safety
-    /// Every pointer must be valid for the extents and strides given.
+    /// Every pointer must be valid for the extents and strides given (`dst` for writes of an
+    /// `m × n` matrix, `lhs` for reads of `m × k`, `rhs` for reads of `k × n`), and `dst` must
+    /// not overlap the inputs. [`super::gemm::matmul_into`] checks this for slices.
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm_raw(
         m: usize,
@@ -118,6 +123,18 @@ macro_rules! impl_element {
             fn ln_1p(self) -> Self {
                 <$t>::ln_1p(self)
             }
+            #[inline(always)]
+            fn sin(self) -> Self {
+                <$t>::sin(self)
+            }
+            #[inline(always)]
+            fn cos(self) -> Self {
+                <$t>::cos(self)
+            }
+            #[inline(always)]
+            fn tan(self) -> Self {
+                <$t>::tan(self)
+            }
             unsafe fn gemm_raw(
                 m: usize,
                 n: usize,
@@ -141,7 +158,7 @@ macro_rules! impl_element {
                 } else {
                     gemm::Parallelism::Rayon(threads)
                 };
-                // SAFETY: the caller guarantees the pointers cover the extents and strides.
+                // SAFETY: the caller guarantees the pointer contract stated on the trait method.
                 unsafe {
                     gemm::gemm(
                         m, n, k, dst, dst_cs, dst_rs, read_dst, lhs, lhs_cs, lhs_rs, rhs, rhs_cs,

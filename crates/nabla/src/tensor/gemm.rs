@@ -72,8 +72,8 @@ pub fn matmul_into<E: Element>(
     } else {
         1
     };
-    // SAFETY: the assert above checks that every slice covers its extents; the strides
-    // describe row-major storage of exactly those extents.
+    // SAFETY: the assertion above checked that each slice holds its extents; the strides
+    // chosen here stay inside them, and `c` is a distinct &mut slice.
     unsafe {
         E::gemm_raw(
             m,
@@ -92,8 +92,8 @@ pub fn matmul_into<E: Element>(
             E::ONE,
             E::ONE,
             threads,
-        )
-    };
+        );
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -3,10 +3,21 @@
 //! Tensors know nothing of gradients: this module holds storage, shapes, broadcasting and the
 //! numeric kernels. The autograd module builds the chain rule on top.
 
+mod binary;
+mod broadcast;
 mod element;
 pub mod gemm;
+mod index;
+mod matmul;
+mod reduce;
+mod shape_ops;
+mod softmax;
+mod unary;
 
+pub use broadcast::broadcast_shapes;
 pub use element::Element;
+pub use gemm::Trans;
+pub(crate) use unary::sigmoid_scalar;
 
 use crate::{Error, Result};
 

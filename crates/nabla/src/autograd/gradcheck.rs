@@ -1,6 +1,6 @@
 //! Gradient checking: autograd against central finite differences. (to be written)
-use crate::{Element, Result, Tensor};
 use super::Var;
+use crate::{Element, Result, Tensor};
 
 /// Outcome of [`gradcheck`].
 #[derive(Clone, Debug)]

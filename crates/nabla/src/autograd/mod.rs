@@ -159,7 +159,11 @@ impl<E: Element> Var<E> {
     /// `rule`. Records the graph only if some input requires gradients and recording is on;
     /// otherwise the result is a constant. This is how every operation, including ones users
     /// define, enters the graph.
-    pub fn from_op(value: Tensor<E>, rule: impl Backward<E> + 'static, inputs: Vec<Var<E>>) -> Self {
+    pub fn from_op(
+        value: Tensor<E>,
+        rule: impl Backward<E> + 'static,
+        inputs: Vec<Var<E>>,
+    ) -> Self {
         let track = is_grad_enabled() && inputs.iter().any(|v| v.0.requires_grad);
         Var(Rc::new(Node {
             id: next_id(),

@@ -238,7 +238,7 @@ impl Core {
         let bad = |msg: String| Error::param("optimizer state", msg);
         if state.kind != self.kind {
             return Err(bad(format!(
-                "state is for a {} optimiser, this one is {}",
+                "state was saved by a {:?} optimiser, this one is {:?}",
                 state.kind, self.kind
             )));
         }

@@ -1,0 +1,728 @@
+//! Behaviour of the optimisers beyond their update rules (those are checked against numpy in
+//! `optim_fixtures.rs`): resuming from a saved state, state validation, config validation,
+//! parameters without gradients, zeroing, and learning-rate schedules.
+
+use nabla::autograd::{Backward, Var};
+use nabla::optim::{
+    Adam, AdamConfig, AdamW, AdamWConfig, LrSchedule, Optimizer, OptimizerState, RmsProp,
+    RmsPropConfig, Sgd, SgdConfig,
+};
+use nabla::{Error, Tensor};
+
+fn params(values: &[(Vec<f32>, Vec<usize>)]) -> Vec<Var<f32>> {
+    values
+        .iter()
+        .map(|(v, s)| Var::parameter(Tensor::from_vec(v.clone(), s).unwrap()))
+        .collect()
+}
+
+fn problem_params() -> Vec<Var<f32>> {
+    params(&[
+        (vec![0.5, -1.0, 2.0, 0.25, -0.75, 1.5], vec![2, 3]),
+        (vec![1.2, -0.4, 0.9], vec![3]),
+    ])
+}
+
+/// Gradient of Σ (θ − 0.3)² + 0.1 Σ θ⁴ written into each grad slot.
+fn write_gradients(ps: &[Var<f32>]) {
+    for p in ps {
+        let (shape, grad) = {
+            let v = p.value();
+            let g: Vec<f32> = v
+                .data()
+                .iter()
+                .map(|&x| 2.0 * (x - 0.3) + 0.4 * x * x * x)
+                .collect();
+            (v.shape().to_vec(), g)
+        };
+        *p.grad_mut() = Some(Tensor::from_vec(grad, &shape).unwrap());
+    }
+}
+
+fn values(ps: &[Var<f32>]) -> Vec<Vec<f32>> {
+    ps.iter().map(|p| p.value().data().to_vec()).collect()
+}
+
+fn bits(ps: &[Var<f32>]) -> Vec<Vec<u32>> {
+    values(ps)
+        .into_iter()
+        .map(|v| v.into_iter().map(f32::to_bits).collect())
+        .collect()
+}
+
+type Factory = fn(Vec<Var<f32>>) -> Box<dyn Optimizer>;
+
+fn factories() -> Vec<(&'static str, Factory)> {
+    vec![
+        ("sgd plain", |p| {
+            Box::new(
+                Sgd::new(
+                    p,
+                    SgdConfig {
+                        lr: 0.05,
+                        ..Default::default()
+                    },
+                )
+                .unwrap(),
+            )
+        }),
+        ("sgd nesterov", |p| {
+            Box::new(
+                Sgd::new(
+                    p,
+                    SgdConfig {
+                        lr: 0.02,
+                        momentum: 0.9,
+                        nesterov: true,
+                        weight_decay: 0.01,
+                        ..Default::default()
+                    },
+                )
+                .unwrap(),
+            )
+        }),
+        ("adam amsgrad", |p| {
+            Box::new(
+                Adam::new(
+                    p,
+                    AdamConfig {
+                        lr: 0.05,
+                        amsgrad: true,
+                        weight_decay: 0.01,
+                        ..Default::default()
+                    },
+                )
+                .unwrap(),
+            )
+        }),
+        ("adamw", |p| {
+            Box::new(
+                AdamW::new(
+                    p,
+                    AdamWConfig {
+                        lr: 0.05,
+                        ..Default::default()
+                    },
+                )
+                .unwrap(),
+            )
+        }),
+        ("rmsprop centred momentum", |p| {
+            Box::new(
+                RmsProp::new(
+                    p,
+                    RmsPropConfig {
+                        momentum: 0.5,
+                        centered: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap(),
+            )
+        }),
+    ]
+}
+
+#[test]
+fn saved_state_resumes_bit_identically() {
+    for (label, make) in factories() {
+        // Ten uninterrupted steps, with a learning-rate change after three.
+        let straight = problem_params();
+        let mut opt = make(straight.clone());
+        for step in 0..10 {
+            if step == 3 {
+                opt.set_learning_rate(opt.learning_rate() * 0.5);
+            }
+            opt.zero_grad();
+            write_gradients(&straight);
+            opt.step().unwrap();
+        }
+
+        // Five steps, save through JSON, a fresh optimiser over fresh parameters, five more.
+        let first_half = problem_params();
+        let mut opt = make(first_half.clone());
+        for step in 0..5 {
+            if step == 3 {
+                opt.set_learning_rate(opt.learning_rate() * 0.5);
+            }
+            opt.zero_grad();
+            write_gradients(&first_half);
+            opt.step().unwrap();
+        }
+        let saved = OptimizerState::from_json(&opt.state().to_json().unwrap()).unwrap();
+        assert_eq!(
+            saved,
+            opt.state(),
+            "{label}: JSON round trip changed the state"
+        );
+        assert_eq!(saved.step, 5);
+        assert_eq!(saved.param_steps, vec![5, 5]);
+
+        let resumed = problem_params();
+        for (dst, src) in resumed.iter().zip(&first_half) {
+            dst.set_value(src.value().clone()).unwrap();
+        }
+        let mut opt = make(resumed.clone());
+        opt.load_state(&saved).unwrap();
+        assert_eq!(opt.learning_rate(), saved.lr, "{label}: lr not restored");
+        for _ in 0..5 {
+            opt.zero_grad();
+            write_gradients(&resumed);
+            opt.step().unwrap();
+        }
+        assert_eq!(
+            bits(&resumed),
+            bits(&straight),
+            "{label}: resumed run diverged"
+        );
+        assert_eq!(opt.state().step, 10);
+    }
+}
+
+#[test]
+fn state_names_buffers_by_parameter() {
+    let ps = problem_params();
+    let mut opt = Adam::new(
+        ps.clone(),
+        AdamConfig {
+            amsgrad: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        opt.state().buffers.is_empty(),
+        "no buffers before the first step"
+    );
+    write_gradients(&ps);
+    opt.step().unwrap();
+    let state = opt.state();
+    let names: Vec<&str> = state.buffers().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "0.exp_avg",
+            "0.exp_avg_sq",
+            "0.max_exp_avg_sq",
+            "1.exp_avg",
+            "1.exp_avg_sq",
+            "1.max_exp_avg_sq"
+        ]
+    );
+    // After one step from zero: m = (1 − β₁)g, v = (1 − β₂)g².
+    let g = ps[1].grad().unwrap();
+    let (_, m) = state.buffers().find(|(n, _)| *n == "1.exp_avg").unwrap();
+    for (&mi, &gi) in m.iter().zip(g.data()) {
+        assert!((mi as f64 - 0.1 * gi as f64).abs() <= 1e-6 * (gi.abs() as f64).max(1.0));
+    }
+    assert_eq!(state.shapes, vec![vec![2, 3], vec![3]]);
+}
+
+fn expect_param_error(result: nabla::Result<()>, needle: &str) {
+    match result {
+        Err(Error::Param { name, msg }) => {
+            let text = format!("{name}: {msg}");
+            assert!(
+                text.contains(needle),
+                "error {text:?} should mention {needle:?}"
+            );
+        }
+        other => panic!("expected Error::Param mentioning {needle:?}, got {other:?}"),
+    }
+}
+
+fn trained_state<O: Optimizer>(opt: &mut O, ps: &[Var<f32>]) -> OptimizerState {
+    write_gradients(ps);
+    opt.step().unwrap();
+    opt.state()
+}
+
+#[test]
+fn load_state_rejects_mismatches_and_changes_nothing() {
+    let ps = problem_params();
+    let mut adam = Adam::new(ps.clone(), AdamConfig::default()).unwrap();
+    let adam_state = trained_state(&mut adam, &ps);
+
+    // Wrong kind.
+    let mut rms = RmsProp::new(problem_params(), RmsPropConfig::default()).unwrap();
+    let before = rms.state();
+    expect_param_error(rms.load_state(&adam_state), "adam");
+    assert_eq!(rms.state(), before);
+
+    // Same kind, transposed first parameter.
+    let transposed = params(&[(vec![0.0; 6], vec![3, 2]), (vec![0.0; 3], vec![3])]);
+    let mut other = Adam::new(transposed, AdamConfig::default()).unwrap();
+    let before = other.state();
+    expect_param_error(other.load_state(&adam_state), "[3, 2]");
+    assert_eq!(other.state(), before);
+
+    // Same kind, one parameter fewer.
+    let mut fewer =
+        Adam::new(params(&[(vec![0.0; 6], vec![2, 3])]), AdamConfig::default()).unwrap();
+    expect_param_error(fewer.load_state(&adam_state), "2 parameters");
+
+    // Tampered buffer length.
+    let mut bad = adam_state.clone();
+    bad.buffers[1].1.pop();
+    let mut fresh = Adam::new(problem_params(), AdamConfig::default()).unwrap();
+    expect_param_error(fresh.load_state(&bad), "0.exp_avg_sq");
+    assert!(fresh.state().buffers.is_empty());
+
+    // Missing buffer for an updated parameter.
+    let mut bad = adam_state.clone();
+    bad.buffers.retain(|(n, _)| n != "1.exp_avg");
+    expect_param_error(fresh.load_state(&bad), "exp_avg");
+
+    // A buffer this configuration does not use (AMSGrad state into plain Adam).
+    let ps2 = problem_params();
+    let mut ams = Adam::new(
+        ps2.clone(),
+        AdamConfig {
+            amsgrad: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ams_state = trained_state(&mut ams, &ps2);
+    expect_param_error(fresh.load_state(&ams_state), "max_exp_avg_sq");
+
+    // Momentum state into SGD without momentum.
+    let ps3 = problem_params();
+    let mut sgd_m = Sgd::new(
+        ps3.clone(),
+        SgdConfig {
+            momentum: 0.9,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let sgd_state = trained_state(&mut sgd_m, &ps3);
+    let mut sgd_plain = Sgd::new(problem_params(), SgdConfig::default()).unwrap();
+    expect_param_error(sgd_plain.load_state(&sgd_state), "momentum_buffer");
+
+    // The intact state loads.
+    fresh.load_state(&adam_state).unwrap();
+    assert_eq!(fresh.state(), adam_state);
+}
+
+#[test]
+fn invalid_configurations_are_rejected() {
+    fn sgd(cfg: SgdConfig) -> nabla::Result<()> {
+        Sgd::new(problem_params(), cfg).map(|_| ())
+    }
+    fn adam(cfg: AdamConfig) -> nabla::Result<()> {
+        Adam::new(problem_params(), cfg).map(|_| ())
+    }
+    fn adamw(cfg: AdamWConfig) -> nabla::Result<()> {
+        AdamW::new(problem_params(), cfg).map(|_| ())
+    }
+    fn rms(cfg: RmsPropConfig) -> nabla::Result<()> {
+        RmsProp::new(problem_params(), cfg).map(|_| ())
+    }
+    let d = SgdConfig::default();
+    for lr in [0.0, -0.1, f64::NAN, f64::INFINITY] {
+        expect_param_error(sgd(SgdConfig { lr, ..d }), "learning rate");
+        expect_param_error(
+            adam(AdamConfig {
+                lr,
+                ..Default::default()
+            }),
+            "learning rate",
+        );
+        expect_param_error(
+            rms(RmsPropConfig {
+                lr,
+                ..Default::default()
+            }),
+            "learning rate",
+        );
+    }
+    expect_param_error(sgd(SgdConfig { momentum: 1.0, ..d }), "momentum");
+    expect_param_error(
+        sgd(SgdConfig {
+            momentum: -0.1,
+            ..d
+        }),
+        "momentum",
+    );
+    expect_param_error(
+        sgd(SgdConfig {
+            weight_decay: -1.0,
+            ..d
+        }),
+        "weight decay",
+    );
+    expect_param_error(
+        sgd(SgdConfig {
+            nesterov: true,
+            ..d
+        }),
+        "nesterov",
+    );
+    expect_param_error(
+        sgd(SgdConfig {
+            nesterov: true,
+            momentum: 0.9,
+            dampening: 0.1,
+            ..d
+        }),
+        "dampening",
+    );
+    sgd(SgdConfig {
+        nesterov: true,
+        momentum: 0.9,
+        ..d
+    })
+    .unwrap();
+    expect_param_error(
+        adam(AdamConfig {
+            betas: (1.0, 0.999),
+            ..Default::default()
+        }),
+        "beta1",
+    );
+    expect_param_error(
+        adam(AdamConfig {
+            betas: (0.9, 1.5),
+            ..Default::default()
+        }),
+        "beta2",
+    );
+    expect_param_error(
+        adam(AdamConfig {
+            eps: 0.0,
+            ..Default::default()
+        }),
+        "eps",
+    );
+    expect_param_error(
+        adamw(AdamWConfig {
+            weight_decay: f64::NAN,
+            ..Default::default()
+        }),
+        "weight decay",
+    );
+    expect_param_error(
+        rms(RmsPropConfig {
+            alpha: 1.0,
+            ..Default::default()
+        }),
+        "alpha",
+    );
+    expect_param_error(
+        rms(RmsPropConfig {
+            momentum: 1.0,
+            ..Default::default()
+        }),
+        "momentum",
+    );
+    expect_param_error(
+        rms(RmsPropConfig {
+            eps: -1e-8,
+            ..Default::default()
+        }),
+        "eps",
+    );
+
+    // Empty parameter list, and a parameter that is not a leaf.
+    expect_param_error(Sgd::new(vec![], d).map(|_| ()), "empty");
+    let leaf = Var::parameter(Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap());
+    let computed = Var::from_op(leaf.value().clone(), Identity, vec![leaf.clone()]);
+    assert!(!computed.is_leaf());
+    expect_param_error(
+        Adam::new(vec![computed], AdamConfig::default()).map(|_| ()),
+        "leaf",
+    );
+}
+
+/// A pass-through operation, only to make a non-leaf value.
+struct Identity;
+
+impl Backward<f32> for Identity {
+    fn name(&self) -> &'static str {
+        "identity"
+    }
+
+    fn backward(
+        &self,
+        grad_output: &Tensor<f32>,
+        _inputs: &[&Tensor<f32>],
+        _output: &Tensor<f32>,
+        _needs: &[bool],
+    ) -> nabla::Result<Vec<Option<Tensor<f32>>>> {
+        Ok(vec![Some(grad_output.clone())])
+    }
+}
+
+#[test]
+fn documented_defaults_are_pytorchs() {
+    let a = AdamConfig::default();
+    assert_eq!(
+        (a.lr, a.betas, a.eps, a.weight_decay, a.amsgrad),
+        (1e-3, (0.9, 0.999), 1e-8, 0.0, false)
+    );
+    let w = AdamWConfig::default();
+    assert_eq!(
+        (w.lr, w.betas, w.eps, w.weight_decay),
+        (1e-3, (0.9, 0.999), 1e-8, 1e-2)
+    );
+    let r = RmsPropConfig::default();
+    assert_eq!(
+        (r.lr, r.alpha, r.eps, r.weight_decay, r.momentum, r.centered),
+        (1e-2, 0.99, 1e-8, 0.0, 0.0, false)
+    );
+    let s = SgdConfig::default();
+    assert_eq!(
+        (s.momentum, s.dampening, s.nesterov, s.weight_decay),
+        (0.0, 0.0, false, 0.0)
+    );
+}
+
+#[test]
+fn parameter_without_gradient_is_skipped() {
+    let ps = problem_params();
+    let mut opt = Adam::new(
+        ps.clone(),
+        AdamConfig {
+            lr: 0.1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let untouched = ps[1].value().clone();
+    write_gradients(&ps[..1]);
+    assert!(ps[1].grad_ref().is_none());
+    opt.step().unwrap();
+    opt.step().unwrap();
+    assert_eq!(
+        *ps[1].value(),
+        untouched,
+        "a parameter without gradient moved"
+    );
+    assert_ne!(
+        values(&ps[..1]),
+        values(&problem_params()[..1]),
+        "the other one did not move"
+    );
+    let state = opt.state();
+    assert_eq!(state.param_steps, vec![2, 0]);
+    assert!(state.buffers().all(|(n, _)| n.starts_with("0.")));
+
+    // Its first update, when a gradient arrives, is Adam's first step (t = 1), the same as a
+    // fresh optimiser's over that parameter alone.
+    let alone = Var::parameter(untouched.clone());
+    let mut fresh = Adam::new(
+        vec![alone.clone()],
+        AdamConfig {
+            lr: 0.1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    write_gradients(&ps);
+    write_gradients(std::slice::from_ref(&alone));
+    opt.step().unwrap();
+    fresh.step().unwrap();
+    assert_eq!(*ps[1].value(), *alone.value());
+    assert_eq!(opt.state().param_steps, vec![3, 1]);
+}
+
+#[test]
+fn zero_grad_zeros_gradients_and_keeps_empty_slots_empty() {
+    let ps = problem_params();
+    let mut opt = Sgd::new(ps.clone(), SgdConfig::default()).unwrap();
+    write_gradients(&ps[..1]);
+    assert!(ps[0].grad().unwrap().data().iter().any(|&g| g != 0.0));
+    opt.zero_grad();
+    let g = ps[0].grad().expect("buffer kept");
+    assert_eq!(g.shape(), &[2, 3]);
+    assert!(g.data().iter().all(|&x| x == 0.0));
+    assert!(ps[1].grad_ref().is_none());
+    // A step on zero gradients leaves plain SGD where it was.
+    let before = values(&ps);
+    opt.step().unwrap();
+    assert_eq!(values(&ps), before);
+}
+
+#[test]
+fn bad_step_inputs_error_without_changing_anything() {
+    let ps = problem_params();
+    let mut opt = Sgd::new(
+        ps.clone(),
+        SgdConfig {
+            momentum: 0.9,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    write_gradients(&ps);
+    let before = values(&ps);
+
+    opt.set_learning_rate(f64::NAN);
+    expect_param_error(opt.step(), "learning rate");
+    assert_eq!(values(&ps), before);
+
+    opt.set_learning_rate(0.1);
+    *ps[1].grad_mut() = Some(Tensor::zeros(&[4]));
+    match opt.step() {
+        Err(Error::ShapeMismatch { lhs, rhs, .. }) => {
+            assert_eq!((lhs, rhs), (vec![3], vec![4]));
+        }
+        other => panic!("expected a shape mismatch, got {other:?}"),
+    }
+    assert_eq!(
+        values(&ps),
+        before,
+        "the first parameter must not move either"
+    );
+    assert_eq!(opt.state().step, 0);
+}
+
+#[test]
+fn sgd_first_momentum_step_uses_the_raw_gradient() {
+    // With dampening τ, PyTorch sets b = g on the first step (not (1 − τ)g), then b = μb + (1 − τ)g.
+    let p = Var::parameter(Tensor::from_vec(vec![1.0f32], &[1]).unwrap());
+    let cfg = SgdConfig {
+        lr: 0.5,
+        momentum: 0.5,
+        dampening: 0.5,
+        ..Default::default()
+    };
+    let mut opt = Sgd::new(vec![p.clone()], cfg).unwrap();
+    *p.grad_mut() = Some(Tensor::from_vec(vec![2.0], &[1]).unwrap());
+    opt.step().unwrap(); // b = 2, θ = 1 − 0.5·2 = 0
+    assert_eq!(p.value().data(), &[0.0]);
+    opt.step().unwrap(); // b = 0.5·2 + 0.5·2 = 2, θ = 0 − 1 = −1
+    assert_eq!(p.value().data(), &[-1.0]);
+    *p.grad_mut() = Some(Tensor::from_vec(vec![4.0], &[1]).unwrap());
+    opt.step().unwrap(); // b = 0.5·2 + 0.5·4 = 3, θ = −1 − 1.5 = −2.5
+    assert_eq!(p.value().data(), &[-2.5]);
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * b.abs().max(1e-300)
+}
+
+#[test]
+fn schedules_match_hand_computed_values() {
+    let base = 0.1;
+    let step = LrSchedule::StepDecay {
+        step_size: 3,
+        gamma: 0.5,
+    };
+    let want = [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025];
+    for (e, &w) in want.iter().enumerate() {
+        assert!(
+            close(step.lr_at(base, e), w),
+            "step decay epoch {e}: {}",
+            step.lr_at(base, e)
+        );
+    }
+
+    let exp = LrSchedule::Exponential { gamma: 0.9 };
+    let want = [0.1, 0.09, 0.081, 0.0729, 0.06561];
+    for (e, &w) in want.iter().enumerate() {
+        assert!(close(exp.lr_at(base, e), w), "exponential epoch {e}");
+    }
+
+    // eta_min + (base − eta_min)(1 + cos(πt/T))/2 with T = 10, eta_min = 0.001:
+    // cos(π/5) = (1 + √5)/4, cos(π/2) = 0, cos(π) = −1.
+    let cos = LrSchedule::CosineAnnealing {
+        t_max: 10,
+        eta_min: 0.001,
+    };
+    let cos_pi_5 = (1.0 + 5f64.sqrt()) / 4.0;
+    let expected = [
+        (0, 0.1),
+        (2, 0.001 + 0.099 * (1.0 + cos_pi_5) / 2.0),
+        (5, 0.001 + 0.099 / 2.0),
+        (10, 0.001),
+        (20, 0.1),
+    ];
+    for (e, w) in expected {
+        let got = cos.lr_at(base, e);
+        assert!((got - w).abs() < 1e-15, "cosine epoch {e}: {got} vs {w}");
+    }
+
+    // Warm-up over 4 epochs from a quarter of the base rate, then the cosine from its epoch 0.
+    let warm = LrSchedule::LinearWarmup {
+        warmup_epochs: 4,
+        start_factor: 0.25,
+        then: Box::new(cos.clone()),
+    };
+    let want = [0.025, 0.04375, 0.0625, 0.08125, 0.1];
+    for (e, &w) in want.iter().enumerate() {
+        assert!(
+            close(warm.lr_at(base, e), w),
+            "warm-up epoch {e}: {}",
+            warm.lr_at(base, e)
+        );
+    }
+    assert!((warm.lr_at(base, 9) - cos.lr_at(base, 5)).abs() < 1e-18);
+    assert_eq!(LrSchedule::default().lr_at(base, 1000), base);
+}
+
+#[test]
+fn schedules_validate_apply_and_serialise() {
+    assert!(LrSchedule::StepDecay {
+        step_size: 0,
+        gamma: 0.5
+    }
+    .validate()
+    .is_err());
+    assert!(LrSchedule::Exponential { gamma: 0.0 }.validate().is_err());
+    assert!(LrSchedule::Exponential { gamma: f64::NAN }
+        .validate()
+        .is_err());
+    assert!(LrSchedule::CosineAnnealing {
+        t_max: 0,
+        eta_min: 0.0
+    }
+    .validate()
+    .is_err());
+    assert!(LrSchedule::CosineAnnealing {
+        t_max: 5,
+        eta_min: -1.0
+    }
+    .validate()
+    .is_err());
+    let bad_inner = LrSchedule::LinearWarmup {
+        warmup_epochs: 2,
+        start_factor: 0.5,
+        then: Box::new(LrSchedule::Exponential { gamma: -1.0 }),
+    };
+    assert!(matches!(bad_inner.validate(), Err(Error::Param { .. })));
+    for start_factor in [0.0, 1.5] {
+        let s = LrSchedule::LinearWarmup {
+            warmup_epochs: 2,
+            start_factor,
+            then: Box::default(),
+        };
+        assert!(s.validate().is_err());
+    }
+    let good = LrSchedule::LinearWarmup {
+        warmup_epochs: 2,
+        start_factor: 0.5,
+        then: Box::new(LrSchedule::StepDecay {
+            step_size: 2,
+            gamma: 0.1,
+        }),
+    };
+    good.validate().unwrap();
+
+    let mut opt = Sgd::new(
+        problem_params(),
+        SgdConfig {
+            lr: 0.2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let lr = good.apply(&mut opt, 0.2, 1);
+    assert!(close(lr, 0.15));
+    assert_eq!(opt.learning_rate(), lr);
+
+    let text = serde_json::to_string(&good).unwrap();
+    let back: LrSchedule = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, good);
+}

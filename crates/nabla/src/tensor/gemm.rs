@@ -161,7 +161,9 @@ mod tests {
     fn all_transpose_combinations_small_and_large() {
         for &(m, n, k) in &[(2, 3, 4), (5, 1, 7), (40, 33, 70), (130, 129, 131)] {
             let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64) - 6.0).collect();
-            let b: Vec<f64> = (0..k * n).map(|i| ((i * 5 % 11) as f64) * 0.5 - 2.0).collect();
+            let b: Vec<f64> = (0..k * n)
+                .map(|i| ((i * 5 % 11) as f64) * 0.5 - 2.0)
+                .collect();
             let want = naive(m, n, k, &a, &b);
             let at = transpose(m, k, &a);
             let bt = transpose(k, n, &b);

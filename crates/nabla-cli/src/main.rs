@@ -1,5 +1,44 @@
-//! The `nabla` command-line tool.
+//! The `nabla` command-line tool: a thin dispatcher over the subcommands in [`commands`].
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+use commands::{critical, grad, minimize};
+
+/// Calculus for neural networks from the command line.
+#[derive(Parser, Debug)]
+#[command(
+    name = "nabla",
+    version,
+    about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points",
+    long_about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points.\n\n\
+Expressions use numbers, variables, + - * / ^ (^ binds tightest, right-associative; -x^2 is -(x^2)), \
+parentheses, the constants pi and e, and the functions sin cos tan exp log ln sqrt abs tanh sigmoid \
+relu softplus step sign (log = ln = natural logarithm).\n\n\
+Exit codes: 0 success, 1 failure on valid input (e.g. divergence), 2 malformed expression or flags."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Grad(grad::Args),
+    Minimize(minimize::Args),
+    Critical(critical::Args),
+}
 
 fn main() {
-    println!("nabla: commands are being built");
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Grad(args) => grad::run(args),
+        Command::Minimize(args) => minimize::run(args),
+        Command::Critical(args) => critical::run(args),
+    };
+    if let Err(err) = outcome {
+        eprintln!("error: {}", err.message);
+        std::process::exit(err.code);
+    }
 }

@@ -1,1 +1,38 @@
-//! (to be written)
+//! Symbolic calculus on typed expressions.
+//!
+//! * [`parse`] reads an expression such as `x^2*y + sin(x*y) - 3e-1/z` (grammar in
+//!   [`parser`]): numbers, variables `[A-Za-z_][A-Za-z0-9_]*`, `+ - * / ^` (`^` binds tightest
+//!   and is right-associative, `-x^2` is `-(x^2)`), parentheses, the constants `pi` and `e`, and
+//!   the functions `sin cos tan exp log ln sqrt abs tanh sigmoid relu softplus step sign`
+//!   (`log` = `ln` = natural logarithm).
+//! * [`Expr::eval`] evaluates in f64; [`Expr::variables`] lists the variables alphabetically.
+//! * [`diff`] differentiates symbolically, [`simplify`] rewrites into a polynomial normal form,
+//!   [`derivative`] does both, [`gradient`] gives every partial derivative, and
+//!   [`diff_with_steps`] also returns the derivation as a list of [`Step`]s.
+//! * [`minimize`] runs gradient descent with the symbolic gradient; [`critical`] finds and
+//!   classifies the critical points of a one-variable expression on an interval.
+//!
+//! Kinks follow autograd: relu′(0) = step(0) = 0, |u|′(0) = sign(0) = 0.
+//!
+//! ```
+//! use nabla::calculus::{derivative, parse};
+//! let f = parse("x*(x-1)*(x-2)*(x-3)").unwrap();
+//! assert_eq!(derivative(&f, "x").to_string(), "4*x^3 - 18*x^2 + 22*x - 6");
+//! ```
+
+mod critical;
+mod descent;
+mod diff;
+mod expr;
+pub mod parser;
+mod simplify;
+
+pub use critical::{critical, Critical, CriticalKind, GRID_INTERVALS};
+pub use descent::{minimize, Descent, DescentOptions, DescentStep, Point};
+pub use diff::{derivative, diff, diff_with_steps, gradient, tidy, Rule, Step};
+pub use expr::{Bindings, Constant, Expr, Func};
+pub use parser::parse;
+pub use simplify::simplify;
+
+#[cfg(test)]
+mod tests;

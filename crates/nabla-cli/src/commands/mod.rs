@@ -1,0 +1,148 @@
+//! The subcommands of `nabla`, one module each, and the error type they share.
+//!
+//! Each module exports `Args` (a `clap::Args`) and `pub fn run(args: Args) -> Result<(), CliError>`.
+
+pub mod critical;
+pub mod grad;
+pub mod minimize;
+
+use std::collections::BTreeMap;
+
+use nabla::calculus::{parse, Expr};
+
+/// Exit code for malformed expressions and flags.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code for failures on well-formed input (divergence, evaluation failure).
+pub const EXIT_FAILURE: i32 = 1;
+
+/// A failed command: `main` prints `error: {message}` on stderr and exits with `code`.
+/// The message may continue on further lines (e.g. the input with a caret under a column).
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub code: i32,
+}
+
+impl CliError {
+    /// A usage error (exit code 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+            code: EXIT_USAGE,
+        }
+    }
+
+    /// A failure on valid input (exit code 1).
+    pub fn failure(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+            code: EXIT_FAILURE,
+        }
+    }
+}
+
+/// `text` on its own line, indented by two, and a caret under the 1-based `column`.
+pub fn caret(text: &str, column: usize) -> String {
+    format!("\n  {text}\n  {}^", " ".repeat(column.saturating_sub(1)))
+}
+
+/// Parses the expression argument; errors name the column and show a caret under it.
+pub fn parse_expr(input: &str) -> Result<Expr, CliError> {
+    parse(input).map_err(|err| match &err {
+        nabla::Error::Parse { column, .. } => {
+            CliError::usage(format!("in expression: {err}{}", caret(input, *column)))
+        }
+        other => CliError::usage(format!("in expression: {other}")),
+    })
+}
+
+/// Parses a point `x=1,y=-2.5` given to `flag`; every variable of `variables` must get a value
+/// and no other name may appear.
+pub fn parse_point(
+    flag: &str,
+    text: &str,
+    variables: &[String],
+) -> Result<BTreeMap<String, f64>, CliError> {
+    let mut point = BTreeMap::new();
+    let mut offset = 0;
+    for part in text.split(',') {
+        let column = offset + 1 + (part.len() - part.trim_start().len());
+        offset += part.chars().count() + 1;
+        let part = part.trim();
+        let Some((name, value)) = part.split_once('=') else {
+            return Err(CliError::usage(format!(
+                "{flag} {text}: expected name=value at column {column}, found '{part}'{}",
+                caret(text, column)
+            )));
+        };
+        let (name, value_text) = (name.trim(), value.trim());
+        let value_column = column + part.find('=').unwrap_or(0) + 1;
+        if !variables.iter().any(|v| v == name) {
+            return Err(CliError::usage(format!(
+                "{flag} {text}: '{name}' at column {column} is not a variable of the expression \
+                 (variables: {}){}",
+                if variables.is_empty() {
+                    "none".to_string()
+                } else {
+                    variables.join(", ")
+                },
+                caret(text, column)
+            )));
+        }
+        let value: f64 = match value_text.parse::<f64>() {
+            Ok(v) if v.is_finite() => v,
+            _ => {
+                return Err(CliError::usage(format!(
+                    "{flag} {text}: value '{value_text}' for {name} at column {value_column} is \
+                     not a finite number{}",
+                    caret(text, value_column)
+                )))
+            }
+        };
+        if point.insert(name.to_string(), value).is_some() {
+            return Err(CliError::usage(format!(
+                "{flag} {text}: {name} is given twice (column {column}){}",
+                caret(text, column)
+            )));
+        }
+    }
+    if let Some(missing) = variables.iter().find(|v| !point.contains_key(*v)) {
+        return Err(CliError::usage(format!(
+            "{flag} {text}: no value for variable '{missing}' (variables: {})",
+            variables.join(", ")
+        )));
+    }
+    Ok(point)
+}
+
+/// Formats a point as `x = 1, y = 2`.
+pub fn show_point(point: &BTreeMap<String, f64>) -> String {
+    point
+        .iter()
+        .map(|(name, v)| format!("{name} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Prints a JSON value, mapping the (impossible in practice) serialisation error.
+pub fn print_json(value: &serde_json::Value) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// A number for JSON: non-finite values (which JSON cannot hold) become null.
+pub fn json_number(v: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+/// A point for JSON: `{"x": 1.0, ...}`.
+pub fn json_point(point: &BTreeMap<String, f64>) -> serde_json::Value {
+    serde_json::Value::Object(
+        point
+            .iter()
+            .map(|(k, v)| (k.clone(), json_number(*v)))
+            .collect(),
+    )
+}

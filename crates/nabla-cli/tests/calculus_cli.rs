@@ -1,0 +1,236 @@
+//! Runs the built `nabla` binary on the calculus commands and checks outputs and exit codes.
+//! Expected numbers are derived by hand in the comments.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn nabla(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args(args)
+        .output()
+        .expect("run nabla")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = nabla(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+#[test]
+fn grad_prints_partials_and_values() {
+    let out = nabla(&["grad", "x^2*y + x*y*z + z^2", "--at", "x=1,y=2,z=3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in [
+        "∂f/∂x = 2*x*y + y*z",
+        "∂f/∂y = x^2 + x*z",
+        "∂f/∂z = x*y + 2*z",
+        // f = 2 + 6 + 9; ∂x = 2*1*2 + 2*3; ∂y = 1 + 3; ∂z = 1*2 + 2*3.
+        "f = 17",
+        "∂f/∂x = 10",
+        "∂f/∂y = 4",
+        "∂f/∂z = 8",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
+
+#[test]
+fn grad_json_contract() {
+    let v = json(&[
+        "grad",
+        "x^2*y + x*y*z + z^2",
+        "--at",
+        "x=1,y=2,z=3",
+        "--json",
+    ]);
+    assert_eq!(v["variables"], serde_json::json!(["x", "y", "z"]));
+    assert_eq!(v["partials"]["x"], "2*x*y + y*z");
+    assert_eq!(v["partials"]["y"], "x^2 + x*z");
+    assert_eq!(v["partials"]["z"], "x*y + 2*z");
+    assert_eq!(v["value"], 17.0);
+    assert_eq!(v["gradient"]["x"], 10.0);
+    assert_eq!(v["gradient"]["y"], 4.0);
+    assert_eq!(v["gradient"]["z"], 8.0);
+    assert!(v["expr"].is_string());
+    let no_point = json(&["grad", "x*y", "--json"]);
+    assert!(no_point.get("value").is_none() && no_point.get("gradient").is_none());
+    assert!(no_point.get("steps").is_none());
+}
+
+#[test]
+fn grad_steps_text_and_json() {
+    let out = nabla(&["grad", "x*(x-1)*(x-2)*(x-3)", "--steps"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("product: d/dx [x*(x - 1)*(x - 2)*(x - 3)]"),
+        "{text}"
+    );
+    assert!(text.contains("product: d/dx [x*(x - 1)]"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == "∂f/∂x = 4*x^3 - 18*x^2 + 22*x - 6"),
+        "{text}"
+    );
+    let v = json(&["grad", "x*(x-1)*(x-2)*(x-3)", "--steps", "--json"]);
+    let steps = v["steps"]["x"].as_array().expect("steps for x");
+    assert_eq!(steps[0]["rule"], "product");
+    assert_eq!(steps[0]["expr"], "x*(x - 1)*(x - 2)*(x - 3)");
+    let last = steps.last().unwrap();
+    assert_eq!(last["rule"], "simplify");
+    assert_eq!(last["derivative"], "4*x^3 - 18*x^2 + 22*x - 6");
+    let v = json(&["grad", "sigmoid(x)", "--steps", "--json"]);
+    assert_eq!(v["steps"]["x"][0]["rule"], "chain (sigmoid)");
+}
+
+#[test]
+fn minimize_quartic() {
+    let v = json(&[
+        "minimize",
+        "x*(x-1)*(x-2)*(x-3)",
+        "--from",
+        "x=1.25",
+        "--lr",
+        "0.05",
+        "--json",
+    ]);
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["step"], 0);
+    assert_eq!(steps[0]["point"]["x"], 1.25);
+    // f'(1.25) = 4*1.25^3 - 18*1.25^2 + 22*1.25 - 6 = 1.1875; 1.25 - 0.05*1.1875 = 1.190625.
+    assert!((steps[0]["gradient"]["x"].as_f64().unwrap() - 1.1875).abs() < 1e-12);
+    assert!((steps[1]["point"]["x"].as_f64().unwrap() - 1.190625).abs() < 1e-12);
+    let x = v["point"]["x"].as_f64().unwrap();
+    assert!((x - (3.0 - 5f64.sqrt()) / 2.0).abs() < 1e-9, "{x}");
+    assert!((v["value"].as_f64().unwrap() + 1.0).abs() < 1e-12);
+    assert_eq!(v["converged"], true);
+    let n = v["iterations"].as_u64().unwrap() as usize;
+    assert_eq!(steps.len(), n + 1);
+
+    let out = nabla(&["minimize", "x*(x-1)*(x-2)*(x-3)", "--from", "x=1.25"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("x = 0.38196601"), "{text}");
+    assert!(text.contains("converged: yes"), "{text}");
+
+    let out = nabla(&[
+        "minimize", "x^2", "--from", "x=1", "--lr", "0.25", "--trace",
+    ]);
+    let text = stdout(&out);
+    // x halves each step: 1, 0.5, 0.25 with gradient 2x.
+    assert!(
+        text.contains("step     1: x = 0.5  f = 0.25  ∇f = (1)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn minimize_divergence_exits_one() {
+    let out = nabla(&["minimize", "exp(x^2)", "--from", "x=3", "--lr", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: ") && err.contains("diverged at step"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn critical_quartic() {
+    let v = json(&["critical", "x*(x-1)*(x-2)*(x-3)", "--in", "-1..4", "--json"]);
+    let points = v["points"].as_array().unwrap();
+    let expected = [
+        ((3.0 - 5f64.sqrt()) / 2.0, "minimum"),
+        (1.5, "maximum"),
+        ((3.0 + 5f64.sqrt()) / 2.0, "minimum"),
+    ];
+    assert_eq!(points.len(), 3);
+    for (p, (x, kind)) in points.iter().zip(expected) {
+        assert!((p["x"].as_f64().unwrap() - x).abs() < 1e-11, "{p}");
+        assert_eq!(p["kind"], kind);
+    }
+    assert!((points[1]["value"].as_f64().unwrap() - 0.5625).abs() < 1e-12);
+    let out = nabla(&["critical", "x*(x-1)*(x-2)*(x-3)", "--in", "-1..4"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("0.381966") && text.contains("2.618034"),
+        "{text}"
+    );
+    assert_eq!(text.matches("minimum").count(), 2);
+    assert_eq!(text.matches("maximum").count(), 1);
+}
+
+/// Runs a bad command: non-zero exit, first line `error: ...` containing `needle`, never a panic.
+fn bad(args: &[&str], code: i32, needle: &str) -> String {
+    let out = nabla(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    let first = err.lines().next().unwrap_or("");
+    assert!(first.starts_with("error: "), "{args:?}: {err}");
+    assert!(first.contains(needle), "{args:?}: {first}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+#[test]
+fn bad_expressions_show_column_and_caret() {
+    let err = bad(&["grad", "x^^2"], 2, "column 3");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines[1], "  x^^2");
+    assert_eq!(lines[2], "    ^");
+    let err = bad(&["grad", "sin("], 2, "column 5");
+    assert_eq!(err.lines().nth(2), Some("      ^"));
+    bad(&["grad", "foo(x)"], 2, "unknown function 'foo'");
+    bad(&["minimize", "x $ 2", "--from", "x=1"], 2, "column 3");
+    bad(&["critical", "x y", "--in", "0..1"], 2, "column 3");
+}
+
+#[test]
+fn bad_points_and_intervals() {
+    bad(
+        &["grad", "x*y", "--at", "x=1"],
+        2,
+        "no value for variable 'y'",
+    );
+    bad(&["grad", "x*y", "--at", "x=1,y=2,w=3"], 2, "'w'");
+    let err = bad(&["grad", "x*y", "--at", "x=abc,y=1"], 2, "'abc'");
+    assert_eq!(err.lines().nth(2), Some("    ^"));
+    bad(&["grad", "x*y", "--at", "x"], 2, "name=value");
+    bad(&["grad", "x", "--at"], 2, "--at");
+    bad(
+        &["minimize", "x*y", "--from", "x=1"],
+        2,
+        "no value for variable 'y'",
+    );
+    bad(
+        &["critical", "x^2", "--in", "3..1"],
+        2,
+        "start 3 must be below the end 1",
+    );
+    bad(&["critical", "x^2", "--in", "0..z"], 2, "'z'");
+    bad(
+        &["critical", "x*y", "--in", "0..1"],
+        2,
+        "exactly one variable",
+    );
+    bad(
+        &["minimize", "x^2", "--from", "x=1", "--lr", "-1"],
+        2,
+        "learning rate",
+    );
+}

@@ -1,0 +1,431 @@
+//! Symbolic differentiation, with an optional record of the rules applied.
+
+use std::fmt;
+
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use super::expr::{Constant, Expr, Func};
+use super::simplify::simplify;
+
+// ---- constructors that drop 0/1 identities and fold numbers, without expanding anything ----
+
+fn is_num(e: &Expr, v: f64) -> bool {
+    matches!(e, Expr::Num(x) if *x == v)
+}
+
+fn tidy_neg(a: Expr) -> Expr {
+    match a {
+        Expr::Num(v) => Expr::Num(-v),
+        Expr::Neg(inner) => *inner,
+        other => Expr::neg(other),
+    }
+}
+
+fn tidy_add(a: Expr, b: Expr) -> Expr {
+    match (&a, &b) {
+        (Expr::Num(x), Expr::Num(y)) => Expr::Num(x + y),
+        _ if is_num(&a, 0.0) => b,
+        _ if is_num(&b, 0.0) => a,
+        _ => Expr::add(a, b),
+    }
+}
+
+fn tidy_sub(a: Expr, b: Expr) -> Expr {
+    match (&a, &b) {
+        (Expr::Num(x), Expr::Num(y)) => Expr::Num(x - y),
+        _ if is_num(&b, 0.0) => a,
+        _ if is_num(&a, 0.0) => tidy_neg(b),
+        _ => Expr::sub(a, b),
+    }
+}
+
+fn tidy_mul(a: Expr, b: Expr) -> Expr {
+    match (&a, &b) {
+        (Expr::Num(x), Expr::Num(y)) => Expr::Num(x * y),
+        _ if is_num(&a, 0.0) || is_num(&b, 0.0) => Expr::Num(0.0),
+        _ if is_num(&a, 1.0) => b,
+        _ if is_num(&b, 1.0) => a,
+        _ if is_num(&a, -1.0) => tidy_neg(b),
+        _ if is_num(&b, -1.0) => tidy_neg(a),
+        _ => Expr::mul(a, b),
+    }
+}
+
+fn tidy_div(a: Expr, b: Expr) -> Expr {
+    match (&a, &b) {
+        (Expr::Num(x), Expr::Num(y)) if (x / y).is_finite() => Expr::Num(x / y),
+        _ if is_num(&b, 1.0) => a,
+        _ => Expr::div(a, b),
+    }
+}
+
+fn tidy_pow(a: Expr, b: Expr) -> Expr {
+    match (&a, &b) {
+        _ if is_num(&b, 1.0) => a,
+        _ if is_num(&b, 0.0) => Expr::Num(1.0),
+        _ => Expr::pow(a, b),
+    }
+}
+
+/// Rebuilds `expr` dropping the identities `0 + u`, `u - 0`, `1 * u`, `0 * u`, `u / 1`, `u^1`,
+/// `u^0` and folding operations on two numbers, but expanding nothing. Used for the readable
+/// intermediate forms in derivation [`Step`]s.
+pub fn tidy(expr: &Expr) -> Expr {
+    match expr {
+        Expr::Num(_) | Expr::Const(_) | Expr::Var(_) => expr.clone(),
+        Expr::Neg(a) => tidy_neg(tidy(a)),
+        Expr::Add(a, b) => tidy_add(tidy(a), tidy(b)),
+        Expr::Sub(a, b) => tidy_sub(tidy(a), tidy(b)),
+        Expr::Mul(a, b) => tidy_mul(tidy(a), tidy(b)),
+        Expr::Div(a, b) => tidy_div(tidy(a), tidy(b)),
+        Expr::Pow(a, b) => tidy_pow(tidy(a), tidy(b)),
+        Expr::Call(f, a) => Expr::call(*f, tidy(a)),
+    }
+}
+
+/// The differentiation rule applied at one node of the expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// d/dx c = 0 (numbers, `pi`, `e`, and variables other than x).
+    Constant,
+    /// d/dx x = 1.
+    Variable,
+    /// (−u)′ = −u′.
+    Negation,
+    /// (u + v)′ = u′ + v′.
+    Sum,
+    /// (u − v)′ = u′ − v′.
+    Difference,
+    /// (u·v)′ = u′·v + u·v′.
+    Product,
+    /// (u/v)′ = (u′·v − u·v′)/v².
+    Quotient,
+    /// (u^c)′ = c·u^(c−1)·u′ for an exponent c that does not depend on x.
+    Power,
+    /// (a^v)′ = a^v·ln(a)·v′ for a base a that does not depend on x.
+    Exponential,
+    /// (u^v)′ = u^v·(v′·ln(u) + v·u′/u).
+    GeneralPower,
+    /// (f(u))′ = f′(u)·u′ for a built-in function f.
+    Chain(Func),
+}
+
+impl Rule {
+    /// A short name of the rule, e.g. `product`, `chain (sigmoid)`.
+    pub fn name(&self) -> String {
+        match self {
+            Rule::Constant => "constant".into(),
+            Rule::Variable => "variable".into(),
+            Rule::Negation => "negation".into(),
+            Rule::Sum => "sum".into(),
+            Rule::Difference => "difference".into(),
+            Rule::Product => "product".into(),
+            Rule::Quotient => "quotient".into(),
+            Rule::Power => "power".into(),
+            Rule::Exponential => "exponential".into(),
+            Rule::GeneralPower => "general power".into(),
+            Rule::Chain(f) => format!("chain ({})", f.name()),
+        }
+    }
+
+    /// The rule as a formula, e.g. `(u*v)' = u'*v + u*v'`.
+    pub fn formula(&self) -> &'static str {
+        match self {
+            Rule::Constant => "c' = 0",
+            Rule::Variable => "x' = 1",
+            Rule::Negation => "(-u)' = -u'",
+            Rule::Sum => "(u + v)' = u' + v'",
+            Rule::Difference => "(u - v)' = u' - v'",
+            Rule::Product => "(u*v)' = u'*v + u*v'",
+            Rule::Quotient => "(u/v)' = (u'*v - u*v')/v^2",
+            Rule::Power => "(u^c)' = c*u^(c - 1)*u'",
+            Rule::Exponential => "(a^v)' = a^v*ln(a)*v'",
+            Rule::GeneralPower => "(u^v)' = u^v*(v'*ln(u) + v*u'/u)",
+            Rule::Chain(f) => match f {
+                Func::Sin => "sin(u)' = cos(u)*u'",
+                Func::Cos => "cos(u)' = -sin(u)*u'",
+                Func::Tan => "tan(u)' = (1 + tan(u)^2)*u'",
+                Func::Exp => "exp(u)' = exp(u)*u'",
+                Func::Ln => "ln(u)' = u'/u",
+                Func::Sqrt => "sqrt(u)' = u'/(2*sqrt(u))",
+                Func::Abs => "abs(u)' = sign(u)*u'  (sign(0) = 0)",
+                Func::Tanh => "tanh(u)' = (1 - tanh(u)^2)*u'",
+                Func::Sigmoid => "sigmoid(u)' = sigmoid(u)*(1 - sigmoid(u))*u'",
+                Func::Relu => "relu(u)' = step(u)*u'  (step(0) = 0)",
+                Func::Softplus => "softplus(u)' = sigmoid(u)*u'",
+                Func::Step => "step(u)' = 0  (jump at 0 ignored)",
+                Func::Sign => "sign(u)' = 0  (jump at 0 ignored)",
+            },
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// One step of a derivation: `rule` applied to `expr` gives `derivative`.
+///
+/// In `derivative` the derivatives of the operands are already written in simplified form, and
+/// 0/1 identities are dropped, but nothing is expanded, so the rule stays visible. The last step
+/// of [`diff_with_steps`] has `rule` `None`: it is the expansion and collection of the whole
+/// derivative (`expr` the unsimplified derivative, `derivative` the simplified one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The rule applied, or `None` for the final simplification.
+    pub rule: Option<Rule>,
+    /// The subexpression differentiated (for the last step: the raw derivative).
+    pub expr: Expr,
+    /// Its derivative.
+    pub derivative: Expr,
+    /// Nesting depth of `expr` in the original expression (0 for the whole expression).
+    pub depth: usize,
+}
+
+impl Step {
+    /// The rule name, `simplify` for the final step.
+    pub fn rule_name(&self) -> String {
+        match &self.rule {
+            Some(r) => r.name(),
+            None => "simplify".into(),
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.rule {
+            Some(rule) => write!(
+                f,
+                "{:indent$}{}: ({})' = {}",
+                "",
+                rule.name(),
+                self.expr,
+                self.derivative,
+                indent = 2 * self.depth
+            ),
+            None => write!(f, "collect: {} = {}", self.expr, self.derivative),
+        }
+    }
+}
+
+struct Differ<'a> {
+    var: &'a str,
+    steps: Option<Vec<Step>>,
+}
+
+impl Differ<'_> {
+    /// Returns the (tidied, unexpanded) derivative of `e`; records steps in pre-order.
+    fn d(&mut self, e: &Expr, depth: usize) -> Expr {
+        let slot = self.steps.as_mut().map(|steps| {
+            steps.push(Step {
+                rule: None,
+                expr: e.clone(),
+                derivative: Expr::Num(0.0),
+                depth,
+            });
+            steps.len() - 1
+        });
+        let (rule, raw, shown) = self.rule_for(e, depth + 1);
+        if let (Some(slot), Some(steps)) = (slot, self.steps.as_mut()) {
+            steps[slot].rule = Some(rule);
+            steps[slot].derivative = shown;
+        }
+        raw
+    }
+
+    /// Child derivative: the raw form for computing, the simplified one for showing.
+    fn child(&mut self, e: &Expr, depth: usize) -> (Expr, Expr) {
+        let raw = self.d(e, depth);
+        let shown = if self.steps.is_some() {
+            simplify(&raw)
+        } else {
+            raw.clone()
+        };
+        (raw, shown)
+    }
+
+    /// Returns (rule, raw derivative, derivative written with simplified operand derivatives).
+    fn rule_for(&mut self, e: &Expr, depth: usize) -> (Rule, Expr, Expr) {
+        let var = self.var;
+        if !e.depends_on(var) {
+            return (Rule::Constant, Expr::Num(0.0), Expr::Num(0.0));
+        }
+        // Builds the derivative twice from the same formula: with raw operand derivatives and
+        // with simplified ones.
+        macro_rules! both {
+            ($rule:expr, |$($d:ident),*| $body:expr) => {{
+                let build = |$($d: Expr),*| $body;
+                let raw = build($($d.0.clone()),*);
+                let shown = build($($d.1),*);
+                ($rule, raw, shown)
+            }};
+        }
+        match e {
+            Expr::Num(_) | Expr::Const(_) => (Rule::Constant, Expr::Num(0.0), Expr::Num(0.0)),
+            Expr::Var(_) => (Rule::Variable, Expr::Num(1.0), Expr::Num(1.0)),
+            Expr::Neg(a) => {
+                let da = self.child(a, depth);
+                both!(Rule::Negation, |da| tidy_neg(da))
+            }
+            Expr::Add(a, b) => {
+                let da = self.child(a, depth);
+                let db = self.child(b, depth);
+                both!(Rule::Sum, |da, db| tidy_add(da, db))
+            }
+            Expr::Sub(a, b) => {
+                let da = self.child(a, depth);
+                let db = self.child(b, depth);
+                both!(Rule::Difference, |da, db| tidy_sub(da, db))
+            }
+            Expr::Mul(a, b) => {
+                let da = self.child(a, depth);
+                let db = self.child(b, depth);
+                let (a, b) = ((**a).clone(), (**b).clone());
+                both!(Rule::Product, |da, db| tidy_add(
+                    tidy_mul(da, b.clone()),
+                    tidy_mul(a.clone(), db)
+                ))
+            }
+            Expr::Div(a, b) => {
+                let da = self.child(a, depth);
+                let db = self.child(b, depth);
+                let (a, b) = ((**a).clone(), (**b).clone());
+                if !b.depends_on(var) {
+                    // (u/c)' = u'/c
+                    return both!(Rule::Quotient, |da, db| {
+                        let _ = db;
+                        tidy_div(da, b.clone())
+                    });
+                }
+                both!(Rule::Quotient, |da, db| tidy_div(
+                    tidy_sub(tidy_mul(da, b.clone()), tidy_mul(a.clone(), db)),
+                    Expr::pow(b.clone(), Expr::Num(2.0))
+                ))
+            }
+            Expr::Pow(u, v) => {
+                let (u, v) = ((**u).clone(), (**v).clone());
+                if !v.depends_on(var) {
+                    let du = self.child(&u, depth);
+                    let lowered = match &v {
+                        Expr::Num(c) => Expr::Num(c - 1.0),
+                        other => tidy_sub(other.clone(), Expr::Num(1.0)),
+                    };
+                    return both!(Rule::Power, |du| tidy_mul(
+                        tidy_mul(v.clone(), tidy_pow(u.clone(), lowered.clone())),
+                        du
+                    ));
+                }
+                if !u.depends_on(var) {
+                    let dv = self.child(&v, depth);
+                    let ln_u = match &u {
+                        Expr::Const(Constant::E) => Expr::Num(1.0),
+                        other => Expr::call(Func::Ln, other.clone()),
+                    };
+                    let whole = e.clone();
+                    return both!(Rule::Exponential, |dv| tidy_mul(
+                        tidy_mul(whole.clone(), ln_u.clone()),
+                        dv
+                    ));
+                }
+                let du = self.child(&u, depth);
+                let dv = self.child(&v, depth);
+                let whole = e.clone();
+                both!(Rule::GeneralPower, |du, dv| tidy_mul(
+                    whole.clone(),
+                    tidy_add(
+                        tidy_mul(dv, Expr::call(Func::Ln, u.clone())),
+                        tidy_mul(v.clone(), tidy_div(du, u.clone()))
+                    )
+                ))
+            }
+            Expr::Call(f, a) => {
+                let du = self.child(a, depth);
+                let u = (**a).clone();
+                let outer = outer_derivative(*f, &u);
+                let rule = Rule::Chain(*f);
+                match outer {
+                    Outer::Times(g) => both!(rule, |du| tidy_mul(g.clone(), du)),
+                    Outer::Over(g) => both!(rule, |du| tidy_div(du, g.clone())),
+                }
+            }
+        }
+    }
+}
+
+/// f′(u), as a factor to multiply u′ by or a divisor of u′.
+enum Outer {
+    Times(Expr),
+    Over(Expr),
+}
+
+fn outer_derivative(f: Func, u: &Expr) -> Outer {
+    let call = |g: Func| Expr::call(g, u.clone());
+    let one = || Expr::Num(1.0);
+    let square = |e: Expr| Expr::pow(e, Expr::Num(2.0));
+    match f {
+        Func::Sin => Outer::Times(call(Func::Cos)),
+        Func::Cos => Outer::Times(Expr::neg(call(Func::Sin))),
+        Func::Tan => Outer::Times(Expr::add(one(), square(call(Func::Tan)))),
+        Func::Exp => Outer::Times(call(Func::Exp)),
+        Func::Ln => Outer::Over(u.clone()),
+        Func::Sqrt => Outer::Over(Expr::mul(Expr::Num(2.0), call(Func::Sqrt))),
+        Func::Abs => Outer::Times(call(Func::Sign)),
+        Func::Tanh => Outer::Times(Expr::sub(one(), square(call(Func::Tanh)))),
+        Func::Sigmoid => Outer::Times(Expr::mul(
+            call(Func::Sigmoid),
+            Expr::sub(one(), call(Func::Sigmoid)),
+        )),
+        Func::Relu => Outer::Times(call(Func::Step)),
+        Func::Softplus => Outer::Times(call(Func::Sigmoid)),
+        Func::Step | Func::Sign => Outer::Times(Expr::Num(0.0)),
+    }
+}
+
+/// The derivative of `expr` with respect to `var`, by the rules listed in [`Rule`], with 0/1
+/// identities dropped but nothing expanded. Pass it to [`simplify`] (or call
+/// [`derivative`]) for the polynomial normal form.
+///
+/// At kinks the one-sided convention of autograd is used: relu′(0) = step(0) = 0 and
+/// |u|′(0) = sign(0) = 0; `step` and `sign` themselves have derivative 0.
+pub fn diff(expr: &Expr, var: &str) -> Expr {
+    Differ { var, steps: None }.d(expr, 0)
+}
+
+/// `simplify(diff(expr, var))`: the derivative in polynomial normal form.
+pub fn derivative(expr: &Expr, var: &str) -> Expr {
+    simplify(&diff(expr, var))
+}
+
+/// The simplified partial derivative of `expr` for each of its variables (alphabetical order).
+pub fn gradient(expr: &Expr) -> Vec<(String, Expr)> {
+    expr.variables()
+        .into_iter()
+        .map(|v| {
+            let d = derivative(expr, &v);
+            (v, d)
+        })
+        .collect()
+}
+
+/// The simplified derivative together with the derivation: one [`Step`] per node of `expr`
+/// in pre-order (a node's rule comes before the rules for its operands, indented by `depth`),
+/// and a final step (`rule == None`) that expands and collects the derivative.
+pub fn diff_with_steps(expr: &Expr, var: &str) -> (Expr, Vec<Step>) {
+    let mut differ = Differ {
+        var,
+        steps: Some(Vec::new()),
+    };
+    let raw = differ.d(expr, 0);
+    let mut steps = differ.steps.unwrap_or_default();
+    let result = simplify(&raw);
+    steps.push(Step {
+        rule: None,
+        expr: raw,
+        derivative: result.clone(),
+        depth: 0,
+    });
+    (result, steps)
+}

@@ -1,0 +1,440 @@
+//! The expression tree, its printer and its evaluator.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::hash::BuildHasher;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use crate::{Error, Result};
+
+/// A named mathematical constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Constant {
+    /// π = 3.14159…
+    Pi,
+    /// Euler's number e = 2.71828…
+    E,
+}
+
+impl Constant {
+    /// The f64 value of the constant.
+    pub fn value(self) -> f64 {
+        match self {
+            Constant::Pi => std::f64::consts::PI,
+            Constant::E => std::f64::consts::E,
+        }
+    }
+
+    /// The name used in the grammar (`pi`, `e`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Constant::Pi => "pi",
+            Constant::E => "e",
+        }
+    }
+}
+
+/// A built-in function of one argument.
+///
+/// `log` and `ln` both parse to [`Func::Ln`], the natural logarithm, which prints as `ln`.
+/// [`Func::Step`] and [`Func::Sign`] exist so that the derivatives of `relu` and `abs` can be
+/// written down: `step(u)` is 1 for u > 0 and 0 otherwise (so relu'(0) = 0), and `sign(u)` is
+/// −1, 0 or 1 (so |u|'(0) = 0). Both are treated as having derivative 0 everywhere (their jumps
+/// are ignored, as autograd does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Func {
+    Sin,
+    Cos,
+    Tan,
+    Exp,
+    Ln,
+    Sqrt,
+    Abs,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Softplus,
+    Step,
+    Sign,
+}
+
+impl Func {
+    /// Every function, for lookup and tests.
+    pub const ALL: [Func; 13] = [
+        Func::Sin,
+        Func::Cos,
+        Func::Tan,
+        Func::Exp,
+        Func::Ln,
+        Func::Sqrt,
+        Func::Abs,
+        Func::Tanh,
+        Func::Sigmoid,
+        Func::Relu,
+        Func::Softplus,
+        Func::Step,
+        Func::Sign,
+    ];
+
+    /// The printed name of the function.
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::Sin => "sin",
+            Func::Cos => "cos",
+            Func::Tan => "tan",
+            Func::Exp => "exp",
+            Func::Ln => "ln",
+            Func::Sqrt => "sqrt",
+            Func::Abs => "abs",
+            Func::Tanh => "tanh",
+            Func::Sigmoid => "sigmoid",
+            Func::Relu => "relu",
+            Func::Softplus => "softplus",
+            Func::Step => "step",
+            Func::Sign => "sign",
+        }
+    }
+
+    /// Looks a function up by the name written in an expression (`log` is an alias of `ln`).
+    pub fn from_name(name: &str) -> Option<Func> {
+        if name == "log" {
+            return Some(Func::Ln);
+        }
+        Func::ALL.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// Applies the function to a number in f64.
+    pub fn apply(self, u: f64) -> f64 {
+        match self {
+            Func::Sin => u.sin(),
+            Func::Cos => u.cos(),
+            Func::Tan => u.tan(),
+            Func::Exp => u.exp(),
+            Func::Ln => u.ln(),
+            Func::Sqrt => u.sqrt(),
+            Func::Abs => u.abs(),
+            Func::Tanh => u.tanh(),
+            Func::Sigmoid => sigmoid(u),
+            Func::Relu => {
+                if u > 0.0 {
+                    u
+                } else if u.is_nan() {
+                    f64::NAN
+                } else {
+                    0.0
+                }
+            }
+            // softplus(u) = ln(1 + e^u), computed without overflow.
+            Func::Softplus => u.max(0.0) + (-u.abs()).exp().ln_1p(),
+            Func::Step => {
+                if u > 0.0 {
+                    1.0
+                } else if u.is_nan() {
+                    f64::NAN
+                } else {
+                    0.0
+                }
+            }
+            Func::Sign => {
+                if u > 0.0 {
+                    1.0
+                } else if u < 0.0 {
+                    -1.0
+                } else if u.is_nan() {
+                    f64::NAN
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+/// The logistic function 1 / (1 + e^−u), computed without overflow for large |u|.
+fn sigmoid(u: f64) -> f64 {
+    if u >= 0.0 {
+        1.0 / (1.0 + (-u).exp())
+    } else {
+        let z = u.exp();
+        z / (1.0 + z)
+    }
+}
+
+/// A typed expression over named f64 variables.
+///
+/// Build one with [`crate::calculus::parse`]. `Display` prints it in the same grammar with as few
+/// parentheses as keep its value, so printing and parsing again gives an expression with the same
+/// value everywhere.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// A finite number literal.
+    Num(f64),
+    /// `pi` or `e`.
+    Const(Constant),
+    /// A variable.
+    Var(String),
+    /// Unary minus.
+    Neg(Box<Expr>),
+    Add(Box<Expr>, Box<Expr>),
+    Sub(Box<Expr>, Box<Expr>),
+    Mul(Box<Expr>, Box<Expr>),
+    Div(Box<Expr>, Box<Expr>),
+    /// `base ^ exponent`; the exponent may contain variables.
+    Pow(Box<Expr>, Box<Expr>),
+    /// A built-in function applied to one argument.
+    Call(Func, Box<Expr>),
+}
+
+/// Where variable values come from when evaluating: implemented for `HashMap<String, f64>`,
+/// `BTreeMap<String, f64>` and slices of `(&str, f64)` pairs.
+pub trait Bindings {
+    /// The value of `name`, if bound.
+    fn value_of(&self, name: &str) -> Option<f64>;
+}
+
+impl<S: BuildHasher> Bindings for HashMap<String, f64, S> {
+    fn value_of(&self, name: &str) -> Option<f64> {
+        self.get(name).copied()
+    }
+}
+
+impl Bindings for BTreeMap<String, f64> {
+    fn value_of(&self, name: &str) -> Option<f64> {
+        self.get(name).copied()
+    }
+}
+
+impl Bindings for [(&str, f64)] {
+    fn value_of(&self, name: &str) -> Option<f64> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+}
+
+impl<const N: usize> Bindings for [(&str, f64); N] {
+    fn value_of(&self, name: &str) -> Option<f64> {
+        self.as_slice().value_of(name)
+    }
+}
+
+// Convenience constructors used throughout the calculus module.
+impl Expr {
+    /// A number.
+    pub fn num(v: f64) -> Expr {
+        Expr::Num(v)
+    }
+    /// A variable.
+    pub fn var(name: &str) -> Expr {
+        Expr::Var(name.to_string())
+    }
+    /// `f(arg)`.
+    pub fn call(f: Func, arg: Expr) -> Expr {
+        Expr::Call(f, Box::new(arg))
+    }
+    /// `a ^ b`.
+    pub fn pow(a: Expr, b: Expr) -> Expr {
+        Expr::Pow(Box::new(a), Box::new(b))
+    }
+
+    /// Evaluates the expression in f64 with the variables taken from `env`.
+    ///
+    /// Errors with [`Error::Eval`] naming the first variable that has no value. Domain errors
+    /// (`ln(-1)`, `1/0`) are not errors: they give NaN or ±∞ as f64 does.
+    pub fn eval<B: Bindings + ?Sized>(&self, env: &B) -> Result<f64> {
+        Ok(match self {
+            Expr::Num(v) => *v,
+            Expr::Const(c) => c.value(),
+            Expr::Var(name) => env
+                .value_of(name)
+                .ok_or_else(|| Error::Eval(format!("no value for variable '{name}'")))?,
+            Expr::Neg(a) => -a.eval(env)?,
+            Expr::Add(a, b) => a.eval(env)? + b.eval(env)?,
+            Expr::Sub(a, b) => a.eval(env)? - b.eval(env)?,
+            Expr::Mul(a, b) => a.eval(env)? * b.eval(env)?,
+            Expr::Div(a, b) => a.eval(env)? / b.eval(env)?,
+            Expr::Pow(a, b) => pow_f64(a.eval(env)?, b.eval(env)?),
+            Expr::Call(f, a) => f.apply(a.eval(env)?),
+        })
+    }
+
+    /// The distinct variables of the expression, sorted alphabetically.
+    pub fn variables(&self) -> Vec<String> {
+        let mut set = BTreeSet::new();
+        self.collect_variables(&mut set);
+        set.into_iter().collect()
+    }
+
+    fn collect_variables(&self, set: &mut BTreeSet<String>) {
+        match self {
+            Expr::Num(_) | Expr::Const(_) => {}
+            Expr::Var(name) => {
+                set.insert(name.clone());
+            }
+            Expr::Neg(a) | Expr::Call(_, a) => a.collect_variables(set),
+            Expr::Add(a, b)
+            | Expr::Sub(a, b)
+            | Expr::Mul(a, b)
+            | Expr::Div(a, b)
+            | Expr::Pow(a, b) => {
+                a.collect_variables(set);
+                b.collect_variables(set);
+            }
+        }
+    }
+
+    /// Whether the variable `var` occurs in the expression.
+    pub fn depends_on(&self, var: &str) -> bool {
+        match self {
+            Expr::Num(_) | Expr::Const(_) => false,
+            Expr::Var(name) => name == var,
+            Expr::Neg(a) | Expr::Call(_, a) => a.depends_on(var),
+            Expr::Add(a, b)
+            | Expr::Sub(a, b)
+            | Expr::Mul(a, b)
+            | Expr::Div(a, b)
+            | Expr::Pow(a, b) => a.depends_on(var) || b.depends_on(var),
+        }
+    }
+
+    /// Binding strength used by the printer: 1 sum, 2 product, 3 unary minus, 4 power, 5 atom.
+    fn precedence(&self) -> u8 {
+        match self {
+            Expr::Add(..) | Expr::Sub(..) => 1,
+            Expr::Mul(..) | Expr::Div(..) => 2,
+            Expr::Neg(_) => 3,
+            Expr::Num(v) if v.is_sign_negative() => 3,
+            Expr::Pow(..) => 4,
+            Expr::Num(_) | Expr::Const(_) | Expr::Var(_) | Expr::Call(..) => 5,
+        }
+    }
+
+    /// `Some(b)` when the expression is `-b` or a negative number (then `b` is its magnitude).
+    fn negated(&self) -> Option<Expr> {
+        match self {
+            Expr::Neg(b) => Some((**b).clone()),
+            Expr::Num(v) if v.is_sign_negative() && *v != 0.0 => Some(Expr::Num(-v)),
+            _ => None,
+        }
+    }
+}
+
+/// `a^b` in f64, with `0^0 = 1` as `powf` has.
+pub(crate) fn pow_f64(a: f64, b: f64) -> f64 {
+    if b.fract() == 0.0 && b.abs() <= i32::MAX as f64 {
+        a.powi(b as i32)
+    } else {
+        a.powf(b)
+    }
+}
+
+/// Writes a number so that it parses back to the same f64 (non-finite values print as
+/// `(1/0)`, `(-1/0)` and `(0/0)`, which evaluate to the same).
+pub(crate) fn fmt_number(v: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if v.is_nan() {
+        write!(f, "(0/0)")
+    } else if v.is_infinite() {
+        write!(f, "{}", if v > 0.0 { "(1/0)" } else { "(-1/0)" })
+    } else if v == 0.0 {
+        write!(f, "0")
+    } else {
+        write!(f, "{v}")
+    }
+}
+
+struct Paren<'a>(&'a Expr, bool);
+
+impl fmt::Display for Paren<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.1 {
+            write!(f, "({})", self.0)
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Num(v) => fmt_number(*v, f),
+            Expr::Const(c) => write!(f, "{}", c.name()),
+            Expr::Var(name) => write!(f, "{name}"),
+            Expr::Neg(a) => {
+                // -(a*b) = (-a)*b and -(a/b) = (-a)/b, so products need no parentheses.
+                let paren = a.precedence() < 2 || a.precedence() == 3;
+                write!(f, "-{}", Paren(a, paren))
+            }
+            Expr::Add(a, b) | Expr::Sub(a, b) => {
+                let is_add = matches!(self, Expr::Add(..));
+                // a + -b prints as a - b, and a - -b as a + b.
+                let (op, rhs) = match b.negated() {
+                    Some(m) => (if is_add { "-" } else { "+" }, m),
+                    None => (if is_add { "+" } else { "-" }, (**b).clone()),
+                };
+                let paren = rhs.precedence() < 2 || rhs.precedence() == 3;
+                write!(f, "{a} {op} {}", Paren(&rhs, paren))
+            }
+            Expr::Mul(a, b) | Expr::Div(a, b) => {
+                let op = if matches!(self, Expr::Mul(..)) {
+                    "*"
+                } else {
+                    "/"
+                };
+                let lp = a.precedence() < 2;
+                let rp = b.precedence() < 4;
+                write!(f, "{}{op}{}", Paren(a, lp), Paren(b, rp))
+            }
+            Expr::Pow(a, b) => {
+                let lp = a.precedence() < 5;
+                // The exponent is parsed as a unary expression: x^-2 and x^y^z need no parentheses.
+                let rp = b.precedence() < 3;
+                write!(f, "{}^{}", Paren(a, lp), Paren(b, rp))
+            }
+            Expr::Call(func, a) => write!(f, "{}({a})", func.name()),
+        }
+    }
+}
+
+/// `-a` builds [`Expr::Neg`] (no simplification).
+impl Neg for Expr {
+    type Output = Expr;
+    fn neg(self) -> Expr {
+        Expr::Neg(Box::new(self))
+    }
+}
+
+macro_rules! binary_op {
+    ($trait:ident, $method:ident, $variant:ident, $doc:literal) => {
+        #[doc = $doc]
+        impl $trait for Expr {
+            type Output = Expr;
+            fn $method(self, rhs: Expr) -> Expr {
+                Expr::$variant(Box::new(self), Box::new(rhs))
+            }
+        }
+    };
+}
+
+binary_op!(
+    Add,
+    add,
+    Add,
+    "`a + b` builds [`Expr::Add`] (no simplification)."
+);
+binary_op!(
+    Sub,
+    sub,
+    Sub,
+    "`a - b` builds [`Expr::Sub`] (no simplification)."
+);
+binary_op!(
+    Mul,
+    mul,
+    Mul,
+    "`a * b` builds [`Expr::Mul`] (no simplification)."
+);
+binary_op!(
+    Div,
+    div,
+    Div,
+    "`a / b` builds [`Expr::Div`] (no simplification)."
+);

@@ -1,0 +1,606 @@
+//! Unit tests of the calculus module. Derivatives are checked against central finite
+//! differences in f64, and figures against hand-derived closed forms.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::rng::Rng;
+use crate::Error;
+
+fn p(s: &str) -> Expr {
+    parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn at(e: &Expr, x: f64, y: f64) -> f64 {
+    e.eval(&[("x", x), ("y", y), ("z", 0.5)])
+        .expect("x, y, z bound")
+}
+
+fn x1(e: &Expr, x: f64) -> f64 {
+    e.eval(&[("x", x)]).expect("x bound")
+}
+
+// ---------------------------------------------------------------- parser
+
+#[test]
+fn precedence_and_associativity() {
+    let x = || Expr::var("x");
+    assert_eq!(p("-x^2"), -Expr::pow(x(), Expr::Num(2.0)));
+    assert_eq!(p("x^-2"), Expr::pow(x(), -Expr::Num(2.0)));
+    assert_eq!(
+        p("x^y^z"),
+        Expr::pow(x(), Expr::pow(Expr::var("y"), Expr::var("z")))
+    );
+    assert_eq!(p("1 + 2*x"), Expr::Num(1.0) + Expr::Num(2.0) * x());
+    let value = |s: &str| p(s).eval(&[("x", 3.0)]).unwrap();
+    assert_eq!(value("2^3^2"), 512.0);
+    assert_eq!(value("-2^2"), -4.0);
+    assert_eq!(value("(-2)^2"), 4.0);
+    assert_eq!(value("1 - 2 - 3"), -4.0);
+    assert_eq!(value("8/4/2"), 1.0);
+    assert_eq!(value("2 + 3*4^2"), 50.0);
+    assert_eq!(value("2*-x"), -6.0);
+    assert_eq!(value("x^-2"), 1.0 / 9.0);
+    assert_eq!(value("3e-1"), 0.3);
+    assert_eq!(value("0.5 + .5 + 2E1"), 21.0);
+    assert_eq!(value("pi"), std::f64::consts::PI);
+    assert_eq!(value("e"), std::f64::consts::E);
+    assert_eq!(value("log(e^2)"), value("ln(e^2)"));
+    assert_eq!(value("log(e^2)"), 2.0);
+    assert_eq!(
+        value("sigmoid(0) + relu(-1) + softplus(0)"),
+        0.5 + 2f64.ln()
+    );
+    assert_eq!(value("step(0) + sign(0) + step(x) + sign(-x)"), 0.0);
+}
+
+#[test]
+fn parse_errors_name_the_column() {
+    for (input, column, needle) in [
+        ("x^^2", 3, "expected an expression"),
+        ("sin(", 5, "end of input"),
+        ("foo(x)", 1, "unknown function 'foo'"),
+        ("x y", 3, "'y'"),
+        ("", 1, "empty"),
+        ("   ", 4, "empty"),
+        ("(x + 1", 7, "expected ')'"),
+        ("x + 1)", 6, "unmatched ')'"),
+        ("2 $ 3", 3, "'$'"),
+        ("sin + 1", 1, "needs an argument"),
+        ("x * ", 5, "end of input"),
+        ("sin(x,y)", 6, "','"),
+    ] {
+        match parse(input) {
+            Err(Error::Parse {
+                input: got_input,
+                column: got,
+                msg,
+            }) => {
+                assert_eq!(got_input, input);
+                assert_eq!(got, column, "column for {input:?}: {msg}");
+                assert!(msg.contains(needle), "{input:?}: {msg}");
+            }
+            other => panic!("{input:?} should not parse: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let deep = format!("{}x{}", "(".repeat(10_000), ")".repeat(10_000));
+    assert!(matches!(parse(&deep), Err(Error::Parse { .. })));
+    let minus = format!("{}x", "-".repeat(10_000));
+    assert!(matches!(parse(&minus), Err(Error::Parse { .. })));
+}
+
+#[test]
+fn eval_names_a_missing_variable_and_variables_are_sorted() {
+    let e = p("z*x + b^y");
+    assert_eq!(e.variables(), vec!["b", "x", "y", "z"]);
+    match e.eval(&[("x", 1.0), ("z", 1.0), ("b", 2.0)]) {
+        Err(Error::Eval(msg)) => assert!(msg.contains("'y'"), "{msg}"),
+        other => panic!("expected an eval error, got {other:?}"),
+    }
+    let mut map = std::collections::HashMap::new();
+    map.insert("x".to_string(), 2.0);
+    assert_eq!(p("x^2").eval(&map).unwrap(), 4.0);
+}
+
+// ---------------------------------------------------------------- printing
+
+/// Expressions that exercise every printing rule.
+const PRINT_CASES: &[&str] = &[
+    "-(x + y)",
+    "(-x)^2",
+    "x - (y - z)",
+    "x - (-y)",
+    "x + -y",
+    "x/(y*z)",
+    "(x/y)/z",
+    "x/(y/z)",
+    "2^-x",
+    "(x^2)^0.5",
+    "x^y^2",
+    "(x^y)^2",
+    "-x^-2",
+    "--x",
+    "-(-x)*y",
+    "x*(y*z)",
+    "-(2*x)",
+    "(2 - x)*-3",
+    "sin(x)^2 + cos(-x)",
+    "sigmoid(x - y)*(1 - sigmoid(x - y))",
+    "e^(x*y) - pi",
+    "1e-7*x + 123456789012*y",
+    "x^(1/3)",
+    "abs(x - 1)/sqrt(y^2 + 1) - ln(z)",
+];
+
+#[test]
+fn printing_round_trips_by_value() {
+    let mut rng = Rng::new(7);
+    for case in PRINT_CASES {
+        let e = p(case);
+        let printed = e.to_string();
+        let back = parse(&printed).unwrap_or_else(|err| panic!("{case} -> {printed}: {err}"));
+        for _ in 0..20 {
+            let (x, y) = (rng.uniform(-3.0, 3.0), rng.uniform(-3.0, 3.0));
+            let (a, b) = (at(&e, x, y), at(&back, x, y));
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{case} printed as {printed}: {a} vs {b} at x={x}, y={y}"
+            );
+        }
+    }
+}
+
+#[test]
+fn simplify_keeps_the_value_and_prints_parseably() {
+    let mut rng = Rng::new(11);
+    for case in PRINT_CASES {
+        let e = p(case);
+        let s = simplify(&e);
+        let back = parse(&s.to_string()).unwrap_or_else(|err| panic!("{case} -> {s}: {err}"));
+        for _ in 0..20 {
+            let (x, y) = (rng.uniform(0.1, 3.0), rng.uniform(-3.0, 3.0));
+            let (a, b) = (at(&e, x, y), at(&back, x, y));
+            if a.is_finite() {
+                assert!(
+                    (a - b).abs() <= 1e-9 * (1.0 + a.abs()),
+                    "{case} simplified to {s}: {a} vs {b} at x={x}, y={y}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn printed_forms_use_minus_and_the_term_order() {
+    assert_eq!(p("x + -y").to_string(), "x - y");
+    assert_eq!(p("x - -y").to_string(), "x + y");
+    assert_eq!(p("-x^2").to_string(), "-x^2");
+    assert_eq!(p("(-x)^2").to_string(), "(-x)^2");
+    assert_eq!(
+        simplify(&p("3 - 2*x + x^2 - x^2*y")).to_string(),
+        "-x^2*y + x^2 - 2*x + 3"
+    );
+    assert_eq!(simplify(&p("(x + 1)^2")).to_string(), "x^2 + 2*x + 1");
+    assert_eq!(simplify(&p("(x - y)*(x + y)")).to_string(), "x^2 - y^2");
+    assert_eq!(simplify(&p("x*x/x + 0*y + 1*z - z")).to_string(), "x");
+    assert_eq!(simplify(&p("2*x/y^2")).to_string(), "2*x/y^2");
+    assert_eq!(simplify(&p("sin(0) + exp(0) + 2^3")).to_string(), "9");
+}
+
+// ---------------------------------------------------------------- the required outputs
+
+#[test]
+fn required_partials_of_the_three_variable_polynomial() {
+    let f = p("x^2*y + x*y*z + z^2");
+    assert_eq!(derivative(&f, "x").to_string(), "2*x*y + y*z");
+    assert_eq!(derivative(&f, "y").to_string(), "x^2 + x*z");
+    assert_eq!(derivative(&f, "z").to_string(), "x*y + 2*z");
+    let names: Vec<String> = gradient(&f).into_iter().map(|(v, _)| v).collect();
+    assert_eq!(names, vec!["x", "y", "z"]);
+}
+
+#[test]
+fn required_derivative_of_the_quartic() {
+    let f = p("x*(x-1)*(x-2)*(x-3)");
+    assert_eq!(derivative(&f, "x").to_string(), "4*x^3 - 18*x^2 + 22*x - 6");
+}
+
+#[test]
+fn steps_unfold_the_product_rule_then_collect() {
+    let f = p("x*(x-1)*(x-2)*(x-3)");
+    let (d, steps) = diff_with_steps(&f, "x");
+    assert_eq!(d.to_string(), "4*x^3 - 18*x^2 + 22*x - 6");
+    // One step per node of the tree (7 leaves, 3 products, 3 differences) plus the collection.
+    assert_eq!(steps.len(), 14);
+    assert_eq!(steps[0].rule, Some(Rule::Product));
+    assert_eq!(steps[0].expr, f);
+    assert_eq!(steps[0].depth, 0);
+    let products: Vec<String> = steps
+        .iter()
+        .filter(|s| s.rule == Some(Rule::Product))
+        .map(|s| s.expr.to_string())
+        .collect();
+    assert_eq!(
+        products,
+        vec![
+            "x*(x - 1)*(x - 2)*(x - 3)",
+            "x*(x - 1)*(x - 2)",
+            "x*(x - 1)"
+        ]
+    );
+    assert!(steps.iter().any(|s| s.rule == Some(Rule::Difference)));
+    assert!(steps.iter().any(|s| s.rule == Some(Rule::Variable)));
+    let last = steps.last().unwrap();
+    assert_eq!(last.rule, None);
+    assert_eq!(last.derivative, d);
+    // Every step's derivative is right: compare with finite differences of the step's expr.
+    for s in &steps[..steps.len() - 1] {
+        for &x in &[-1.3, 0.4, 2.2] {
+            let fd = central_difference(|t| x1(&s.expr, t), x);
+            let got = x1(&s.derivative, x);
+            assert!(
+                (got - fd).abs() <= 1e-6 * (1.0 + fd.abs()),
+                "{s}: {got} vs {fd}"
+            );
+        }
+    }
+}
+
+#[test]
+fn chain_rule_steps_name_the_function() {
+    let (_, steps) = diff_with_steps(&p("sigmoid(x^2)"), "x");
+    assert_eq!(steps[0].rule, Some(Rule::Chain(Func::Sigmoid)));
+    assert_eq!(steps[1].rule, Some(Rule::Power));
+    assert!(Rule::Chain(Func::Sigmoid)
+        .formula()
+        .contains("(1 - sigmoid(u))"));
+}
+
+// ---------------------------------------------------------------- derivative rules
+
+fn central_difference(f: impl Fn(f64) -> f64, x: f64) -> f64 {
+    let h = 1e-5 * (1.0 + x.abs());
+    (f(x + h) - f(x - h)) / (2.0 * h)
+}
+
+#[test]
+fn each_rule_matches_central_differences() {
+    let cases = [
+        "7",
+        "pi*x",
+        "y",
+        "x",
+        "-x",
+        "x + x^2",
+        "x - x^3",
+        "x*sin(x)",
+        "sin(x)/(x^2 + 1)",
+        "x^5",
+        "x^-2",
+        "x^0.5",
+        "2^x",
+        "e^(2*x)",
+        "x^x",
+        "(x^2 + 1)^sin(x)",
+        "sin(2*x)",
+        "cos(x^2)",
+        "tan(x)",
+        "exp(-x^2)",
+        "ln(x^2 + 1)",
+        "log(x)",
+        "sqrt(x^2 + 1)",
+        "abs(x^3 - 1)",
+        "tanh(3*x)",
+        "sigmoid(2*x - 1)",
+        "relu(x^2 - 1)",
+        "softplus(3*x)",
+        "step(x)*x^2",
+        "sign(x)*x",
+    ];
+    for case in cases {
+        let f = p(case);
+        let d = derivative(&f, "x");
+        let raw = diff(&f, "x");
+        for &x in &[0.3, 0.7, 1.3, 2.1, -0.45, -1.7] {
+            let needs_positive = case.contains("x^x") || case.contains("log(x)") || case == "x^0.5";
+            if needs_positive && x <= 0.0 {
+                continue;
+            }
+            let fd = central_difference(|t| at(&f, t, 0.25), x);
+            for g in [&d, &raw] {
+                let got = at(g, x, 0.25);
+                assert!(
+                    (got - fd).abs() <= 1e-6 * (1.0 + fd.abs()),
+                    "d/dx {case} = {g}: {got} vs finite difference {fd} at x = {x}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn kinks_follow_the_autograd_convention() {
+    let at0 = |s: &str| x1(&derivative(&p(s), "x"), 0.0);
+    assert_eq!(at0("relu(x)"), 0.0);
+    assert_eq!(at0("abs(x)"), 0.0);
+    assert_eq!(derivative(&p("relu(x)"), "x").to_string(), "step(x)");
+    assert_eq!(derivative(&p("abs(x)"), "x").to_string(), "sign(x)");
+    assert_eq!(derivative(&p("softplus(x)"), "x").to_string(), "sigmoid(x)");
+}
+
+// ---------------------------------------------------------------- minimize
+
+fn point(pairs: &[(&str, f64)]) -> Point {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+#[test]
+fn minimize_the_quartic_from_one_and_a_quarter() {
+    let f = p("x*(x-1)*(x-2)*(x-3)");
+    let run = minimize(&f, &point(&[("x", 1.25)]), &DescentOptions::default()).unwrap();
+    // f'(x) = 4x^3 - 18x^2 + 22x - 6 by hand; f'(1.25) = 7.8125 - 28.125 + 27.5 - 6 = 1.1875.
+    assert_eq!(run.steps[0].step, 0);
+    assert_eq!(run.steps[0].point["x"], 1.25);
+    assert!((run.steps[0].gradient["x"] - 1.1875).abs() < 1e-12);
+    assert!((run.steps[0].value - 1.25 * 0.25 * -0.75 * -1.75).abs() < 1e-12);
+    assert!((run.steps[1].point["x"] - 1.190625).abs() < 1e-12);
+    assert_eq!(run.steps[1].step, 1);
+    // The minimum near 0.38 is where x^2 - 3x = -1: x = (3 - sqrt 5)/2, f = -1.
+    let x_min = (3.0 - 5f64.sqrt()) / 2.0;
+    assert!(run.converged);
+    assert!((run.point["x"] - x_min).abs() < 1e-9, "{}", run.point["x"]);
+    assert!((run.value + 1.0).abs() < 1e-12);
+    assert_eq!(run.steps.len(), run.iterations + 1);
+    let last = run.steps.last().unwrap();
+    assert_eq!(last.point, run.point);
+    assert_eq!(last.step, run.iterations);
+    assert!(
+        last.gradient["x"].abs() < 1e-10
+            || 0.05 * run.steps[run.iterations - 1].gradient["x"].abs() < 1e-10
+    );
+}
+
+#[test]
+fn minimize_two_variables_and_step_limit() {
+    // (x - 1)^2 + 2*(y + 2)^2: each update multiplies x - 1 by (1 - 2 lr) and y + 2 by (1 - 4 lr).
+    let f = p("(x - 1)^2 + 2*(y + 2)^2");
+    let options = DescentOptions {
+        lr: 0.1,
+        max_steps: 3,
+        tol: 1e-10,
+    };
+    let run = minimize(&f, &point(&[("x", 2.0), ("y", 0.0)]), &options).unwrap();
+    assert!(!run.converged);
+    assert_eq!(run.iterations, 3);
+    assert_eq!(run.steps.len(), 4);
+    assert!((run.point["x"] - (1.0 + 0.8f64.powi(3))).abs() < 1e-12);
+    assert!((run.point["y"] - (-2.0 + 2.0 * 0.6f64.powi(3))).abs() < 1e-12);
+    let full = minimize(
+        &f,
+        &point(&[("x", 2.0), ("y", 0.0)]),
+        &DescentOptions::default(),
+    )
+    .unwrap();
+    assert!(full.converged);
+    assert!((full.point["x"] - 1.0).abs() < 1e-9 && (full.point["y"] + 2.0).abs() < 1e-9);
+}
+
+#[test]
+fn minimize_reports_divergence_and_bad_points() {
+    let f = p("exp(x^2)");
+    let options = DescentOptions {
+        lr: 1.0,
+        ..DescentOptions::default()
+    };
+    match minimize(&f, &point(&[("x", 3.0)]), &options) {
+        Err(Error::Eval(msg)) => assert!(msg.contains("diverged at step"), "{msg}"),
+        other => panic!("expected divergence, got {other:?}"),
+    }
+    let g = p("x*y");
+    assert!(matches!(
+        minimize(&g, &point(&[("x", 1.0)]), &DescentOptions::default()),
+        Err(Error::Param { .. })
+    ));
+    assert!(matches!(
+        minimize(
+            &g,
+            &point(&[("x", 1.0), ("y", 1.0), ("w", 1.0)]),
+            &DescentOptions::default()
+        ),
+        Err(Error::Param { .. })
+    ));
+    let bad_lr = DescentOptions {
+        lr: -1.0,
+        ..DescentOptions::default()
+    };
+    assert!(matches!(
+        minimize(&g, &point(&[("x", 1.0), ("y", 1.0)]), &bad_lr),
+        Err(Error::Param { .. })
+    ));
+}
+
+// ---------------------------------------------------------------- critical
+
+#[test]
+fn critical_points_of_the_quartic() {
+    let f = p("x*(x-1)*(x-2)*(x-3)");
+    let points = critical(&f, -1.0, 4.0).unwrap();
+    let expected = [
+        ((3.0 - 5f64.sqrt()) / 2.0, -1.0, CriticalKind::Minimum),
+        (1.5, 0.5625, CriticalKind::Maximum),
+        ((3.0 + 5f64.sqrt()) / 2.0, -1.0, CriticalKind::Minimum),
+    ];
+    assert_eq!(points.len(), 3, "{points:?}");
+    for (got, (x, value, kind)) in points.iter().zip(expected) {
+        assert!((got.x - x).abs() < 1e-11, "{got:?}");
+        assert!((got.value - value).abs() < 1e-11, "{got:?}");
+        assert_eq!(got.kind, kind);
+    }
+}
+
+#[test]
+fn critical_points_with_flat_curvature_and_double_roots() {
+    // x^3: f' = 3x^2 touches 0 at 0 without a sign change -> inflection.
+    let pts = critical(&p("x^3"), -1.0, 1.0).unwrap();
+    assert_eq!(pts.len(), 1, "{pts:?}");
+    assert!(pts[0].x.abs() < 1e-9);
+    assert_eq!(pts[0].kind, CriticalKind::Inflection);
+    // Off the grid: (x - 0.123)^3.
+    let pts = critical(&p("(x - 0.123)^3"), -1.0, 1.0).unwrap();
+    assert_eq!(pts.len(), 1, "{pts:?}");
+    assert!((pts[0].x - 0.123).abs() < 1e-9, "{pts:?}");
+    assert_eq!(pts[0].kind, CriticalKind::Inflection);
+    // x^4: f'' = 0 at 0 but f' goes from - to + -> minimum.
+    let pts = critical(&p("x^4"), -1.0, 1.3).unwrap();
+    assert_eq!(pts.len(), 1, "{pts:?}");
+    assert!(pts[0].x.abs() < 1e-6);
+    assert_eq!(pts[0].kind, CriticalKind::Minimum);
+    // -cos(x) on [-1, 7]: minima at 0 and 2 pi, maximum at pi.
+    let pts = critical(&p("-cos(x)"), -1.0, 7.0).unwrap();
+    let kinds: Vec<CriticalKind> = pts.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            CriticalKind::Minimum,
+            CriticalKind::Maximum,
+            CriticalKind::Minimum
+        ]
+    );
+    assert!((pts[1].x - std::f64::consts::PI).abs() < 1e-11);
+    assert!((pts[2].x - 2.0 * std::f64::consts::PI).abs() < 1e-11);
+    assert!(critical(&p("x + 1"), -1.0, 1.0).unwrap().is_empty());
+}
+
+#[test]
+fn critical_rejects_bad_input() {
+    assert!(matches!(
+        critical(&p("x*y"), 0.0, 1.0),
+        Err(Error::Param { .. })
+    ));
+    assert!(matches!(
+        critical(&p("x^2"), 3.0, 1.0),
+        Err(Error::Param { .. })
+    ));
+    assert!(matches!(
+        critical(&p("x^2"), 1.0, 1.0),
+        Err(Error::Param { .. })
+    ));
+    assert!(matches!(
+        critical(&p("2"), 0.0, 1.0),
+        Err(Error::Param { .. })
+    ));
+    assert!(matches!(
+        critical(&p("x^2"), f64::NEG_INFINITY, 1.0),
+        Err(Error::Param { .. })
+    ));
+}
+
+// ---------------------------------------------------------------- property test
+
+/// Random expressions over x and y built from smooth operations; domains are guarded by
+/// skipping points where the function is not finite or not smooth.
+fn arb_expr() -> impl Strategy<Value = Expr> {
+    let leaf = prop_oneof![
+        Just(Expr::var("x")),
+        Just(Expr::var("y")),
+        (-3i32..=3).prop_map(|n| Expr::Num(n as f64 / 2.0)),
+        Just(Expr::Const(Constant::Pi)),
+    ];
+    leaf.prop_recursive(5, 40, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| a + b),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| a - b),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| a * b),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| a / b),
+            inner.clone().prop_map(|a| -a),
+            (inner.clone(), 0u8..4).prop_map(|(a, n)| Expr::pow(a, Expr::Num(n as f64))),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| Expr::pow(Expr::call(Func::Exp, a), Expr::call(Func::Sin, b))),
+            (
+                prop::sample::select(vec![
+                    Func::Sin,
+                    Func::Cos,
+                    Func::Tan,
+                    Func::Exp,
+                    Func::Ln,
+                    Func::Sqrt,
+                    Func::Tanh,
+                    Func::Sigmoid,
+                    Func::Softplus,
+                ]),
+                inner
+            )
+                .prop_map(|(f, a)| Expr::call(f, a)),
+        ]
+    })
+}
+
+/// Whether every subexpression of `e` is finite and moderate at (x, y): outside that, f64
+/// overflow (e.g. `inf^-1 = 0`) makes a finite value with a meaningless derivative.
+fn tame_at(e: &Expr, x: f64, y: f64) -> bool {
+    let v = at(e, x, y);
+    if !(v.is_finite() && v.abs() < 1e6) {
+        return false;
+    }
+    match e {
+        Expr::Num(_) | Expr::Const(_) | Expr::Var(_) => true,
+        Expr::Neg(a) | Expr::Call(_, a) => tame_at(a, x, y),
+        Expr::Add(a, b) | Expr::Sub(a, b) | Expr::Mul(a, b) | Expr::Div(a, b) | Expr::Pow(a, b) => {
+            tame_at(a, x, y) && tame_at(b, x, y)
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn simplified_derivative_matches_finite_differences(
+        f in arb_expr(),
+        x in -2.0f64..2.0,
+        y in -2.0f64..2.0,
+    ) {
+        let dx = derivative(&f, "x");
+        let dy = derivative(&f, "y");
+        // The simplified form of f prints and parses back to the same values.
+        let back = parse(&simplify(&f).to_string()).expect("simplified form parses");
+        for (d, along_x) in [(&dx, true), (&dy, false)] {
+            let g = |t: f64| if along_x { at(&f, t, y) } else { at(&f, x, t) };
+            let t = if along_x { x } else { y };
+            let h = 1e-4 * (1.0 + t.abs());
+            let fd = |h: f64| (g(t + h) - g(t - h)) / (2.0 * h);
+            let (coarse, fine) = (fd(h), fd(h / 4.0));
+            let value = g(t);
+            let samples = [g(t - h), value, g(t + h)];
+            let smooth = samples.iter().all(|v| v.is_finite() && v.abs() < 1e6)
+                && tame_at(&f, x, y)
+                && coarse.is_finite() && fine.is_finite()
+                && (coarse - fine).abs() <= 1e-4 * (1.0 + fine.abs());
+            if !smooth {
+                continue;
+            }
+            // Richardson extrapolation of the two central differences: error O(h^4).
+            let estimate = (16.0 * fine - coarse) / 15.0;
+            let got = at(d, x, y);
+            prop_assert!(
+                (got - estimate).abs() <= 1e-6 * (1.0 + estimate.abs() + value.abs()),
+                "f = {}, d = {}: {} vs {} at x={}, y={}", f, d, got, estimate, x, y
+            );
+            let simplified_value = at(&back, x, y);
+            prop_assert!(
+                (simplified_value - value).abs() <= 1e-8 * (1.0 + value.abs()),
+                "f = {} simplifies to {}: {} vs {}", f, simplify(&f), simplified_value, value
+            );
+        }
+    }
+}
+
+#[test]
+fn point_type_is_a_btreemap() {
+    let m: BTreeMap<String, f64> = point(&[("x", 1.0)]);
+    assert_eq!(p("x + 1").eval(&m).unwrap(), 2.0);
+}

@@ -1,1 +1,596 @@
-//! (to be written)
+//! The training loop: seeded shuffled mini-batches, validation, metrics, early stopping,
+//! per-layer gradient diagnostics, divergence detection, callbacks and a history.
+//!
+//! Training runs on the fused path of [`Sequential`] (see [`crate::nn::fused`]): each step
+//! zeroes the gradients, runs forward, the fused loss and backward, checks that the loss and
+//! every gradient are finite, then lets the optimiser update the weights. A non-finite value
+//! stops training *before* the update, so the weights stay at their last good values.
+
+mod metrics;
+
+pub use metrics::{evaluate, Metrics};
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::nn::{Activation, FusedLoss, Module, Sequential, Targets, Workspace};
+use crate::optim::{LrSchedule, Optimizer};
+use crate::rng::Rng;
+use crate::{Error, Result, Tensor};
+
+/// Whether the network classifies or regresses (decides metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Class indices as targets; accuracy is reported.
+    Classification,
+    /// Real-valued targets; RMSE, MAE and R² are reported.
+    Regression,
+}
+
+/// Targets of a whole data set.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TargetData {
+    /// One class index per row.
+    Classes(Vec<u32>),
+    /// `rows × outputs` values.
+    Values { values: Vec<f32>, outputs: usize },
+}
+
+/// Anything the trainer can draw batches from.
+pub trait BatchSource {
+    /// Number of rows.
+    fn len(&self) -> usize;
+    /// True when there are no rows.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Features per row.
+    fn n_features(&self) -> usize;
+    /// Copy the features of rows `idx` into `x` (`idx.len() × n_features`), without allocating.
+    fn fill_features(&self, idx: &[usize], x: &mut [f32]);
+    /// The targets of every row.
+    fn targets(&self) -> &TargetData;
+}
+
+/// An in-memory data set: row-major features and their targets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArrayData {
+    /// `rows × n_features`, row-major.
+    pub x: Vec<f32>,
+    /// Features per row.
+    pub n_features: usize,
+    /// Targets.
+    pub y: TargetData,
+}
+
+impl ArrayData {
+    /// Checks that features and targets agree in length.
+    pub fn new(x: Vec<f32>, n_features: usize, y: TargetData) -> Result<Self> {
+        let rows = if n_features == 0 {
+            0
+        } else {
+            x.len() / n_features
+        };
+        let trows = match &y {
+            TargetData::Classes(c) => c.len(),
+            TargetData::Values { values, outputs } => values.len() / (*outputs).max(1),
+        };
+        if n_features == 0 || x.len() % n_features != 0 || rows != trows {
+            return Err(Error::ShapeMismatch {
+                op: "ArrayData::new (features vs targets)",
+                lhs: vec![rows, n_features],
+                rhs: vec![trows],
+            });
+        }
+        Ok(ArrayData { x, n_features, y })
+    }
+}
+
+impl BatchSource for ArrayData {
+    fn len(&self) -> usize {
+        self.x.len() / self.n_features
+    }
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+    fn fill_features(&self, idx: &[usize], x: &mut [f32]) {
+        let d = self.n_features;
+        for (k, &i) in idx.iter().enumerate() {
+            x[k * d..(k + 1) * d].copy_from_slice(&self.x[i * d..(i + 1) * d]);
+        }
+    }
+    fn targets(&self) -> &TargetData {
+        &self.y
+    }
+}
+
+/// Settings of a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Rows per mini-batch (the last batch of an epoch may be smaller).
+    pub batch_size: usize,
+    /// Shuffle rows each epoch (seeded); off = index order.
+    pub shuffle: bool,
+    /// Seed of the shuffling generator.
+    pub seed: u64,
+    /// The loss to minimise.
+    pub loss: FusedLoss,
+    /// Classification or regression (for metrics).
+    pub task: TaskKind,
+    /// Stop after this many epochs without a better validation loss, and restore the best
+    /// weights. `None` trains every epoch.
+    pub early_stopping: Option<usize>,
+    /// Learning rate per epoch.
+    pub schedule: LrSchedule,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            batch_size: 32,
+            shuffle: true,
+            seed: 0,
+            loss: FusedLoss::CrossEntropy,
+            task: TaskKind::Classification,
+            early_stopping: None,
+            schedule: LrSchedule::Constant,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Check every field's domain.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::param("batch size", "must be at least 1"));
+        }
+        if self.early_stopping == Some(0) {
+            return Err(Error::param(
+                "early stopping patience",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Diagnostics of one hidden or output layer over an epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerDiagnostics {
+    /// Module index of the linear layer (`0` for `0.weight`).
+    pub layer: usize,
+    /// Its activation.
+    pub activation: String,
+    /// Fraction of unit outputs that were saturated (sigmoid/tanh within 0.01 of a bound, ReLU
+    /// exactly 0), over every row of the epoch.
+    pub saturated_fraction: f32,
+    /// Fraction of units that were saturated on every row of the epoch (dead ReLU units).
+    pub dead_fraction: f32,
+}
+
+/// Figures of one epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Learning rate used in the epoch.
+    pub lr: f64,
+    /// Mean training loss over the epoch's batches (weighted by rows).
+    pub train_loss: f32,
+    /// Training accuracy over the epoch's batches (classification).
+    pub train_accuracy: Option<f32>,
+    /// Validation figures, if a validation set was given.
+    pub val: Option<Metrics>,
+    /// Root-mean-square over the epoch's batches of each parameter tensor's gradient norm,
+    /// by parameter name.
+    pub grad_norms: Vec<(String, f32)>,
+    /// Per linear layer: saturation and dead units.
+    pub layers: Vec<LayerDiagnostics>,
+    /// Wall time of the epoch (training and validation).
+    pub seconds: f64,
+}
+
+/// Per-epoch figures of a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// One record per epoch run.
+    pub epochs: Vec<EpochRecord>,
+    /// Epoch (1-based) whose weights the network holds at the end when early stopping
+    /// restored them.
+    pub best_epoch: Option<usize>,
+    /// True if early stopping ended the run.
+    pub stopped_early: bool,
+    /// True if a callback ended the run.
+    pub interrupted: bool,
+}
+
+/// What a callback sees after each batch.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchInfo {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// 0-based batch within the epoch.
+    pub batch: usize,
+    /// Batches in the epoch.
+    pub batches: usize,
+    /// Rows in this batch.
+    pub rows: usize,
+    /// This batch's loss.
+    pub loss: f32,
+}
+
+/// Hooks called during training; return `ControlFlow::Break(())` to stop after the current
+/// batch or epoch.
+pub trait Callback {
+    /// After each optimiser step.
+    fn on_batch_end(&mut self, _info: &BatchInfo) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+    /// After each epoch (and its validation).
+    fn on_epoch_end(&mut self, _record: &EpochRecord, _trainer: &TrainerState) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+}
+
+/// A callback that does nothing.
+pub struct NoCallback;
+impl Callback for NoCallback {}
+
+/// Where a run stands: enough to resume it bit-identically (with the weights and the
+/// optimiser state).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Shuffling generator state at the start of the next epoch.
+    pub shuffle_rng: [u64; 4],
+    /// Dropout generators' states.
+    pub dropout_rngs: Vec<[u64; 4]>,
+    /// Best validation loss so far and its epoch (early stopping).
+    pub best: Option<(f32, usize)>,
+    /// Epochs since the best.
+    pub since_best: usize,
+}
+
+/// Runs training of one network with one optimiser.
+pub struct Trainer<'a> {
+    net: &'a mut Sequential,
+    opt: &'a mut dyn Optimizer,
+    cfg: TrainConfig,
+    ws: Workspace,
+    base_lr: f64,
+    state: TrainerState,
+    best_weights: Option<Vec<(String, Tensor)>>,
+    params: Vec<(String, crate::autograd::Var)>,
+    x_buf: Vec<f32>,
+    y_cls: Vec<u32>,
+    y_val: Vec<f32>,
+    order: Vec<usize>,
+}
+
+impl<'a> Trainer<'a> {
+    /// A trainer for `net` with `opt`; the optimiser's current learning rate is the base of the
+    /// schedule.
+    pub fn new(
+        net: &'a mut Sequential,
+        opt: &'a mut dyn Optimizer,
+        cfg: TrainConfig,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let ws = Workspace::new(net, cfg.batch_size)?;
+        let base_lr = opt.learning_rate();
+        let params = net.named_parameters();
+        let state = TrainerState {
+            epoch: 0,
+            shuffle_rng: Rng::new(cfg.seed).state(),
+            dropout_rngs: net.dropout_rng_states(),
+            best: None,
+            since_best: 0,
+        };
+        Ok(Trainer {
+            net,
+            opt,
+            ws,
+            base_lr,
+            state,
+            best_weights: None,
+            params,
+            x_buf: vec![],
+            y_cls: vec![],
+            y_val: vec![],
+            order: vec![],
+            cfg,
+        })
+    }
+
+    /// The run's position (for checkpoints).
+    pub fn state(&self) -> TrainerState {
+        let mut s = self.state.clone();
+        s.dropout_rngs = self.net.dropout_rng_states();
+        s
+    }
+
+    /// Continue from a saved position (weights and optimiser state are restored by the caller).
+    pub fn restore_state(&mut self, state: TrainerState) -> Result<()> {
+        self.net.set_dropout_rng_states(&state.dropout_rngs)?;
+        self.state = state;
+        Ok(())
+    }
+
+    /// The base learning rate of the schedule.
+    pub fn base_lr(&self) -> f64 {
+        self.base_lr
+    }
+
+    /// The network being trained.
+    pub fn net(&self) -> &Sequential {
+        self.net
+    }
+
+    /// Train from the current state up to `cfg.epochs` epochs in total.
+    pub fn fit(
+        &mut self,
+        train: &dyn BatchSource,
+        val: Option<&dyn BatchSource>,
+        cb: &mut dyn Callback,
+    ) -> Result<History> {
+        let n = train.len();
+        if n == 0 {
+            return Err(Error::param("training data", "has no rows"));
+        }
+        let d = train.n_features();
+        if Some(d) != self.net.input_size() {
+            return Err(Error::ShapeMismatch {
+                op: "fit (data features vs network inputs)",
+                lhs: vec![n, d],
+                rhs: vec![self.net.input_size().unwrap_or(0)],
+            });
+        }
+        let outputs = self.net.output_size().unwrap_or(0);
+        let bs = self.cfg.batch_size.min(n);
+        self.x_buf.resize(bs * d, 0.0);
+        let mut history = History::default();
+        while self.state.epoch < self.cfg.epochs {
+            let epoch = self.state.epoch + 1;
+            let t0 = Instant::now();
+            let lr = self.cfg.schedule.lr_at(self.base_lr, self.state.epoch);
+            self.opt.set_learning_rate(lr);
+            self.net.set_training(true);
+            // Batch order for this epoch.
+            self.order.clear();
+            self.order.extend(0..n);
+            let mut rng = Rng::from_state(self.state.shuffle_rng);
+            if self.cfg.shuffle {
+                rng.shuffle(&mut self.order);
+            }
+            let batches = n.div_ceil(bs);
+            let mut loss_sum = 0.0f64;
+            let mut correct = 0usize;
+            let mut norm_sq: Vec<f64> = vec![0.0; self.params.len()];
+            let stages = self.ws.num_stages();
+            let mut sat_count = vec![0usize; stages];
+            let mut unit_alive: Vec<Vec<bool>> = (0..stages)
+                .map(|s| vec![false; self.ws.stage_output(s).1])
+                .collect();
+            let mut interrupted = false;
+            for b in 0..batches {
+                let lo = b * bs;
+                let hi = (lo + bs).min(n);
+                let rows = hi - lo;
+                let idx = &self.order[lo..hi];
+                train.fill_features(idx, &mut self.x_buf[..rows * d]);
+                let targets =
+                    gather_targets(train.targets(), idx, &mut self.y_cls, &mut self.y_val)?;
+                for (_, p) in &self.params {
+                    p.zero_grad();
+                }
+                let loss = self.net.loss_backward_fused(
+                    &mut self.ws,
+                    &self.x_buf,
+                    rows,
+                    targets,
+                    self.cfg.loss,
+                )?;
+                if !loss.is_finite() {
+                    return Err(Error::Diverged {
+                        epoch,
+                        batch: b + 1,
+                        msg: format!("the loss is {loss}; weights kept from before this batch"),
+                    });
+                }
+                for (k, (name, p)) in self.params.iter().enumerate() {
+                    let g = p.grad_ref();
+                    let sq: f64 = g
+                        .as_ref()
+                        .map(|g| g.data().iter().map(|&v| (v as f64) * (v as f64)).sum())
+                        .unwrap_or(0.0);
+                    if !sq.is_finite() {
+                        return Err(Error::Diverged {
+                            epoch,
+                            batch: b + 1,
+                            msg: format!(
+                                "the gradient of {name} is not finite; weights kept from before this batch"
+                            ),
+                        });
+                    }
+                    norm_sq[k] += sq;
+                }
+                // Metrics and unit diagnostics from the forward values of this batch.
+                if let TargetData::Classes(_) = train.targets() {
+                    correct += count_correct(self.ws.output(), rows, outputs, &self.y_cls);
+                }
+                for (s, (count, alive)) in sat_count.iter_mut().zip(&mut unit_alive).enumerate() {
+                    let (a, width, act, _) = self.ws.stage_output(s);
+                    for row in a.chunks_exact(width) {
+                        for (u, &v) in row.iter().enumerate() {
+                            if act.is_saturated(v) {
+                                *count += 1;
+                            } else {
+                                alive[u] = true;
+                            }
+                        }
+                    }
+                }
+                self.opt.step()?;
+                loss_sum += loss as f64 * rows as f64;
+                let info = BatchInfo {
+                    epoch,
+                    batch: b,
+                    batches,
+                    rows,
+                    loss,
+                };
+                if cb.on_batch_end(&info).is_break() {
+                    interrupted = true;
+                    break;
+                }
+            }
+            if interrupted {
+                // The epoch did not finish: keep the state at the epoch's start for resuming.
+                history.interrupted = true;
+                break;
+            }
+            self.state.shuffle_rng = rng.state();
+            self.state.epoch = epoch;
+            let val_metrics = match val {
+                Some(v) if !v.is_empty() => {
+                    self.net.set_training(false);
+                    let m = evaluate(self.net, v, self.cfg.loss, self.cfg.task, bs)?;
+                    self.net.set_training(true);
+                    Some(m)
+                }
+                _ => None,
+            };
+            let layers = (0..stages)
+                .map(|s| {
+                    let (_, width, act, layer) = self.ws.stage_output(s);
+                    let dead = unit_alive[s].iter().filter(|&&a| !a).count();
+                    LayerDiagnostics {
+                        layer,
+                        activation: act_name(act),
+                        saturated_fraction: sat_count[s] as f32 / (n * width) as f32,
+                        dead_fraction: if act == Activation::Identity {
+                            0.0
+                        } else {
+                            dead as f32 / width as f32
+                        },
+                    }
+                })
+                .collect();
+            let record = EpochRecord {
+                epoch,
+                lr,
+                train_loss: (loss_sum / n as f64) as f32,
+                train_accuracy: match train.targets() {
+                    TargetData::Classes(_) => Some(correct as f32 / n as f32),
+                    _ => None,
+                },
+                val: val_metrics,
+                grad_norms: self
+                    .params
+                    .iter()
+                    .zip(&norm_sq)
+                    .map(|((name, _), &sq)| (name.clone(), (sq / batches as f64).sqrt() as f32))
+                    .collect(),
+                layers,
+                seconds: t0.elapsed().as_secs_f64(),
+            };
+            // Early stopping on the validation loss.
+            let mut stop = false;
+            if let (Some(patience), Some(m)) = (self.cfg.early_stopping, &record.val) {
+                let better = match self.state.best {
+                    None => true,
+                    Some((best, _)) => m.loss < best,
+                };
+                if better {
+                    self.state.best = Some((m.loss, epoch));
+                    self.state.since_best = 0;
+                    self.best_weights = Some(self.net.state_dict());
+                } else {
+                    self.state.since_best += 1;
+                    if self.state.since_best >= patience {
+                        stop = true;
+                    }
+                }
+            }
+            history.epochs.push(record);
+            let state = self.state();
+            if cb
+                .on_epoch_end(history.epochs.last().expect("just pushed"), &state)
+                .is_break()
+            {
+                history.interrupted = true;
+                break;
+            }
+            if stop {
+                history.stopped_early = true;
+                break;
+            }
+        }
+        if self.cfg.early_stopping.is_some() {
+            if let (Some(w), Some((_, ep))) = (&self.best_weights, self.state.best) {
+                if history.stopped_early || self.state.epoch >= self.cfg.epochs {
+                    self.net.load_state_dict(w)?;
+                    history.best_epoch = Some(ep);
+                }
+            }
+        }
+        self.net.set_training(false);
+        Ok(history)
+    }
+}
+
+fn act_name(a: Activation) -> String {
+    a.name().to_string()
+}
+
+/// Copy the targets of rows `idx` into the buffers and view them as batch targets.
+pub(crate) fn gather_targets<'b>(
+    all: &TargetData,
+    idx: &[usize],
+    cls: &'b mut Vec<u32>,
+    vals: &'b mut Vec<f32>,
+) -> Result<Targets<'b>> {
+    match all {
+        TargetData::Classes(c) => {
+            cls.clear();
+            cls.extend(idx.iter().map(|&i| c[i]));
+            Ok(Targets::Classes(cls))
+        }
+        TargetData::Values { values, outputs } => {
+            vals.clear();
+            for &i in idx {
+                vals.extend_from_slice(&values[i * outputs..(i + 1) * outputs]);
+            }
+            Ok(Targets::Values(vals))
+        }
+    }
+}
+
+/// Rows whose predicted class equals the target: argmax for several outputs, logit > 0 for one.
+pub(crate) fn count_correct(out: &[f32], rows: usize, outputs: usize, classes: &[u32]) -> usize {
+    (0..rows)
+        .filter(|&i| predicted_class(&out[i * outputs..(i + 1) * outputs]) == classes[i] as usize)
+        .count()
+}
+
+/// The predicted class of one row of outputs: the argmax (first on ties), or for a single
+/// logit 1 when it is positive.
+pub fn predicted_class(row: &[f32]) -> usize {
+    if row.len() == 1 {
+        return usize::from(row[0] > 0.0);
+    }
+    let mut best = 0;
+    for (j, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = j;
+        }
+    }
+    best
+}

@@ -1,0 +1,336 @@
+//! The training loop: learning, determinism, early stopping, divergence, resuming, and the
+//! vanishing-gradient effect.
+
+use std::ops::ControlFlow;
+
+use nabla::nn::{Activation, FusedLoss, Init, MlpConfig, Module, Sequential};
+use nabla::optim::{Adam, AdamConfig, LrSchedule, Optimizer, Sgd, SgdConfig};
+use nabla::rng::Rng;
+use nabla::train::{
+    ArrayData, BatchInfo, Callback, EpochRecord, NoCallback, TargetData, TaskKind, TrainConfig,
+    Trainer, TrainerState,
+};
+
+fn blobs(n: usize, seed: u64) -> ArrayData {
+    // Three Gaussian blobs in 2-D.
+    let centres = [(-2.0, 0.0), (2.0, 0.5), (0.0, 2.5)];
+    let mut r = Rng::new(seed);
+    let mut x = vec![];
+    let mut y = vec![];
+    for i in 0..n {
+        let c = i % 3;
+        x.push((centres[c].0 + 0.6 * r.normal()) as f32);
+        x.push((centres[c].1 + 0.6 * r.normal()) as f32);
+        y.push(c as u32);
+    }
+    ArrayData::new(x, 2, TargetData::Classes(y)).unwrap()
+}
+
+fn net(seed: u64, hidden: Vec<usize>, act: Activation) -> Sequential {
+    Sequential::mlp(&MlpConfig {
+        inputs: 2,
+        hidden,
+        outputs: 3,
+        activation: act,
+        seed,
+        ..MlpConfig::default()
+    })
+    .unwrap()
+}
+
+fn cfg(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 16,
+        seed: 4,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn learns_three_blobs_and_reports_metrics() {
+    let train = blobs(300, 1);
+    let val = blobs(90, 2);
+    let mut m = net(0, vec![16], Activation::Relu);
+    let mut opt = Adam::new(
+        m.parameters(),
+        AdamConfig {
+            lr: 0.01,
+            ..AdamConfig::default()
+        },
+    )
+    .unwrap();
+    let mut t = Trainer::new(&mut m, &mut opt, cfg(30)).unwrap();
+    let h = t.fit(&train, Some(&val), &mut NoCallback).unwrap();
+    assert_eq!(h.epochs.len(), 30);
+    let last = h.epochs.last().unwrap();
+    let val_acc = last.val.as_ref().unwrap().accuracy.unwrap();
+    assert!(val_acc > 0.95, "validation accuracy {val_acc}");
+    assert!(last.train_loss < h.epochs[0].train_loss / 3.0);
+    assert_eq!(last.grad_norms.len(), 4);
+    assert_eq!(last.grad_norms[0].0, "0.weight");
+    assert!(last
+        .grad_norms
+        .iter()
+        .all(|(_, g)| g.is_finite() && *g > 0.0));
+}
+
+#[test]
+fn same_seed_gives_bit_identical_weights() {
+    let train = blobs(200, 3);
+    let run = || {
+        let mut m = net(7, vec![8, 8], Activation::Tanh);
+        let mut opt = Sgd::new(
+            m.parameters(),
+            SgdConfig {
+                lr: 0.1,
+                momentum: 0.9,
+                ..SgdConfig::default()
+            },
+        )
+        .unwrap();
+        Trainer::new(&mut m, &mut opt, cfg(5))
+            .unwrap()
+            .fit(&train, None, &mut NoCallback)
+            .unwrap();
+        m.state_dict()
+    };
+    let a = run();
+    let b = run();
+    for ((na, ta), (nb, tb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        let bits_a: Vec<u32> = ta.data().iter().map(|v| v.to_bits()).collect();
+        let bits_b: Vec<u32> = tb.data().iter().map(|v| v.to_bits()).collect();
+        assert_eq!(bits_a, bits_b, "{na}");
+    }
+}
+
+struct StopAfter(usize, Option<(TrainerState, Vec<(String, nabla::Tensor)>)>);
+impl Callback for StopAfter {
+    fn on_epoch_end(&mut self, r: &EpochRecord, s: &TrainerState) -> ControlFlow<()> {
+        if r.epoch == self.0 {
+            self.1 = Some((s.clone(), vec![]));
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+#[test]
+fn an_interrupted_run_resumes_bit_identically() {
+    let train = blobs(150, 5);
+    let mk = || net(3, vec![10], Activation::Relu);
+    let mut conf = cfg(6);
+    conf.schedule = LrSchedule::StepDecay {
+        step_size: 2,
+        gamma: 0.5,
+    };
+    // Uninterrupted.
+    let mut full = mk();
+    {
+        let mut opt = Adam::new(
+            full.parameters(),
+            AdamConfig {
+                lr: 0.02,
+                ..AdamConfig::default()
+            },
+        )
+        .unwrap();
+        Trainer::new(&mut full, &mut opt, conf.clone())
+            .unwrap()
+            .fit(&train, None, &mut NoCallback)
+            .unwrap();
+    }
+    // Stopped after 2 epochs, saved, and continued in a fresh trainer and optimiser.
+    let mut part = mk();
+    let (state, opt_state, weights) = {
+        let mut opt = Adam::new(
+            part.parameters(),
+            AdamConfig {
+                lr: 0.02,
+                ..AdamConfig::default()
+            },
+        )
+        .unwrap();
+        let mut cb = StopAfter(2, None);
+        let h = Trainer::new(&mut part, &mut opt, conf.clone())
+            .unwrap()
+            .fit(&train, None, &mut cb)
+            .unwrap();
+        assert!(h.interrupted);
+        (cb.1.unwrap().0, opt.state(), part.state_dict())
+    };
+    let mut resumed = mk();
+    resumed.load_state_dict(&weights).unwrap();
+    let mut opt = Adam::new(
+        resumed.parameters(),
+        AdamConfig {
+            lr: 0.02,
+            ..AdamConfig::default()
+        },
+    )
+    .unwrap();
+    opt.load_state(&opt_state).unwrap();
+    let mut t = Trainer::new(&mut resumed, &mut opt, conf).unwrap();
+    t.restore_state(state).unwrap();
+    let h = t.fit(&train, None, &mut NoCallback).unwrap();
+    assert_eq!(h.epochs.first().unwrap().epoch, 3);
+    assert_eq!(full.state_dict(), resumed.state_dict());
+}
+
+#[test]
+fn early_stopping_restores_the_best_weights() {
+    // A tiny noisy set and a large network with a high rate: validation loss rises soon.
+    let train = blobs(30, 8);
+    let val = blobs(300, 9);
+    let mut m = net(1, vec![64, 64], Activation::Relu);
+    let mut opt = Adam::new(
+        m.parameters(),
+        AdamConfig {
+            lr: 0.05,
+            ..AdamConfig::default()
+        },
+    )
+    .unwrap();
+    let mut conf = cfg(200);
+    conf.early_stopping = Some(3);
+    conf.batch_size = 4;
+    let h = Trainer::new(&mut m, &mut opt, conf)
+        .unwrap()
+        .fit(&train, Some(&val), &mut NoCallback)
+        .unwrap();
+    assert!(h.stopped_early, "ran all {} epochs", h.epochs.len());
+    let best = h.best_epoch.unwrap();
+    let best_loss = h.epochs[best - 1].val.as_ref().unwrap().loss;
+    let min_loss = h
+        .epochs
+        .iter()
+        .map(|e| e.val.as_ref().unwrap().loss)
+        .fold(f32::INFINITY, f32::min);
+    assert_eq!(best_loss, min_loss);
+    assert_eq!(h.epochs.len(), best + 3);
+    m.set_training(false);
+    let now = nabla::train::evaluate(
+        &m,
+        &val,
+        FusedLoss::CrossEntropy,
+        TaskKind::Classification,
+        4,
+    )
+    .unwrap();
+    assert_eq!(
+        now.loss, best_loss,
+        "the network holds the best epoch's weights"
+    );
+}
+
+#[test]
+fn divergence_stops_with_the_epoch_and_batch_and_keeps_finite_weights() {
+    let train = blobs(64, 1);
+    let mut m = net(2, vec![8], Activation::Relu);
+    let mut opt = Sgd::new(
+        m.parameters(),
+        SgdConfig {
+            lr: 1e12,
+            ..SgdConfig::default()
+        },
+    )
+    .unwrap();
+    let mut conf = cfg(50);
+    conf.loss = FusedLoss::CrossEntropy;
+    let e = Trainer::new(&mut m, &mut opt, conf)
+        .unwrap()
+        .fit(&train, None, &mut NoCallback)
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("diverged at epoch") && msg.contains("batch"),
+        "{msg}"
+    );
+    assert!(m
+        .state_dict()
+        .iter()
+        .all(|(_, t)| t.data().iter().all(|v| v.is_finite())));
+}
+
+#[test]
+fn vanishing_gradients_in_deep_sigmoid_nets_but_not_with_relu_and_he() {
+    let train = blobs(128, 4);
+    let first_last_ratio = |act: Activation, init: Init| {
+        let mut m = Sequential::mlp(&MlpConfig {
+            inputs: 2,
+            hidden: vec![32; 10],
+            outputs: 3,
+            activation: act,
+            init: Some(init),
+            seed: 11,
+            ..MlpConfig::default()
+        })
+        .unwrap();
+        let mut opt = Sgd::new(
+            m.parameters(),
+            SgdConfig {
+                lr: 1e-3,
+                ..SgdConfig::default()
+            },
+        )
+        .unwrap();
+        let mut conf = cfg(1);
+        conf.batch_size = 128;
+        let h = Trainer::new(&mut m, &mut opt, conf)
+            .unwrap()
+            .fit(&train, None, &mut NoCallback)
+            .unwrap();
+        let norms = &h.epochs[0].grad_norms;
+        let first = norms.iter().find(|(n, _)| n == "0.weight").unwrap().1;
+        let last = norms
+            .iter()
+            .rev()
+            .find(|(n, _)| n.ends_with(".weight"))
+            .unwrap()
+            .1;
+        first / last
+    };
+    let sigmoid = first_last_ratio(Activation::Sigmoid, Init::XavierUniform);
+    let relu = first_last_ratio(Activation::Relu, Init::HeNormal);
+    assert!(
+        sigmoid < 1e-3,
+        "sigmoid first/last gradient-norm ratio {sigmoid}"
+    );
+    assert!(relu > 0.05, "relu+he first/last ratio {relu}");
+}
+
+struct CountBatches(usize);
+impl Callback for CountBatches {
+    fn on_batch_end(&mut self, i: &BatchInfo) -> ControlFlow<()> {
+        assert!(i.loss.is_finite() && i.rows > 0);
+        self.0 += 1;
+        ControlFlow::Continue(())
+    }
+}
+
+#[test]
+fn batches_cover_the_data_each_epoch() {
+    let train = blobs(50, 6);
+    let mut m = net(0, vec![4], Activation::Relu);
+    let mut opt = Sgd::new(
+        m.parameters(),
+        SgdConfig {
+            lr: 0.1,
+            ..SgdConfig::default()
+        },
+    )
+    .unwrap();
+    let mut cb = CountBatches(0);
+    let mut conf = cfg(3);
+    conf.batch_size = 16;
+    Trainer::new(&mut m, &mut opt, conf)
+        .unwrap()
+        .fit(&train, None, &mut cb)
+        .unwrap();
+    assert_eq!(cb.0, 3 * 4);
+    let mut opt2 = Sgd::new(m.parameters(), SgdConfig::default()).unwrap();
+    let mut bad = cfg(1);
+    bad.batch_size = 0;
+    assert!(Trainer::new(&mut m, &mut opt2, bad).is_err());
+}

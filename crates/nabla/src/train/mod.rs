@@ -69,16 +69,12 @@ pub struct ArrayData {
 impl ArrayData {
     /// Checks that features and targets agree in length.
     pub fn new(x: Vec<f32>, n_features: usize, y: TargetData) -> Result<Self> {
-        let rows = if n_features == 0 {
-            0
-        } else {
-            x.len() / n_features
-        };
+        let rows = x.len().checked_div(n_features).unwrap_or(0);
         let trows = match &y {
             TargetData::Classes(c) => c.len(),
             TargetData::Values { values, outputs } => values.len() / (*outputs).max(1),
         };
-        if n_features == 0 || x.len() % n_features != 0 || rows != trows {
+        if n_features == 0 || !x.len().is_multiple_of(n_features) || rows != trows {
             return Err(Error::ShapeMismatch {
                 op: "ArrayData::new (features vs targets)",
                 lhs: vec![rows, n_features],

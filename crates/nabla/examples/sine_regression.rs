@@ -1,0 +1,66 @@
+//! A network approximates sin(x) on [−π, π] (regression with MSE); prints the final MSE and a
+//! few predictions.
+//!
+//! Run: `cargo run --release --example sine_regression`
+
+use std::f64::consts::PI;
+
+use nabla::nn::{Activation, FusedLoss, MlpConfig, Module, Sequential, Workspace};
+use nabla::optim::{Adam, AdamConfig, LrSchedule};
+use nabla::train::{evaluate, ArrayData, NoCallback, TargetData, TaskKind, TrainConfig, Trainer};
+
+fn main() -> nabla::Result<()> {
+    let n = 512;
+    let xs: Vec<f32> = (0..n)
+        .map(|i| (-PI + 2.0 * PI * i as f64 / (n - 1) as f64) as f32)
+        .collect();
+    let ys: Vec<f32> = xs.iter().map(|&x| x.sin()).collect();
+    let data = ArrayData::new(
+        xs.clone(),
+        1,
+        TargetData::Values {
+            values: ys,
+            outputs: 1,
+        },
+    )?;
+    let mut net = Sequential::mlp(&MlpConfig {
+        inputs: 1,
+        hidden: vec![32, 32],
+        outputs: 1,
+        activation: Activation::Tanh,
+        seed: 1,
+        ..MlpConfig::default()
+    })?;
+    let mut opt = Adam::new(
+        net.parameters(),
+        AdamConfig {
+            lr: 0.01,
+            ..AdamConfig::default()
+        },
+    )?;
+    let cfg = TrainConfig {
+        epochs: 300,
+        batch_size: 64,
+        loss: FusedLoss::Mse,
+        task: TaskKind::Regression,
+        schedule: LrSchedule::CosineAnnealing {
+            t_max: 300,
+            eta_min: 1e-4,
+        },
+        ..TrainConfig::default()
+    };
+    Trainer::new(&mut net, &mut opt, cfg)?.fit(&data, None, &mut NoCallback)?;
+    let m = evaluate(&net, &data, FusedLoss::Mse, TaskKind::Regression, 512)?;
+    println!(
+        "final MSE {:.6}  (RMSE {:.4}, R² {:.5})",
+        m.loss,
+        m.rmse.unwrap_or(0.0),
+        m.r2.unwrap_or(0.0)
+    );
+    let mut ws = Workspace::new(&net, 1)?;
+    for x in [-3.0f32, -1.5, 0.0, 1.0, 2.5] {
+        let y = net.forward_fused(&mut ws, &[x], 1)?[0];
+        println!("sin({x:>4}) = {:>8.5}   network: {y:>8.5}", x.sin());
+    }
+    Ok(())
+}

@@ -8,14 +8,20 @@
 use super::{Element, Tensor};
 use crate::{Error, Result};
 
-/// The shape two operands broadcast to, or [`Error::ShapeMismatch`] naming `op` and both shapes.
+/// The shape two operands broadcast to, or [`Error::ShapeMismatch`] (op "broadcast") naming
+/// both shapes.
 ///
 /// ```
 /// use nabla::tensor::broadcast_shapes;
-/// assert_eq!(broadcast_shapes("add", &[2, 1], &[1, 4]).unwrap(), vec![2, 4]);
-/// assert!(broadcast_shapes("add", &[2, 3], &[2]).is_err());
+/// assert_eq!(broadcast_shapes(&[2, 1], &[1, 4]).unwrap(), vec![2, 4]);
+/// assert!(broadcast_shapes(&[2, 3], &[2]).is_err());
 /// ```
-pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>> {
+pub fn broadcast_shapes(lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>> {
+    broadcast_shapes_for("broadcast", lhs, rhs)
+}
+
+/// [`broadcast_shapes`] with the operation named in the error.
+pub fn broadcast_shapes_for(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>> {
     let rank = lhs.len().max(rhs.len());
     let mut out = vec![0; rank];
     for (d, slot) in out.iter_mut().enumerate() {
@@ -117,7 +123,7 @@ impl<E: Element> Tensor<E> {
                 data,
             });
         }
-        let shape = broadcast_shapes(op, &self.shape, &other.shape)?;
+        let shape = broadcast_shapes_for(op, &self.shape, &other.shape)?;
         let n: usize = shape.iter().product();
         if other.data.len() == 1 && self.data.len() == n {
             let b = other.data[0];
@@ -169,7 +175,7 @@ impl<E: Element> Tensor<E> {
             return Ok(self.clone());
         }
         if shape.len() < self.shape.len()
-            || broadcast_shapes("broadcast_to", &self.shape, shape)? != shape
+            || broadcast_shapes_for("broadcast_to", &self.shape, shape)? != shape
         {
             return Err(Error::ShapeMismatch {
                 op: "broadcast_to",
@@ -214,7 +220,7 @@ impl<E: Element> Tensor<E> {
         if shape.len() > self.shape.len() {
             return Err(mismatch());
         }
-        if broadcast_shapes("sum_to_shape", shape, &self.shape)? != self.shape {
+        if broadcast_shapes_for("sum_to_shape", shape, &self.shape)? != self.shape {
             return Err(mismatch());
         }
         let n: usize = shape.iter().product();
@@ -258,13 +264,16 @@ mod tests {
 
     #[test]
     fn shapes_broadcast_like_numpy() {
-        assert_eq!(broadcast_shapes("t", &[2, 3], &[3]).unwrap(), vec![2, 3]);
         assert_eq!(
-            broadcast_shapes("t", &[4, 1, 3], &[2, 1]).unwrap(),
+            broadcast_shapes_for("t", &[2, 3], &[3]).unwrap(),
+            vec![2, 3]
+        );
+        assert_eq!(
+            broadcast_shapes_for("t", &[4, 1, 3], &[2, 1]).unwrap(),
             vec![4, 2, 3]
         );
-        assert_eq!(broadcast_shapes("t", &[], &[2, 2]).unwrap(), vec![2, 2]);
-        let err = broadcast_shapes("add", &[2, 3], &[2]).unwrap_err();
+        assert_eq!(broadcast_shapes(&[], &[2, 2]).unwrap(), vec![2, 2]);
+        let err = broadcast_shapes_for("add", &[2, 3], &[2]).unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.contains("add") && msg.contains("[2, 3]") && msg.contains("[2]"),

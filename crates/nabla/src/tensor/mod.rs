@@ -14,7 +14,7 @@ mod shape_ops;
 mod softmax;
 mod unary;
 
-pub use broadcast::broadcast_shapes;
+pub use broadcast::{broadcast_shapes, broadcast_shapes_for};
 pub use element::Element;
 pub use gemm::Trans;
 pub(crate) use unary::sigmoid_scalar;

@@ -148,7 +148,7 @@ pub fn load_csv_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Re
             Ok(false) => break,
             Err(e) => return Err(csv_error(source_name, e)),
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record_start_line(bytes, record.position());
         if record.len() != n_columns {
             return Err(err_at(
                 line,
@@ -217,6 +217,25 @@ pub fn load_csv_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Re
         target,
         source_name: source_name.to_string(),
     })
+}
+
+/// The 1-based line on which a record's first field starts. The CSV reader reports the position
+/// where it began looking, which is before any blank lines it skipped, so count those here.
+fn record_start_line(bytes: &[u8], position: Option<&csv::Position>) -> u64 {
+    let Some(p) = position else { return 0 };
+    let mut line = p.line();
+    let start = (p.byte() as usize).min(bytes.len());
+    let rest = &bytes[start..];
+    for (i, &b) in rest.iter().enumerate() {
+        match b {
+            b'\n' => line += 1,
+            // a lone carriage return also ends a line
+            b'\r' if rest.get(i + 1) != Some(&b'\n') => line += 1,
+            b'\r' => {}
+            _ => break,
+        }
+    }
+    line
 }
 
 /// Why a cell is not a usable feature value.

@@ -23,8 +23,8 @@ const N_CLASSES: usize = 10;
 pub fn load_mnist_dir(dir: &Path) -> Result<LoadedData> {
     let train_images = find_idx_file(dir, "train", "images", 3)?;
     let train_labels = find_idx_file(dir, "train", "labels", 1)?;
-    let train = match (train_images, train_labels) {
-        (Some(i), Some(l)) => load_idx_pair(&i, &l)?,
+    let train_paths = match (train_images, train_labels) {
+        (Some(i), Some(l)) => (i, l),
         (i, _) => {
             let missing = if i.is_none() { "images" } else { "labels" };
             return Err(Error::data(
@@ -38,14 +38,25 @@ pub fn load_mnist_dir(dir: &Path) -> Result<LoadedData> {
     };
     let test_images = find_idx_file(dir, "t10k", "images", 3)?;
     let test_labels = find_idx_file(dir, "t10k", "labels", 1)?;
-    let test = match (test_images, test_labels) {
-        (Some(i), Some(l)) => Some(load_idx_pair(&i, &l)?),
+    let test_paths = match (test_images, test_labels) {
+        (Some(i), Some(l)) => Some((i, l)),
         (None, None) => None,
         (Some(p), None) | (None, Some(p)) => return Err(Error::data(
             p.display().to_string(),
             "the t10k images and labels come in pairs, but the other file of the pair is missing",
         )),
     };
+    // A gzip stream inflates on one core; the training and test files inflate side by side.
+    let (train, test) = rayon::join(
+        || load_idx_pair(&train_paths.0, &train_paths.1),
+        || {
+            test_paths
+                .as_ref()
+                .map(|(i, l)| load_idx_pair(i, l))
+                .transpose()
+        },
+    );
+    let (train, test) = (train?, test?);
     Ok(LoadedData { train, test })
 }
 

@@ -36,7 +36,8 @@ pub(crate) const AUTO_MAX_CLASSES: usize = 20;
 ///   sorted numerically; otherwise they are the distinct texts sorted lexicographically
 ///   (byte order).
 /// * `Regress`: every cell must be a finite number.
-/// * `Auto`: classes when any cell is not a number; also when all cells are integers with at
+/// * `Auto`: classes when any cell is not a number (a NaN or infinite number is an error,
+///   not a class); also when all cells are integers with at
 ///   most 20 distinct values and at most `max(2, rows / 2)` distinct values (so that a small
 ///   0/1 file is still classification while an integer-valued measurement such as a count with
 ///   many levels is regression); otherwise regression.
@@ -355,6 +356,22 @@ impl<'a> TargetCells<'a> {
                     first_text = Some(i);
                     break;
                 }
+            }
+        }
+        // "NaN" or "inf" in an otherwise numeric column is a missing or broken value, not a
+        // class name, unless the caller asked for classes.
+        if let Some(row) = first_text {
+            let cell = self.cell(row);
+            let non_finite = std::str::from_utf8(cell)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .is_some();
+            if non_finite && opts.task != TaskChoice::Classify {
+                let text = String::from_utf8_lossy(cell);
+                return Err(self.error(
+                    row,
+                    format!("target '{text}' is NaN or infinite; values must be finite"),
+                ));
             }
         }
         let classify = match opts.task {

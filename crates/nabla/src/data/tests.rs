@@ -234,6 +234,46 @@ fn error_target_column_not_found_lists_columns() {
 }
 
 #[test]
+fn error_nan_target_unless_classes_are_asked_for() {
+    let (line, col, msg) = data_err(csv("a,y\n1,0.5\n2,NaN\n3,1.5\n"));
+    assert_eq!((line, col.as_deref()), (Some(3), Some("y")));
+    assert!(msg.contains("NaN or infinite"), "{msg}");
+    let classify = LoadOptions {
+        task: TaskChoice::Classify,
+        ..Default::default()
+    };
+    let ds = csv_with("a,y\n1,NaN\n2,inf\n", &classify).unwrap();
+    assert_eq!(class_names(&ds), ["NaN", "inf"]);
+}
+
+/// Parse speed on a synthetic CSV (printed, not asserted: timings depend on the machine).
+#[test]
+fn csv_parse_speed_report() {
+    let mut rng = Rng::new(11);
+    let (rows, cols) = (20_000, 50);
+    let mut text = String::new();
+    for c in 0..cols {
+        text.push_str(&format!("f{c},"));
+    }
+    text.push_str("y\n");
+    for r in 0..rows {
+        for _ in 0..cols {
+            text.push_str(&format!("{:.6},", rng.normal()));
+        }
+        text.push_str(&format!("{}\n", r % 3));
+    }
+    let start = std::time::Instant::now();
+    let ds = csv(&text).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "CSV parse: {rows} x {cols} floats, {:.1} MB in {secs:.3} s ({:.0} MB/s)",
+        text.len() as f64 / 1e6,
+        text.len() as f64 / 1e6 / secs
+    );
+    assert_eq!((ds.len(), ds.n_features, ds.n_classes()), (rows, cols, 3));
+}
+
+#[test]
 fn error_single_class() {
     let (_, col, msg) = data_err(csv("a,y\n1,cat\n2,cat\n"));
     assert_eq!(col.as_deref(), Some("y"));

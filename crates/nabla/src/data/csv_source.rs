@@ -22,8 +22,8 @@ pub(crate) const AUTO_MAX_CLASSES: usize = 20;
 ///   becomes `column_K`, K 1-based; duplicate names are an error);
 /// * the delimiter is `,`, `;` or tab, whichever occurs most often in the header line outside
 ///   quotes (comma on a tie or when none occurs); fields may be double-quoted (`""` is a quote);
-/// * blank lines are skipped; `\n` and `\r\n` line ends both work; a UTF-8 byte-order mark is
-///   ignored;
+/// * blank lines (and lines of spaces only) are skipped; `\n` and `\r\n` line ends both work;
+///   a UTF-8 byte-order mark is ignored;
 /// * every feature cell must be a finite number (after trimming spaces); `f32` parsing.
 ///
 /// The target is `opts.target`, or the last column when that is `None`. With
@@ -150,6 +150,9 @@ pub fn load_csv_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Re
             Err(e) => return Err(csv_error(source_name, e)),
         }
         let line = record_start_line(bytes, record.position());
+        if record.len() == 1 && n_columns > 1 && record[0].trim_ascii().is_empty() {
+            continue; // a line of spaces only
+        }
         if record.len() != n_columns {
             return Err(err_at(
                 line,

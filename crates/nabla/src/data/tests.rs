@@ -150,7 +150,7 @@ fn quoted_fields_spaces_crlf_and_bom() {
 
 #[test]
 fn blank_lines_are_skipped_and_line_numbers_stay_true() {
-    let ds = csv("a,y\n1,0\n\n2,1\n").unwrap();
+    let ds = csv("a,y\n1,0\n\n2,1\n  \n").unwrap();
     assert_eq!(ds.len(), 2);
     let (line, col, _) = data_err(csv("a,y\n1,0\n\n\nzz,1\n"));
     assert_eq!((line, col.as_deref()), (Some(5), Some("a")));

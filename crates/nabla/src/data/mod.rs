@@ -1,1 +1,412 @@
-//! (to be written)
+//! Data sets: loading (CSV, IDX/MNIST, embedded built-ins), splitting, standardisation and
+//! mini-batch ordering.
+//!
+//! A [`Dataset`] holds plain vectors: features row-major (`f32`, or `u8` pixels scaled per batch)
+//! and a [`Target`] (class labels, regression values, or none). Nothing here depends on tensors;
+//! training code copies rows into its own buffers with [`Dataset::fill_batch`] and
+//! [`Dataset::fill_targets`], which never allocate.
+//!
+//! Sources are named by a spec string, see [`load_source`]:
+//! `path/to/file.csv`, `path/to/file.csv.gz`, `mnist:DIR`, `builtin:digits`, `builtin:iris`,
+//! `builtin:xor`.
+
+mod batch;
+mod builtin;
+mod csv_source;
+mod gzip;
+mod idx;
+mod split;
+mod standardize;
+
+pub use batch::Batcher;
+pub use builtin::BUILTIN_NAMES;
+pub use csv_source::{load_csv, load_csv_bytes};
+pub use idx::{load_idx_pair, load_mnist_dir};
+pub use split::{apply_split_files, read_split_file, split_dataset, stratified_split};
+pub use standardize::{Standardizer, TargetScaler};
+
+use crate::{Error, Result};
+
+/// Feature storage, row-major `len × n_features`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Features {
+    /// Real-valued features as read.
+    F32(Vec<f32>),
+    /// Raw bytes (image pixels); the value handed to a model is `byte as f32 * scale`.
+    U8 {
+        /// The bytes, row-major.
+        data: Vec<u8>,
+        /// Multiplier applied when a batch is filled (1/255 for images).
+        scale: f32,
+    },
+}
+
+impl Features {
+    /// Number of stored values (rows × features).
+    pub fn value_count(&self) -> usize {
+        match self {
+            Features::F32(v) => v.len(),
+            Features::U8 { data, .. } => data.len(),
+        }
+    }
+}
+
+/// What a data set asks a model to predict.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    /// Classification: `labels[i]` indexes `class_names`.
+    Classes {
+        /// One label per row, each `< class_names.len()`.
+        labels: Vec<u32>,
+        /// Class names in label order (sorted numerically when all are numbers, else
+        /// lexicographically, unless fixed by the caller or the source).
+        class_names: Vec<String>,
+    },
+    /// Regression: one real value per row.
+    Values {
+        /// One value per row.
+        values: Vec<f32>,
+        /// The target column's name.
+        name: String,
+    },
+    /// No target (a CSV given to a trained model for prediction).
+    None,
+}
+
+/// The kind of model a target calls for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Task {
+    /// Predict one of a fixed set of classes.
+    Classify,
+    /// Predict a real value.
+    Regress,
+}
+
+/// How to decide the task for a CSV target column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TaskChoice {
+    /// Decide from the target column, see [`load_csv`] for the rule.
+    #[default]
+    Auto,
+    /// Treat the target as class labels.
+    Classify,
+    /// Treat the target as real values (every cell must be a finite number).
+    Regress,
+}
+
+/// Options for [`load_source`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadOptions {
+    /// Target column name for CSV sources; `None` means the last column (or, when
+    /// `target_required` is false, no target at all: every column is a feature).
+    pub target: Option<String>,
+    /// Classification, regression, or decide from the data.
+    pub task: TaskChoice,
+    /// When false, a named target column that the file lacks gives [`Target::None`] instead of
+    /// an error (prediction on new data).
+    pub target_required: bool,
+    /// Fixed class names (a trained model's). When set, every target cell must be one of them
+    /// and labels index this list; a single class is then allowed.
+    pub class_names: Option<Vec<String>>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            target: None,
+            task: TaskChoice::Auto,
+            target_required: true,
+            class_names: None,
+        }
+    }
+}
+
+/// What [`load_source`] returns: the training data and, when the source has one (the MNIST
+/// `t10k` files), a separate test set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadedData {
+    /// Training rows (everything, for single-file sources).
+    pub train: Dataset,
+    /// The source's own test rows, if it defines them.
+    pub test: Option<Dataset>,
+}
+
+/// A data set held in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// Row-major features, `len() × n_features` values.
+    pub features: Features,
+    /// Number of features per row.
+    pub n_features: usize,
+    /// One name per feature column.
+    pub feature_names: Vec<String>,
+    /// Labels, values or nothing.
+    pub target: Target,
+    /// Where the data came from (file path or source spec), for messages.
+    pub source_name: String,
+}
+
+impl Dataset {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        if self.n_features == 0 {
+            return match &self.target {
+                Target::Classes { labels, .. } => labels.len(),
+                Target::Values { values, .. } => values.len(),
+                Target::None => 0,
+            };
+        }
+        self.features.value_count() / self.n_features
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The task the target calls for; `None` without a target.
+    pub fn task(&self) -> Option<Task> {
+        match self.target {
+            Target::Classes { .. } => Some(Task::Classify),
+            Target::Values { .. } => Some(Task::Regress),
+            Target::None => None,
+        }
+    }
+
+    /// Number of classes (0 unless the target is [`Target::Classes`]).
+    pub fn n_classes(&self) -> usize {
+        match &self.target {
+            Target::Classes { class_names, .. } => class_names.len(),
+            _ => 0,
+        }
+    }
+
+    /// The class labels, if the target is [`Target::Classes`].
+    pub fn labels(&self) -> Option<&[u32]> {
+        match &self.target {
+            Target::Classes { labels, .. } => Some(labels),
+            _ => None,
+        }
+    }
+
+    /// Rows per class, indexed by label; `None` unless the target is [`Target::Classes`].
+    pub fn class_counts(&self) -> Option<Vec<usize>> {
+        match &self.target {
+            Target::Classes {
+                labels,
+                class_names,
+            } => {
+                let mut counts = vec![0usize; class_names.len()];
+                for &l in labels {
+                    counts[l as usize] += 1;
+                }
+                Some(counts)
+            }
+            _ => None,
+        }
+    }
+
+    /// Copy the rows `indices` (in that order) into `x_out` as f32, `indices.len() × n_features`
+    /// values row-major. `U8` features are multiplied by their scale. Does not allocate.
+    ///
+    /// Errors with [`Error::ShapeMismatch`] when `x_out` has the wrong length. Panics if an index
+    /// is `>= len()` (indices come from this crate's splits and batchers, never from user input
+    /// unchecked).
+    pub fn fill_batch(&self, indices: &[usize], x_out: &mut [f32]) -> Result<()> {
+        let d = self.n_features;
+        if x_out.len() != indices.len() * d {
+            return Err(Error::ShapeMismatch {
+                op: "fill_batch",
+                lhs: vec![indices.len(), d],
+                rhs: vec![x_out.len()],
+            });
+        }
+        if d == 0 {
+            return Ok(());
+        }
+        match &self.features {
+            Features::F32(data) => {
+                for (&row, out) in indices.iter().zip(x_out.chunks_exact_mut(d)) {
+                    out.copy_from_slice(&data[row * d..(row + 1) * d]);
+                }
+            }
+            Features::U8 { data, scale } => {
+                let scale = *scale;
+                for (&row, out) in indices.iter().zip(x_out.chunks_exact_mut(d)) {
+                    for (o, &b) in out.iter_mut().zip(&data[row * d..(row + 1) * d]) {
+                        *o = b as f32 * scale;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Copy the targets of rows `indices` into `y_out` as f32: the class label as a number
+    /// (exact below 2^24) or the regression value. Does not allocate.
+    ///
+    /// Errors when `y_out.len() != indices.len()` or when there is no target.
+    pub fn fill_targets(&self, indices: &[usize], y_out: &mut [f32]) -> Result<()> {
+        if y_out.len() != indices.len() {
+            return Err(Error::ShapeMismatch {
+                op: "fill_targets",
+                lhs: vec![indices.len()],
+                rhs: vec![y_out.len()],
+            });
+        }
+        match &self.target {
+            Target::Classes { labels, .. } => {
+                for (o, &row) in y_out.iter_mut().zip(indices) {
+                    *o = labels[row] as f32;
+                }
+            }
+            Target::Values { values, .. } => {
+                for (o, &row) in y_out.iter_mut().zip(indices) {
+                    *o = values[row];
+                }
+            }
+            Target::None => {
+                return Err(Error::data(&self.source_name, "the data set has no target"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Copy the class labels of rows `indices` into `out`. Does not allocate. Errors unless the
+    /// target is [`Target::Classes`] and the lengths agree.
+    pub fn fill_labels(&self, indices: &[usize], out: &mut [u32]) -> Result<()> {
+        if out.len() != indices.len() {
+            return Err(Error::ShapeMismatch {
+                op: "fill_labels",
+                lhs: vec![indices.len()],
+                rhs: vec![out.len()],
+            });
+        }
+        match &self.target {
+            Target::Classes { labels, .. } => {
+                for (o, &row) in out.iter_mut().zip(indices) {
+                    *o = labels[row];
+                }
+                Ok(())
+            }
+            _ => Err(Error::data(
+                &self.source_name,
+                "the data set has no class labels",
+            )),
+        }
+    }
+
+    /// A new data set with the rows `indices`, in that order (repeats allowed). Feature storage
+    /// keeps its kind. Panics if an index is `>= len()`.
+    pub fn subset(&self, indices: &[usize]) -> Dataset {
+        let d = self.n_features;
+        let features = match &self.features {
+            Features::F32(data) => {
+                let mut out = Vec::with_capacity(indices.len() * d);
+                for &row in indices {
+                    out.extend_from_slice(&data[row * d..(row + 1) * d]);
+                }
+                Features::F32(out)
+            }
+            Features::U8 { data, scale } => {
+                let mut out = Vec::with_capacity(indices.len() * d);
+                for &row in indices {
+                    out.extend_from_slice(&data[row * d..(row + 1) * d]);
+                }
+                Features::U8 {
+                    data: out,
+                    scale: *scale,
+                }
+            }
+        };
+        let target = match &self.target {
+            Target::Classes {
+                labels,
+                class_names,
+            } => Target::Classes {
+                labels: indices.iter().map(|&i| labels[i]).collect(),
+                class_names: class_names.clone(),
+            },
+            Target::Values { values, name } => Target::Values {
+                values: indices.iter().map(|&i| values[i]).collect(),
+                name: name.clone(),
+            },
+            Target::None => Target::None,
+        };
+        Dataset {
+            features,
+            n_features: d,
+            feature_names: self.feature_names.clone(),
+            target,
+            source_name: self.source_name.clone(),
+        }
+    }
+
+    /// Turn `U8` features into `F32` (each byte times the scale); `F32` is left alone.
+    pub fn to_f32_features(&mut self) {
+        if let Features::U8 { data, scale } = &self.features {
+            let scale = *scale;
+            let v = data.iter().map(|&b| b as f32 * scale).collect();
+            self.features = Features::F32(v);
+        }
+    }
+
+    /// A short multi-line summary for people: source, rows, features and the target (classes
+    /// with their row counts, or the value range for regression).
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "{}: {} rows, {} features",
+            self.source_name,
+            self.len(),
+            self.n_features
+        );
+        match &self.target {
+            Target::Classes { class_names, .. } => {
+                let counts = self.class_counts().unwrap_or_default();
+                s.push_str(&format!(", {} classes\n  class counts:", class_names.len()));
+                for (name, c) in class_names.iter().zip(&counts) {
+                    s.push_str(&format!(" {name}={c}"));
+                }
+            }
+            Target::Values { values, name } => {
+                let n = values.len().max(1) as f64;
+                let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
+                let min = values.iter().copied().fold(f32::INFINITY, f32::min);
+                let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                s.push_str(&format!(
+                    ", regression target '{name}'\n  target min {min}, mean {mean:.6}, max {max}"
+                ));
+            }
+            Target::None => s.push_str(", no target"),
+        }
+        s
+    }
+}
+
+/// Load a data set named by `spec`:
+///
+/// * `builtin:digits`, `builtin:iris`, `builtin:xor`: embedded sets (see [`BUILTIN_NAMES`]),
+///   read with the CSV rules and `opts`;
+/// * `mnist:DIR`: the four IDX files of MNIST or Fashion-MNIST in `DIR` (`.gz` or not); the
+///   `t10k` pair, when present, becomes [`LoadedData::test`]; `opts.task` must not be `Regress`;
+/// * anything else: a CSV file path, gzip-compressed when it ends in `.gz`, see [`load_csv`].
+pub fn load_source(spec: &str, opts: &LoadOptions) -> Result<LoadedData> {
+    if let Some(name) = spec.strip_prefix("builtin:") {
+        let train = builtin::load_builtin(name, opts)?;
+        return Ok(LoadedData { train, test: None });
+    }
+    if let Some(dir) = spec.strip_prefix("mnist:") {
+        if opts.task == TaskChoice::Regress {
+            return Err(Error::param(
+                "task",
+                format!("{spec} is a classification data set; regression is not possible"),
+            ));
+        }
+        return load_mnist_dir(std::path::Path::new(dir));
+    }
+    let train = load_csv(std::path::Path::new(spec), opts)?;
+    Ok(LoadedData { train, test: None })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,201 @@
+//! Feature and target standardisation fitted on training rows.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Dataset, Features, Target};
+use crate::{Error, Result};
+
+/// Per-feature affine map `x ↦ (x − mean) / std`, fitted on training data only and stored with
+/// a model so that prediction applies the same map.
+///
+/// `std` is the population standard deviation (divide by n, like scikit-learn's
+/// `StandardScaler`); a feature with zero spread gets `std = 1` so it maps to 0 without a
+/// division by zero. Statistics are accumulated in f64 and stored as f32.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Standardizer {
+    /// Mean of each feature over the fitted rows.
+    pub mean: Vec<f32>,
+    /// Population standard deviation of each feature (1 where it was 0).
+    pub std: Vec<f32>,
+}
+
+impl Standardizer {
+    /// Fit on every row of `ds` (pass the training subset). Errors when `ds` has no rows.
+    pub fn fit(ds: &Dataset) -> Result<Self> {
+        let rows: Vec<usize> = (0..ds.len()).collect();
+        Self::fit_rows(ds, &rows)
+    }
+
+    /// Fit on the rows `rows` of `ds` only. Errors when `rows` is empty. Panics if a row index
+    /// is `>= ds.len()`.
+    pub fn fit_rows(ds: &Dataset, rows: &[usize]) -> Result<Self> {
+        if rows.is_empty() {
+            return Err(Error::data(
+                &ds.source_name,
+                "cannot fit a standardizer on zero rows",
+            ));
+        }
+        let d = ds.n_features;
+        let value = |row: usize, j: usize| -> f64 {
+            match &ds.features {
+                Features::F32(v) => v[row * d + j] as f64,
+                Features::U8 { data, scale } => data[row * d + j] as f64 * *scale as f64,
+            }
+        };
+        let n = rows.len() as f64;
+        let mut sum = vec![0f64; d];
+        for &r in rows {
+            for (j, s) in sum.iter_mut().enumerate() {
+                *s += value(r, j);
+            }
+        }
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let mut sq = vec![0f64; d];
+        for &r in rows {
+            for (j, s) in sq.iter_mut().enumerate() {
+                let dev = value(r, j) - mean[j];
+                *s += dev * dev;
+            }
+        }
+        let std = sq
+            .iter()
+            .map(|s| {
+                let sd = (s / n).sqrt();
+                if sd > 0.0 {
+                    sd as f32
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Ok(Standardizer {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std,
+        })
+    }
+
+    /// Number of features the map was fitted on.
+    pub fn n_features(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Standardise `x` in place: row-major rows of `n_features()` values each. Errors when the
+    /// length is not a multiple of `n_features()`.
+    pub fn apply_rows(&self, x: &mut [f32]) -> Result<()> {
+        let d = self.n_features();
+        if x.len().checked_rem(d) != Some(0) {
+            return Err(Error::ShapeMismatch {
+                op: "Standardizer::apply_rows",
+                lhs: vec![d],
+                rhs: vec![x.len()],
+            });
+        }
+        for row in x.chunks_exact_mut(d) {
+            for ((v, &m), &s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                *v = (*v - m) / s;
+            }
+        }
+        Ok(())
+    }
+
+    /// Standardise every row of `ds` in place; `U8` features become `F32` first. Errors when
+    /// the feature counts differ.
+    pub fn apply(&self, ds: &mut Dataset) -> Result<()> {
+        if ds.n_features != self.n_features() {
+            return Err(Error::data(
+                &ds.source_name,
+                format!(
+                    "{} features, but the standardizer was fitted on {}",
+                    ds.n_features,
+                    self.n_features()
+                ),
+            ));
+        }
+        ds.to_f32_features();
+        if let Features::F32(x) = &mut ds.features {
+            if !x.is_empty() {
+                self.apply_rows(x)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Affine map of a regression target `y ↦ (y − mean) / std` with its inverse, so a network can
+/// be trained on a unit-scale target and report predictions in the original units. Population
+/// std; a constant target gets `std = 1`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetScaler {
+    /// Mean of the fitted values.
+    pub mean: f32,
+    /// Population standard deviation of the fitted values (1 where it was 0).
+    pub std: f32,
+}
+
+impl TargetScaler {
+    /// Fit on `values` (accumulated in f64). Errors when `values` is empty.
+    pub fn fit(values: &[f32]) -> Result<Self> {
+        if values.is_empty() {
+            return Err(Error::param(
+                "target values",
+                "cannot fit a target scaler on zero values",
+            ));
+        }
+        let n = values.len() as f64;
+        let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = values
+            .iter()
+            .map(|&v| (v as f64 - mean) * (v as f64 - mean))
+            .sum::<f64>()
+            / n;
+        let sd = var.sqrt();
+        Ok(TargetScaler {
+            mean: mean as f32,
+            std: if sd > 0.0 { sd as f32 } else { 1.0 },
+        })
+    }
+
+    /// Fit on the regression target of `ds`; errors unless it is [`Target::Values`].
+    pub fn fit_dataset(ds: &Dataset) -> Result<Self> {
+        match &ds.target {
+            Target::Values { values, .. } => Self::fit(values),
+            _ => Err(Error::data(
+                &ds.source_name,
+                "target scaling needs a regression target",
+            )),
+        }
+    }
+
+    /// `(y − mean) / std` for each value, in place.
+    pub fn apply(&self, values: &mut [f32]) {
+        for v in values {
+            *v = (*v - self.mean) / self.std;
+        }
+    }
+
+    /// Scale the regression target of `ds` in place; errors unless it is [`Target::Values`].
+    pub fn apply_dataset(&self, ds: &mut Dataset) -> Result<()> {
+        match &mut ds.target {
+            Target::Values { values, .. } => {
+                self.apply(values);
+                Ok(())
+            }
+            _ => Err(Error::data(
+                &ds.source_name,
+                "target scaling needs a regression target",
+            )),
+        }
+    }
+
+    /// `z · std + mean` for each value, in place: back to the original units.
+    pub fn inverse(&self, values: &mut [f32]) {
+        for v in values {
+            *v = *v * self.std + self.mean;
+        }
+    }
+
+    /// The inverse map of one value.
+    pub fn inverse_value(&self, z: f32) -> f32 {
+        z * self.std + self.mean
+    }
+}

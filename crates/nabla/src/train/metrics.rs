@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{count_correct, gather_targets, BatchSource, TargetData, TaskKind};
+use super::{count_correct, gather_targets, require_targets, BatchSource, TargetView, TaskKind};
 use crate::nn::{FusedLoss, Sequential, Workspace};
 use crate::Result;
 
@@ -43,6 +43,7 @@ pub fn evaluate(
     let mut grad = vec![0.0f32; bs * outputs];
     let (mut cls, mut vals) = (vec![], vec![]);
     let idx_all: Vec<usize> = (0..n).collect();
+    let all_targets = require_targets(data)?;
     let mut loss_sum = 0.0f64;
     let mut correct = 0usize;
     let (mut se, mut ae) = (0.0f64, 0.0f64);
@@ -51,15 +52,15 @@ pub fn evaluate(
         let rows = chunk.len();
         data.fill_features(chunk, &mut x[..rows * d]);
         let out = net.forward_fused(&mut ws, &x, rows)?;
-        let targets = gather_targets(data.targets(), chunk, &mut cls, &mut vals)?;
+        let targets = gather_targets(all_targets, chunk, &mut cls, &mut vals)?;
         let l = crate::nn::fused::loss_and_grad(loss, out, rows, outputs, targets, &mut grad)?;
         loss_sum += match loss {
             FusedLoss::Sse => l as f64,
             _ => l as f64 * rows as f64,
         };
-        match data.targets() {
-            TargetData::Classes(_) => correct += count_correct(out, rows, outputs, &cls),
-            TargetData::Values { .. } => {
+        match all_targets {
+            TargetView::Classes(_) => correct += count_correct(out, rows, outputs, &cls),
+            TargetView::Values { .. } => {
                 for (p, t) in out.iter().zip(&vals) {
                     let e = (p - t) as f64;
                     se += e * e;
@@ -73,11 +74,11 @@ pub fn evaluate(
         loss: (loss_sum / n.max(1) as f64) as f32,
         ..Metrics::default()
     };
-    match (task, data.targets()) {
-        (TaskKind::Classification, TargetData::Classes(_)) => {
+    match (task, all_targets) {
+        (TaskKind::Classification, TargetView::Classes(_)) => {
             m.accuracy = Some(correct as f32 / n.max(1) as f32);
         }
-        (_, TargetData::Values { values, .. }) => {
+        (_, TargetView::Values { values, .. }) => {
             let cnt = values.len().max(1) as f64;
             let mean = values.iter().map(|&v| v as f64).sum::<f64>() / cnt;
             let ss_tot: f64 = values.iter().map(|&v| (v as f64 - mean).powi(2)).sum();

@@ -51,8 +51,57 @@ pub trait BatchSource {
     fn n_features(&self) -> usize;
     /// Copy the features of rows `idx` into `x` (`idx.len() × n_features`), without allocating.
     fn fill_features(&self, idx: &[usize], x: &mut [f32]);
-    /// The targets of every row.
-    fn targets(&self) -> &TargetData;
+    /// The targets of every row (`None` when the data has no target).
+    fn targets(&self) -> Option<TargetView<'_>>;
+}
+
+/// A borrowed view of a data set's targets.
+#[derive(Clone, Copy, Debug)]
+pub enum TargetView<'a> {
+    /// One class index per row.
+    Classes(&'a [u32]),
+    /// `rows × outputs` values.
+    Values { values: &'a [f32], outputs: usize },
+}
+
+impl TargetData {
+    /// Borrow as a [`TargetView`].
+    pub fn view(&self) -> TargetView<'_> {
+        match self {
+            TargetData::Classes(c) => TargetView::Classes(c),
+            TargetData::Values { values, outputs } => TargetView::Values {
+                values,
+                outputs: *outputs,
+            },
+        }
+    }
+}
+
+pub(crate) fn require_targets<'a>(data: &'a dyn BatchSource) -> Result<TargetView<'a>> {
+    data.targets()
+        .ok_or_else(|| Error::param("data", "has no target to train or evaluate against"))
+}
+
+impl BatchSource for crate::data::Dataset {
+    fn len(&self) -> usize {
+        crate::data::Dataset::len(self)
+    }
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+    fn fill_features(&self, idx: &[usize], x: &mut [f32]) {
+        // Indices come from 0..len(), so this cannot fail.
+        self.fill_batch(idx, x).expect("row indices in range");
+    }
+    fn targets(&self) -> Option<TargetView<'_>> {
+        match &self.target {
+            crate::data::Target::Classes { labels, .. } => Some(TargetView::Classes(labels)),
+            crate::data::Target::Values { values, .. } => {
+                Some(TargetView::Values { values, outputs: 1 })
+            }
+            crate::data::Target::None => None,
+        }
+    }
 }
 
 /// An in-memory data set: row-major features and their targets.
@@ -98,8 +147,8 @@ impl BatchSource for ArrayData {
             x[k * d..(k + 1) * d].copy_from_slice(&self.x[i * d..(i + 1) * d]);
         }
     }
-    fn targets(&self) -> &TargetData {
-        &self.y
+    fn targets(&self) -> Option<TargetView<'_>> {
+        Some(self.y.view())
     }
 }
 
@@ -349,6 +398,7 @@ impl<'a> Trainer<'a> {
             });
         }
         let outputs = self.net.output_size().unwrap_or(0);
+        let all_targets = require_targets(train)?;
         let bs = self.cfg.batch_size.min(n);
         self.x_buf.resize(bs * d, 0.0);
         let mut history = History::default();
@@ -381,8 +431,7 @@ impl<'a> Trainer<'a> {
                 let rows = hi - lo;
                 let idx = &self.order[lo..hi];
                 train.fill_features(idx, &mut self.x_buf[..rows * d]);
-                let targets =
-                    gather_targets(train.targets(), idx, &mut self.y_cls, &mut self.y_val)?;
+                let targets = gather_targets(all_targets, idx, &mut self.y_cls, &mut self.y_val)?;
                 for (_, p) in &self.params {
                     p.zero_grad();
                 }
@@ -418,7 +467,7 @@ impl<'a> Trainer<'a> {
                     norm_sq[k] += sq;
                 }
                 // Metrics and unit diagnostics from the forward values of this batch.
-                if let TargetData::Classes(_) = train.targets() {
+                if let TargetView::Classes(_) = all_targets {
                     correct += count_correct(self.ws.output(), rows, outputs, &self.y_cls);
                 }
                 for (s, (count, alive)) in sat_count.iter_mut().zip(&mut unit_alive).enumerate() {
@@ -483,8 +532,8 @@ impl<'a> Trainer<'a> {
                 epoch,
                 lr,
                 train_loss: (loss_sum / n as f64) as f32,
-                train_accuracy: match train.targets() {
-                    TargetData::Classes(_) => Some(correct as f32 / n as f32),
+                train_accuracy: match all_targets {
+                    TargetView::Classes(_) => Some(correct as f32 / n as f32),
                     _ => None,
                 },
                 val: val_metrics,
@@ -548,18 +597,18 @@ fn act_name(a: Activation) -> String {
 
 /// Copy the targets of rows `idx` into the buffers and view them as batch targets.
 pub(crate) fn gather_targets<'b>(
-    all: &TargetData,
+    all: TargetView<'_>,
     idx: &[usize],
     cls: &'b mut Vec<u32>,
     vals: &'b mut Vec<f32>,
 ) -> Result<Targets<'b>> {
     match all {
-        TargetData::Classes(c) => {
+        TargetView::Classes(c) => {
             cls.clear();
             cls.extend(idx.iter().map(|&i| c[i]));
             Ok(Targets::Classes(cls))
         }
-        TargetData::Values { values, outputs } => {
+        TargetView::Values { values, outputs } => {
             vals.clear();
             for &i in idx {
                 vals.extend_from_slice(&values[i * outputs..(i + 1) * outputs]);

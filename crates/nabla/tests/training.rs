@@ -334,3 +334,177 @@ fn batches_cover_the_data_each_epoch() {
     bad.batch_size = 0;
     assert!(Trainer::new(&mut m, &mut opt2, bad).is_err());
 }
+
+mod diagnostics {
+    use super::*;
+    use nabla::train::{diagnose, WarningKind};
+
+    #[test]
+    fn a_deep_sigmoid_net_warns_of_vanishing_gradients_naming_the_layer() {
+        let train = blobs(128, 4);
+        let mut m = Sequential::mlp(&MlpConfig {
+            inputs: 2,
+            hidden: vec![32; 10],
+            outputs: 3,
+            activation: Activation::Sigmoid,
+            init: Some(Init::XavierUniform),
+            seed: 11,
+            ..MlpConfig::default()
+        })
+        .unwrap();
+        let mut opt = Sgd::new(
+            m.parameters(),
+            SgdConfig {
+                lr: 0.01,
+                ..SgdConfig::default()
+            },
+        )
+        .unwrap();
+        let h = Trainer::new(&mut m, &mut opt, cfg(4))
+            .unwrap()
+            .fit(&train, None, &mut NoCallback)
+            .unwrap();
+        let w = diagnose(&h.epochs);
+        let first = w
+            .iter()
+            .find(|w| w.kind == WarningKind::VanishingGradient && w.layer == 0)
+            .unwrap_or_else(|| panic!("no vanishing warning for layer 0: {w:?}"));
+        assert_eq!(first.epoch, 3);
+        assert!(
+            first.message.contains("layer 0") && first.message.contains("He"),
+            "{}",
+            first.message
+        );
+        assert!(!w.iter().any(|w| w.kind != WarningKind::VanishingGradient));
+    }
+
+    #[test]
+    fn relu_with_he_does_not_warn() {
+        let train = blobs(128, 4);
+        let mut m = Sequential::mlp(&MlpConfig {
+            inputs: 2,
+            hidden: vec![32; 10],
+            outputs: 3,
+            activation: Activation::Relu,
+            init: Some(Init::HeNormal),
+            seed: 11,
+            ..MlpConfig::default()
+        })
+        .unwrap();
+        let mut opt = Sgd::new(
+            m.parameters(),
+            SgdConfig {
+                lr: 0.01,
+                ..SgdConfig::default()
+            },
+        )
+        .unwrap();
+        let h = Trainer::new(&mut m, &mut opt, cfg(4))
+            .unwrap()
+            .fit(&train, None, &mut NoCallback)
+            .unwrap();
+        let w = diagnose(&h.epochs);
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn a_learning_rate_past_stability_warns_of_exploding_gradients() {
+        // Linear regression y = 2x with MSE, z = w·x + b. The loss is quadratic with Hessian
+        // H = 2·[[E[x²], E[x]], [E[x], 1]]; gradient descent multiplies the error along H's top
+        // eigenvector by |1 − lr·λmax| per step, so lr = 2.5/λmax makes that factor 1.5.
+        let mut r = Rng::new(1);
+        let xs: Vec<f32> = (0..64).map(|_| r.uniform(-1.0, 1.0) as f32).collect();
+        let n = xs.len() as f64;
+        let m2 = xs.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / n;
+        let m1 = xs.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let (a, b, d) = (2.0 * m2, 2.0 * m1, 2.0);
+        let lambda_max = (a + d) / 2.0 + (((a - d) / 2.0).powi(2) + b * b).sqrt();
+        // The same 64 rows 16 times: 16 full-batch steps per epoch.
+        let xs16 = xs.repeat(16);
+        let ys16: Vec<f32> = xs16.iter().map(|x| 2.0 * x).collect();
+        let data = ArrayData::new(
+            xs16,
+            1,
+            TargetData::Values {
+                values: ys16,
+                outputs: 1,
+            },
+        )
+        .unwrap();
+        let mut m = Sequential::mlp(&MlpConfig {
+            inputs: 1,
+            hidden: vec![],
+            outputs: 1,
+            seed: 2,
+            ..MlpConfig::default()
+        })
+        .unwrap();
+        let mut opt = Sgd::new(
+            m.parameters(),
+            SgdConfig {
+                lr: 2.5 / lambda_max,
+                ..SgdConfig::default()
+            },
+        )
+        .unwrap();
+        let mut conf = cfg(3);
+        conf.batch_size = 64;
+        conf.loss = FusedLoss::Mse;
+        conf.task = TaskKind::Regression;
+        conf.shuffle = false;
+        let h = Trainer::new(&mut m, &mut opt, conf)
+            .unwrap()
+            .fit(&data, None, &mut NoCallback)
+            .unwrap_or_else(|e| panic!("diverged before the monitor could see growth: {e}"));
+        let w = diagnose(&h.epochs);
+        let ex = w
+            .iter()
+            .find(|w| w.kind == WarningKind::ExplodingGradient)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no exploding warning: {:?}",
+                    h.epochs
+                        .iter()
+                        .map(|e| e.grad_norms.clone())
+                        .collect::<Vec<_>>()
+                )
+            });
+        assert_eq!(ex.layer, 0);
+        assert!(
+            ex.message.contains("lower the learning rate"),
+            "{}",
+            ex.message
+        );
+    }
+
+    #[test]
+    fn a_strongly_negative_bias_kills_relu_units() {
+        let train = blobs(90, 2);
+        let mut m = net(3, vec![16], Activation::Relu);
+        {
+            let params = m.named_parameters();
+            let (_, b) = params.iter().find(|(n, _)| n == "0.bias").unwrap();
+            b.value_mut().data_mut().iter_mut().for_each(|v| *v = -50.0);
+        }
+        let mut opt = Sgd::new(
+            m.parameters(),
+            SgdConfig {
+                lr: 0.01,
+                ..SgdConfig::default()
+            },
+        )
+        .unwrap();
+        let h = Trainer::new(&mut m, &mut opt, cfg(1))
+            .unwrap()
+            .fit(&train, None, &mut NoCallback)
+            .unwrap();
+        assert_eq!(h.epochs[0].layers[0].dead_fraction, 1.0);
+        let w = diagnose(&h.epochs);
+        assert!(
+            w.iter().any(|w| w.kind == WarningKind::DeadUnits
+                && w.layer == 0
+                && w.message.contains("leaky ReLU")),
+            "{w:?}"
+        );
+    }
+}

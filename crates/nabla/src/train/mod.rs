@@ -6,8 +6,10 @@
 //! every gradient are finite, then lets the optimiser update the weights. A non-finite value
 //! stops training *before* the update, so the weights stay at their last good values.
 
+pub mod diagnostics;
 mod metrics;
 
+pub use diagnostics::{diagnose, DiagnosticsMonitor, Warning, WarningKind};
 pub use metrics::{evaluate, Metrics};
 
 use std::ops::ControlFlow;

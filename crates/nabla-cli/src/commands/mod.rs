@@ -3,8 +3,10 @@
 //! Each module exports `Args` (a `clap::Args`) and `pub fn run(args: Args) -> Result<(), CliError>`.
 
 pub mod critical;
+pub mod explain;
 pub mod grad;
 pub mod minimize;
+pub mod plot;
 
 use std::collections::BTreeMap;
 

@@ -166,7 +166,6 @@ pub fn draw_err_pub<E: std::fmt::Display>(e: E) -> String {
 }
 
 /// Draws with `draw` onto an SVG held in a string (for inline SVG in HTML).
-#[allow(dead_code)] // used by the HTML report (next commit)
 pub fn render_svg_string(
     width: u32,
     height: u32,
@@ -239,7 +238,6 @@ pub struct HistorySeries {
 /// The history CSV written by [`history_to_csv`] and read by [`parse_history_csv`]: a header
 /// `epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,grad_norm:NAME...` and one row per
 /// epoch, with empty cells where a figure does not exist (no validation set, regression).
-#[allow(dead_code)] // used by the HTML report (next commit)
 pub fn history_to_csv(history: &History) -> String {
     let names: Vec<String> = history
         .epochs
@@ -272,7 +270,6 @@ pub fn history_to_csv(history: &History) -> String {
 }
 
 /// The series of a [`History`] (for the report, without a CSV round trip).
-#[allow(dead_code)] // used by the HTML report (next commit)
 pub fn history_series(history: &History) -> HistorySeries {
     let csv = history_to_csv(history);
     parse_history_csv(&csv).unwrap_or_default()

@@ -3,10 +3,13 @@
 mod commands;
 mod dense;
 mod figures;
+// The HTML training report, rendered by `train --report` (wired in with the train command).
+#[allow(dead_code)]
+mod report;
 
 use clap::{Parser, Subcommand};
 
-use commands::{critical, explain, grad, minimize, plot};
+use commands::{critical, explain, grad, graph, minimize, plot};
 
 /// Calculus for neural networks from the command line.
 #[derive(Parser, Debug)]
@@ -32,6 +35,7 @@ enum Command {
     Critical(critical::Args),
     Plot(plot::Args),
     Explain(explain::Args),
+    Graph(graph::Args),
 }
 
 fn main() {
@@ -42,6 +46,7 @@ fn main() {
         Command::Critical(args) => critical::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Graph(args) => graph::run(args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {}", err.message);

@@ -379,7 +379,7 @@ fn path_detail(
         format!("∂E/∂y[{prev}]")
     };
     factors.push(Factor {
-        name: format!("{loss_factor}: {}", ex.loss.gradient_formula()),
+        name: ex.loss.gradient_formula().replace("∂E/∂y", &loss_factor),
         value: fw.loss_gradient[prev],
     });
     nodes.push("E".into());

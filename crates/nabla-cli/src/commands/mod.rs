@@ -5,6 +5,7 @@
 pub mod critical;
 pub mod explain;
 pub mod grad;
+pub mod graph;
 pub mod minimize;
 pub mod plot;
 

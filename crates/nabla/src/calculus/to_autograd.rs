@@ -84,6 +84,7 @@ pub fn to_autograd(expr: &Expr, variables: &BTreeMap<String, Var<f64>>) -> Resul
                 let exact = base.value().map(|x| pow_f64(x, p));
                 let node = base.powf(p);
                 node.set_value(exact)?;
+                node.set_label(format!("^{}", Expr::Num(p)));
                 node
             } else {
                 base.pow(&to_autograd(b, variables)?)?

@@ -66,7 +66,7 @@ impl LossKind {
             LossKind::Sse => "∂E/∂y = 2(y − t)",
             LossKind::Mse => "∂E/∂y = 2(y − t)/K",
             LossKind::BceWithLogits => "∂E/∂y = (σ(y) − t)/K",
-            LossKind::CrossEntropy => "∂E/∂y_k = softmax(y)_k − [k = c]",
+            LossKind::CrossEntropy => "∂E/∂y = softmax(y) − [k = c]",
         }
     }
 }

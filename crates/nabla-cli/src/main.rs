@@ -1,10 +1,15 @@
 //! The `nabla` command-line tool: a thin dispatcher over the subcommands in [`commands`].
 
 mod commands;
+mod dense;
+mod figures;
+// The HTML training report, rendered by `train --report` (wired in with the train command).
+#[allow(dead_code)]
+mod report;
 
 use clap::{Parser, Subcommand};
 
-use commands::{critical, grad, minimize};
+use commands::{critical, explain, grad, graph, minimize, plot};
 
 /// Calculus for neural networks from the command line.
 #[derive(Parser, Debug)]
@@ -28,6 +33,9 @@ enum Command {
     Grad(grad::Args),
     Minimize(minimize::Args),
     Critical(critical::Args),
+    Plot(plot::Args),
+    Explain(explain::Args),
+    Graph(graph::Args),
 }
 
 fn main() {
@@ -36,6 +44,9 @@ fn main() {
         Command::Grad(args) => grad::run(args),
         Command::Minimize(args) => minimize::run(args),
         Command::Critical(args) => critical::run(args),
+        Command::Plot(args) => plot::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Graph(args) => graph::run(args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {}", err.message);

@@ -20,7 +20,8 @@ pub struct Args {
     pub json: bool,
 }
 
-fn parse_interval(text: &str) -> Result<(f64, f64), CliError> {
+/// Parses an interval `A..B` (finite, A < B) given to `--in`.
+pub fn parse_interval(text: &str) -> Result<(f64, f64), CliError> {
     let Some((a_text, b_text)) = text.split_once("..") else {
         return Err(CliError::usage(format!(
             "--in {text}: expected an interval A..B such as -1..4"

@@ -3,8 +3,11 @@
 //! Each module exports `Args` (a `clap::Args`) and `pub fn run(args: Args) -> Result<(), CliError>`.
 
 pub mod critical;
+pub mod explain;
 pub mod grad;
+pub mod graph;
 pub mod minimize;
+pub mod plot;
 
 use std::collections::BTreeMap;
 

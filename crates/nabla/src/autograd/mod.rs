@@ -243,6 +243,24 @@ impl<E: Element> Var<E> {
         }
     }
 
+    /// The local derivatives of this operation: for each input, the operation's backward rule
+    /// applied to a gradient of ones, i.e. Σ over output elements of ∂output/∂input (for scalar
+    /// nodes exactly ∂self/∂input). Computed for every input, constants included; empty for
+    /// leaves and for nodes recorded without gradients. Nothing is accumulated anywhere: use it
+    /// to label the edges of a graph drawing.
+    pub fn local_derivatives(&self) -> Result<Vec<Option<Tensor<E>>>> {
+        let Some(gf) = &self.0.grad_fn else {
+            return Ok(vec![]);
+        };
+        let needs = vec![true; gf.inputs.len()];
+        let input_vals: Vec<Ref<'_, Tensor<E>>> =
+            gf.inputs.iter().map(|i| i.0.value.borrow()).collect();
+        let input_refs: Vec<&Tensor<E>> = input_vals.iter().map(|r| &**r).collect();
+        let out = self.0.value.borrow();
+        let seed = Tensor::full(out.shape(), E::ONE);
+        gf.rule.backward(&seed, &input_refs, &out, &needs)
+    }
+
     /// Attach a human-readable label (used by graph drawings).
     pub fn set_label(&self, label: impl Into<String>) {
         *self.0.label.borrow_mut() = Some(label.into());

@@ -11,6 +11,8 @@
 //!   [`diff_with_steps`] also returns the derivation as a list of [`Step`]s.
 //! * [`minimize`] runs gradient descent with the symbolic gradient; [`critical`] finds and
 //!   classifies the critical points of a one-variable expression on an interval.
+//! * [`to_autograd`] builds the same expression as an autograd graph of [`crate::autograd::Var`]s,
+//!   so the symbolic and reverse-mode derivatives can be held to each other.
 //!
 //! Kinks follow autograd: relu′(0) = step(0) = 0, |u|′(0) = sign(0) = 0.
 //!
@@ -26,6 +28,7 @@ mod diff;
 mod expr;
 pub mod parser;
 mod simplify;
+mod to_autograd;
 
 pub use critical::{critical, Critical, CriticalKind, GRID_INTERVALS};
 pub use descent::{minimize, Descent, DescentOptions, DescentStep, Point};
@@ -33,6 +36,7 @@ pub use diff::{derivative, diff, diff_with_steps, gradient, tidy, Rule, Step};
 pub use expr::{Bindings, Constant, Expr, Func};
 pub use parser::parse;
 pub use simplify::simplify;
+pub use to_autograd::to_autograd;
 
 #[cfg(test)]
 mod tests;

@@ -604,3 +604,94 @@ fn point_type_is_a_btreemap() {
     let m: BTreeMap<String, f64> = point(&[("x", 1.0)]);
     assert_eq!(p("x + 1").eval(&m).unwrap(), 2.0);
 }
+
+// ---------------------------------------------------------------- symbolic vs autograd
+
+fn autograd_partials(f: &Expr, x: f64, y: f64) -> (f64, f64, f64) {
+    use crate::autograd::Var;
+    use crate::Tensor;
+    let vx = Var::parameter(Tensor::scalar(x));
+    let vy = Var::parameter(Tensor::scalar(y));
+    let vars = BTreeMap::from([("x".to_string(), vx.clone()), ("y".to_string(), vy.clone())]);
+    let out = to_autograd(f, &vars).expect("every variable has a node");
+    let value = out.value().item().unwrap();
+    if out.requires_grad() {
+        out.backward().unwrap();
+    }
+    let grad = |v: &Var<f64>| v.grad().map_or(0.0, |g| g.item().unwrap());
+    (value, grad(&vx), grad(&vy))
+}
+
+#[test]
+fn to_autograd_matches_hand_derived_partials() {
+    // f = x^2*y + x*y*z + z^2 at (1, 2, 3): f = 17, ∂x = 2xy + yz = 10, ∂y = x² + xz = 4,
+    // ∂z = xy + 2z = 8.
+    use crate::autograd::Var;
+    use crate::Tensor;
+    let f = p("x^2*y + x*y*z + z^2");
+    let names = ["x", "y", "z"];
+    let leaves: Vec<Var<f64>> = [1.0, 2.0, 3.0]
+        .iter()
+        .map(|&v| Var::parameter(Tensor::scalar(v)))
+        .collect();
+    let vars: BTreeMap<String, Var<f64>> = names
+        .iter()
+        .map(|n| n.to_string())
+        .zip(leaves.iter().cloned())
+        .collect();
+    let out = to_autograd(&f, &vars).unwrap();
+    assert_eq!(out.value().item().unwrap(), 17.0);
+    out.backward().unwrap();
+    let grads: Vec<f64> = leaves
+        .iter()
+        .map(|l| l.grad().unwrap().item().unwrap())
+        .collect();
+    assert_eq!(grads, vec![10.0, 4.0, 8.0]);
+    // Kinks follow the symbolic conventions: relu'(0) = |u|'(0) = step' = sign' = 0.
+    for (text, at_zero) in [("relu(x)", 0.0), ("abs(x)", 0.0), ("step(x)*x", 0.0)] {
+        let (_, dx, _) = autograd_partials(&p(text), 0.0, 0.0);
+        assert_eq!(dx, at_zero, "{text}");
+        let symbolic = x1(&derivative(&p(text), "x"), 0.0);
+        assert_eq!(dx, symbolic, "{text}");
+    }
+    assert!(matches!(
+        to_autograd(&p("q + 1"), &BTreeMap::new()),
+        Err(Error::Eval(_))
+    ));
+}
+
+proptest! {
+    /// Issue 2's "each route checks the others": reverse-mode autograd on the graph built from
+    /// an expression gives the same partial derivatives as the symbolic derivative.
+    #[test]
+    fn autograd_gradient_equals_symbolic_derivative(
+        f in arb_expr(),
+        wrap in prop::sample::select(vec![None, Some(Func::Abs), Some(Func::Relu), Some(Func::Step), Some(Func::Sign)]),
+        x in -2.0f64..2.0,
+        y in -2.0f64..2.0,
+    ) {
+        let f = match wrap {
+            Some(func) => f.clone() * Expr::call(func, f),
+            None => f,
+        };
+        if !tame_at(&f, x, y) {
+            return Ok(());
+        }
+        let (value, gx, gy) = autograd_partials(&f, x, y);
+        let expected_value = at(&f, x, y);
+        prop_assert!(
+            (value - expected_value).abs() <= 1e-12 * (1.0 + expected_value.abs()),
+            "f = {}: autograd value {} vs eval {}", f, value, expected_value
+        );
+        for (var, got) in [("x", gx), ("y", gy)] {
+            let symbolic = at(&diff(&f, var), x, y);
+            if !symbolic.is_finite() || symbolic.abs() > 1e6 {
+                continue;
+            }
+            prop_assert!(
+                (got - symbolic).abs() <= 1e-9 * (1.0 + symbolic.abs()),
+                "f = {}, ∂/∂{}: autograd {} vs symbolic {} at x={}, y={}", f, var, got, symbolic, x, y
+            );
+        }
+    }
+}

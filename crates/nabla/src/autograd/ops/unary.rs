@@ -107,8 +107,15 @@ impl<E: Element> Backward<E> for PowfBackward<E> {
         _needs: &[bool],
     ) -> Result<Vec<Option<Tensor<E>>>> {
         let p = self.exponent;
-        // d/dx x^p = p·x^(p−1).
-        let d = pointwise_grad(g, inputs[0], out, |x, _| p * x.powf(p - E::ONE))?;
+        // d/dx x^p = p·x^(p−1); for p = 0 the function is the constant 1 (0^0 = 1), so the
+        // derivative is 0 everywhere, also at x = 0 where p·x^(p−1) would be 0·∞ = NaN.
+        let d = pointwise_grad(g, inputs[0], out, |x, _| {
+            if p == E::ZERO {
+                E::ZERO
+            } else {
+                p * x.powf(p - E::ONE)
+            }
+        })?;
         Ok(vec![Some(d)])
     }
 }

@@ -1,0 +1,862 @@
+//! Pictures drawn with plotters: training curves, a function with its derivative and a
+//! gradient-descent path, and the activation functions with their derivatives.
+//!
+//! The output format follows the file extension: `.svg` is written by plotters' SVG backend,
+//! `.png` is drawn into an RGB buffer by the bitmap backend and encoded with the `png` crate.
+//! Text is laid out (and, in PNGs, rasterised) with a TrueType font read at run time from the
+//! system (see [`ensure_font`]): no font file ships with nabla.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use nabla::calculus::{Critical, CriticalKind, Expr};
+use nabla::train::History;
+
+/// Fonts tried in order when `NABLA_FONT` is not set: Debian/Ubuntu (`fonts-dejavu-core`,
+/// `fonts-liberation`, `fonts-noto-core`), Fedora, Arch, macOS and Windows locations.
+const FONT_CANDIDATES: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/Library/Fonts/Arial.ttf",
+    "/System/Library/Fonts/Supplemental/Arial.ttf",
+    "C:\\Windows\\Fonts\\arial.ttf",
+];
+
+/// The font family name every chart uses.
+pub const FONT: &str = "sans-serif";
+
+/// Palette (colour-blind friendly, Okabe–Ito).
+pub const BLUE: RGBColor = RGBColor(0, 114, 178);
+pub const ORANGE: RGBColor = RGBColor(230, 159, 0);
+pub const GREEN: RGBColor = RGBColor(0, 158, 115);
+pub const VERMILION: RGBColor = RGBColor(213, 94, 0);
+pub const PURPLE: RGBColor = RGBColor(204, 121, 167);
+pub const SKY: RGBColor = RGBColor(86, 180, 233);
+pub const GREY: RGBColor = RGBColor(120, 120, 120);
+const SERIES: [RGBColor; 6] = [BLUE, VERMILION, GREEN, ORANGE, PURPLE, SKY];
+
+/// Error type of the drawing code: a readable message.
+pub type DrawResult<T = ()> = Result<T, String>;
+
+fn draw_err<E: std::fmt::Display>(e: E) -> String {
+    format!("drawing failed: {e}")
+}
+
+/// Registers a system TrueType font as [`FONT`] once per process: the file named by the
+/// environment variable `NABLA_FONT`, else the first of [`FONT_CANDIDATES`] that exists.
+/// Errors with instructions when none is found.
+pub fn ensure_font() -> DrawResult {
+    static LOADED: OnceLock<Result<String, String>> = OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let mut candidates: Vec<String> = Vec::new();
+            if let Ok(path) = std::env::var("NABLA_FONT") {
+                candidates.push(path);
+            }
+            candidates.extend(FONT_CANDIDATES.iter().map(|s| s.to_string()));
+            for path in &candidates {
+                let Ok(bytes) = std::fs::read(path) else {
+                    continue;
+                };
+                // plotters keeps fonts for the life of the process: leak one copy.
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                if plotters::style::register_font(FONT, FontStyle::Normal, bytes).is_ok() {
+                    return Ok(path.clone());
+                }
+            }
+            Err(
+                "no TrueType font found to draw text: install one (Debian/Ubuntu: \
+                 apt-get install fonts-dejavu-core) or set NABLA_FONT=/path/to/font.ttf"
+                    .to_string(),
+            )
+        })
+        .clone()
+        .map(|_| ())
+}
+
+/// The picture format chosen by a path's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageFormat {
+    Png,
+    Svg,
+}
+
+impl ImageFormat {
+    /// `.png` or `.svg` (case-insensitive); anything else is an error naming the choices.
+    pub fn from_path(path: &Path) -> DrawResult<Self> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("png") => Ok(ImageFormat::Png),
+            Some("svg") => Ok(ImageFormat::Svg),
+            _ => Err(format!(
+                "cannot tell the picture format of {}: the file name must end in .png or .svg",
+                path.display()
+            )),
+        }
+    }
+}
+
+/// Encodes an RGB buffer (3 bytes per pixel, rows top to bottom) as a PNG file.
+pub fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> DrawResult {
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::Best);
+        let mut writer = encoder.write_header().map_err(draw_err)?;
+        writer.write_image_data(rgb).map_err(draw_err)?;
+    }
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Draws with `draw` onto a `width × height` picture saved at `path` (PNG or SVG by its
+/// extension). A macro because plotters' drawing areas are generic over the backend.
+macro_rules! render_to_file {
+    ($path:expr, $width:expr, $height:expr, |$root:ident| $body:expr) => {
+        (|| -> Result<(), String> {
+            use plotters::prelude::IntoDrawingArea;
+            let path: &std::path::Path = $path;
+            let (width, height): (u32, u32) = ($width, $height);
+            $crate::figures::ensure_font()?;
+            match $crate::figures::ImageFormat::from_path(path)? {
+                $crate::figures::ImageFormat::Svg => {
+                    let $root = plotters::prelude::SVGBackend::new(path, (width, height))
+                        .into_drawing_area();
+                    $body?;
+                    $root
+                        .present()
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                }
+                $crate::figures::ImageFormat::Png => {
+                    let mut rgb = vec![255u8; width as usize * height as usize * 3];
+                    {
+                        let $root = plotters::prelude::BitMapBackend::with_buffer(
+                            &mut rgb,
+                            (width, height),
+                        )
+                        .into_drawing_area();
+                        $body?;
+                        $root.present().map_err($crate::figures::draw_err_pub)?;
+                    }
+                    $crate::figures::write_png(path, width, height, &rgb)?;
+                }
+            }
+            Ok(())
+        })()
+    };
+}
+pub(crate) use render_to_file;
+
+/// [`draw_err`] for use from the macro.
+pub fn draw_err_pub<E: std::fmt::Display>(e: E) -> String {
+    draw_err(e)
+}
+
+/// Draws with `draw` onto an SVG held in a string (for inline SVG in HTML).
+pub fn render_svg_string(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
+) -> DrawResult<String> {
+    ensure_font()?;
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(draw_err)?;
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------ helpers
+
+/// The range of the finite values, widened by 5% each side (and to a unit range when flat).
+fn padded_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if lo > hi {
+        return None;
+    }
+    if hi - lo < 1e-12 {
+        return Some((lo - 0.5, hi + 0.5));
+    }
+    let pad = 0.05 * (hi - lo);
+    Some((lo - pad, hi + pad))
+}
+
+/// Splits a sampled curve into runs of finite points (so poles and gaps are not bridged).
+fn finite_runs(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+    let mut runs = vec![];
+    let mut run = vec![];
+    for &(x, y) in points {
+        if y.is_finite() {
+            run.push((x, y));
+        } else if !run.is_empty() {
+            runs.push(std::mem::take(&mut run));
+        }
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
+}
+
+fn title_style(size: f64) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&BLACK)
+}
+
+// ------------------------------------------------------------------ history
+
+/// Per-epoch series read from a history CSV (missing cells are `None`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HistorySeries {
+    pub epochs: Vec<f64>,
+    pub train_loss: Vec<Option<f64>>,
+    pub val_loss: Vec<Option<f64>>,
+    pub train_accuracy: Vec<Option<f64>>,
+    pub val_accuracy: Vec<Option<f64>>,
+    /// (parameter name, norm per epoch).
+    pub grad_norms: Vec<(String, Vec<Option<f64>>)>,
+}
+
+/// The history CSV written by [`history_to_csv`] and read by [`parse_history_csv`]: a header
+/// `epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,grad_norm:NAME...` and one row per
+/// epoch, with empty cells where a figure does not exist (no validation set, regression).
+pub fn history_to_csv(history: &History) -> String {
+    let names: Vec<String> = history
+        .epochs
+        .first()
+        .map(|e| e.grad_norms.iter().map(|(n, _)| n.clone()).collect())
+        .unwrap_or_default();
+    let mut out = String::from("epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy");
+    for n in &names {
+        out.push_str(&format!(",grad_norm:{n}"));
+    }
+    out.push('\n');
+    let opt = |v: Option<f32>| v.map(|v| v.to_string()).unwrap_or_default();
+    for e in &history.epochs {
+        out.push_str(&format!(
+            "{},{},{},{},{},{}",
+            e.epoch,
+            e.lr,
+            e.train_loss,
+            opt(e.train_accuracy),
+            opt(e.val.as_ref().map(|m| m.loss)),
+            opt(e.val.as_ref().and_then(|m| m.accuracy)),
+        ));
+        for n in &names {
+            let v = e.grad_norms.iter().find(|(k, _)| k == n).map(|(_, v)| *v);
+            out.push_str(&format!(",{}", opt(v)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The series of a [`History`] (for the report, without a CSV round trip).
+pub fn history_series(history: &History) -> HistorySeries {
+    let csv = history_to_csv(history);
+    parse_history_csv(&csv).unwrap_or_default()
+}
+
+/// Reads a history CSV. Recognised columns (case-insensitive): `epoch`; `train_loss` or
+/// `loss`; `val_loss` (also `valid_loss`, `validation_loss`); `train_accuracy` (`accuracy`,
+/// `train_acc`); `val_accuracy` (`val_acc`, `validation_accuracy`); and one gradient-norm
+/// series per column whose name starts with `grad_norm` (`grad_norm:0.weight`,
+/// `grad_norm_0.weight`). Other columns are ignored. Errors name the line and column of a cell
+/// that is not a number.
+pub fn parse_history_csv(text: &str) -> DrawResult<HistorySeries> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = lines.next() else {
+        return Err("the history file is empty (expected a header line such as \
+                    epoch,train_loss,val_loss,...)"
+            .into());
+    };
+    let columns: Vec<String> = header
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_string())
+        .collect();
+    let find = |names: &[&str]| {
+        columns
+            .iter()
+            .position(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)))
+    };
+    let epoch_col = find(&["epoch"]);
+    let train_loss_col = find(&["train_loss", "loss"]);
+    let val_loss_col = find(&["val_loss", "valid_loss", "validation_loss"]);
+    let train_acc_col = find(&["train_accuracy", "accuracy", "train_acc"]);
+    let val_acc_col = find(&["val_accuracy", "val_acc", "validation_accuracy"]);
+    let grad_cols: Vec<(usize, String)> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.to_ascii_lowercase().starts_with("grad_norm"))
+        .map(|(i, c)| {
+            let name = c["grad_norm".len()..].trim_start_matches([':', '_', '[', ' ']);
+            let name = name.trim_end_matches(']');
+            (
+                i,
+                if name.is_empty() {
+                    c.clone()
+                } else {
+                    name.to_string()
+                },
+            )
+        })
+        .collect();
+    if train_loss_col.is_none() && val_loss_col.is_none() && grad_cols.is_empty() {
+        return Err(format!(
+            "the history header has no column to plot (found: {}; expected train_loss, val_loss, \
+             train_accuracy, val_accuracy or grad_norm:NAME)",
+            columns.join(", ")
+        ));
+    }
+    let mut s = HistorySeries {
+        grad_norms: grad_cols.iter().map(|(_, n)| (n.clone(), vec![])).collect(),
+        ..Default::default()
+    };
+    for (row, (line_index, line)) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').map(|c| c.trim()).collect();
+        let cell = |col: Option<usize>| -> DrawResult<Option<f64>> {
+            let Some(col) = col else { return Ok(None) };
+            match cells.get(col).copied().unwrap_or("") {
+                "" => Ok(None),
+                text => text.parse::<f64>().map(Some).map_err(|_| {
+                    format!(
+                        "line {}, column {} ({}): '{text}' is not a number",
+                        line_index + 1,
+                        col + 1,
+                        columns[col]
+                    )
+                }),
+            }
+        };
+        s.epochs.push(cell(epoch_col)?.unwrap_or((row + 1) as f64));
+        s.train_loss.push(cell(train_loss_col)?);
+        s.val_loss.push(cell(val_loss_col)?);
+        s.train_accuracy.push(cell(train_acc_col)?);
+        s.val_accuracy.push(cell(val_acc_col)?);
+        for (k, (col, _)) in grad_cols.iter().enumerate() {
+            let v = cell(Some(*col))?;
+            s.grad_norms[k].1.push(v);
+        }
+    }
+    if s.epochs.is_empty() {
+        return Err("the history file has a header but no epochs".into());
+    }
+    Ok(s)
+}
+
+/// A series' legend name, its (x, y) points and its colour.
+type NamedSeries = (String, Vec<(f64, f64)>, RGBColor);
+
+fn series_points(epochs: &[f64], values: &[Option<f64>]) -> Vec<(f64, f64)> {
+    epochs
+        .iter()
+        .zip(values)
+        .filter_map(|(&e, v)| v.filter(|v| v.is_finite()).map(|v| (e, v)))
+        .collect()
+}
+
+/// One line chart of several named series on `area`; `log_y` uses a logarithmic y axis (only
+/// positive values are drawn).
+fn line_chart<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    y_label: &str,
+    series: &[NamedSeries],
+    log_y: bool,
+    x_label: &str,
+) -> DrawResult {
+    let all = || series.iter().flat_map(|(_, p, _)| p.iter());
+    let Some((x0, x1)) = padded_range(all().map(|p| p.0)) else {
+        area.titled(&format!("{title}: no data"), title_style(18.0))
+            .map_err(draw_err)?;
+        return Ok(());
+    };
+    let (x0, x1) = (x0.max(0.0), x1);
+    if log_y {
+        let positive: Vec<f64> = all().map(|p| p.1).filter(|v| *v > 0.0).collect();
+        let lo = positive.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = positive.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        if lo > hi {
+            area.titled(&format!("{title}: no positive values"), title_style(18.0))
+                .map_err(draw_err)?;
+            return Ok(());
+        }
+        let (lo, hi) = (lo / 1.5, hi * 1.5);
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .label_style((FONT, 13))
+            .y_label_formatter(&|v| format!("{v:.0e}"))
+            .draw()
+            .map_err(draw_err)?;
+        for (name, points, color) in series {
+            let pts: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.1 > 0.0).collect();
+            let color = *color;
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                .map_err(draw_err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        draw_legend(&mut chart)?;
+    } else {
+        let (y0, y1) = padded_range(all().map(|p| p.1)).unwrap_or((0.0, 1.0));
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(draw_err)?;
+        for (name, points, color) in series {
+            let color = *color;
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(draw_err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        draw_legend(&mut chart)?;
+    }
+    Ok(())
+}
+
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(GREY)
+        .label_font((FONT, 14))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(draw_err)
+}
+
+/// Training curves: loss (train and validation), accuracy (when present) and per-parameter
+/// gradient norms on a log axis, stacked vertically on `root`.
+pub fn draw_history<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    s: &HistorySeries,
+) -> DrawResult {
+    root.fill(&WHITE).map_err(draw_err)?;
+    let has_accuracy = s
+        .train_accuracy
+        .iter()
+        .chain(&s.val_accuracy)
+        .any(|v| v.is_some());
+    let has_grads = !s.grad_norms.is_empty();
+    let panels = 1 + usize::from(has_accuracy) + usize::from(has_grads);
+    let areas = root.split_evenly((panels, 1));
+    let mut next = areas.iter();
+    let named = |name: &str, values: &[Option<f64>], color| {
+        (name.to_string(), series_points(&s.epochs, values), color)
+    };
+    let loss: Vec<_> = [
+        named("train loss", &s.train_loss, BLUE),
+        named("validation loss", &s.val_loss, VERMILION),
+    ]
+    .into_iter()
+    .filter(|(_, p, _)| !p.is_empty())
+    .collect();
+    line_chart(
+        next.next().unwrap(),
+        "Loss per epoch",
+        "loss",
+        &loss,
+        false,
+        "epoch",
+    )?;
+    if has_accuracy {
+        let acc: Vec<_> = [
+            named("train accuracy", &s.train_accuracy, BLUE),
+            named("validation accuracy", &s.val_accuracy, VERMILION),
+        ]
+        .into_iter()
+        .filter(|(_, p, _)| !p.is_empty())
+        .collect();
+        line_chart(
+            next.next().unwrap(),
+            "Accuracy per epoch",
+            "accuracy",
+            &acc,
+            false,
+            "epoch",
+        )?;
+    }
+    if has_grads {
+        let grads: Vec<_> = s
+            .grad_norms
+            .iter()
+            .enumerate()
+            .map(|(i, (name, v))| named(&format!("‖∂L/∂{name}‖"), v, SERIES[i % SERIES.len()]))
+            .collect();
+        line_chart(
+            next.next().unwrap(),
+            "Gradient norm per parameter (log scale)",
+            "gradient norm",
+            &grads,
+            true,
+            "epoch",
+        )?;
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ function and derivative
+
+/// What `plot fn` draws.
+pub struct FunctionPlot<'a> {
+    pub expr: &'a Expr,
+    pub derivative: &'a Expr,
+    pub variable: &'a str,
+    pub interval: (f64, f64),
+    pub critical: &'a [Critical],
+    /// (x, f(x)) of each gradient-descent state, starting point first.
+    pub descent: Option<&'a [(f64, f64)]>,
+    /// Learning rate of the descent, for the legend.
+    pub lr: f64,
+}
+
+/// Samples `expr` in one variable at `n + 1` evenly spaced points of [a, b].
+pub fn sample(expr: &Expr, var: &str, a: f64, b: f64, n: usize) -> Vec<(f64, f64)> {
+    (0..=n)
+        .map(|i| {
+            let x = a + (b - a) * i as f64 / n as f64;
+            let y = expr.eval(&[(var, x)]).unwrap_or(f64::NAN);
+            (x, y)
+        })
+        .collect()
+}
+
+/// A y range for a sampled curve that ignores poles: the 1st–99th percentile of the finite
+/// values when the extremes are far outside it.
+fn robust_range(points: &[(f64, f64)], extra: &[f64]) -> (f64, f64) {
+    let mut ys: Vec<f64> = points
+        .iter()
+        .map(|p| p.1)
+        .filter(|v| v.is_finite())
+        .collect();
+    ys.extend(extra.iter().copied().filter(|v| v.is_finite()));
+    if ys.is_empty() {
+        return (-1.0, 1.0);
+    }
+    ys.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| ys[((ys.len() - 1) as f64 * p).round() as usize];
+    let (lo, hi) = (ys[0], ys[ys.len() - 1]);
+    let (q1, q99) = (q(0.01), q(0.99));
+    let spread = (q99 - q1).max(1e-12);
+    let lo = if q1 - lo > 3.0 * spread { q1 } else { lo };
+    let hi = if hi - q99 > 3.0 * spread { q99 } else { hi };
+    padded_range([lo, hi].into_iter()).unwrap_or((-1.0, 1.0))
+}
+
+/// f on top (stationary points marked, descent path drawn as steps on the curve) and f′ below
+/// (with its zero line).
+pub fn draw_function<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    plot: &FunctionPlot<'_>,
+) -> DrawResult {
+    root.fill(&WHITE).map_err(draw_err)?;
+    let (a, b) = plot.interval;
+    let v = plot.variable;
+    let curve = sample(plot.expr, v, a, b, 800);
+    let slope = sample(plot.derivative, v, a, b, 800);
+    let (top, bottom) = root.split_vertically((root.dim_in_pixel().1 as f64 * 0.62) as u32);
+
+    let extra: Vec<f64> = plot.critical.iter().map(|c| c.value).collect();
+    let (y0, y1) = robust_range(&curve, &extra);
+    let mut chart = ChartBuilder::on(&top)
+        .caption(format!("f({v}) = {}", plot.expr), (FONT, 20))
+        .margin(12)
+        .x_label_area_size(35)
+        .y_label_area_size(60)
+        .build_cartesian_2d(a..b, y0..y1)
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .y_desc("f")
+        .label_style((FONT, 13))
+        .draw()
+        .map_err(draw_err)?;
+    for (i, run) in finite_runs(&curve).into_iter().enumerate() {
+        let s = chart
+            .draw_series(LineSeries::new(run, BLUE.stroke_width(2)))
+            .map_err(draw_err)?;
+        if i == 0 {
+            s.label("f")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+        }
+    }
+    if let Some(path) = plot.descent {
+        let inside: Vec<(f64, f64)> = path
+            .iter()
+            .copied()
+            .filter(|(x, y)| (a..=b).contains(x) && y.is_finite())
+            .collect();
+        // The steps: from (x_k, f(x_k)) across to x_{k+1} and down/up onto the curve.
+        let mut stairs = vec![];
+        for w in inside.windows(2) {
+            stairs.push(w[0]);
+            stairs.push((w[1].0, w[0].1));
+            stairs.push(w[1]);
+        }
+        if inside.len() == 1 {
+            stairs.push(inside[0]);
+        }
+        chart
+            .draw_series(LineSeries::new(stairs, ORANGE.stroke_width(2)))
+            .map_err(draw_err)?
+            .label(format!(
+                "gradient descent, lr = {} ({} steps)",
+                plot.lr,
+                path.len() - 1
+            ))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], ORANGE.stroke_width(2)));
+        chart
+            .draw_series(inside.iter().map(|&p| Circle::new(p, 3, ORANGE.filled())))
+            .map_err(draw_err)?;
+        if let Some(&start) = inside.first() {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    "start",
+                    start,
+                    (FONT, 14).into_font().color(&ORANGE),
+                )))
+                .map_err(draw_err)?;
+        }
+    }
+    for c in plot.critical {
+        let color = match c.kind {
+            CriticalKind::Minimum => GREEN,
+            CriticalKind::Maximum => VERMILION,
+            _ => PURPLE,
+        };
+        chart
+            .draw_series(std::iter::once(Circle::new(
+                (c.x, c.value),
+                6,
+                color.filled(),
+            )))
+            .map_err(draw_err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("{} ({:.3}, {:.3})", c.kind, c.x, c.value),
+                (c.x, c.value),
+                (FONT, 13).into_font().color(&color),
+            )))
+            .map_err(draw_err)?;
+    }
+    draw_legend(&mut chart)?;
+
+    let (d0, d1) = robust_range(&slope, &[0.0]);
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption(format!("f′({v}) = {}", plot.derivative), (FONT, 18))
+        .margin(12)
+        .x_label_area_size(35)
+        .y_label_area_size(60)
+        .build_cartesian_2d(a..b, d0..d1)
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(v)
+        .y_desc("f′")
+        .label_style((FONT, 13))
+        .draw()
+        .map_err(draw_err)?;
+    chart
+        .draw_series(LineSeries::new(
+            vec![(a, 0.0), (b, 0.0)],
+            GREY.stroke_width(1),
+        ))
+        .map_err(draw_err)?;
+    for run in finite_runs(&slope) {
+        chart
+            .draw_series(LineSeries::new(run, VERMILION.stroke_width(2)))
+            .map_err(draw_err)?;
+    }
+    chart
+        .draw_series(
+            plot.critical
+                .iter()
+                .map(|c| Circle::new((c.x, 0.0), 5, BLACK.filled())),
+        )
+        .map_err(draw_err)?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------ activations
+
+/// The slope of leaky ReLU drawn by [`draw_activations`] (larger than the library's 0.01 so that
+/// it is visible).
+pub const LEAKY_ALPHA: f64 = 0.1;
+
+/// One activation function and its derivative, for [`draw_activations`].
+pub struct ActivationCurve {
+    pub name: &'static str,
+    pub f: fn(f64) -> f64,
+    pub derivative: fn(f64) -> f64,
+    /// Derivative formula for the legend.
+    pub derivative_text: &'static str,
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// sigmoid, tanh, ReLU and leaky ReLU with their derivatives (kinks: ReLU′(0) = 0,
+/// leaky ReLU′(0) = α, as in the library).
+pub fn activation_curves() -> [ActivationCurve; 4] {
+    [
+        ActivationCurve {
+            name: "sigmoid σ(z)",
+            f: sigmoid,
+            derivative: |z| sigmoid(z) * (1.0 - sigmoid(z)),
+            derivative_text: "σ′(z) = σ(1 − σ), at most 0.25",
+        },
+        ActivationCurve {
+            name: "tanh(z)",
+            f: f64::tanh,
+            derivative: |z| 1.0 - z.tanh().powi(2),
+            derivative_text: "tanh′(z) = 1 − tanh², at most 1",
+        },
+        ActivationCurve {
+            name: "ReLU max(z, 0)",
+            f: |z| z.max(0.0),
+            derivative: |z| if z > 0.0 { 1.0 } else { 0.0 },
+            derivative_text: "ReLU′(z) = 1 for z > 0, else 0",
+        },
+        ActivationCurve {
+            name: "leaky ReLU, α = 0.1",
+            f: |z| if z > 0.0 { z } else { LEAKY_ALPHA * z },
+            derivative: |z| if z > 0.0 { 1.0 } else { LEAKY_ALPHA },
+            derivative_text: "leaky ReLU′(z) = 1 for z > 0, else α",
+        },
+    ]
+}
+
+/// A 2×2 grid: each activation (blue) and its derivative (red) on z ∈ [−5, 5], with the
+/// derivative's peak marked.
+pub fn draw_activations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> DrawResult {
+    root.fill(&WHITE).map_err(draw_err)?;
+    let (header, body) = root.split_vertically(40);
+    header
+        .draw(&Text::new(
+            "Activations and their derivatives: σ′ peaks at 0.25, so each sigmoid layer shrinks the gradient",
+            (12, 10),
+            (FONT, 18).into_font(),
+        ))
+        .map_err(draw_err)?;
+    let (lo, hi) = (-5.0f64, 5.0f64);
+    for (area, curve) in body.split_evenly((2, 2)).iter().zip(activation_curves()) {
+        let f: Vec<(f64, f64)> = (0..=400)
+            .map(|i| lo + (hi - lo) * i as f64 / 400.0)
+            .map(|z| (z, (curve.f)(z)))
+            .collect();
+        let d: Vec<(f64, f64)> = f.iter().map(|&(z, _)| (z, (curve.derivative)(z))).collect();
+        let (y0, y1) = padded_range(f.iter().chain(&d).map(|p| p.1)).unwrap_or((-1.0, 1.0));
+        let mut chart = ChartBuilder::on(area)
+            .caption(curve.name, (FONT, 18))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(45)
+            .build_cartesian_2d(lo..hi, y0..y1)
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("z")
+            .label_style((FONT, 12))
+            .draw()
+            .map_err(draw_err)?;
+        chart
+            .draw_series(LineSeries::new(f, BLUE.stroke_width(2)))
+            .map_err(draw_err)?
+            .label(curve.name)
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+        // Draw the derivative in pieces so the jump of ReLU′ at 0 stays a jump.
+        let mut pieces: Vec<Vec<(f64, f64)>> = vec![vec![]];
+        for w in d.windows(2) {
+            pieces.last_mut().unwrap().push(w[0]);
+            if (w[1].1 - w[0].1).abs() > 0.2 {
+                pieces.push(vec![]);
+            }
+        }
+        pieces.last_mut().unwrap().push(*d.last().unwrap());
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let s = chart
+                .draw_series(LineSeries::new(piece, VERMILION.stroke_width(2)))
+                .map_err(draw_err)?;
+            if i == 0 {
+                s.label(curve.derivative_text).legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], VERMILION.stroke_width(2))
+                });
+            }
+        }
+        let peak = d.iter().copied().fold(
+            (0.0, f64::NEG_INFINITY),
+            |m, p| if p.1 > m.1 { p } else { m },
+        );
+        if curve.name.starts_with("sigmoid") {
+            chart
+                .draw_series(std::iter::once(Circle::new(peak, 5, VERMILION.filled())))
+                .map_err(draw_err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!(" σ′(0) = {:.2}", peak.1),
+                    (peak.0 + 0.2, peak.1 + 0.05),
+                    (FONT, 14).into_font().color(&VERMILION),
+                )))
+                .map_err(draw_err)?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(GREY)
+            .label_font((FONT, 13))
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(draw_err)?;
+    }
+    Ok(())
+}

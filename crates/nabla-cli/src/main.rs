@@ -1,10 +1,12 @@
 //! The `nabla` command-line tool: a thin dispatcher over the subcommands in [`commands`].
 
 mod commands;
+#[allow(dead_code)] // eval/predict/inspect use the rest (next commits)
+mod pipeline;
 
 use clap::{Parser, Subcommand};
 
-use commands::{critical, grad, minimize};
+use commands::{critical, grad, minimize, train};
 
 /// Calculus for neural networks from the command line.
 #[derive(Parser, Debug)]
@@ -28,6 +30,7 @@ enum Command {
     Grad(grad::Args),
     Minimize(minimize::Args),
     Critical(critical::Args),
+    Train(Box<train::Args>),
 }
 
 fn main() {
@@ -36,6 +39,7 @@ fn main() {
         Command::Grad(args) => grad::run(args),
         Command::Minimize(args) => minimize::run(args),
         Command::Critical(args) => critical::run(args),
+        Command::Train(args) => train::run(*args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {}", err.message);

@@ -5,6 +5,7 @@
 pub mod critical;
 pub mod grad;
 pub mod minimize;
+pub mod train;
 
 use std::collections::BTreeMap;
 

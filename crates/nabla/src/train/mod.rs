@@ -7,8 +7,13 @@
 //! stops training *before* the update, so the weights stay at their last good values.
 
 mod metrics;
+pub mod report;
 
 pub use metrics::{evaluate, Metrics};
+pub use report::{
+    class_probabilities, predict_outputs, predicted_classes, regression_metrics, ClassScores,
+    ConfusionMatrix,
+};
 
 use std::ops::ControlFlow;
 use std::time::Instant;

@@ -1,12 +1,11 @@
 //! The `nabla` command-line tool: a thin dispatcher over the subcommands in [`commands`].
 
 mod commands;
-#[allow(dead_code)] // eval/predict/inspect use the rest (next commits)
 mod pipeline;
 
 use clap::{Parser, Subcommand};
 
-use commands::{critical, grad, minimize, train};
+use commands::{critical, eval, grad, gradcheck, inspect, minimize, predict, train};
 
 /// Calculus for neural networks from the command line.
 #[derive(Parser, Debug)]
@@ -31,6 +30,10 @@ enum Command {
     Minimize(minimize::Args),
     Critical(critical::Args),
     Train(Box<train::Args>),
+    Eval(eval::Args),
+    Predict(predict::Args),
+    Inspect(inspect::Args),
+    Gradcheck(Box<gradcheck::Args>),
 }
 
 fn main() {
@@ -40,6 +43,10 @@ fn main() {
         Command::Minimize(args) => minimize::run(args),
         Command::Critical(args) => critical::run(args),
         Command::Train(args) => train::run(*args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Gradcheck(args) => gradcheck::run(*args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {}", err.message);

@@ -3,8 +3,12 @@
 //! Each module exports `Args` (a `clap::Args`) and `pub fn run(args: Args) -> Result<(), CliError>`.
 
 pub mod critical;
+pub mod eval;
 pub mod grad;
+pub mod gradcheck;
+pub mod inspect;
 pub mod minimize;
+pub mod predict;
 pub mod train;
 
 use std::collections::BTreeMap;

@@ -12,12 +12,16 @@ use commands::{critical, eval, grad, gradcheck, inspect, minimize, predict, trai
 #[command(
     name = "nabla",
     version,
-    about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points",
-    long_about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points.\n\n\
+    about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points; \
+train, evaluate, inspect and gradient-check feedforward networks on CSV, MNIST and built-in data",
+    long_about = "Calculus for neural networks: symbolic derivatives (grad), gradient descent (minimize), \
+critical points (critical); and feedforward networks: train, eval, predict, inspect, gradcheck. \
+`nabla train` alone trains a digit classifier on built-in data and reports its test accuracy.\n\n\
 Expressions use numbers, variables, + - * / ^ (^ binds tightest, right-associative; -x^2 is -(x^2)), \
 parentheses, the constants pi and e, and the functions sin cos tan exp log ln sqrt abs tanh sigmoid \
 relu softplus step sign (log = ln = natural logarithm).\n\n\
-Exit codes: 0 success, 1 failure on valid input (e.g. divergence), 2 malformed expression or flags."
+Exit codes: 0 success, 1 failure on valid input (divergence, bad data or model files), \
+2 malformed expression or flags, 130 training interrupted (checkpoint written)."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -37,7 +37,7 @@ pub mod defaults {
     /// Learning-rate schedule (cosine annealing to 0 over the run's epochs).
     pub const SCHEDULE: &str = "cosine";
     /// Passes over the training data.
-    pub const EPOCHS: usize = 10;
+    pub const EPOCHS: usize = 20;
     /// Rows per mini-batch.
     pub const BATCH_SIZE: usize = 32;
     /// Fraction of the data held out for the final test figure (when the source has no test set).

@@ -95,7 +95,7 @@ fn default_train_reaches_97_percent_on_digits() {
     let acc = v["test"]["accuracy"].as_f64().unwrap();
     assert!(acc >= 0.97, "default test accuracy {acc}");
     assert_eq!(v["task"], "classification");
-    assert_eq!(v["epochs_run"], 10);
+    assert_eq!(v["epochs_run"], 20);
     assert!(out.exists());
 }
 

@@ -10,7 +10,9 @@ use nabla::train::{predict_outputs, predicted_classes, ConfusionMatrix};
 use super::{json_number, print_json, CliError};
 use crate::pipeline::{self, figures, lib_err, metrics_json, metrics_text};
 
-/// Evaluate a saved model on labelled data: loss and accuracy, per-class precision, recall and
+/// Evaluate a saved model on labelled data.
+///
+/// Loss and accuracy, per-class precision, recall and
 /// F1 and the confusion matrix; for regression MSE, RMSE, MAE and R². For mnist:DIR the t10k
 /// files are used.
 #[derive(clap::Args, Debug)]

@@ -10,7 +10,9 @@ use nabla::nn::{check::check_gradients, Module, Sequential, Targets};
 use super::{json_number, print_json, CliError};
 use crate::pipeline::{self, lib_err, ArchFlags, DataFlags, TaskFlag};
 
-/// Check backpropagation: for every parameter tensor, the f64 autograd gradient against
+/// Check backpropagation against finite differences.
+///
+/// For every parameter tensor, the f64 autograd gradient against
 /// central finite differences, and the fused f32 gradient (what training uses) against the
 /// f64 autograd gradient, on a small batch. Exits 1 when an error is above its tolerance.
 /// Dropout is off during the check.

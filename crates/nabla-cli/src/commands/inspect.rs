@@ -9,7 +9,9 @@ use nabla::nn::{Layer, Module};
 use super::{print_json, CliError};
 use crate::pipeline;
 
-/// Show what a model file holds: architecture, parameters per layer, the data it was trained
+/// Show what a model file holds.
+///
+/// Architecture, parameters per layer, the data it was trained
 /// on, its class labels, standardisation and its final figures.
 #[derive(clap::Args, Debug)]
 pub struct Args {

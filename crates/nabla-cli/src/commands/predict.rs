@@ -7,7 +7,9 @@ use nabla::train::{class_probabilities, predict_outputs, predicted_classes};
 use super::CliError;
 use crate::pipeline::{self, lib_err};
 
-/// Predict with a saved model: one CSV row per input row, a `prediction` column (the class
+/// Predict with a saved model, as CSV.
+///
+/// One CSV row per input row, a `prediction` column (the class
 /// label, or the value for regression) and with --proba one `p_<label>` column per class in
 /// the model's class order. The data may have the target column or not.
 #[derive(clap::Args, Debug)]

@@ -39,7 +39,9 @@ const EXIT_INTERRUPTED: i32 = 130;
 /// Set by the Ctrl-C handler; checked after every batch.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// Train a network. Output layer and loss follow the task: softmax cross-entropy for several
+/// Train a feedforward network on a data set and save it.
+///
+/// Output layer and loss follow the task: softmax cross-entropy for several
 /// classes, ONE logit with sigmoid + binary cross-entropy for two classes, a linear output with
 /// MSE for regression.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
@@ -50,7 +52,7 @@ pub struct Args {
     pub arch: ArchFlags,
     #[command(flatten)]
     pub optim: OptimFlags,
-    /// Passes over the training data (with --resume: the total to reach) [default: 10].
+    /// Passes over the training data (with --resume: the total to reach) [default: 20].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Rows per mini-batch.

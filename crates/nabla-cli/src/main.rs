@@ -3,25 +3,30 @@
 mod commands;
 mod dense;
 mod figures;
-// The HTML training report, rendered by `train --report` (wired in with the train command).
-#[allow(dead_code)]
+mod pipeline;
 mod report;
 
 use clap::{Parser, Subcommand};
 
-use commands::{critical, explain, grad, graph, minimize, plot};
+use commands::{
+    critical, eval, explain, grad, gradcheck, graph, inspect, minimize, plot, predict, train,
+};
 
 /// Calculus for neural networks from the command line.
 #[derive(Parser, Debug)]
 #[command(
     name = "nabla",
     version,
-    about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points",
-    long_about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points.\n\n\
+    about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points; \
+train, evaluate, inspect and gradient-check feedforward networks on CSV, MNIST and built-in data",
+    long_about = "Calculus for neural networks: symbolic derivatives (grad), gradient descent (minimize), \
+critical points (critical); and feedforward networks: train, eval, predict, inspect, gradcheck. \
+`nabla train` alone trains a digit classifier on built-in data and reports its test accuracy.\n\n\
 Expressions use numbers, variables, + - * / ^ (^ binds tightest, right-associative; -x^2 is -(x^2)), \
 parentheses, the constants pi and e, and the functions sin cos tan exp log ln sqrt abs tanh sigmoid \
 relu softplus step sign (log = ln = natural logarithm).\n\n\
-Exit codes: 0 success, 1 failure on valid input (e.g. divergence), 2 malformed expression or flags."
+Exit codes: 0 success, 1 failure on valid input (divergence, bad data or model files), \
+2 malformed expression or flags, 130 training interrupted (checkpoint written)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,6 +38,11 @@ enum Command {
     Grad(grad::Args),
     Minimize(minimize::Args),
     Critical(critical::Args),
+    Train(Box<train::Args>),
+    Eval(eval::Args),
+    Predict(predict::Args),
+    Inspect(inspect::Args),
+    Gradcheck(Box<gradcheck::Args>),
     Plot(plot::Args),
     Explain(explain::Args),
     Graph(graph::Args),
@@ -44,6 +54,11 @@ fn main() {
         Command::Grad(args) => grad::run(args),
         Command::Minimize(args) => minimize::run(args),
         Command::Critical(args) => critical::run(args),
+        Command::Train(args) => train::run(*args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Gradcheck(args) => gradcheck::run(*args),
         Command::Plot(args) => plot::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Graph(args) => graph::run(args),

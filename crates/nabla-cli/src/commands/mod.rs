@@ -3,11 +3,16 @@
 //! Each module exports `Args` (a `clap::Args`) and `pub fn run(args: Args) -> Result<(), CliError>`.
 
 pub mod critical;
+pub mod eval;
 pub mod explain;
 pub mod grad;
+pub mod gradcheck;
 pub mod graph;
+pub mod inspect;
 pub mod minimize;
 pub mod plot;
+pub mod predict;
+pub mod train;
 
 use std::collections::BTreeMap;
 

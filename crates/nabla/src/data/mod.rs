@@ -408,5 +408,48 @@ pub fn load_source(spec: &str, opts: &LoadOptions) -> Result<LoadedData> {
     Ok(LoadedData { train, test: None })
 }
 
+/// The column names of a CSV source (`path.csv`, `path.csv.gz` or `builtin:NAME`), as the
+/// loader names them: for instance to learn which column a default target (the last) is.
+/// `mnist:DIR` has no columns and gives an error.
+pub fn column_names(spec: &str) -> Result<Vec<String>> {
+    if let Some(name) = spec.strip_prefix("builtin:") {
+        let bytes = builtin::builtin_csv_bytes(name)?;
+        return csv_source::csv_column_names(&bytes, spec);
+    }
+    if spec.starts_with("mnist:") {
+        return Err(Error::param(
+            "data source",
+            format!("{spec} is an image set, not a CSV with columns"),
+        ));
+    }
+    let path = std::path::Path::new(spec);
+    let bytes = gzip::read_maybe_gzip(path)?;
+    csv_source::csv_column_names(&bytes, spec)
+}
+
+#[cfg(test)]
+mod column_name_tests {
+    use super::*;
+
+    #[test]
+    fn column_names_of_files_and_builtins() {
+        let dir = std::env::temp_dir().join(format!("nabla-colnames-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.csv");
+        std::fs::write(&p, "\u{feff} a ;\"b;c\";;label\n1;2;3;x\n4;5;6;y\n").unwrap();
+        let names = column_names(p.to_str().unwrap()).unwrap();
+        assert_eq!(names, ["a", "b;c", "column_3", "label"]);
+        // The same names the loader gives the features.
+        let ds = load_csv(&p, &LoadOptions::default()).unwrap();
+        assert_eq!(ds.feature_names, names[..3]);
+        assert_eq!(column_names("builtin:xor").unwrap(), ["x1", "x2", "y"]);
+        assert_eq!(column_names("builtin:iris").unwrap().len(), 5);
+        std::fs::write(&p, "  \n").unwrap();
+        assert!(column_names(p.to_str().unwrap()).is_err());
+        assert!(column_names("mnist:/x").is_err());
+        assert!(column_names("builtin:nope").is_err());
+    }
+}
+
 #[cfg(test)]
 mod tests;

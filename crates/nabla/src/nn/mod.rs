@@ -11,6 +11,7 @@
 //! same gradients.
 
 mod activation;
+pub mod check;
 mod dropout;
 pub mod fused;
 mod init;

@@ -8,9 +8,14 @@
 
 pub mod diagnostics;
 mod metrics;
+pub mod report;
 
 pub use diagnostics::{diagnose, DiagnosticsMonitor, Warning, WarningKind};
 pub use metrics::{evaluate, Metrics};
+pub use report::{
+    class_probabilities, predict_outputs, predicted_classes, regression_metrics, ClassScores,
+    ConfusionMatrix,
+};
 
 use std::ops::ControlFlow;
 use std::time::Instant;

@@ -1,0 +1,142 @@
+//! `nabla inspect MODEL [--json]`.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use nabla::nn::{Layer, Module};
+
+use super::{print_json, CliError};
+use crate::pipeline;
+
+/// Show what a model file holds.
+///
+/// Architecture, parameters per layer, the data it was trained
+/// on, its class labels, standardisation and its final figures.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The model file.
+    pub model: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `nabla inspect`.
+pub fn run(args: Args) -> Result<(), CliError> {
+    let (net, meta) = pipeline::load_model(&args.model)?;
+    let mut layers = vec![];
+    for (i, layer) in net.layers().iter().enumerate() {
+        layers.push(match layer {
+            Layer::Linear(l) => json!({
+                "index": i,
+                "kind": "linear",
+                "in": l.in_features(),
+                "out": l.out_features(),
+                "parameters": l.in_features() * l.out_features() + l.out_features(),
+                "tensors": [format!("{i}.weight"), format!("{i}.bias")],
+            }),
+            Layer::Activation(a) => json!({"index": i, "kind": a.0.name(), "parameters": 0}),
+            Layer::Dropout(_) => json!({
+                "index": i, "kind": "dropout", "p": meta.architecture.dropout, "parameters": 0
+            }),
+        });
+    }
+    let total = net.num_parameters();
+    let cfg = &meta.architecture;
+    if args.json {
+        return print_json(&json!({
+            "model": args.model.display().to_string(),
+            "format_version": meta.format_version,
+            "task": meta.task,
+            "loss": meta.loss.name(),
+            "architecture": cfg,
+            "layers": layers,
+            "parameters": total,
+            "data_source": meta.data_source,
+            "feature_names": meta.feature_names,
+            "target": meta.target,
+            "class_labels": meta.class_labels,
+            "standardization": meta.standardization,
+            "target_standardization": meta.target_standardization,
+            "training": meta.training,
+        }));
+    }
+    println!(
+        "model: {} (nabla format {})",
+        args.model.display(),
+        meta.format_version
+    );
+    println!(
+        "task: {}; loss: {} ({})",
+        meta.task,
+        meta.loss.name(),
+        pipeline::describe_loss(meta.loss, cfg.outputs)
+    );
+    println!("architecture: {}", pipeline::describe_network(cfg));
+    println!("layers (PyTorch nn.Sequential indices):");
+    for l in &layers {
+        let i = l["index"].as_u64().unwrap_or(0);
+        let kind = l["kind"].as_str().unwrap_or("");
+        if kind == "linear" {
+            println!(
+                "  {i:>2}  Linear({} → {})  {} parameters ({i}.weight [{}, {}], {i}.bias [{}])",
+                l["in"], l["out"], l["parameters"], l["out"], l["in"], l["out"]
+            );
+        } else if kind == "dropout" {
+            println!("  {i:>2}  Dropout(p = {})", cfg.dropout);
+        } else {
+            println!("  {i:>2}  {kind}");
+        }
+    }
+    println!("parameters: {total}");
+    println!("trained on: {}", meta.data_source);
+    let names = &meta.feature_names;
+    let shown: Vec<&str> = names.iter().take(8).map(String::as_str).collect();
+    println!(
+        "features: {}{}{}",
+        cfg.inputs,
+        if shown.is_empty() { "" } else { " — " },
+        shown.join(", ") + if names.len() > 8 { ", …" } else { "" }
+    );
+    if let Some(t) = &meta.target {
+        println!("target column: {t}");
+    }
+    if !meta.class_labels.is_empty() {
+        println!(
+            "classes ({}): {}",
+            meta.class_labels.len(),
+            meta.class_labels.join(", ")
+        );
+    }
+    match &meta.standardization {
+        Some(s) => println!(
+            "standardization: features (x − mean) / std, fitted on the training split ({} features)",
+            s.mean.len()
+        ),
+        None => println!("standardization: off"),
+    }
+    if let Some(t) = &meta.target_standardization {
+        println!(
+            "target standardization: mean {} std {} (predictions are mapped back)",
+            t.mean.first().copied().unwrap_or(0.0),
+            t.std.first().copied().unwrap_or(1.0)
+        );
+    }
+    let tr = &meta.training;
+    if let Some(e) = tr.get("epochs_run") {
+        println!("epochs run: {e}");
+    }
+    for split in ["train", "val", "test"] {
+        if let Some(m) = tr.get(split).filter(|m| m.is_object()) {
+            let figures: Vec<String> = m
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k} {:.4}", v.as_f64().unwrap_or(f64::NAN)))
+                .collect();
+            println!("{split}: {}", figures.join("  "));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! `nabla predict --model MODEL --data SOURCE [--proba] [--out FILE.csv]`.
+
+use std::path::PathBuf;
+
+use nabla::train::{class_probabilities, predict_outputs, predicted_classes};
+
+use super::CliError;
+use crate::pipeline::{self, lib_err};
+
+/// Predict with a saved model, as CSV.
+///
+/// One CSV row per input row, a `prediction` column (the class
+/// label, or the value for regression) and with --proba one `p_<label>` column per class in
+/// the model's class order. The data may have the target column or not.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The model file (from `nabla train`).
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Rows to predict: a CSV with the model's feature columns (the target column may be
+    /// present; it is ignored), or another source.
+    #[arg(long, value_name = "SOURCE")]
+    pub data: String,
+    /// Name of a target column to drop (default: the model's).
+    #[arg(long, value_name = "COLUMN")]
+    pub target: Option<String>,
+    /// Add one probability column per class.
+    #[arg(long)]
+    pub proba: bool,
+    /// Write the CSV to this file (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE.csv")]
+    pub out: Option<PathBuf>,
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Runs `nabla predict`.
+pub fn run(args: Args) -> Result<(), CliError> {
+    let (net, meta) = pipeline::load_model(&args.model)?;
+    let md = pipeline::load_for_model(&args.data, args.target.as_deref(), &meta, false, true)?;
+    let outputs = net.output_size().unwrap_or(1);
+    let raw = predict_outputs(&net, &md.data, 256).map_err(lib_err)?;
+    let mut csv = String::new();
+    if meta.task == "regression" {
+        if args.proba {
+            return Err(CliError::usage("--proba: the model is a regression model"));
+        }
+        let mut values = raw;
+        if let Some(s) = &md.target_scaler {
+            s.inverse(&mut values);
+        }
+        csv.push_str("prediction\n");
+        for v in values {
+            csv.push_str(&format!("{v}\n"));
+        }
+    } else {
+        let labels = &meta.class_labels;
+        let predicted = predicted_classes(&raw, outputs);
+        let proba = class_probabilities(&raw, outputs);
+        let k = outputs.max(2);
+        csv.push_str("prediction");
+        if args.proba {
+            for l in labels {
+                csv.push(',');
+                csv.push_str(&csv_field(&format!("p_{l}")));
+            }
+        }
+        csv.push('\n');
+        for (i, &p) in predicted.iter().enumerate() {
+            let label = labels
+                .get(p as usize)
+                .map_or_else(|| p.to_string(), |l| l.clone());
+            csv.push_str(&csv_field(&label));
+            if args.proba {
+                for v in &proba[i * k..(i + 1) * k] {
+                    csv.push_str(&format!(",{v}"));
+                }
+            }
+            csv.push('\n');
+        }
+    }
+    match &args.out {
+        Some(path) => nabla::io::write_atomic(path, csv.as_bytes()).map_err(lib_err),
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (e.g. `| head`) is not an error worth a message.
+            let _ = out.write_all(csv.as_bytes());
+            Ok(())
+        }
+    }
+}

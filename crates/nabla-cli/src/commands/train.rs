@@ -1,0 +1,778 @@
+//! `nabla train`: fit a feedforward network to a data set, report its figures and save it.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use nabla::autograd::Var;
+use nabla::data::Task;
+use nabla::io::{ModelMeta, FORMAT_KEY, FORMAT_VERSION, META_KEY};
+use nabla::nn::{Module, Sequential};
+use nabla::optim::{Optimizer, OptimizerState};
+use nabla::train::{
+    BatchInfo, Callback, EpochRecord, History, TaskKind, TrainConfig, Trainer, TrainerState,
+};
+use nabla::Tensor;
+
+use super::{print_json, CliError};
+use crate::pipeline::{
+    self, defaults, figures, lib_err, metrics_json, metrics_text, ArchFlags, DataFlags, OnOff,
+    OptimFlags,
+};
+
+/// Header metadata key of a checkpoint's training state.
+pub const CHECKPOINT_KEY: &str = "nabla_checkpoint";
+/// Prefix of the optimiser-buffer tensors in a checkpoint (ignored when loading a model).
+const OPTIM_PREFIX: &str = "__optim.";
+/// Exit code after Ctrl-C.
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// Set by the Ctrl-C handler; checked after every batch.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Train a feedforward network on a data set and save it.
+///
+/// Output layer and loss follow the task: softmax cross-entropy for several
+/// classes, ONE logit with sigmoid + binary cross-entropy for two classes, a linear output with
+/// MSE for regression.
+#[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
+pub struct Args {
+    #[command(flatten)]
+    pub data: DataFlags,
+    #[command(flatten)]
+    pub arch: ArchFlags,
+    #[command(flatten)]
+    pub optim: OptimFlags,
+    /// Passes over the training data (with --resume: the total to reach) [default: 20].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Rows per mini-batch.
+    #[arg(long, default_value_t = defaults::BATCH_SIZE)]
+    pub batch_size: usize,
+    /// Stop after this many epochs without a better validation loss and keep the best weights.
+    #[arg(long, value_name = "PATIENCE")]
+    pub early_stopping: Option<usize>,
+    /// Shuffle the training rows every epoch (seeded).
+    #[arg(long, value_enum, default_value = "on")]
+    pub shuffle: OnOff,
+    /// Seed of the splits, initial weights, dropout and shuffling.
+    #[arg(long, default_value_t = defaults::SEED)]
+    pub seed: u64,
+    /// Worker threads for the matrix products (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Start from the weights of a safetensors file (a nabla model or a plain PyTorch state
+    /// dict of the same nn.Sequential architecture).
+    #[arg(long, value_name = "MODEL")]
+    pub init_from: Option<PathBuf>,
+    /// Continue an interrupted run from its checkpoint, up to --epochs in total.
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with = "init_from")]
+    pub resume: Option<PathBuf>,
+    /// Every N epochs (and on Ctrl-C) rewrite --out atomically as a checkpoint (model,
+    /// optimiser state, epoch, RNG states).
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<usize>,
+    /// Model file to write [default: model.safetensors].
+    #[arg(long, value_name = "MODEL")]
+    pub out: Option<PathBuf>,
+    /// Write one CSV row per epoch: epoch, lr, train_loss, train_accuracy, val_loss,
+    /// val_accuracy, and each parameter tensor's gradient norm.
+    #[arg(long, value_name = "FILE.csv")]
+    pub history: Option<PathBuf>,
+    /// Print one JSON object with the run's figures on stdout at the end.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a self-contained HTML report (curves, metrics, confusion matrix, warnings).
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// Add each layer's weight-gradient norm to the per-epoch line.
+    #[arg(long)]
+    pub diagnostics: bool,
+    /// No progress output.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Testing aid: behave as if Ctrl-C came at the end of this epoch.
+    #[arg(long, hide = true)]
+    pub stop_after: Option<usize>,
+}
+
+/// What a checkpoint stores besides the weights and the optimiser buffers.
+#[derive(Serialize, Deserialize)]
+struct CheckpointInfo {
+    args: Args,
+    trainer: TrainerState,
+    /// The optimiser state with its buffers moved to tensors `__optim.<name>`.
+    optimizer: OptimizerState,
+    buffer_names: Vec<String>,
+}
+
+/// The run at the end of an epoch.
+struct Snapshot {
+    weights: Vec<(String, Tensor)>,
+    optimizer: OptimizerState,
+    trainer: TrainerState,
+}
+
+/// An optimiser shared between the trainer and the checkpoint callback.
+#[derive(Clone)]
+struct SharedOptimizer(Rc<RefCell<Box<dyn Optimizer>>>);
+
+impl Optimizer for SharedOptimizer {
+    fn step(&mut self) -> nabla::Result<()> {
+        self.0.borrow_mut().step()
+    }
+    fn zero_grad(&mut self) {
+        self.0.borrow_mut().zero_grad()
+    }
+    fn learning_rate(&self) -> f64 {
+        self.0.borrow().learning_rate()
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.0.borrow_mut().set_learning_rate(lr)
+    }
+    fn state(&self) -> OptimizerState {
+        self.0.borrow().state()
+    }
+    fn load_state(&mut self, state: &OptimizerState) -> nabla::Result<()> {
+        self.0.borrow_mut().load_state(state)
+    }
+    fn name(&self) -> &'static str {
+        self.0.borrow().name()
+    }
+}
+
+fn write_checkpoint(
+    path: &Path,
+    snap: &Snapshot,
+    meta: &ModelMeta,
+    args: &Args,
+) -> Result<(), CliError> {
+    let mut tensors = snap.weights.clone();
+    let mut opt = snap.optimizer.clone();
+    let mut buffer_names = vec![];
+    for (name, data) in std::mem::take(&mut opt.buffers) {
+        let len = data.len();
+        tensors.push((
+            format!("{OPTIM_PREFIX}{name}"),
+            Tensor::from_vec(data, &[len]).map_err(lib_err)?,
+        ));
+        buffer_names.push(name);
+    }
+    let info = CheckpointInfo {
+        args: args.clone(),
+        trainer: snap.trainer.clone(),
+        optimizer: opt,
+        buffer_names,
+    };
+    let mut md = BTreeMap::new();
+    md.insert(FORMAT_KEY.to_string(), "pt".to_string());
+    md.insert(META_KEY.to_string(), to_json(meta)?);
+    md.insert(CHECKPOINT_KEY.to_string(), to_json(&info)?);
+    nabla::io::save_safetensors(path, &tensors, &md).map_err(lib_err)
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, CliError> {
+    serde_json::to_string(value)
+        .map_err(|e| CliError::failure(format!("cannot write checkpoint metadata: {e}")))
+}
+
+/// Read a checkpoint: its settings, weights, optimiser state and trainer state.
+fn read_checkpoint(path: &Path) -> Result<(CheckpointInfo, Snapshot), CliError> {
+    let file = nabla::io::load_safetensors(path).map_err(lib_err)?;
+    let Some(text) = file.metadata.get(CHECKPOINT_KEY) else {
+        return Err(CliError::failure(format!(
+            "--resume {}: not a checkpoint (a finished model has no training state; \
+             checkpoints come from --checkpoint-every or Ctrl-C)",
+            path.display()
+        )));
+    };
+    let info: CheckpointInfo = serde_json::from_str(text).map_err(|e| {
+        CliError::failure(format!(
+            "--resume {}: checkpoint data is invalid: {e}",
+            path.display()
+        ))
+    })?;
+    let mut optimizer = info.optimizer.clone();
+    for name in &info.buffer_names {
+        let key = format!("{OPTIM_PREFIX}{name}");
+        let Some((_, t)) = file.tensors.iter().find(|(n, _)| *n == key) else {
+            return Err(CliError::failure(format!(
+                "--resume {}: optimiser buffer '{key}' is missing",
+                path.display()
+            )));
+        };
+        optimizer.buffers.push((name.clone(), t.data().to_vec()));
+    }
+    let weights = file
+        .tensors
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with("__"))
+        .collect();
+    let snap = Snapshot {
+        weights,
+        optimizer,
+        trainer: info.trainer.clone(),
+    };
+    Ok((info, snap))
+}
+
+/// Progress output, checkpoints and Ctrl-C during training.
+struct Monitor<'a> {
+    quiet: bool,
+    tty: bool,
+    epochs: usize,
+    bar: Option<ProgressBar>,
+    epoch_start: Instant,
+    rows_in_epoch: usize,
+    loss_sum: f64,
+    params: Vec<(String, Var)>,
+    optimizer: SharedOptimizer,
+    last: Snapshot,
+    checkpoint_every: Option<usize>,
+    stop_after: Option<usize>,
+    out: &'a Path,
+    meta: &'a ModelMeta,
+    args: &'a Args,
+    error: Option<CliError>,
+    diagnostics: nabla::train::DiagnosticsMonitor,
+    warnings: Vec<String>,
+}
+
+impl Monitor<'_> {
+    fn snapshot(&self, trainer: &TrainerState) -> Snapshot {
+        Snapshot {
+            weights: self
+                .params
+                .iter()
+                .map(|(n, v)| (n.clone(), v.value().clone()))
+                .collect(),
+            optimizer: self.optimizer.state(),
+            trainer: trainer.clone(),
+        }
+    }
+}
+
+impl Monitor<'_> {
+    /// Feed the epoch to the diagnostics (vanishing/exploding gradients, dead units) and print
+    /// each new warning on stderr unless --quiet; warnings are kept for the report.
+    fn print_diagnostics(&mut self, record: &EpochRecord) {
+        for w in self.diagnostics.observe(record) {
+            let line = format!("epoch {}: {}", w.epoch, w.message);
+            if !self.quiet {
+                eprintln!("warning: {line}");
+            }
+            self.warnings.push(line);
+        }
+    }
+}
+
+impl Callback for Monitor<'_> {
+    fn on_batch_end(&mut self, info: &BatchInfo) -> ControlFlow<()> {
+        self.rows_in_epoch += info.rows;
+        self.loss_sum += info.loss as f64 * info.rows as f64;
+        if !self.quiet && self.tty {
+            let bar = self.bar.get_or_insert_with(|| {
+                let b = ProgressBar::new(info.batches as u64);
+                b.set_style(
+                    ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                b.set_prefix(format!("{}/{}", info.epoch, self.epochs));
+                b
+            });
+            bar.set_position((info.batch + 1) as u64);
+            if info.batch.is_multiple_of(8) || info.batch + 1 == info.batches {
+                let secs = self.epoch_start.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!(
+                    "loss {:.4}  {:.0} rows/s",
+                    self.loss_sum / self.rows_in_epoch.max(1) as f64,
+                    self.rows_in_epoch as f64 / secs
+                ));
+            }
+        }
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn on_epoch_end(&mut self, record: &EpochRecord, state: &TrainerState) -> ControlFlow<()> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if !self.quiet {
+            let mut line = format!(
+                "epoch {:>3}/{}  lr {:.2e}  train loss {:.4}",
+                record.epoch, self.epochs, record.lr, record.train_loss
+            );
+            if let Some(a) = record.train_accuracy {
+                line.push_str(&format!(" acc {a:.4}"));
+            }
+            if let Some(v) = &record.val {
+                line.push_str(&format!("  val loss {:.4}", v.loss));
+                if let Some(a) = v.accuracy {
+                    line.push_str(&format!(" acc {a:.4}"));
+                }
+                if let Some(r2) = v.r2 {
+                    line.push_str(&format!(" r2 {r2:.4}"));
+                }
+            }
+            line.push_str(&format!(
+                "  {:.1}s  {:.0} rows/s",
+                record.seconds,
+                self.rows_in_epoch as f64 / record.seconds.max(1e-9)
+            ));
+            if self.args.diagnostics {
+                let norms: Vec<String> = record
+                    .grad_norms
+                    .iter()
+                    .filter(|(n, _)| n.ends_with(".weight"))
+                    .map(|(n, g)| format!("{}={g:.2e}", n.trim_end_matches(".weight")))
+                    .collect();
+                line.push_str(&format!("  |∇W| {}", norms.join(" ")));
+            }
+            eprintln!("{line}");
+        }
+        self.print_diagnostics(record);
+        self.rows_in_epoch = 0;
+        self.loss_sum = 0.0;
+        self.epoch_start = Instant::now();
+        self.last = self.snapshot(state);
+        if let Some(n) = self.checkpoint_every {
+            if record.epoch.is_multiple_of(n) {
+                if let Err(e) = write_checkpoint(self.out, &self.last, self.meta, self.args) {
+                    self.error = Some(e);
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        if self.stop_after == Some(record.epoch) {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+        }
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn history_csv(history: &History) -> String {
+    let names: Vec<&str> = history
+        .epochs
+        .first()
+        .map(|r| r.grad_norms.iter().map(|(n, _)| n.as_str()).collect())
+        .unwrap_or_default();
+    let mut s = String::from("epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy");
+    for n in &names {
+        s.push_str(&format!(",grad_norm_{n}"));
+    }
+    s.push('\n');
+    let opt = |v: Option<f32>| v.map(|v| v.to_string()).unwrap_or_default();
+    for r in &history.epochs {
+        s.push_str(&format!(
+            "{},{},{},{},{},{}",
+            r.epoch,
+            r.lr,
+            r.train_loss,
+            opt(r.train_accuracy),
+            opt(r.val.as_ref().map(|v| v.loss)),
+            opt(r.val.as_ref().and_then(|v| v.accuracy)),
+        ));
+        for (_, g) in &r.grad_norms {
+            s.push_str(&format!(",{g}"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn validate(args: &Args) -> Result<usize, CliError> {
+    let epochs = args.epochs.unwrap_or(defaults::EPOCHS);
+    if epochs == 0 {
+        return Err(CliError::usage("--epochs 0: must be at least 1"));
+    }
+    if args.batch_size == 0 {
+        return Err(CliError::usage("--batch-size 0: must be at least 1"));
+    }
+    if args.early_stopping == Some(0) {
+        return Err(CliError::usage(
+            "--early-stopping 0: patience must be at least 1",
+        ));
+    }
+    if args.checkpoint_every == Some(0) {
+        return Err(CliError::usage("--checkpoint-every 0: must be at least 1"));
+    }
+    if args.early_stopping.is_some() && args.data.val_split == 0.0 {
+        return Err(CliError::usage(
+            "--early-stopping needs a validation split (--val-split above 0)",
+        ));
+    }
+    Ok(epochs)
+}
+
+/// Runs `nabla train`.
+pub fn run(mut args: Args) -> Result<(), CliError> {
+    pipeline::set_threads(args.threads)?;
+    let t0 = Instant::now();
+    // Resuming: the checkpoint's settings, with the run-control flags of this command line.
+    let mut resume = None;
+    if let Some(path) = args.resume.clone() {
+        let (info, snap) = read_checkpoint(&path)?;
+        let mut saved = info.args.clone();
+        saved.epochs = args.epochs.or(saved.epochs);
+        saved.out = Some(args.out.clone().unwrap_or(path.clone()));
+        saved.history = args.history.clone();
+        saved.json = args.json;
+        saved.quiet = args.quiet;
+        saved.threads = args.threads;
+        saved.stop_after = args.stop_after;
+        saved.checkpoint_every = args.checkpoint_every.or(saved.checkpoint_every);
+        saved.resume = Some(path);
+        args = saved;
+        resume = Some(snap);
+    }
+    let epochs = validate(&args)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(defaults::OUT));
+    let data = pipeline::prepare_data(&args.data, args.seed)?;
+    let n_classes = data.class_names.len();
+    let (cfg, loss) = pipeline::network_config(
+        &args.arch,
+        data.train.n_features,
+        data.task,
+        n_classes,
+        args.seed,
+    )?;
+    let mut net = Sequential::mlp(&cfg).map_err(|e| CliError::usage(e.to_string()))?;
+    if let Some(path) = &args.init_from {
+        let file = nabla::io::load_safetensors(path).map_err(lib_err)?;
+        let weights: Vec<(String, Tensor)> = file
+            .tensors
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with("__"))
+            .collect();
+        net.load_state_dict(&weights).map_err(|e| {
+            let msg = match e {
+                nabla::Error::Model { msg, .. } => msg,
+                other => other.to_string(),
+            };
+            CliError::failure(format!(
+                "--init-from {}: {msg} (architecture from the flags: {})",
+                path.display(),
+                pipeline::describe_network(&cfg)
+            ))
+        })?;
+    }
+    if let Some(snap) = &resume {
+        net.load_state_dict(&snap.weights).map_err(|e| {
+            CliError::failure(format!("--resume: checkpoint weights do not fit: {e}"))
+        })?;
+    }
+    let params = net.named_parameters();
+    let optimizer = SharedOptimizer(Rc::new(RefCell::new(pipeline::build_optimizer(
+        &args.optim,
+        params.iter().map(|(_, v)| v.clone()).collect(),
+    )?)));
+    let schedule = pipeline::schedule(&args.optim, epochs)?;
+    let task_kind = match data.task {
+        Task::Classify => TaskKind::Classification,
+        Task::Regress => TaskKind::Regression,
+    };
+    let train_cfg = TrainConfig {
+        epochs,
+        batch_size: args.batch_size,
+        shuffle: args.shuffle.is_on(),
+        seed: args.seed,
+        loss,
+        task: task_kind,
+        early_stopping: args.early_stopping,
+        schedule,
+    };
+    let mut meta = ModelMeta {
+        format_version: FORMAT_VERSION,
+        architecture: cfg.clone(),
+        task: match data.task {
+            Task::Classify => "classification".into(),
+            Task::Regress => "regression".into(),
+        },
+        loss,
+        class_labels: data.class_names.clone(),
+        feature_names: data.feature_names.clone(),
+        target: data.target_name.clone(),
+        standardization: data.standardizer.as_ref().map(pipeline::to_standardization),
+        target_standardization: data
+            .target_scaler
+            .as_ref()
+            .map(pipeline::target_to_standardization),
+        data_source: data.source.clone(),
+        training: json!({"checkpoint": true}),
+    };
+    let quiet = args.quiet;
+    if !quiet {
+        let sizes = format!(
+            "train {}, val {}, test {}",
+            data.train.len(),
+            data.val.as_ref().map_or(0, |d| d.len()),
+            data.test.as_ref().map_or(0, |d| d.len())
+        );
+        let target = match data.task {
+            Task::Classify => format!("{n_classes} classes"),
+            Task::Regress => "regression".to_string(),
+        };
+        eprintln!(
+            "data: {} — {} features, {target} ({sizes}); standardize {}",
+            data.source,
+            data.train.n_features,
+            if data.standardizer.is_some() {
+                "on"
+            } else {
+                "off"
+            }
+        );
+        eprintln!(
+            "network: {} ({}), {} parameters",
+            pipeline::describe_network(&cfg),
+            pipeline::describe_loss(loss, cfg.outputs),
+            net.num_parameters()
+        );
+        eprintln!(
+            "training: {} lr {}, {} schedule, {epochs} epochs, batch {}, seed {}",
+            optimizer.name(),
+            optimizer.learning_rate(),
+            args.optim.schedule,
+            args.batch_size,
+            args.seed
+        );
+    }
+    ctrlc_handler();
+    let mut opt_handle = optimizer.clone();
+    let mut trainer = Trainer::new(&mut net, &mut opt_handle, train_cfg).map_err(lib_err)?;
+    if let Some(snap) = &resume {
+        // The trainer has read the base learning rate; now restore the optimiser's state.
+        optimizer
+            .0
+            .borrow_mut()
+            .load_state(&snap.optimizer)
+            .map_err(|e| CliError::failure(format!("--resume: {e}")))?;
+        trainer
+            .restore_state(snap.trainer.clone())
+            .map_err(|e| CliError::failure(format!("--resume: {e}")))?;
+    }
+    let mut monitor = Monitor {
+        quiet,
+        tty: std::io::stderr().is_terminal(),
+        epochs,
+        bar: None,
+        epoch_start: Instant::now(),
+        rows_in_epoch: 0,
+        loss_sum: 0.0,
+        params: params.clone(),
+        optimizer: optimizer.clone(),
+        last: Snapshot {
+            weights: vec![],
+            optimizer: optimizer.state(),
+            trainer: trainer.state(),
+        },
+        checkpoint_every: args.checkpoint_every,
+        stop_after: args.stop_after,
+        out: &out,
+        meta: &meta,
+        args: &args,
+        error: None,
+        diagnostics: nabla::train::DiagnosticsMonitor::new(),
+        warnings: vec![],
+    };
+    monitor.last = monitor.snapshot(&trainer.state());
+    let fitted = trainer.fit(
+        &data.train,
+        data.val
+            .as_ref()
+            .map(|v| v as &dyn nabla::train::BatchSource),
+        &mut monitor,
+    );
+    let epochs_done = trainer.state().epoch;
+    drop(trainer);
+    if let Some(bar) = monitor.bar.take() {
+        bar.finish_and_clear();
+    }
+    if let Some(e) = monitor.error.take() {
+        return Err(e);
+    }
+    let warnings = std::mem::take(&mut monitor.warnings);
+    let history = fitted.map_err(|e| match e {
+        nabla::Error::Diverged { .. } => {
+            CliError::failure(format!("{e}; lower the learning rate (--lr)"))
+        }
+        other => lib_err(other),
+    })?;
+    if history.interrupted {
+        write_checkpoint(&out, &monitor.last, &meta, &args)?;
+        let done = monitor.last.trainer.epoch;
+        return Err(CliError {
+            message: format!(
+                "interrupted after epoch {done} of {epochs}; checkpoint written to {} — \
+                 continue with: nabla train --resume {}",
+                out.display(),
+                out.display()
+            ),
+            code: EXIT_INTERRUPTED,
+        });
+    }
+    net.set_training(false);
+    let scaler = data.target_scaler.as_ref();
+    let train_m = figures(&net, &data.train, data.truth[0].as_deref(), loss, scaler)?;
+    let val_m = match &data.val {
+        Some(v) => Some(figures(&net, v, data.truth[1].as_deref(), loss, scaler)?),
+        None => None,
+    };
+    let test_m = match &data.test {
+        Some(t) if !t.is_empty() => Some(figures(&net, t, data.truth[2].as_deref(), loss, scaler)?),
+        _ => None,
+    };
+    let seconds = t0.elapsed().as_secs_f64();
+    let task_name = meta.task.clone();
+    let summary = json!({
+        "task": task_name,
+        "epochs_run": epochs_done,
+        "best_epoch": history.best_epoch,
+        "stopped_early": history.stopped_early,
+        "train": metrics_json(&train_m),
+        "val": val_m.as_ref().map(metrics_json),
+        "test": test_m.as_ref().map(metrics_json),
+        "seconds": seconds,
+        "model": out.display().to_string(),
+    });
+    let mut settings = serde_json::to_value(&args).unwrap_or_default();
+    if let Some(o) = settings.as_object_mut() {
+        o.remove("resume");
+        o.remove("stop_after");
+        o.insert("epochs".into(), json!(epochs));
+    }
+    meta.training = json!({
+        "epochs_run": epochs_done,
+        "best_epoch": history.best_epoch,
+        "stopped_early": history.stopped_early,
+        "train": metrics_json(&train_m),
+        "val": val_m.as_ref().map(metrics_json),
+        "test": test_m.as_ref().map(metrics_json),
+        "rows": {
+            "train": data.train.len(),
+            "val": data.val.as_ref().map_or(0, |d| d.len()),
+            "test": data.test.as_ref().map_or(0, |d| d.len()),
+        },
+        "seconds": seconds,
+        "settings": settings,
+    });
+    nabla::io::save_model(&out, &net, &meta, &BTreeMap::new()).map_err(lib_err)?;
+    if let Some(h) = &args.history {
+        nabla::io::write_atomic(h, history_csv(&history).as_bytes()).map_err(lib_err)?;
+    }
+    if let Some(path) = &args.report {
+        let mut final_metrics = vec![("train".to_string(), train_m.clone())];
+        if let Some(m) = &val_m {
+            final_metrics.push(("validation".into(), m.clone()));
+        }
+        if let Some(m) = &test_m {
+            final_metrics.push(("test".into(), m.clone()));
+        }
+        let confusion = match (&data.test, data.task) {
+            (Some(t), Task::Classify) if !t.is_empty() => {
+                let outputs = nabla::train::predict_outputs(&net, t, 256).map_err(lib_err)?;
+                let predicted = nabla::train::predicted_classes(&outputs, cfg.outputs);
+                let truth = t.labels().unwrap_or_default();
+                let cm = nabla::train::ConfusionMatrix::new(n_classes, truth, &predicted)
+                    .map_err(lib_err)?;
+                Some(crate::report::Confusion {
+                    labels: data.class_names.clone(),
+                    counts: cm.counts,
+                })
+            }
+            _ => None,
+        };
+        let hyperparameters = vec![
+            ("optimizer".into(), args.optim.optimizer.to_string()),
+            (
+                "learning rate".into(),
+                format!("{}", optimizer.0.borrow().learning_rate()),
+            ),
+            ("schedule".into(), args.optim.schedule.to_string()),
+            ("epochs".into(), epochs.to_string()),
+            ("batch size".into(), args.batch_size.to_string()),
+            ("seed".into(), args.seed.to_string()),
+            (
+                "loss".into(),
+                pipeline::describe_loss(loss, cfg.outputs).to_string(),
+            ),
+        ];
+        let input = crate::report::ReportInput {
+            title: format!("nabla training report: {}", data.source),
+            data_summary: format!(
+                "{}: {} features; train {}, validation {}, test {} rows",
+                data.source,
+                data.train.n_features,
+                data.train.len(),
+                data.val.as_ref().map_or(0, |d| d.len()),
+                data.test.as_ref().map_or(0, |d| d.len())
+            ),
+            architecture: pipeline::describe_network(&cfg),
+            hyperparameters,
+            history: history.clone(),
+            final_metrics,
+            confusion,
+            warnings: warnings.clone(),
+        };
+        let html = crate::report::render_report(&input)
+            .map_err(|e| CliError::failure(format!("--report: {e}")))?;
+        nabla::io::write_atomic(path, html.as_bytes()).map_err(lib_err)?;
+    }
+    if args.json {
+        return print_json(&summary);
+    }
+    let mut lines = vec![format!(
+        "trained {epochs_done} epoch{}{} in {seconds:.1} s",
+        if epochs_done == 1 { "" } else { "s" },
+        match (history.stopped_early, history.best_epoch) {
+            (true, Some(b)) => format!(" (early stop; best epoch {b})"),
+            (false, Some(b)) => format!(" (kept best epoch {b})"),
+            _ => String::new(),
+        }
+    )];
+    lines.push(format!("train: {}", metrics_text(&train_m)));
+    if let Some(m) = &val_m {
+        lines.push(format!("val:   {}", metrics_text(m)));
+    }
+    if let Some(m) = &test_m {
+        lines.push(format!("test:  {}", metrics_text(m)));
+    }
+    if let (Some(m), Task::Classify) = (&test_m, data.task) {
+        if let Some(a) = m.accuracy {
+            lines.push(format!("test accuracy: {:.2}%", a * 100.0));
+        }
+    }
+    lines.push(format!("model saved to {}", out.display()));
+    println!("{}", lines.join("\n"));
+    Ok(())
+}
+
+/// Install the Ctrl-C handler once: the first Ctrl-C stops after the current batch and writes
+/// a checkpoint; a second one exits at once.
+fn ctrlc_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted twice; exiting without a checkpoint");
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
+}

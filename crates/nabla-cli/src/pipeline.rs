@@ -1,0 +1,731 @@
+//! The path shared by the data commands: flags → data → splits → standardisation → network →
+//! optimiser, and the reverse for a saved model (model file → how to read data for it).
+//!
+//! Every default of `nabla train` lives in [`defaults`].
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use nabla::data::{
+    apply_split_files, load_source, stratified_split, Dataset, LoadOptions, Standardizer, Target,
+    TargetScaler, Task, TaskChoice,
+};
+use nabla::io::{ModelMeta, Standardization};
+use nabla::nn::{Activation, FusedLoss, Init, MlpConfig};
+use nabla::optim::{
+    Adam, AdamConfig, AdamW, AdamWConfig, LrSchedule, Optimizer, RmsProp, RmsPropConfig, Sgd,
+    SgdConfig,
+};
+
+use crate::commands::CliError;
+
+/// The defaults of `nabla train`, in one place. Measured: the default run reaches ≥ 0.97 test
+/// accuracy on `builtin:digits` in a few seconds, and `--data mnist:DIR` with these settings
+/// reaches ≥ 0.98 within the default epochs (see the README's figures table).
+pub mod defaults {
+    /// Data source when `--data` is not given.
+    pub const DATA: &str = "builtin:digits";
+    /// Model file written by `train`.
+    pub const OUT: &str = "model.safetensors";
+    /// Hidden layer widths.
+    pub const HIDDEN: &str = "256,128";
+    /// Hidden activation.
+    pub const ACTIVATION: &str = "relu";
+    /// Optimiser.
+    pub const OPTIMIZER: &str = "adam";
+    /// Learning-rate schedule (cosine annealing to 0 over the run's epochs).
+    pub const SCHEDULE: &str = "cosine";
+    /// Passes over the training data.
+    pub const EPOCHS: usize = 20;
+    /// Rows per mini-batch.
+    pub const BATCH_SIZE: usize = 32;
+    /// Fraction of the data held out for the final test figure (when the source has no test set).
+    pub const TEST_SPLIT: f64 = 0.2;
+    /// Fraction of the remaining rows held out for validation.
+    pub const VAL_SPLIT: f64 = 0.1;
+    /// Seed of splits, initial weights, dropout and shuffling.
+    pub const SEED: u64 = 0;
+    /// Learning rate of `momentum`/`nesterov` SGD when `--momentum` is not given (PyTorch's
+    /// default momentum is 0, which would make these plain SGD).
+    pub const SGD_MOMENTUM: f64 = 0.9;
+}
+
+/// `on` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+impl OnOff {
+    pub fn is_on(self) -> bool {
+        self == OnOff::On
+    }
+}
+
+/// The task flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+pub enum TaskFlag {
+    Auto,
+    Classify,
+    Regress,
+}
+
+/// Map a library error to a CLI error: bad parameters are usage errors (exit 2), everything
+/// else (data, files, models, divergence) a failure (exit 1).
+pub fn lib_err(e: nabla::Error) -> CliError {
+    match e {
+        nabla::Error::Param { .. } => CliError::usage(e.to_string()),
+        other => CliError::failure(other.to_string()),
+    }
+}
+
+/// Flags that choose and split the data.
+#[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
+pub struct DataFlags {
+    /// Training data: a CSV file (.csv or .csv.gz, header row; comma, semicolon or tab),
+    /// mnist:DIR (the four IDX files; t10k is the test set) or builtin:digits|iris|xor.
+    #[arg(long, value_name = "SOURCE")]
+    pub data: Option<String>,
+    /// A separate test set (same columns as --data); without it a stratified split of --data
+    /// is held out (--test-split).
+    #[arg(long, value_name = "SOURCE")]
+    pub test: Option<String>,
+    /// Target column of a CSV (default: the last column).
+    #[arg(long, value_name = "COLUMN")]
+    pub target: Option<String>,
+    /// Classification, regression, or decide from the target column (non-numbers or few
+    /// distinct integers → classes).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub task: TaskFlag,
+    /// Fraction of the training rows (after the test split) held out for validation and
+    /// early stopping; 0 turns validation off.
+    #[arg(long, default_value_t = defaults::VAL_SPLIT, allow_negative_numbers = true)]
+    pub val_split: f64,
+    /// Fraction of --data held out for the final test figure when there is no --test; 0 turns
+    /// the test split off.
+    #[arg(long, default_value_t = defaults::TEST_SPLIT, allow_negative_numbers = true)]
+    pub test_split: f64,
+    /// Fixed train/test rows instead of a random test split: PREFIX.train.txt and
+    /// PREFIX.test.txt hold 0-based row indices of --data, one per line.
+    #[arg(long, value_name = "PREFIX", conflicts_with_all = ["train_rows", "test"])]
+    pub split_file: Option<String>,
+    /// Row-index file of the training rows (with --test-rows).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "test_rows",
+        conflicts_with = "test"
+    )]
+    pub train_rows: Option<PathBuf>,
+    /// Row-index file of the test rows (with --train-rows).
+    #[arg(long, value_name = "FILE", requires = "train_rows")]
+    pub test_rows: Option<PathBuf>,
+    /// Standardise features (and a regression target) with statistics of the training split;
+    /// default on for CSV and built-ins, off for images.
+    #[arg(long, value_enum)]
+    pub standardize: Option<OnOff>,
+}
+
+/// Data ready for training: splits already standardised.
+pub struct Prepared {
+    pub train: Dataset,
+    pub val: Option<Dataset>,
+    pub test: Option<Dataset>,
+    pub task: Task,
+    pub class_names: Vec<String>,
+    pub feature_names: Vec<String>,
+    pub target_name: Option<String>,
+    pub standardizer: Option<Standardizer>,
+    pub target_scaler: Option<TargetScaler>,
+    /// Regression targets of (train, val, test) in their original units.
+    pub truth: [Option<Vec<f32>>; 3],
+    pub source: String,
+}
+
+fn check_fraction(flag: &str, v: f64) -> Result<(), CliError> {
+    if !(0.0..1.0).contains(&v) {
+        return Err(CliError::usage(format!(
+            "{flag} {v}: must be at least 0 and below 1"
+        )));
+    }
+    Ok(())
+}
+
+fn task_choice(t: TaskFlag) -> TaskChoice {
+    match t {
+        TaskFlag::Auto => TaskChoice::Auto,
+        TaskFlag::Classify => TaskChoice::Classify,
+        TaskFlag::Regress => TaskChoice::Regress,
+    }
+}
+
+fn values_of(ds: &Dataset) -> Option<Vec<f32>> {
+    match &ds.target {
+        Target::Values { values, .. } => Some(values.clone()),
+        _ => None,
+    }
+}
+
+/// Load, split and standardise the data for `train` (and `gradcheck`).
+pub fn prepare_data(flags: &DataFlags, seed: u64) -> Result<Prepared, CliError> {
+    check_fraction("--val-split", flags.val_split)?;
+    check_fraction("--test-split", flags.test_split)?;
+    let source = flags
+        .data
+        .clone()
+        .unwrap_or_else(|| defaults::DATA.to_string());
+    let opts = LoadOptions {
+        target: flags.target.clone(),
+        task: task_choice(flags.task),
+        target_required: true,
+        class_names: None,
+    };
+    let loaded = load_source(&source, &opts).map_err(lib_err)?;
+    let images = source.starts_with("mnist:");
+    // The target column's name (the last column unless --target names one), kept in the model
+    // so that `predict` can drop it from a file that has it.
+    let target_name = match &flags.target {
+        Some(t) => Some(t.clone()),
+        None if images => None,
+        None => nabla::data::column_names(&source)
+            .map_err(lib_err)?
+            .last()
+            .cloned(),
+    };
+    let mut all = loaded.train;
+    if all.is_empty() {
+        return Err(CliError::failure(format!("{source}: no rows")));
+    }
+    let task = all
+        .task()
+        .ok_or_else(|| CliError::failure(format!("{source}: no target column")))?;
+    let class_names = match &all.target {
+        Target::Classes { class_names, .. } => class_names.clone(),
+        _ => vec![],
+    };
+    // Test rows: the source's own, a --test source, split files, or a stratified split.
+    let split_paths = match (&flags.split_file, &flags.train_rows, &flags.test_rows) {
+        (Some(prefix), _, _) => Some((
+            PathBuf::from(format!("{prefix}.train.txt")),
+            PathBuf::from(format!("{prefix}.test.txt")),
+        )),
+        (None, Some(tr), Some(te)) => Some((tr.clone(), te.clone())),
+        _ => None,
+    };
+    let mut test = loaded.test;
+    if let Some(test_source) = &flags.test {
+        let test_opts = LoadOptions {
+            target: target_name.clone(),
+            task: match task {
+                Task::Classify => TaskChoice::Classify,
+                Task::Regress => TaskChoice::Regress,
+            },
+            target_required: true,
+            class_names: (task == Task::Classify).then(|| class_names.clone()),
+        };
+        let t = load_source(test_source, &test_opts).map_err(lib_err)?;
+        let t = t.test.unwrap_or(t.train);
+        if t.n_features != all.n_features {
+            return Err(CliError::failure(format!(
+                "{test_source}: {} features, but {source} has {}",
+                t.n_features, all.n_features
+            )));
+        }
+        test = Some(t);
+    } else if let Some((tr, te)) = &split_paths {
+        let (a, b) = apply_split_files(&all, tr, te).map_err(lib_err)?;
+        all = a;
+        test = Some(b);
+    } else if test.is_none() && flags.test_split > 0.0 {
+        let (tr, te) = stratified_split(&all, flags.test_split, seed).map_err(lib_err)?;
+        let held = all.subset(&te);
+        all = all.subset(&tr);
+        test = Some(held);
+    }
+    let (mut train, mut val) = if flags.val_split > 0.0 {
+        let (tr, va) =
+            stratified_split(&all, flags.val_split, seed.wrapping_add(1)).map_err(lib_err)?;
+        (all.subset(&tr), Some(all.subset(&va)))
+    } else {
+        (all, None)
+    };
+    let val_empty = val.as_ref().is_some_and(|v| v.is_empty());
+    if val_empty {
+        val = None;
+    }
+    if train.is_empty() {
+        return Err(CliError::failure(format!(
+            "{source}: no training rows left after the splits"
+        )));
+    }
+    let truth = [
+        values_of(&train),
+        val.as_ref().and_then(values_of),
+        test.as_ref().and_then(values_of),
+    ];
+    let standardize = flags.standardize.map_or(!images, OnOff::is_on);
+    let mut standardizer = None;
+    let mut target_scaler = None;
+    if standardize {
+        let s = Standardizer::fit(&train).map_err(lib_err)?;
+        for ds in std::iter::once(&mut train)
+            .chain(val.as_mut())
+            .chain(test.as_mut())
+        {
+            s.apply(ds).map_err(lib_err)?;
+        }
+        standardizer = Some(s);
+        if task == Task::Regress {
+            let ts = TargetScaler::fit_dataset(&train).map_err(lib_err)?;
+            for ds in std::iter::once(&mut train)
+                .chain(val.as_mut())
+                .chain(test.as_mut())
+            {
+                ts.apply_dataset(ds).map_err(lib_err)?;
+            }
+            target_scaler = Some(ts);
+        }
+    }
+    Ok(Prepared {
+        feature_names: train.feature_names.clone(),
+        train,
+        val,
+        test,
+        task,
+        class_names,
+        target_name,
+        standardizer,
+        target_scaler,
+        truth,
+        source,
+    })
+}
+
+/// Parse `--hidden 64,32` (empty: no hidden layer).
+pub fn parse_hidden(text: &str) -> Result<Vec<usize>, CliError> {
+    let t = text.trim();
+    if t.is_empty() || t == "none" {
+        return Ok(vec![]);
+    }
+    t.split(',')
+        .map(|part| match part.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(CliError::usage(format!(
+                "--hidden {text}: '{}' is not a positive layer width (expected e.g. 64,32)",
+                part.trim()
+            ))),
+        })
+        .collect()
+}
+
+/// Flags that shape the network and its loss.
+#[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
+pub struct ArchFlags {
+    /// Hidden layer widths, comma-separated; '' for none (a linear model).
+    #[arg(long, default_value = defaults::HIDDEN, value_name = "N,N,...")]
+    pub hidden: String,
+    /// Hidden activation: relu, leaky_relu, sigmoid, tanh.
+    #[arg(long, default_value = defaults::ACTIVATION)]
+    pub activation: String,
+    /// Dropout probability after each hidden layer, in [0, 1).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub dropout: f64,
+    /// Weight initialiser: auto (He for ReLU, Xavier for sigmoid/tanh), xavier, he, lecun.
+    #[arg(long, default_value = "auto")]
+    pub init: String,
+    /// Loss: auto (softmax cross-entropy for 3+ classes, one logit with binary cross-entropy
+    /// for 2 classes, MSE for regression), cross_entropy, bce, sse, mse.
+    #[arg(long, default_value = "auto")]
+    pub loss: String,
+}
+
+/// Resolve the network's shape and loss for `inputs` features and the task.
+pub fn network_config(
+    arch: &ArchFlags,
+    inputs: usize,
+    task: Task,
+    n_classes: usize,
+    seed: u64,
+) -> Result<(MlpConfig, FusedLoss), CliError> {
+    let hidden = parse_hidden(&arch.hidden)?;
+    let activation = Activation::from_name(&arch.activation)
+        .map_err(|e| CliError::usage(format!("--activation: {e}")))?;
+    if !(0.0..1.0).contains(&arch.dropout) {
+        return Err(CliError::usage(format!(
+            "--dropout {}: must be at least 0 and below 1",
+            arch.dropout
+        )));
+    }
+    let init = match arch.init.as_str() {
+        "auto" => None,
+        name => Some(Init::from_name(name).map_err(|e| CliError::usage(format!("--init: {e}")))?),
+    };
+    let loss = match (arch.loss.as_str(), task) {
+        ("auto", Task::Regress) => FusedLoss::Mse,
+        ("auto", Task::Classify) if n_classes == 2 => FusedLoss::BceWithLogits,
+        ("auto", Task::Classify) => FusedLoss::CrossEntropy,
+        (name, _) => {
+            FusedLoss::from_name(name).map_err(|e| CliError::usage(format!("--loss: {e}")))?
+        }
+    };
+    if task == Task::Regress && loss != FusedLoss::Mse && loss != FusedLoss::Sse {
+        return Err(CliError::usage(format!(
+            "--loss {}: a regression target needs mse or sse",
+            loss.name()
+        )));
+    }
+    let outputs = match task {
+        Task::Regress => 1,
+        Task::Classify if loss == FusedLoss::CrossEntropy => n_classes,
+        Task::Classify if n_classes == 2 => 1,
+        Task::Classify => n_classes,
+    };
+    let cfg = MlpConfig {
+        inputs,
+        hidden,
+        outputs,
+        activation,
+        output_activation: Activation::Identity,
+        dropout: arch.dropout as f32,
+        init,
+        seed,
+    };
+    Ok((cfg, loss))
+}
+
+/// Flags of the optimiser and schedule.
+#[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
+pub struct OptimFlags {
+    /// sgd, momentum (SGD with momentum), nesterov, adam, adamw, rmsprop.
+    #[arg(long, default_value = defaults::OPTIMIZER)]
+    pub optimizer: String,
+    /// Learning rate (default: PyTorch's for the optimiser: 1e-3 for Adam/AdamW, 1e-2 for SGD
+    /// and RMSprop).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// Momentum (momentum/nesterov: default 0.9; rmsprop: default 0).
+    #[arg(long, allow_negative_numbers = true)]
+    pub momentum: Option<f64>,
+    /// Weight decay (default: 0; AdamW 0.01).
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
+    /// Learning-rate schedule per epoch: constant, step (×0.1 every third of the run), cosine
+    /// (annealed to 0 over the run).
+    #[arg(long, default_value = defaults::SCHEDULE)]
+    pub schedule: String,
+}
+
+/// The schedule for a run of `epochs` epochs.
+pub fn schedule(flags: &OptimFlags, epochs: usize) -> Result<LrSchedule, CliError> {
+    Ok(match flags.schedule.as_str() {
+        "constant" => LrSchedule::Constant,
+        "step" => LrSchedule::StepDecay {
+            step_size: (epochs / 3).max(1),
+            gamma: 0.1,
+        },
+        "cosine" => LrSchedule::CosineAnnealing {
+            t_max: epochs.max(1),
+            eta_min: 0.0,
+        },
+        other => {
+            return Err(CliError::usage(format!(
+                "--schedule {other}: expected constant, step or cosine"
+            )))
+        }
+    })
+}
+
+/// Build the optimiser over `params`; hyperparameters not given take PyTorch's defaults.
+pub fn build_optimizer(
+    flags: &OptimFlags,
+    params: Vec<nabla::autograd::Var>,
+) -> Result<Box<dyn Optimizer>, CliError> {
+    for (flag, v) in [
+        ("--lr", flags.lr),
+        ("--momentum", flags.momentum),
+        ("--weight-decay", flags.weight_decay),
+    ] {
+        if let Some(v) = v {
+            if !v.is_finite() || v < 0.0 || (flag == "--lr" && v == 0.0) {
+                return Err(CliError::usage(format!(
+                    "{flag} {v}: must be {} and finite",
+                    if flag == "--lr" {
+                        "positive"
+                    } else {
+                        "non-negative"
+                    }
+                )));
+            }
+        }
+    }
+    let usage = |e: nabla::Error| CliError::usage(e.to_string());
+    let opt: Box<dyn Optimizer> = match flags.optimizer.as_str() {
+        "sgd" | "momentum" | "nesterov" => {
+            let d = SgdConfig::default();
+            let momentum = match flags.optimizer.as_str() {
+                "sgd" => flags.momentum.unwrap_or(d.momentum),
+                _ => flags.momentum.unwrap_or(defaults::SGD_MOMENTUM),
+            };
+            let cfg = SgdConfig {
+                lr: flags.lr.unwrap_or(d.lr),
+                momentum,
+                nesterov: flags.optimizer == "nesterov",
+                weight_decay: flags.weight_decay.unwrap_or(d.weight_decay),
+                ..d
+            };
+            cfg.validate().map_err(usage)?;
+            Box::new(Sgd::new(params, cfg).map_err(usage)?)
+        }
+        "adam" => {
+            let d = AdamConfig::default();
+            if flags.momentum.is_some() {
+                return Err(CliError::usage("--momentum does not apply to adam"));
+            }
+            let cfg = AdamConfig {
+                lr: flags.lr.unwrap_or(d.lr),
+                weight_decay: flags.weight_decay.unwrap_or(d.weight_decay),
+                ..d
+            };
+            cfg.validate().map_err(usage)?;
+            Box::new(Adam::new(params, cfg).map_err(usage)?)
+        }
+        "adamw" => {
+            let d = AdamWConfig::default();
+            if flags.momentum.is_some() {
+                return Err(CliError::usage("--momentum does not apply to adamw"));
+            }
+            let cfg = AdamWConfig {
+                lr: flags.lr.unwrap_or(d.lr),
+                weight_decay: flags.weight_decay.unwrap_or(d.weight_decay),
+                ..d
+            };
+            cfg.validate().map_err(usage)?;
+            Box::new(AdamW::new(params, cfg).map_err(usage)?)
+        }
+        "rmsprop" => {
+            let d = RmsPropConfig::default();
+            let cfg = RmsPropConfig {
+                lr: flags.lr.unwrap_or(d.lr),
+                momentum: flags.momentum.unwrap_or(d.momentum),
+                weight_decay: flags.weight_decay.unwrap_or(d.weight_decay),
+                ..d
+            };
+            cfg.validate().map_err(usage)?;
+            Box::new(RmsProp::new(params, cfg).map_err(usage)?)
+        }
+        other => {
+            return Err(CliError::usage(format!(
+                "--optimizer {other}: expected sgd, momentum, nesterov, adam, adamw or rmsprop"
+            )))
+        }
+    };
+    Ok(opt)
+}
+
+/// A standardizer as stored in the model file.
+pub fn to_standardization(s: &Standardizer) -> Standardization {
+    Standardization {
+        mean: s.mean.clone(),
+        std: s.std.clone(),
+    }
+}
+
+/// A target scaler as stored in the model file.
+pub fn target_to_standardization(s: &TargetScaler) -> Standardization {
+    Standardization {
+        mean: vec![s.mean],
+        std: vec![s.std],
+    }
+}
+
+/// Data for a saved model: loaded with the model's target column and classes, standardised as
+/// at training time. Returns the data set (its own test set for `mnist:DIR` when `prefer_test`)
+/// and, for regression, the original target values.
+pub struct ModelData {
+    pub data: Dataset,
+    pub truth: Option<Vec<f32>>,
+    pub target_scaler: Option<TargetScaler>,
+}
+
+/// Load `source` for a model described by `meta`.
+pub fn load_for_model(
+    source: &str,
+    target_flag: Option<&str>,
+    meta: &ModelMeta,
+    target_required: bool,
+    prefer_test: bool,
+) -> Result<ModelData, CliError> {
+    let regression = meta.task == "regression";
+    let target = target_flag
+        .map(str::to_string)
+        .or_else(|| meta.target.clone());
+    // Without a stored target name, the target is the column that is not one of the model's
+    // features (the last column for files written alongside the training data).
+    let opts = LoadOptions {
+        target,
+        task: if regression {
+            TaskChoice::Regress
+        } else {
+            TaskChoice::Classify
+        },
+        target_required,
+        class_names: (!regression).then(|| meta.class_labels.clone()),
+    };
+    let loaded = load_source(source, &opts).map_err(|e| match e {
+        nabla::Error::Data { ref msg, .. } if msg.contains("not one of the classes") => {
+            CliError::failure(format!(
+                "{e} (the model knows: {})",
+                meta.class_labels.join(", ")
+            ))
+        }
+        other => lib_err(other),
+    })?;
+    let mut data = match (prefer_test, loaded.test) {
+        (true, Some(t)) => t,
+        _ => loaded.train,
+    };
+    let inputs = meta.architecture.inputs;
+    if data.n_features != inputs {
+        let mut msg = format!(
+            "{source}: {} feature columns, but the model expects {inputs}",
+            data.n_features
+        );
+        if !meta.feature_names.is_empty() && meta.feature_names.len() <= 20 {
+            msg.push_str(&format!(" ({})", meta.feature_names.join(", ")));
+        }
+        if !target_required && data.n_features == inputs + 1 {
+            msg.push_str(
+                "; pass --target COLUMN if the file has the target column under another name",
+            );
+        }
+        return Err(CliError::failure(msg));
+    }
+    let truth = values_of(&data);
+    if let Some(s) = &meta.standardization {
+        let st = Standardizer {
+            mean: s.mean.clone(),
+            std: s.std.clone(),
+        };
+        st.apply(&mut data).map_err(lib_err)?;
+    }
+    let target_scaler = match &meta.target_standardization {
+        Some(s) if s.mean.len() == 1 && s.std.len() == 1 => Some(TargetScaler {
+            mean: s.mean[0],
+            std: s.std[0],
+        }),
+        _ => None,
+    };
+    if let (Some(ts), Target::Values { .. }) = (&target_scaler, &data.target) {
+        ts.apply_dataset(&mut data).map_err(lib_err)?;
+    }
+    Ok(ModelData {
+        data,
+        truth,
+        target_scaler,
+    })
+}
+
+/// Load a model file, mapping errors.
+pub fn load_model(path: &Path) -> Result<(nabla::nn::Sequential, ModelMeta), CliError> {
+    let (net, meta, _) = nabla::io::load_model(path).map_err(lib_err)?;
+    Ok((net, meta))
+}
+
+/// Set up the rayon pool for `--threads N` (0 or absent: rayon's default).
+pub fn set_threads(threads: Option<usize>) -> Result<(), CliError> {
+    if let Some(n) = threads {
+        if n == 0 {
+            return Err(CliError::usage("--threads 0: must be at least 1"));
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| CliError::failure(format!("cannot start {n} threads: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Final figures of `net` on `data`: the loss (as trained, on standardised targets) and
+/// accuracy, or for regression RMSE, MAE and R² in the target's original units (`truth`, with
+/// the network's outputs mapped back through `scaler`).
+pub fn figures(
+    net: &nabla::nn::Sequential,
+    data: &Dataset,
+    truth: Option<&[f32]>,
+    loss: FusedLoss,
+    scaler: Option<&TargetScaler>,
+) -> Result<nabla::train::Metrics, CliError> {
+    use nabla::train::{evaluate, predict_outputs, regression_metrics, TaskKind};
+    let task = match data.task() {
+        Some(Task::Regress) => TaskKind::Regression,
+        _ => TaskKind::Classification,
+    };
+    let mut m = evaluate(net, data, loss, task, 256).map_err(lib_err)?;
+    if let (TaskKind::Regression, Some(truth)) = (task, truth) {
+        let mut pred = predict_outputs(net, data, 256).map_err(lib_err)?;
+        if let Some(s) = scaler {
+            s.inverse(&mut pred);
+        }
+        let r = regression_metrics(&pred, truth).map_err(lib_err)?;
+        m.rmse = r.rmse;
+        m.mae = r.mae;
+        m.r2 = r.r2;
+    }
+    Ok(m)
+}
+
+/// Metrics as JSON: `{"loss", "accuracy"}` or `{"loss", "rmse", "mae", "r2"}`.
+pub fn metrics_json(m: &nabla::train::Metrics) -> serde_json::Value {
+    use crate::commands::json_number;
+    let mut o = serde_json::Map::new();
+    o.insert("loss".into(), json_number(m.loss as f64));
+    for (k, v) in [
+        ("accuracy", m.accuracy),
+        ("rmse", m.rmse),
+        ("mae", m.mae),
+        ("r2", m.r2),
+    ] {
+        if let Some(v) = v {
+            o.insert(k.into(), json_number(v as f64));
+        }
+    }
+    serde_json::Value::Object(o)
+}
+
+/// Metrics for people: `loss 0.0812  accuracy 0.9750`.
+pub fn metrics_text(m: &nabla::train::Metrics) -> String {
+    let mut s = format!("loss {:.4}", m.loss);
+    if let Some(a) = m.accuracy {
+        s.push_str(&format!("  accuracy {a:.4}"));
+    }
+    if let (Some(r), Some(a), Some(r2)) = (m.rmse, m.mae, m.r2) {
+        s.push_str(&format!("  rmse {r:.4}  mae {a:.4}  r2 {r2:.4}"));
+    }
+    s
+}
+
+/// One line describing a network: `64 → 256 relu → 128 relu → 10`.
+pub fn describe_network(cfg: &MlpConfig) -> String {
+    let mut s = cfg.inputs.to_string();
+    for h in &cfg.hidden {
+        s.push_str(&format!(" → {h} {}", cfg.activation.name()));
+        if cfg.dropout > 0.0 {
+            s.push_str(&format!(" (dropout {})", cfg.dropout));
+        }
+    }
+    s.push_str(&format!(" → {}", cfg.outputs));
+    s
+}
+
+/// How the output layer and loss read, for people.
+pub fn describe_loss(loss: FusedLoss, outputs: usize) -> &'static str {
+    match loss {
+        FusedLoss::CrossEntropy => "softmax cross-entropy",
+        FusedLoss::BceWithLogits if outputs == 1 => "one logit, sigmoid with binary cross-entropy",
+        FusedLoss::BceWithLogits => "sigmoid per output with binary cross-entropy",
+        FusedLoss::Mse => "linear output, mean squared error",
+        FusedLoss::Sse => "linear output, sum of squared errors",
+    }
+}

@@ -1,0 +1,317 @@
+//! Figures computed from a trained network's outputs: raw predictions in batches, class
+//! probabilities, the confusion matrix with per-class precision, recall and F1, and regression
+//! errors in any units the caller chooses (for instance after undoing target standardisation).
+
+use serde::{Deserialize, Serialize};
+
+use super::{predicted_class, BatchSource, Metrics};
+use crate::nn::{Sequential, Workspace};
+use crate::{Error, Result};
+
+/// The network's outputs on every row of `data` (`rows × outputs`, row-major), computed on the
+/// fused path in batches of at most `batch` rows with the network in its current mode (call
+/// `set_training(false)` first so dropout is off). The data need not have a target.
+pub fn predict_outputs(net: &Sequential, data: &dyn BatchSource, batch: usize) -> Result<Vec<f32>> {
+    let n = data.len();
+    let d = data.n_features();
+    if Some(d) != net.input_size() {
+        return Err(Error::ShapeMismatch {
+            op: "predict (data features vs network inputs)",
+            lhs: vec![n, d],
+            rhs: vec![net.input_size().unwrap_or(0)],
+        });
+    }
+    let outputs = net.output_size().unwrap_or(0);
+    let mut out = Vec::with_capacity(n * outputs);
+    if n == 0 {
+        return Ok(out);
+    }
+    let bs = batch.clamp(1, n);
+    let mut ws = Workspace::new(net, bs)?;
+    let mut x = vec![0.0f32; bs * d];
+    let idx: Vec<usize> = (0..n).collect();
+    for chunk in idx.chunks(bs) {
+        let rows = chunk.len();
+        data.fill_features(chunk, &mut x[..rows * d]);
+        let y = net.forward_fused(&mut ws, &x, rows)?;
+        out.extend_from_slice(&y[..rows * outputs]);
+    }
+    Ok(out)
+}
+
+/// Class probabilities from raw outputs (`rows × outputs`): a softmax over each row when there
+/// are several outputs (computed after subtracting the row's maximum, so large logits do not
+/// overflow), and `[1 − σ(z), σ(z)]` for a single logit z (two classes, the logit being the
+/// log-odds of the second). Returns `rows × max(outputs, 2)` values.
+pub fn class_probabilities(outputs: &[f32], n_outputs: usize) -> Vec<f32> {
+    if n_outputs == 0 {
+        return vec![];
+    }
+    if n_outputs == 1 {
+        let mut p = Vec::with_capacity(outputs.len() * 2);
+        for &z in outputs {
+            // σ(z) = 1 / (1 + e^−z); written per sign so that e^x never overflows.
+            let s = if z >= 0.0 {
+                1.0 / (1.0 + (-z).exp())
+            } else {
+                let e = z.exp();
+                e / (1.0 + e)
+            };
+            p.push(1.0 - s);
+            p.push(s);
+        }
+        return p;
+    }
+    let mut p = Vec::with_capacity(outputs.len());
+    for row in outputs.chunks_exact(n_outputs) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let start = p.len();
+        let mut sum = 0.0f64;
+        for &z in row {
+            let e = (z - max).exp();
+            sum += e as f64;
+            p.push(e);
+        }
+        for v in &mut p[start..] {
+            *v = (*v as f64 / sum) as f32;
+        }
+    }
+    p
+}
+
+/// The predicted class of every row of raw outputs (`rows × n_outputs`), see
+/// [`predicted_class`].
+pub fn predicted_classes(outputs: &[f32], n_outputs: usize) -> Vec<u32> {
+    if n_outputs == 0 {
+        return vec![];
+    }
+    outputs
+        .chunks_exact(n_outputs)
+        .map(|row| predicted_class(row) as u32)
+        .collect()
+}
+
+/// Precision, recall and F1 of one class.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassScores {
+    /// Of the rows predicted as this class, the fraction that are (0 when none is predicted).
+    pub precision: f64,
+    /// Of the rows of this class, the fraction predicted as it (0 when the class has no rows).
+    pub recall: f64,
+    /// Harmonic mean 2PR / (P + R) (0 when P + R = 0).
+    pub f1: f64,
+    /// Rows of this class.
+    pub support: usize,
+}
+
+/// Counts of (true class, predicted class) pairs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfusionMatrix {
+    /// `counts[t][p]`: rows of true class `t` predicted as `p`.
+    pub counts: Vec<Vec<usize>>,
+}
+
+impl ConfusionMatrix {
+    /// Tally `truth` against `predicted` for `n_classes` classes. Errors when the lengths differ
+    /// or a label is `>= n_classes`.
+    pub fn new(n_classes: usize, truth: &[u32], predicted: &[u32]) -> Result<Self> {
+        if truth.len() != predicted.len() {
+            return Err(Error::ShapeMismatch {
+                op: "confusion matrix (truth vs predicted)",
+                lhs: vec![truth.len()],
+                rhs: vec![predicted.len()],
+            });
+        }
+        let mut counts = vec![vec![0usize; n_classes]; n_classes];
+        for (&t, &p) in truth.iter().zip(predicted) {
+            if t as usize >= n_classes || p as usize >= n_classes {
+                return Err(Error::param(
+                    "class label",
+                    format!("label {} is out of range for {n_classes} classes", t.max(p)),
+                ));
+            }
+            counts[t as usize][p as usize] += 1;
+        }
+        Ok(ConfusionMatrix { counts })
+    }
+
+    /// Number of classes.
+    pub fn n_classes(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Fraction of rows on the diagonal (0 without rows).
+    pub fn accuracy(&self) -> f64 {
+        let total: usize = self.counts.iter().flatten().sum();
+        let right: usize = (0..self.n_classes()).map(|k| self.counts[k][k]).sum();
+        if total == 0 {
+            0.0
+        } else {
+            right as f64 / total as f64
+        }
+    }
+
+    /// Precision, recall, F1 and support of each class, in label order.
+    pub fn per_class(&self) -> Vec<ClassScores> {
+        let k = self.n_classes();
+        (0..k)
+            .map(|c| {
+                let tp = self.counts[c][c] as f64;
+                let support: usize = self.counts[c].iter().sum();
+                let predicted: usize = (0..k).map(|t| self.counts[t][c]).sum();
+                let precision = if predicted == 0 {
+                    0.0
+                } else {
+                    tp / predicted as f64
+                };
+                let recall = if support == 0 {
+                    0.0
+                } else {
+                    tp / support as f64
+                };
+                let f1 = if precision + recall == 0.0 {
+                    0.0
+                } else {
+                    2.0 * precision * recall / (precision + recall)
+                };
+                ClassScores {
+                    precision,
+                    recall,
+                    f1,
+                    support,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Regression figures of `predicted` against `truth` (same length, in the same units):
+/// `loss` = MSE, RMSE, MAE and R² = 1 − SS_res / SS_tot (0 when the truth is constant).
+/// Accumulated in f64. Errors when the lengths differ or there are no values.
+pub fn regression_metrics(predicted: &[f32], truth: &[f32]) -> Result<Metrics> {
+    if predicted.len() != truth.len() || truth.is_empty() {
+        return Err(Error::ShapeMismatch {
+            op: "regression metrics (predicted vs truth)",
+            lhs: vec![predicted.len()],
+            rhs: vec![truth.len()],
+        });
+    }
+    let n = truth.len() as f64;
+    let mean = truth.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let (mut se, mut ae, mut ss_tot) = (0.0f64, 0.0f64, 0.0f64);
+    for (&p, &t) in predicted.iter().zip(truth) {
+        let e = p as f64 - t as f64;
+        se += e * e;
+        ae += e.abs();
+        ss_tot += (t as f64 - mean).powi(2);
+    }
+    Ok(Metrics {
+        loss: (se / n) as f32,
+        accuracy: None,
+        rmse: Some((se / n).sqrt() as f32),
+        mae: Some((ae / n) as f32),
+        r2: Some(if ss_tot > 0.0 {
+            (1.0 - se / ss_tot) as f32
+        } else {
+            0.0
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::{Activation, MlpConfig, Module};
+    use crate::train::ArrayData;
+    use crate::train::TargetData;
+
+    #[test]
+    fn probabilities_softmax_and_single_logit() {
+        // Softmax of (0, ln 2, ln 3) is (1, 2, 3) / 6.
+        let p = class_probabilities(&[0.0, 2f32.ln(), 3f32.ln()], 3);
+        for (got, want) in p.iter().zip([1.0 / 6.0, 2.0 / 6.0, 3.0 / 6.0]) {
+            assert!((got - want).abs() < 1e-6, "{p:?}");
+        }
+        // Shifting every logit by a huge amount changes nothing.
+        // (The gap is what f32 holds of ln 2 next to 1000, exactly representable as a difference.)
+        let (a, b) = (1000.0f32, 1000.0f32 + 2f32.ln());
+        let gap = (b - a) as f64;
+        let q = class_probabilities(&[a, b], 2);
+        let want1 = gap.exp() / (1.0 + gap.exp());
+        assert!((q[0] as f64 - (1.0 - want1)).abs() < 1e-6 && (q[1] as f64 - want1).abs() < 1e-6);
+        // One logit z = ln 3: σ = 3/4.
+        let b = class_probabilities(&[3f32.ln(), -200.0], 1);
+        assert!((b[0] - 0.25).abs() < 1e-6 && (b[1] - 0.75).abs() < 1e-6);
+        assert!(b[3] >= 0.0 && b[3] < 1e-30 && (b[2] - 1.0).abs() < 1e-6);
+        assert_eq!(
+            predicted_classes(&[0.1, 0.9, 0.3, -1.0, 5.0, 0.0], 3),
+            [1, 1]
+        );
+        assert_eq!(predicted_classes(&[0.5, -0.5, 0.0], 1), [1, 0, 0]);
+    }
+
+    #[test]
+    fn confusion_matrix_and_scores_by_hand() {
+        // truth:     0 0 0 1 1 2
+        // predicted: 0 1 0 1 2 2
+        let cm = ConfusionMatrix::new(3, &[0, 0, 0, 1, 1, 2], &[0, 1, 0, 1, 2, 2]).unwrap();
+        assert_eq!(cm.counts, vec![vec![2, 1, 0], vec![0, 1, 1], vec![0, 0, 1]]);
+        assert!((cm.accuracy() - 4.0 / 6.0).abs() < 1e-12);
+        let s = cm.per_class();
+        // class 0: P = 2/2, R = 2/3; class 1: P = 1/2, R = 1/2; class 2: P = 1/2, R = 1.
+        let want = [(1.0, 2.0 / 3.0), (0.5, 0.5), (0.5, 1.0)];
+        for (sc, (p, r)) in s.iter().zip(want) {
+            assert!((sc.precision - p).abs() < 1e-12 && (sc.recall - r).abs() < 1e-12);
+            assert!((sc.f1 - 2.0 * p * r / (p + r)).abs() < 1e-12);
+        }
+        assert_eq!(s.iter().map(|c| c.support).collect::<Vec<_>>(), [3, 2, 1]);
+        assert!(ConfusionMatrix::new(2, &[0, 2], &[0, 1]).is_err());
+        assert!(ConfusionMatrix::new(2, &[0], &[0, 1]).is_err());
+        // A class never predicted and never present scores 0, not NaN.
+        let empty = ConfusionMatrix::new(3, &[0, 1], &[0, 1])
+            .unwrap()
+            .per_class();
+        assert_eq!(
+            (empty[2].precision, empty[2].recall, empty[2].f1),
+            (0.0, 0.0, 0.0)
+        );
+    }
+
+    #[test]
+    fn regression_metrics_by_hand() {
+        // errors 1, -1, 2, 0 → MSE 6/4, MAE 4/4; truth mean 2.5, SS_tot = 2.25+0.25+0.25+2.25 = 5.
+        let m = regression_metrics(&[2.0, 1.0, 5.0, 4.0], &[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert!((m.loss - 1.5).abs() < 1e-6);
+        assert!((m.rmse.unwrap() - 1.5f32.sqrt()).abs() < 1e-6);
+        assert!((m.mae.unwrap() - 1.0).abs() < 1e-6);
+        assert!((m.r2.unwrap() - (1.0 - 6.0 / 5.0)).abs() < 1e-6);
+        assert!(regression_metrics(&[1.0], &[1.0, 2.0]).is_err());
+        assert!(regression_metrics(&[], &[]).is_err());
+    }
+
+    #[test]
+    fn predict_outputs_matches_the_autograd_forward() {
+        let cfg = MlpConfig {
+            inputs: 3,
+            hidden: vec![5],
+            outputs: 2,
+            activation: Activation::Tanh,
+            seed: 4,
+            ..MlpConfig::default()
+        };
+        let mut net = Sequential::mlp(&cfg).unwrap();
+        net.set_training(false);
+        let x: Vec<f32> = (0..21).map(|i| (i as f32 * 0.37).sin()).collect();
+        let data = ArrayData::new(x.clone(), 3, TargetData::Classes(vec![0; 7])).unwrap();
+        // Batches of 3 (7 rows: 3 + 3 + 1) give the same as one autograd pass.
+        let got = predict_outputs(&net, &data, 3).unwrap();
+        let xv = crate::autograd::Var::constant(crate::Tensor::from_vec(x, &[7, 3]).unwrap());
+        let want = net.forward(&xv).unwrap().value().data().to_vec();
+        assert_eq!(got.len(), 14);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-5, "{got:?} vs {want:?}");
+        }
+        let wrong = ArrayData::new(vec![0.0; 4], 2, TargetData::Classes(vec![0; 2])).unwrap();
+        assert!(predict_outputs(&net, &wrong, 4).is_err());
+    }
+}

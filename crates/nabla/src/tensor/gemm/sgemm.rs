@@ -21,7 +21,7 @@ use super::pool;
 const MR: usize = 6;
 const NR: usize = 16;
 const KC: usize = 256;
-const MC: usize = 120;
+const MC: usize = 144;
 const NC: usize = 2048;
 
 /// Multiply-adds below which a product stays on one thread.
@@ -228,10 +228,11 @@ unsafe fn blocked(
     ldc: usize,
     accumulate: bool,
 ) {
-    // A is read in place when its rows are contiguous and close together; otherwise (long
-    // rows, or a transposed A whose six values per step sit in six different cache lines)
-    // each MC × KC block is packed into MR-tall panels first.
-    let pack = a.cs != 1 || a.rs >= 512;
+    // A is read in place when its rows are contiguous; it is packed into MR-tall panels when
+    // it is transposed (the six values of one step would sit in six cache lines) or when its
+    // row stride is a multiple of 2 KiB (the six row streams would then fight over the same
+    // cache sets: square n = 512, 1024, ... measured slower in place).
+    let pack = a.cs != 1 || (a.rs >= 512 && a.rs % 512 == 0);
     reserve_buffers();
     PACK_A.with(|pa| {
         PACK_B.with(|pb| {
@@ -249,9 +250,12 @@ unsafe fn blocked(
             let mut jc = 0;
             while jc < n {
                 let nc = NC.min(n - jc);
+                // Equal depth slices (784 = 4 × 196 rather than 3 × 256 + 16): a thin last
+                // slice would pay a full load/store of C for little work.
+                let kstep = k.div_ceil(k.div_ceil(KC));
                 let mut pc = 0;
                 while pc < k {
-                    let kc = KC.min(k - pc);
+                    let kc = kstep.min(k - pc);
                     let load_c = accumulate || pc > 0;
                     // SAFETY: the view covers rows pc..pc+kc and columns jc..jc+nc.
                     unsafe { pack_b(kc, nc, b.shifted(pc, jc), pb) };

@@ -1,8 +1,14 @@
-//! Matrix multiply on row-major slices, through the `gemm` crate (AVX-512 kernels enabled).
+//! Matrix multiply on row-major slices.
 //!
-//! Small products are done by a plain loop: below a few thousand multiply-adds the crate's
-//! dispatch costs more than the arithmetic, and tiny networks live there. Large products are
-//! split across threads; small ones never touch the thread pool.
+//! f32 products on CPUs with AVX2 and FMA (detected at run time) go through nabla's own
+//! kernels (`sgemm`): register-tiled and cache-blocked, with vector shapes (batch 1) handled by
+//! dedicated loops, threads from a persistent team, and no heap allocation per product, so a
+//! training step on the fused path allocates nothing. Everything else (f64, other CPUs, or
+//! `NABLA_GEMM_FALLBACK=1`) goes through the `gemm` crate (its AVX-512 kernels enabled).
+//!
+//! Small products are done by a plain loop: below a few thousand multiply-adds any blocked
+//! kernel's set-up costs more than the arithmetic, and tiny networks live there. Large products
+//! are split across threads; small ones stay on the calling thread.
 
 use std::any::TypeId;
 
@@ -11,9 +17,10 @@ use super::Element;
 mod pool;
 mod sgemm;
 
-/// Work (m·n·k multiply-adds) below which a product runs on one thread.
+/// Work (m·n·k multiply-adds) below which a product runs on one thread (`gemm` crate path;
+/// the f32 kernels use their own, lower threshold).
 pub const PARALLEL_THRESHOLD: usize = 128 * 128 * 128;
-/// Work below which the plain loop beats the `gemm` crate's dispatch.
+/// Work below which the plain loop beats a blocked kernel's set-up.
 pub const SMALL_THRESHOLD: usize = 4096;
 
 /// Whether an operand is read as stored or transposed.

@@ -1,12 +1,13 @@
 //! f32 products with hand-written AVX2+FMA kernels, chosen at run time when the CPU has them.
 //!
 //! The blocked product follows the usual BLIS layout: for each `NC`-wide column block and
-//! `KC`-deep slice, B is packed into `NR`-wide panels (they stay in L3/L2); A is read in place, six rows
-//! at a time (row-major or transposed alike: packing it cost more than it saved), and a 6×16 register-tiled micro-kernel
-//! (12 ymm accumulators, one broadcast and two FMAs per element of A) sweeps the panels.
-//! Packing buffers live in thread-local vectors that only ever grow, so a product of a shape
-//! seen before allocates nothing. Vector shapes (one row of output, or rank-1 updates) have
-//! their own memory-bound loops, which the blocked kernel would waste 5/6 of its work on.
+//! `KC`-deep slice, B is packed into `NR`-wide panels (they stay in L2/L3); A is read in place
+//! six rows at a time, or packed into six-row panels when it is transposed or its rows are
+//! 2 KiB-strided; a 6×16 register-tiled micro-kernel (12 ymm accumulators, one broadcast and
+//! two FMAs per element of A) sweeps the panels. Each thread's packing buffers are allocated
+//! once at their largest size, so products allocate nothing. Vector shapes (one row of output,
+//! or rank-1 updates) have their own memory-bound loops, on which the blocked kernel would
+//! waste 5/6 of its work.
 //!
 //! Large products are split between threads by columns (or rows, when they are the larger
 //! side) through [`super::pool`], which is also allocation-free.
@@ -504,7 +505,7 @@ unsafe fn kernel_6x16(
 }
 
 /// One output row from B stored transposed (`b'(p, j) = b[j·bcs + p]`, rows of the stored
-/// matrix contiguous): `c[j] (+)= a · b_row_j`, four dot products at a time.
+/// matrix contiguous): `c[j] (+)= a · b_row_j`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn row_times_transposed(n: usize, k: usize, a: View, b: View, c: *mut f32, acc: bool) {
@@ -519,16 +520,18 @@ unsafe fn row_times_transposed(n: usize, k: usize, a: View, b: View, c: *mut f32
     };
     let xat = |p: usize| *x.offset(p as isize * xs);
     let kv = if xs == 1 { k / 8 * 8 } else { 0 };
+    // Eight dot products at a time: eight weight rows stream in parallel, which keeps enough
+    // loads in flight when the weights come from L3.
+    const R: usize = 8;
     let mut j = 0;
     while j < n {
-        let rows = 4.min(n - j);
-        let mut s = [_mm256_setzero_ps(); 4];
-        let w = [0, 1.min(rows - 1), 2.min(rows - 1), 3.min(rows - 1)]
-            .map(|r| b.ptr.add((j + r) * stride));
+        let rows = R.min(n - j);
+        let mut s = [_mm256_setzero_ps(); R];
+        let w = [0, 1, 2, 3, 4, 5, 6, 7].map(|r: usize| b.ptr.add((j + r.min(rows - 1)) * stride));
         let mut p = 0;
         while p < kv {
             let xv = _mm256_loadu_ps(x.add(p));
-            for r in 0..4 {
+            for r in 0..R {
                 s[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w[r].add(p)), xv, s[r]);
             }
             p += 8;
@@ -541,7 +544,7 @@ unsafe fn row_times_transposed(n: usize, k: usize, a: View, b: View, c: *mut f32
             let out = c.add(j + r);
             *out = if acc { *out + t } else { t };
         }
-        j += 4;
+        j += R;
     }
 }
 

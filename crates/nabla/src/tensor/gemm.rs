@@ -1,14 +1,26 @@
-//! Matrix multiply on row-major slices, through the `gemm` crate (AVX-512 kernels enabled).
+//! Matrix multiply on row-major slices.
 //!
-//! Small products are done by a plain loop: below a few thousand multiply-adds the crate's
-//! dispatch costs more than the arithmetic, and tiny networks live there. Large products are
-//! split across threads; small ones never touch the thread pool.
+//! f32 products on CPUs with AVX2 and FMA (detected at run time) go through nabla's own
+//! kernels (`sgemm`): register-tiled and cache-blocked, with vector shapes (batch 1) handled by
+//! dedicated loops, threads from a persistent team, and no heap allocation per product, so a
+//! training step on the fused path allocates nothing. Everything else (f64, other CPUs, or
+//! `NABLA_GEMM_FALLBACK=1`) goes through the `gemm` crate (its AVX-512 kernels enabled).
+//!
+//! Small products are done by a plain loop: below a few thousand multiply-adds any blocked
+//! kernel's set-up costs more than the arithmetic, and tiny networks live there. Large products
+//! are split across threads; small ones stay on the calling thread.
+
+use std::any::TypeId;
 
 use super::Element;
 
-/// Work (m·n·k multiply-adds) below which a product runs on one thread.
+mod pool;
+mod sgemm;
+
+/// Work (m·n·k multiply-adds) below which a product runs on one thread (`gemm` crate path;
+/// the f32 kernels use their own, lower threshold).
 pub const PARALLEL_THRESHOLD: usize = 128 * 128 * 128;
-/// Work below which the plain loop beats the `gemm` crate's dispatch.
+/// Work below which the plain loop beats a blocked kernel's set-up.
 pub const SMALL_THRESHOLD: usize = 4096;
 
 /// Whether an operand is read as stored or transposed.
@@ -67,6 +79,28 @@ pub fn matmul_into<E: Element>(
         Trans::No => (1isize, n as isize),
         Trans::Yes => (k as isize, 1isize),
     };
+    if TypeId::of::<E>() == TypeId::of::<f32>() && sgemm::available() {
+        // SAFETY: E is f32 (same type, checked above), so the casts only restate the type;
+        // the assert above checks the extents; available() checked the CPU features.
+        unsafe {
+            let a32 = std::slice::from_raw_parts(a.as_ptr() as *const f32, a.len());
+            let b32 = std::slice::from_raw_parts(b.as_ptr() as *const f32, b.len());
+            let c32 = std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut f32, c.len());
+            sgemm::sgemm(
+                m,
+                n,
+                k,
+                a32,
+                (a_rs, a_cs),
+                b32,
+                (b_rs, b_cs),
+                c32,
+                accumulate,
+                max_threads(),
+            );
+        }
+        return;
+    }
     let threads = if work >= PARALLEL_THRESHOLD {
         max_threads()
     } else {
@@ -159,6 +193,45 @@ mod tests {
             }
         }
         t
+    }
+
+    /// f32 products through every path of the f32 kernels (vector shapes, blocked with and
+    /// without packing A, block edges past KC/MC/NC, split by columns and by rows across
+    /// threads) against an f64 reference; the operands are small integers, so every sum is
+    /// exact in f32 and the comparison is equality.
+    #[test]
+    fn f32_paths_match_exact_reference() {
+        let shapes = [
+            (1, 300, 50),
+            (1, 2100, 600),
+            (100, 80, 1),
+            (97, 1, 70),
+            (130, 129, 131),
+            (7, 2100, 40),
+            (250, 20, 300),
+            (600, 40, 30),
+            (128, 256, 784),
+            (13, 600, 520),
+        ];
+        for &(m, n, k) in &shapes {
+            let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64) - 6.0).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| ((i * 5 % 11) as f64) - 5.0).collect();
+            let want: Vec<f32> = naive(m, n, k, &a, &b).iter().map(|&v| v as f32).collect();
+            let at = transpose(m, k, &a);
+            let bt = transpose(k, n, &b);
+            let f = |v: &Vec<f64>| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+            let (a32, at32, b32, bt32) = (f(&a), f(&at), f(&b), f(&bt));
+            for (aa, ta) in [(&a32, Trans::No), (&at32, Trans::Yes)] {
+                for (bb, tb) in [(&b32, Trans::No), (&bt32, Trans::Yes)] {
+                    let mut c = vec![1.0f32; m * n];
+                    matmul_into(m, n, k, aa, ta, bb, tb, &mut c, false);
+                    assert!(c == want, "{m}x{n}x{k} {ta:?} {tb:?}");
+                    matmul_into(m, n, k, aa, ta, bb, tb, &mut c, true);
+                    let twice: Vec<f32> = want.iter().map(|x| 2.0 * x).collect();
+                    assert!(c == twice, "{m}x{n}x{k} {ta:?} {tb:?} accumulate");
+                }
+            }
+        }
     }
 
     #[test]

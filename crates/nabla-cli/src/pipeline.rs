@@ -36,10 +36,30 @@ pub mod defaults {
     pub const OPTIMIZER: &str = "adam";
     /// Learning-rate schedule (cosine annealing to 0 over the run's epochs).
     pub const SCHEDULE: &str = "cosine";
-    /// Passes over the training data.
+    /// Training sets with at least this many rows count as large (see [`for_training_rows`]).
+    pub const LARGE_SET_ROWS: usize = 10_000;
+    /// Passes over a small training set.
     pub const EPOCHS: usize = 20;
-    /// Rows per mini-batch.
+    /// Rows per mini-batch of a small training set.
     pub const BATCH_SIZE: usize = 32;
+    /// Passes over a large training set.
+    pub const LARGE_SET_EPOCHS: usize = 10;
+    /// Rows per mini-batch of a large training set.
+    pub const LARGE_SET_BATCH_SIZE: usize = 128;
+
+    /// Epochs and batch size when the flags do not give them, from the number of training
+    /// rows. The rule: a small set (under [`LARGE_SET_ROWS`] rows) gets batch 32 and 20
+    /// epochs, so that even 100 rows see 80 optimiser steps and digits (1 437 rows) about
+    /// 900; a large set gets batch 128 and 10 epochs: MNIST then takes 4 690 Adam steps,
+    /// enough with the cosine schedule for ≥ 98 % test accuracy, and a larger batch makes
+    /// each step's matrix products efficient.
+    pub fn for_training_rows(rows: usize) -> (usize, usize) {
+        if rows >= LARGE_SET_ROWS {
+            (LARGE_SET_EPOCHS, LARGE_SET_BATCH_SIZE)
+        } else {
+            (EPOCHS, BATCH_SIZE)
+        }
+    }
     /// Fraction of the data held out for the final test figure (when the source has no test set).
     pub const TEST_SPLIT: f64 = 0.2;
     /// Fraction of the remaining rows held out for validation.

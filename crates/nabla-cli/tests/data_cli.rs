@@ -95,7 +95,8 @@ fn default_train_reaches_97_percent_on_digits() {
     let acc = v["test"]["accuracy"].as_f64().unwrap();
     assert!(acc >= 0.97, "default test accuracy {acc}");
     assert_eq!(v["task"], "classification");
-    assert_eq!(v["epochs_run"], 20);
+    // 1 293 training rows → 41 batches of 32 per epoch → ⌈2 000 / 41⌉ = 49 epochs.
+    assert_eq!(v["epochs_run"], 49);
     assert!(out.exists());
 }
 
@@ -949,24 +950,47 @@ fn track_test_lists_every_epoch() {
     assert!(stderr(&o).contains("--track-test"), "{}", stderr(&o));
 }
 
-/// Without --epochs/--batch-size, a training set under 10 000 rows gets 20 epochs of batch
-/// 32, a larger one 10 epochs of batch 128 (the settings stored in the model say so).
+/// Without --epochs/--batch-size, a training set under 10 000 rows gets batch 32 and enough
+/// epochs for about 2 000 optimiser steps (20 to 200), a larger one 10 epochs of batch 128 (the
+/// settings stored in the model say so).
 #[test]
 fn default_epochs_and_batch_follow_the_training_rows() {
     let d = tmpdir("defaultsize");
     let model = d.join("m.safetensors");
+    let small = d.join("small.csv");
+    blobs_csv(&small, 700);
     ok(&nabla(&[
         "train",
         "--data",
-        "builtin:iris",
+        s(&small),
+        "--hidden",
+        "4",
         "--quiet",
         "--out",
         s(&model),
     ]));
     let ins = json_of(&nabla(&["inspect", s(&model), "--json"]));
-    assert_eq!(ins["training"]["settings"]["epochs"], 20, "{ins}");
+    let rows = ins["training"]["rows"]["train"].as_u64().unwrap();
+    // 700 rows → about 504 training rows → 16 batches of 32 per epoch → 125 epochs.
+    let steps = rows.div_ceil(32);
+    let expected = 2000u64.div_ceil(steps).clamp(20, 200);
+    assert!((100..150).contains(&expected), "{rows} rows");
+    assert_eq!(ins["training"]["settings"]["epochs"], expected, "{ins}");
     assert_eq!(ins["training"]["settings"]["batch_size"], 32, "{ins}");
-    assert_eq!(ins["training"]["epochs_run"], 20);
+    assert_eq!(ins["training"]["epochs_run"], expected);
+    // Iris (108 training rows, 4 steps per epoch) reaches the cap of 200 epochs.
+    ok(&nabla(&[
+        "train",
+        "--data",
+        "builtin:iris",
+        "--hidden",
+        "4",
+        "--quiet",
+        "--out",
+        s(&model),
+    ]));
+    let ins = json_of(&nabla(&["inspect", s(&model), "--json"]));
+    assert_eq!(ins["training"]["settings"]["epochs"], 200, "{ins}");
     // 14 000 rows leave about 10 080 training rows after the default test and validation
     // splits: a large set.
     let csv = d.join("big.csv");

@@ -52,8 +52,9 @@ pub struct Args {
     pub arch: ArchFlags,
     #[command(flatten)]
     pub optim: OptimFlags,
-    /// Passes over the training data (with --resume: the total to reach) [default: 20 for a
-    /// training set under 10 000 rows, 10 for a larger one].
+    /// Passes over the training data (with --resume: the total to reach) [default: 10 for a
+    /// training set of 10 000 rows or more; for a smaller one enough for about 2 000
+    /// optimiser steps, between 20 and 200].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Rows per mini-batch [default: 32 for a training set under 10 000 rows, 128 for a
@@ -489,9 +490,9 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
              set (mnist:DIR) or --test-split above 0",
         ));
     }
-    let (default_epochs, default_batch) = defaults::for_training_rows(data.train.len());
+    let (default_epochs, batch_size) =
+        defaults::for_training_rows(data.train.len(), args.batch_size);
     let epochs = args.epochs.unwrap_or(default_epochs);
-    let batch_size = args.batch_size.unwrap_or(default_batch);
     let n_classes = data.class_names.len();
     let (cfg, loss) = pipeline::network_config(
         &args.arch,

@@ -695,9 +695,18 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         Some(v) => Some(figures(&net, v, data.truth[1].as_deref(), loss, scaler)?),
         None => None,
     };
-    let test_m = match &data.test {
-        Some(t) if !t.is_empty() => Some(figures(&net, t, data.truth[2].as_deref(), loss, scaler)?),
+    // With --track-test the last epoch already evaluated the test set with these very weights
+    // (classification: no unit conversion needed); reuse it unless early stopping restored
+    // other weights.
+    let tracked_final = match (data.task, history.best_epoch, history.epochs.last()) {
+        (Task::Classify, None, Some(r)) if args.track_test => r.test.clone(),
         _ => None,
+    };
+    let test_m = match (&data.test, tracked_final) {
+        (Some(t), _) if t.is_empty() => None,
+        (Some(_), Some(m)) => Some(m),
+        (Some(t), None) => Some(figures(&net, t, data.truth[2].as_deref(), loss, scaler)?),
+        (None, _) => None,
     };
     let seconds = t0.elapsed().as_secs_f64();
     let task_name = meta.task.clone();

@@ -632,21 +632,41 @@ impl<'a> Trainer<'a> {
 /// each unit with a value that is not saturated as alive. Monomorphised per activation test so
 /// that the loop is branch-free.
 #[inline]
-fn count_saturated(
+fn count_saturated<F: Fn(f32) -> bool>(
     a: &[f32],
     width: usize,
     alive: &mut [bool],
-    saturated: impl Fn(f32) -> bool,
+    saturated: F,
 ) -> usize {
-    let mut count = 0usize;
-    for row in a.chunks_exact(width) {
-        for (alive_u, &v) in alive.iter_mut().zip(row) {
-            let s = saturated(v);
-            count += usize::from(s);
-            *alive_u |= !s;
+    #[inline(always)]
+    fn body<F: Fn(f32) -> bool>(a: &[f32], width: usize, alive: &mut [bool], sat: &F) -> usize {
+        let mut count = 0usize;
+        for row in a.chunks_exact(width) {
+            for (alive_u, &v) in alive.iter_mut().zip(row) {
+                let s = sat(v);
+                count += usize::from(s);
+                *alive_u |= !s;
+            }
+        }
+        count
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn body_avx2<F: Fn(f32) -> bool>(
+            a: &[f32],
+            width: usize,
+            alive: &mut [bool],
+            sat: &F,
+        ) -> usize {
+            body(a, width, alive, sat)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present (checked just above); the body is safe code.
+            return unsafe { body_avx2(a, width, alive, &saturated) };
         }
     }
-    count
+    body(a, width, alive, &saturated)
 }
 
 /// Σ v² in f64, over eight independent partial sums so that the loop vectorises (the order of

@@ -32,14 +32,50 @@ pub mod defaults {
     pub const HIDDEN: &str = "256,128";
     /// Hidden activation.
     pub const ACTIVATION: &str = "relu";
+    /// Initialiser of `--init auto`: Glorot/Xavier uniform, U(±√(6 / (fan_in + fan_out))),
+    /// for every layer, biases zero. Its standard deviation √(2 / (fan_in + fan_out)) is
+    /// below He's √(2 / fan_in) where fan_out is large relative to fan_in (64 → 64: 0.125 vs
+    /// 0.177) and close to it in MNIST's first layer (0.044 vs 0.051). Over seeds 0–4 it gave
+    /// higher test accuracy than He on digits and breast cancer, and at least 0.980 on MNIST
+    /// (README, "End to end").
+    pub const INIT: nabla::nn::Init = nabla::nn::Init::XavierUniform;
     /// Optimiser.
     pub const OPTIMIZER: &str = "adam";
     /// Learning-rate schedule (cosine annealing to 0 over the run's epochs).
     pub const SCHEDULE: &str = "cosine";
-    /// Passes over the training data.
-    pub const EPOCHS: usize = 20;
-    /// Rows per mini-batch.
+    /// Training sets with at least this many rows count as large (see [`for_training_rows`]).
+    pub const LARGE_SET_ROWS: usize = 10_000;
+    /// Rows per mini-batch of a small training set.
     pub const BATCH_SIZE: usize = 32;
+    /// Optimiser steps a small training set gets at least (see [`for_training_rows`]).
+    pub const SMALL_SET_STEPS: usize = 2_000;
+    /// Fewest and most passes over a small training set.
+    pub const SMALL_SET_EPOCHS: (usize, usize) = (20, 200);
+    /// Passes over a large training set.
+    pub const LARGE_SET_EPOCHS: usize = 10;
+    /// Rows per mini-batch of a large training set.
+    pub const LARGE_SET_BATCH_SIZE: usize = 128;
+
+    /// Epochs and batch size when the flags do not give them, from the number of training
+    /// rows (and, for the epochs, the batch size in use). The rule:
+    ///
+    /// * a large set (at least [`LARGE_SET_ROWS`] rows) gets batch 128 and 10 epochs: MNIST
+    ///   then takes 4 690 Adam steps, enough with the cosine schedule for ≥ 98 % test accuracy,
+    ///   and batches of 128 rows keep the matrix products efficient;
+    /// * a small set gets batch 32 and as many epochs as it takes to make about 2 000
+    ///   optimiser steps, at least 20 and at most 200: digits (about 1 300 training rows, 41
+    ///   steps per epoch) gets 49 epochs, iris 200.
+    pub fn for_training_rows(rows: usize, batch: Option<usize>) -> (usize, usize) {
+        if rows >= LARGE_SET_ROWS {
+            return (LARGE_SET_EPOCHS, batch.unwrap_or(LARGE_SET_BATCH_SIZE));
+        }
+        let batch = batch.unwrap_or(BATCH_SIZE);
+        let steps_per_epoch = rows.div_ceil(batch).max(1);
+        let epochs = SMALL_SET_STEPS
+            .div_ceil(steps_per_epoch)
+            .clamp(SMALL_SET_EPOCHS.0, SMALL_SET_EPOCHS.1);
+        (epochs, batch)
+    }
     /// Fraction of the data held out for the final test figure (when the source has no test set).
     pub const TEST_SPLIT: f64 = 0.2;
     /// Fraction of the remaining rows held out for validation.
@@ -332,7 +368,9 @@ pub struct ArchFlags {
     /// Dropout probability after each hidden layer, in [0, 1).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub dropout: f64,
-    /// Weight initialiser: auto (He for ReLU, Xavier for sigmoid/tanh), xavier, he, lecun.
+    /// Weight initialiser: auto (Glorot/Xavier uniform for every layer, as scikit-learn's
+    /// MLPClassifier; measured better than He on small tables and as good on MNIST), xavier,
+    /// he, he_uniform, lecun, torch.
     #[arg(long, default_value = "auto")]
     pub init: String,
     /// Loss: auto (softmax cross-entropy for 3+ classes, one logit with binary cross-entropy
@@ -359,7 +397,7 @@ pub fn network_config(
         )));
     }
     let init = match arch.init.as_str() {
-        "auto" => None,
+        "auto" => Some(defaults::INIT),
         name => Some(Init::from_name(name).map_err(|e| CliError::usage(format!("--init: {e}")))?),
     };
     let loss = match (arch.loss.as_str(), task) {

@@ -95,7 +95,8 @@ fn default_train_reaches_97_percent_on_digits() {
     let acc = v["test"]["accuracy"].as_f64().unwrap();
     assert!(acc >= 0.97, "default test accuracy {acc}");
     assert_eq!(v["task"], "classification");
-    assert_eq!(v["epochs_run"], 20);
+    // 1 293 training rows → 41 batches of 32 per epoch → ⌈2 000 / 41⌉ = 49 epochs.
+    assert_eq!(v["epochs_run"], 49);
     assert!(out.exists());
 }
 
@@ -819,4 +820,215 @@ fn python_recomputes_the_forward_pass() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
+/// `--split-file` trains on exactly the listed rows and tests on exactly the listed rows, in
+/// any order and not contiguous: the stored standardisation mean equals the mean of the listed
+/// training rows (computed here in f64), and the test loss equals `nabla eval` on a file holding
+/// only the listed test rows.
+#[test]
+fn split_files_use_exactly_the_listed_rows() {
+    let d = tmpdir("splitexact");
+    let csv = d.join("blobs.csv");
+    blobs_csv(&csv, 90);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines[0];
+    let rows: Vec<&str> = lines[1..].to_vec();
+    // Scattered rows in a shuffled order; the rest (and row 0) belong to neither split.
+    let train: Vec<usize> = (0..90).filter(|i| i % 3 != 0).rev().collect();
+    let test: Vec<usize> = vec![87, 3, 42, 9, 66, 21, 30, 12, 75, 54];
+    let list = |v: &[usize]| v.iter().map(|i| format!("{i}\n")).collect::<String>();
+    std::fs::write(d.join("s.train.txt"), list(&train)).unwrap();
+    std::fs::write(d.join("s.test.txt"), list(&test)).unwrap();
+    let model = d.join("m.safetensors");
+    let summary = json_of(&nabla(&[
+        "train",
+        "--data",
+        s(&csv),
+        "--split-file",
+        s(&d.join("s")),
+        "--epochs",
+        "3",
+        "--hidden",
+        "4",
+        "--val-split",
+        "0",
+        "--quiet",
+        "--json",
+        "--out",
+        s(&model),
+    ]));
+    let ins = json_of(&nabla(&["inspect", s(&model), "--json"]));
+    assert_eq!(ins["training"]["rows"]["train"], train.len());
+    assert_eq!(ins["training"]["rows"]["test"], test.len());
+    let mean = ins["standardization"]["mean"].as_array().unwrap();
+    for (j, m) in mean.iter().enumerate() {
+        let expected: f64 = train
+            .iter()
+            .map(|&i| rows[i].split(',').nth(j).unwrap().parse::<f64>().unwrap())
+            .sum::<f64>()
+            / train.len() as f64;
+        let got = m.as_f64().unwrap();
+        assert!(
+            (got - expected).abs() < 1e-5,
+            "feature {j}: {got} vs {expected}"
+        );
+    }
+    let only_test = d.join("test_rows.csv");
+    let mut t = format!("{header}\n");
+    for &i in &test {
+        t.push_str(rows[i]);
+        t.push('\n');
+    }
+    std::fs::write(&only_test, t).unwrap();
+    let ev = json_of(&nabla(&[
+        "eval",
+        "--model",
+        s(&model),
+        "--data",
+        s(&only_test),
+        "--json",
+    ]));
+    assert_eq!(ev["rows"], test.len());
+    let (a, b) = (
+        ev["loss"].as_f64().unwrap(),
+        summary["test"]["loss"].as_f64().unwrap(),
+    );
+    assert!(
+        (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+        "eval {a} vs train's test {b}"
+    );
+    assert_eq!(ev["accuracy"], summary["test"]["accuracy"]);
+}
+
+/// `--track-test` reports the test figures after every epoch; the last one is the final test
+/// figure and the times grow.
+#[test]
+fn track_test_lists_every_epoch() {
+    let d = tmpdir("tracktest");
+    let model = d.join("m.safetensors");
+    let v = json_of(&nabla(&[
+        "train",
+        "--data",
+        "builtin:iris",
+        "--epochs",
+        "4",
+        "--hidden",
+        "8",
+        "--track-test",
+        "--quiet",
+        "--json",
+        "--out",
+        s(&model),
+    ]));
+    let per = v["test_per_epoch"].as_array().expect("test_per_epoch");
+    assert_eq!(per.len(), 4, "{v}");
+    let mut last = 0.0;
+    for (k, e) in per.iter().enumerate() {
+        assert_eq!(e["epoch"], k + 1);
+        let a = e["test_accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&a));
+        let t = e["seconds_since_start"].as_f64().unwrap();
+        assert!(t >= last, "{per:?}");
+        last = t;
+    }
+    // Tracking does not change training: the same run without it ends with the last epoch's
+    // test figures (computed there by the final evaluation, not the per-epoch one).
+    let plain = json_of(&nabla(&[
+        "train",
+        "--data",
+        "builtin:iris",
+        "--epochs",
+        "4",
+        "--hidden",
+        "8",
+        "--quiet",
+        "--json",
+        "--out",
+        s(&model),
+    ]));
+    assert!(plain.get("test_per_epoch").is_none());
+    assert_eq!(per[3]["test_accuracy"], plain["test"]["accuracy"]);
+    let (a, b) = (
+        per[3]["test_loss"].as_f64().unwrap(),
+        plain["test"]["loss"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} vs {b}");
+    assert_eq!(per[3]["test_accuracy"], v["test"]["accuracy"]);
+    // Without a test set there is nothing to track: a usage error.
+    let o = nabla(&[
+        "train",
+        "--data",
+        "builtin:iris",
+        "--test-split",
+        "0",
+        "--track-test",
+        "--out",
+        s(&model),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--track-test"), "{}", stderr(&o));
+}
+
+/// Without --epochs/--batch-size, a training set under 10 000 rows gets batch 32 and enough
+/// epochs for about 2 000 optimiser steps (20 to 200), a larger one 10 epochs of batch 128 (the
+/// settings stored in the model say so).
+#[test]
+fn default_epochs_and_batch_follow_the_training_rows() {
+    let d = tmpdir("defaultsize");
+    let model = d.join("m.safetensors");
+    let small = d.join("small.csv");
+    blobs_csv(&small, 700);
+    ok(&nabla(&[
+        "train",
+        "--data",
+        s(&small),
+        "--hidden",
+        "4",
+        "--quiet",
+        "--out",
+        s(&model),
+    ]));
+    let ins = json_of(&nabla(&["inspect", s(&model), "--json"]));
+    let rows = ins["training"]["rows"]["train"].as_u64().unwrap();
+    // 700 rows → about 504 training rows → 16 batches of 32 per epoch → 125 epochs.
+    let steps = rows.div_ceil(32);
+    let expected = 2000u64.div_ceil(steps).clamp(20, 200);
+    assert!((100..150).contains(&expected), "{rows} rows");
+    assert_eq!(ins["training"]["settings"]["epochs"], expected, "{ins}");
+    assert_eq!(ins["training"]["settings"]["batch_size"], 32, "{ins}");
+    assert_eq!(ins["training"]["epochs_run"], expected);
+    // Iris (108 training rows, 4 steps per epoch) reaches the cap of 200 epochs.
+    ok(&nabla(&[
+        "train",
+        "--data",
+        "builtin:iris",
+        "--hidden",
+        "4",
+        "--quiet",
+        "--out",
+        s(&model),
+    ]));
+    let ins = json_of(&nabla(&["inspect", s(&model), "--json"]));
+    assert_eq!(ins["training"]["settings"]["epochs"], 200, "{ins}");
+    // 14 000 rows leave about 10 080 training rows after the default test and validation
+    // splits: a large set.
+    let csv = d.join("big.csv");
+    blobs_csv(&csv, 14_000);
+    ok(&nabla(&[
+        "train",
+        "--data",
+        s(&csv),
+        "--hidden",
+        "4",
+        "--quiet",
+        "--out",
+        s(&model),
+    ]));
+    let ins = json_of(&nabla(&["inspect", s(&model), "--json"]));
+    let rows = ins["training"]["rows"]["train"].as_u64().unwrap();
+    assert!((10_000..10_200).contains(&rows), "{ins}");
+    assert_eq!(ins["training"]["settings"]["epochs"], 10, "{ins}");
+    assert_eq!(ins["training"]["settings"]["batch_size"], 128, "{ins}");
 }

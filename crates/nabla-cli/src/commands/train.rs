@@ -52,12 +52,15 @@ pub struct Args {
     pub arch: ArchFlags,
     #[command(flatten)]
     pub optim: OptimFlags,
-    /// Passes over the training data (with --resume: the total to reach) [default: 20].
+    /// Passes over the training data (with --resume: the total to reach) [default: 10 for a
+    /// training set of 10 000 rows or more; for a smaller one enough for about 2 000
+    /// optimiser steps, between 20 and 200].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Rows per mini-batch.
-    #[arg(long, default_value_t = defaults::BATCH_SIZE)]
-    pub batch_size: usize,
+    /// Rows per mini-batch [default: 32 for a training set under 10 000 rows, 128 for a
+    /// larger one].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Stop after this many epochs without a better validation loss and keep the best weights.
     #[arg(long, value_name = "PATIENCE")]
     pub early_stopping: Option<usize>,
@@ -91,6 +94,11 @@ pub struct Args {
     /// Print one JSON object with the run's figures on stdout at the end.
     #[arg(long)]
     pub json: bool,
+    /// Evaluate the test set after every epoch (it takes no part in training): shown on the
+    /// epoch lines and, with --json, listed under "test_per_epoch" with the seconds since the
+    /// command started.
+    #[arg(long)]
+    pub track_test: bool,
     /// Write a self-contained HTML report (curves, metrics, confusion matrix, warnings).
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
@@ -245,6 +253,10 @@ struct Monitor<'a> {
     error: Option<CliError>,
     diagnostics: nabla::train::DiagnosticsMonitor,
     warnings: Vec<String>,
+    /// When the command started (for --track-test's timings).
+    started: Instant,
+    /// With --track-test: one JSON object per epoch.
+    test_per_epoch: Vec<serde_json::Value>,
 }
 
 impl Monitor<'_> {
@@ -327,6 +339,15 @@ impl Callback for Monitor<'_> {
                     line.push_str(&format!(" r2 {r2:.4}"));
                 }
             }
+            if let Some(t) = &record.test {
+                line.push_str(&format!("  test loss {:.4}", t.loss));
+                if let Some(a) = t.accuracy {
+                    line.push_str(&format!(" acc {a:.4}"));
+                }
+                if let Some(r2) = t.r2 {
+                    line.push_str(&format!(" r2 {r2:.4}"));
+                }
+            }
             line.push_str(&format!(
                 "  {:.1}s  {:.0} rows/s",
                 record.seconds,
@@ -344,6 +365,22 @@ impl Callback for Monitor<'_> {
             eprintln!("{line}");
         }
         self.print_diagnostics(record);
+        if let Some(t) = &record.test {
+            let mut o = serde_json::Map::new();
+            o.insert("epoch".into(), json!(record.epoch));
+            o.insert("test_loss".into(), super::json_number(t.loss as f64));
+            if let Some(a) = t.accuracy {
+                o.insert("test_accuracy".into(), super::json_number(a as f64));
+            }
+            if let Some(r2) = t.r2 {
+                o.insert("test_r2".into(), super::json_number(r2 as f64));
+            }
+            o.insert(
+                "seconds_since_start".into(),
+                json!(self.started.elapsed().as_secs_f64()),
+            );
+            self.test_per_epoch.push(serde_json::Value::Object(o));
+        }
         self.rows_in_epoch = 0;
         self.loss_sum = 0.0;
         self.epoch_start = Instant::now();
@@ -396,12 +433,11 @@ fn history_csv(history: &History) -> String {
     s
 }
 
-fn validate(args: &Args) -> Result<usize, CliError> {
-    let epochs = args.epochs.unwrap_or(defaults::EPOCHS);
-    if epochs == 0 {
+fn validate(args: &Args) -> Result<(), CliError> {
+    if args.epochs == Some(0) {
         return Err(CliError::usage("--epochs 0: must be at least 1"));
     }
-    if args.batch_size == 0 {
+    if args.batch_size == Some(0) {
         return Err(CliError::usage("--batch-size 0: must be at least 1"));
     }
     if args.early_stopping == Some(0) {
@@ -417,13 +453,13 @@ fn validate(args: &Args) -> Result<usize, CliError> {
             "--early-stopping needs a validation split (--val-split above 0)",
         ));
     }
-    Ok(epochs)
+    Ok(())
 }
 
 /// Runs `nabla train`.
 pub fn run(mut args: Args) -> Result<(), CliError> {
-    pipeline::set_threads(args.threads)?;
     let t0 = Instant::now();
+    pipeline::set_threads(args.threads)?;
     // Resuming: the checkpoint's settings, with the run-control flags of this command line.
     let mut resume = None;
     if let Some(path) = args.resume.clone() {
@@ -433,6 +469,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         saved.out = Some(args.out.clone().unwrap_or(path.clone()));
         saved.history = args.history.clone();
         saved.json = args.json;
+        saved.track_test = args.track_test;
         saved.quiet = args.quiet;
         saved.threads = args.threads;
         saved.stop_after = args.stop_after;
@@ -441,12 +478,21 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         args = saved;
         resume = Some(snap);
     }
-    let epochs = validate(&args)?;
+    validate(&args)?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(defaults::OUT));
     let data = pipeline::prepare_data(&args.data, args.seed)?;
+    if args.track_test && data.test.as_ref().is_none_or(|t| t.is_empty()) {
+        return Err(CliError::usage(
+            "--track-test needs a test set: --test, --split-file, a source with its own test \
+             set (mnist:DIR) or --test-split above 0",
+        ));
+    }
+    let (default_epochs, batch_size) =
+        defaults::for_training_rows(data.train.len(), args.batch_size);
+    let epochs = args.epochs.unwrap_or(default_epochs);
     let n_classes = data.class_names.len();
     let (cfg, loss) = pipeline::network_config(
         &args.arch,
@@ -492,7 +538,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     };
     let train_cfg = TrainConfig {
         epochs,
-        batch_size: args.batch_size,
+        batch_size,
         shuffle: args.shuffle.is_on(),
         seed: args.seed,
         loss,
@@ -552,7 +598,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             optimizer.name(),
             optimizer.learning_rate(),
             args.optim.schedule,
-            args.batch_size,
+            batch_size,
             args.seed
         );
     }
@@ -593,13 +639,24 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         error: None,
         diagnostics: nabla::train::DiagnosticsMonitor::new(),
         warnings: vec![],
+        started: t0,
+        test_per_epoch: vec![],
     };
     monitor.last = monitor.snapshot(&trainer.state());
-    let fitted = trainer.fit(
+    let tracked = if args.track_test {
+        data.test
+            .as_ref()
+            .filter(|t| !t.is_empty())
+            .map(|t| t as &dyn nabla::train::BatchSource)
+    } else {
+        None
+    };
+    let fitted = trainer.fit_tracking(
         &data.train,
         data.val
             .as_ref()
             .map(|v| v as &dyn nabla::train::BatchSource),
+        tracked,
         &mut monitor,
     );
     let epochs_done = trainer.state().epoch;
@@ -611,6 +668,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         return Err(e);
     }
     let warnings = std::mem::take(&mut monitor.warnings);
+    let test_per_epoch = std::mem::take(&mut monitor.test_per_epoch);
     let history = fitted.map_err(|e| match e {
         nabla::Error::Diverged { .. } => {
             CliError::failure(format!("{e}; lower the learning rate (--lr)"))
@@ -637,13 +695,22 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         Some(v) => Some(figures(&net, v, data.truth[1].as_deref(), loss, scaler)?),
         None => None,
     };
-    let test_m = match &data.test {
-        Some(t) if !t.is_empty() => Some(figures(&net, t, data.truth[2].as_deref(), loss, scaler)?),
+    // With --track-test the last epoch already evaluated the test set with these very weights
+    // (classification: no unit conversion needed); reuse it unless early stopping restored
+    // other weights.
+    let tracked_final = match (data.task, history.best_epoch, history.epochs.last()) {
+        (Task::Classify, None, Some(r)) if args.track_test => r.test.clone(),
         _ => None,
+    };
+    let test_m = match (&data.test, tracked_final) {
+        (Some(t), _) if t.is_empty() => None,
+        (Some(_), Some(m)) => Some(m),
+        (Some(t), None) => Some(figures(&net, t, data.truth[2].as_deref(), loss, scaler)?),
+        (None, _) => None,
     };
     let seconds = t0.elapsed().as_secs_f64();
     let task_name = meta.task.clone();
-    let summary = json!({
+    let mut summary = json!({
         "task": task_name,
         "epochs_run": epochs_done,
         "best_epoch": history.best_epoch,
@@ -659,6 +726,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         o.remove("resume");
         o.remove("stop_after");
         o.insert("epochs".into(), json!(epochs));
+        o.insert("batch_size".into(), json!(batch_size));
     }
     meta.training = json!({
         "epochs_run": epochs_done,
@@ -709,7 +777,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             ),
             ("schedule".into(), args.optim.schedule.to_string()),
             ("epochs".into(), epochs.to_string()),
-            ("batch size".into(), args.batch_size.to_string()),
+            ("batch size".into(), batch_size.to_string()),
             ("seed".into(), args.seed.to_string()),
             (
                 "loss".into(),
@@ -738,6 +806,9 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         nabla::io::write_atomic(path, html.as_bytes()).map_err(lib_err)?;
     }
     if args.json {
+        if args.track_test {
+            summary["test_per_epoch"] = serde_json::Value::Array(test_per_epoch);
+        }
         return print_json(&summary);
     }
     let mut lines = vec![format!(

@@ -155,6 +155,18 @@ impl AdamCore {
             let (exp_avg, exp_avg_sq) = moments.split_at_mut(1);
             let (exp_avg, exp_avg_sq) = (&mut exp_avg[0], &mut exp_avg_sq[0]);
             let mut max_sq = rest.first_mut();
+            if !decoupled && l2 == 0.0 && !amsgrad && lerp_weight.abs() < 0.5 {
+                let k = PlainAdamStep {
+                    lerp_weight,
+                    beta2: beta2_f,
+                    sq_weight,
+                    bias_correction2_sqrt,
+                    eps,
+                    neg_step_size,
+                };
+                k.apply(theta, grad, exp_avg, exp_avg_sq);
+                return;
+            }
             for (i, (p, &g)) in theta.iter_mut().zip(grad).enumerate() {
                 if decoupled {
                     *p *= decay_factor;
@@ -176,6 +188,63 @@ impl AdamCore {
                 *p += neg_step_size * m / denom;
             }
         })
+    }
+}
+
+/// The constants of one Adam step without weight decay or AMSGrad (the common case), for a
+/// loop the compiler can vectorise. It computes exactly the general loop's expressions in the
+/// same order (no fused multiply-add), so the results are bit-identical to it.
+struct PlainAdamStep {
+    lerp_weight: f32,
+    beta2: f32,
+    sq_weight: f32,
+    bias_correction2_sqrt: f32,
+    eps: f32,
+    neg_step_size: f32,
+}
+
+impl PlainAdamStep {
+    #[inline(always)]
+    fn body(&self, theta: &mut [f32], grad: &[f32], exp_avg: &mut [f32], exp_avg_sq: &mut [f32]) {
+        let n = theta.len();
+        let (grad, exp_avg, exp_avg_sq) = (&grad[..n], &mut exp_avg[..n], &mut exp_avg_sq[..n]);
+        for (((p, &g), m), v) in theta
+            .iter_mut()
+            .zip(grad)
+            .zip(exp_avg.iter_mut())
+            .zip(exp_avg_sq.iter_mut())
+        {
+            // lerp(m, g, w) with |w| < 0.5, as in `lerp`.
+            let m_new = *m + self.lerp_weight * (g - *m);
+            *m = m_new;
+            let v_new = *v * self.beta2 + self.sq_weight * g * g;
+            *v = v_new;
+            let denom = v_new.sqrt() / self.bias_correction2_sqrt + self.eps;
+            *p += self.neg_step_size * m_new / denom;
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn body_avx2(
+        &self,
+        theta: &mut [f32],
+        grad: &[f32],
+        exp_avg: &mut [f32],
+        exp_avg_sq: &mut [f32],
+    ) {
+        self.body(theta, grad, exp_avg, exp_avg_sq)
+    }
+
+    /// Update `theta` and the two moment buffers in place (all of one length).
+    fn apply(&self, theta: &mut [f32], grad: &[f32], exp_avg: &mut [f32], exp_avg_sq: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above); the body is safe code.
+            unsafe { self.body_avx2(theta, grad, exp_avg, exp_avg_sq) };
+            return;
+        }
+        self.body(theta, grad, exp_avg, exp_avg_sq)
     }
 }
 

@@ -26,7 +26,8 @@ pub struct Metrics {
 /// Evaluate `net` (in its current mode) on `data` in batches of `batch` rows.
 ///
 /// For SSE the reported loss is per row (the sum over a batch divided by its rows), so that
-/// figures of different set sizes compare.
+/// figures of different set sizes compare. This builds a workspace and buffers for one call;
+/// to evaluate repeatedly (every epoch) use an [`Evaluator`], which keeps them.
 pub fn evaluate(
     net: &Sequential,
     data: &dyn BatchSource,
@@ -34,63 +35,105 @@ pub fn evaluate(
     task: TaskKind,
     batch: usize,
 ) -> Result<Metrics> {
-    let n = data.len();
-    let d = data.n_features();
-    let bs = batch.clamp(1, n.max(1));
+    let bs = batch.clamp(1, data.len().max(1));
     let mut ws = Workspace::new(net, bs)?;
-    let outputs = net.output_size().unwrap_or(1);
-    let mut x = vec![0.0f32; bs * d];
-    let mut grad = vec![0.0f32; bs * outputs];
-    let (mut cls, mut vals) = (vec![], vec![]);
-    let idx_all: Vec<usize> = (0..n).collect();
-    let all_targets = require_targets(data)?;
-    let mut loss_sum = 0.0f64;
-    let mut correct = 0usize;
-    let (mut se, mut ae) = (0.0f64, 0.0f64);
-    let mut preds: Vec<f32> = vec![];
-    for chunk in idx_all.chunks(bs) {
-        let rows = chunk.len();
-        data.fill_features(chunk, &mut x[..rows * d]);
-        let out = net.forward_fused(&mut ws, &x, rows)?;
-        let targets = gather_targets(all_targets, chunk, &mut cls, &mut vals)?;
-        let l = crate::nn::fused::loss_and_grad(loss, out, rows, outputs, targets, &mut grad)?;
-        loss_sum += match loss {
-            FusedLoss::Sse => l as f64,
-            _ => l as f64 * rows as f64,
-        };
-        match all_targets {
-            TargetView::Classes(_) => correct += count_correct(out, rows, outputs, &cls),
-            TargetView::Values { .. } => {
-                for (p, t) in out.iter().zip(&vals) {
-                    let e = (p - t) as f64;
-                    se += e * e;
-                    ae += e.abs();
+    Evaluator::default().evaluate(net, &mut ws, data, loss, task)
+}
+
+/// Evaluates a network repeatedly without allocating after the first call: it keeps the batch
+/// buffers (features, targets, row indices, loss gradient) and runs the forward passes in a
+/// caller's [`Workspace`], for example the one the trainer uses for its steps. Batches have
+/// the workspace's `max_batch` rows (the last one fewer).
+#[derive(Debug, Default)]
+pub struct Evaluator {
+    x: Vec<f32>,
+    grad: Vec<f32>,
+    cls: Vec<u32>,
+    vals: Vec<f32>,
+    rows: Vec<usize>,
+}
+
+impl Evaluator {
+    /// An evaluator with empty buffers (they grow on first use).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Figures of `net` (in its current mode: call `set_training(false)` first to switch
+    /// dropout off) on every row of `data`, with the forward passes in `ws`. The loss is the
+    /// mean per row (for SSE, each batch's sum divided by its rows).
+    pub fn evaluate(
+        &mut self,
+        net: &Sequential,
+        ws: &mut Workspace,
+        data: &dyn BatchSource,
+        loss: FusedLoss,
+        task: TaskKind,
+    ) -> Result<Metrics> {
+        let n = data.len();
+        let d = data.n_features();
+        let bs = ws.max_batch().min(n.max(1));
+        let outputs = net.output_size().unwrap_or(1);
+        self.x.resize(bs * d, 0.0);
+        self.grad.resize(bs * outputs, 0.0);
+        if self.rows.len() != n {
+            self.rows.clear();
+            self.rows.extend(0..n);
+        }
+        let all_targets = require_targets(data)?;
+        let mut loss_sum = 0.0f64;
+        let mut correct = 0usize;
+        let (mut se, mut ae) = (0.0f64, 0.0f64);
+        for chunk in self.rows.chunks(bs) {
+            let rows = chunk.len();
+            data.fill_features(chunk, &mut self.x[..rows * d]);
+            let out = net.forward_fused(ws, &self.x, rows)?;
+            let targets = gather_targets(all_targets, chunk, &mut self.cls, &mut self.vals)?;
+            let l = crate::nn::fused::loss_and_grad(
+                loss,
+                out,
+                rows,
+                outputs,
+                targets,
+                &mut self.grad[..rows * outputs],
+            )?;
+            loss_sum += match loss {
+                FusedLoss::Sse => l as f64,
+                _ => l as f64 * rows as f64,
+            };
+            match all_targets {
+                TargetView::Classes(_) => correct += count_correct(out, rows, outputs, &self.cls),
+                TargetView::Values { .. } => {
+                    for (p, t) in out.iter().zip(&self.vals) {
+                        let e = (p - t) as f64;
+                        se += e * e;
+                        ae += e.abs();
+                    }
                 }
-                preds.extend_from_slice(&out[..rows * outputs]);
             }
         }
-    }
-    let mut m = Metrics {
-        loss: (loss_sum / n.max(1) as f64) as f32,
-        ..Metrics::default()
-    };
-    match (task, all_targets) {
-        (TaskKind::Classification, TargetView::Classes(_)) => {
-            m.accuracy = Some(correct as f32 / n.max(1) as f32);
+        let mut m = Metrics {
+            loss: (loss_sum / n.max(1) as f64) as f32,
+            ..Metrics::default()
+        };
+        match (task, all_targets) {
+            (TaskKind::Classification, TargetView::Classes(_)) => {
+                m.accuracy = Some(correct as f32 / n.max(1) as f32);
+            }
+            (_, TargetView::Values { values, .. }) => {
+                let cnt = values.len().max(1) as f64;
+                let mean = values.iter().map(|&v| v as f64).sum::<f64>() / cnt;
+                let ss_tot: f64 = values.iter().map(|&v| (v as f64 - mean).powi(2)).sum();
+                m.rmse = Some((se / cnt).sqrt() as f32);
+                m.mae = Some((ae / cnt) as f32);
+                m.r2 = Some(if ss_tot > 0.0 {
+                    (1.0 - se / ss_tot) as f32
+                } else {
+                    0.0
+                });
+            }
+            _ => {}
         }
-        (_, TargetView::Values { values, .. }) => {
-            let cnt = values.len().max(1) as f64;
-            let mean = values.iter().map(|&v| v as f64).sum::<f64>() / cnt;
-            let ss_tot: f64 = values.iter().map(|&v| (v as f64 - mean).powi(2)).sum();
-            m.rmse = Some((se / cnt).sqrt() as f32);
-            m.mae = Some((ae / cnt) as f32);
-            m.r2 = Some(if ss_tot > 0.0 {
-                (1.0 - se / ss_tot) as f32
-            } else {
-                0.0
-            });
-        }
-        _ => {}
+        Ok(m)
     }
-    Ok(m)
 }

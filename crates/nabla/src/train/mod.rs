@@ -11,7 +11,7 @@ mod metrics;
 pub mod report;
 
 pub use diagnostics::{diagnose, DiagnosticsMonitor, Warning, WarningKind};
-pub use metrics::{evaluate, Metrics};
+pub use metrics::{evaluate, Evaluator, Metrics};
 pub use report::{
     class_probabilities, predict_outputs, predicted_classes, regression_metrics, ClassScores,
     ConfusionMatrix,
@@ -239,12 +239,15 @@ pub struct EpochRecord {
     pub train_accuracy: Option<f32>,
     /// Validation figures, if a validation set was given.
     pub val: Option<Metrics>,
+    /// Figures on a tracked test set after this epoch (see [`Trainer::fit_tracking`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<Metrics>,
     /// Root-mean-square over the epoch's batches of each parameter tensor's gradient norm,
     /// by parameter name.
     pub grad_norms: Vec<(String, f32)>,
     /// Per linear layer: saturation and dead units.
     pub layers: Vec<LayerDiagnostics>,
-    /// Wall time of the epoch (training and validation).
+    /// Wall time of the epoch (training, validation and any tracked test evaluation).
     pub seconds: f64,
 }
 
@@ -324,6 +327,7 @@ pub struct Trainer<'a> {
     y_cls: Vec<u32>,
     y_val: Vec<f32>,
     order: Vec<usize>,
+    evaluator: Evaluator,
 }
 
 impl<'a> Trainer<'a> {
@@ -357,6 +361,7 @@ impl<'a> Trainer<'a> {
             y_cls: vec![],
             y_val: vec![],
             order: vec![],
+            evaluator: Evaluator::new(),
             cfg,
         })
     }
@@ -390,6 +395,21 @@ impl<'a> Trainer<'a> {
         &mut self,
         train: &dyn BatchSource,
         val: Option<&dyn BatchSource>,
+        cb: &mut dyn Callback,
+    ) -> Result<History> {
+        self.fit_tracking(train, val, None, cb)
+    }
+
+    /// [`Trainer::fit`], and after every epoch also evaluate `test` (for example to see when
+    /// the test accuracy first reaches a target); the figures land in [`EpochRecord::test`].
+    /// The test set plays no part in training or early stopping. Validation and test
+    /// evaluation reuse the training workspace and one set of batch buffers, so they allocate
+    /// nothing after the first epoch.
+    pub fn fit_tracking(
+        &mut self,
+        train: &dyn BatchSource,
+        val: Option<&dyn BatchSource>,
+        test: Option<&dyn BatchSource>,
         cb: &mut dyn Callback,
     ) -> Result<History> {
         let n = train.len();
@@ -458,10 +478,7 @@ impl<'a> Trainer<'a> {
                 }
                 for (k, (name, p)) in self.params.iter().enumerate() {
                     let g = p.grad_ref();
-                    let sq: f64 = g
-                        .as_ref()
-                        .map(|g| g.data().iter().map(|&v| (v as f64) * (v as f64)).sum())
-                        .unwrap_or(0.0);
+                    let sq: f64 = g.as_ref().map(|g| sum_of_squares(g.data())).unwrap_or(0.0);
                     if !sq.is_finite() {
                         return Err(Error::Diverged {
                             epoch,
@@ -479,15 +496,17 @@ impl<'a> Trainer<'a> {
                 }
                 for (s, (count, alive)) in sat_count.iter_mut().zip(&mut unit_alive).enumerate() {
                     let (a, width, act, _) = self.ws.stage_output(s);
-                    for row in a.chunks_exact(width) {
-                        for (u, &v) in row.iter().enumerate() {
-                            if act.is_saturated(v) {
-                                *count += 1;
-                            } else {
-                                alive[u] = true;
-                            }
+                    *count += match act {
+                        Activation::Identity => 0,
+                        Activation::Relu => count_saturated(a, width, alive, |v| v == 0.0),
+                        Activation::LeakyRelu { .. } => {
+                            count_saturated(a, width, alive, |v| v <= 0.0)
                         }
-                    }
+                        Activation::Sigmoid => {
+                            count_saturated(a, width, alive, |v| !(0.01..=0.99).contains(&v))
+                        }
+                        Activation::Tanh => count_saturated(a, width, alive, |v| v.abs() >= 0.99),
+                    };
                 }
                 self.opt.step()?;
                 loss_sum += loss as f64 * rows as f64;
@@ -510,15 +529,6 @@ impl<'a> Trainer<'a> {
             }
             self.state.shuffle_rng = rng.state();
             self.state.epoch = epoch;
-            let val_metrics = match val {
-                Some(v) if !v.is_empty() => {
-                    self.net.set_training(false);
-                    let m = evaluate(self.net, v, self.cfg.loss, self.cfg.task, bs)?;
-                    self.net.set_training(true);
-                    Some(m)
-                }
-                _ => None,
-            };
             let layers = (0..stages)
                 .map(|s| {
                     let (_, width, act, layer) = self.ws.stage_output(s);
@@ -535,6 +545,25 @@ impl<'a> Trainer<'a> {
                     }
                 })
                 .collect();
+            let mut eval_set = |set: Option<&dyn BatchSource>| -> Result<Option<Metrics>> {
+                match set {
+                    Some(v) if !v.is_empty() => {
+                        self.net.set_training(false);
+                        let m = self.evaluator.evaluate(
+                            self.net,
+                            &mut self.ws,
+                            v,
+                            self.cfg.loss,
+                            self.cfg.task,
+                        );
+                        self.net.set_training(true);
+                        m.map(Some)
+                    }
+                    _ => Ok(None),
+                }
+            };
+            let val_metrics = eval_set(val)?;
+            let test_metrics = eval_set(test)?;
             let record = EpochRecord {
                 epoch,
                 lr,
@@ -544,6 +573,7 @@ impl<'a> Trainer<'a> {
                     _ => None,
                 },
                 val: val_metrics,
+                test: test_metrics,
                 grad_norms: self
                     .params
                     .iter()
@@ -596,6 +626,80 @@ impl<'a> Trainer<'a> {
         self.net.set_training(false);
         Ok(history)
     }
+}
+
+/// Count the saturated values of a batch of unit outputs (`rows × width`, row-major) and mark
+/// each unit with a value that is not saturated as alive. Monomorphised per activation test so
+/// that the loop is branch-free.
+#[inline]
+fn count_saturated<F: Fn(f32) -> bool>(
+    a: &[f32],
+    width: usize,
+    alive: &mut [bool],
+    saturated: F,
+) -> usize {
+    #[inline(always)]
+    fn body<F: Fn(f32) -> bool>(a: &[f32], width: usize, alive: &mut [bool], sat: &F) -> usize {
+        let mut count = 0usize;
+        for row in a.chunks_exact(width) {
+            for (alive_u, &v) in alive.iter_mut().zip(row) {
+                let s = sat(v);
+                count += usize::from(s);
+                *alive_u |= !s;
+            }
+        }
+        count
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn body_avx2<F: Fn(f32) -> bool>(
+            a: &[f32],
+            width: usize,
+            alive: &mut [bool],
+            sat: &F,
+        ) -> usize {
+            body(a, width, alive, sat)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present (checked just above); the body is safe code.
+            return unsafe { body_avx2(a, width, alive, &saturated) };
+        }
+    }
+    body(a, width, alive, &saturated)
+}
+
+/// Σ v² in f64, over eight independent partial sums so that the loop vectorises (the order of
+/// additions differs from a plain left-to-right sum only by f64 rounding).
+fn sum_of_squares(data: &[f32]) -> f64 {
+    #[inline(always)]
+    fn body(data: &[f32]) -> f64 {
+        let mut acc = [0.0f64; 8];
+        let chunks = data.chunks_exact(8);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for (a, &v) in acc.iter_mut().zip(c) {
+                *a += (v as f64) * (v as f64);
+            }
+        }
+        let mut s: f64 = acc.iter().sum();
+        for &v in tail {
+            s += (v as f64) * (v as f64);
+        }
+        s
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn body_avx2(data: &[f32]) -> f64 {
+            body(data)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present (checked just above); the body is safe code.
+            return unsafe { body_avx2(data) };
+        }
+    }
+    body(data)
 }
 
 fn act_name(a: Activation) -> String {

@@ -235,8 +235,8 @@ pub struct HistorySeries {
     pub grad_norms: Vec<(String, Vec<Option<f64>>)>,
 }
 
-/// The history CSV written by [`history_to_csv`] and read by [`parse_history_csv`]: a header
-/// `epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,grad_norm:NAME...` and one row per
+/// The history CSV that `train --history` writes and [`parse_history_csv`] reads: a header
+/// `epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,grad_norm_NAME...` and one row per
 /// epoch, with empty cells where a figure does not exist (no validation set, regression).
 pub fn history_to_csv(history: &History) -> String {
     let names: Vec<String> = history
@@ -246,7 +246,7 @@ pub fn history_to_csv(history: &History) -> String {
         .unwrap_or_default();
     let mut out = String::from("epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy");
     for n in &names {
-        out.push_str(&format!(",grad_norm:{n}"));
+        out.push_str(&format!(",grad_norm_{n}"));
     }
     out.push('\n');
     let opt = |v: Option<f32>| v.map(|v| v.to_string()).unwrap_or_default();
@@ -271,8 +271,35 @@ pub fn history_to_csv(history: &History) -> String {
 
 /// The series of a [`History`] (for the report, without a CSV round trip).
 pub fn history_series(history: &History) -> HistorySeries {
-    let csv = history_to_csv(history);
-    parse_history_csv(&csv).unwrap_or_default()
+    let f = |v: Option<f32>| v.map(f64::from);
+    let epochs = &history.epochs;
+    let names: Vec<String> = epochs
+        .first()
+        .map(|e| e.grad_norms.iter().map(|(n, _)| n.clone()).collect())
+        .unwrap_or_default();
+    HistorySeries {
+        epochs: epochs.iter().map(|e| e.epoch as f64).collect(),
+        train_loss: epochs.iter().map(|e| Some(e.train_loss as f64)).collect(),
+        val_loss: epochs
+            .iter()
+            .map(|e| f(e.val.as_ref().map(|m| m.loss)))
+            .collect(),
+        train_accuracy: epochs.iter().map(|e| f(e.train_accuracy)).collect(),
+        val_accuracy: epochs
+            .iter()
+            .map(|e| f(e.val.as_ref().and_then(|m| m.accuracy)))
+            .collect(),
+        grad_norms: names
+            .into_iter()
+            .map(|n| {
+                let series = epochs
+                    .iter()
+                    .map(|e| f(e.grad_norms.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)))
+                    .collect();
+                (n, series)
+            })
+            .collect(),
+    }
 }
 
 /// Reads a history CSV. Recognised columns (case-insensitive): `epoch`; `train_loss` or

@@ -23,7 +23,7 @@ pub struct Args {
 pub enum What {
     /// Train and validation loss and accuracy per epoch, and per-parameter gradient norms on a
     /// log axis, from a history CSV (columns epoch, train_loss, val_loss, train_accuracy,
-    /// val_accuracy, grad_norm:NAME...).
+    /// val_accuracy, grad_norm_NAME... as `train --history` writes them).
     History(HistoryArgs),
     /// A one-variable function and its derivative, stationary points marked, and optionally a
     /// gradient-descent path drawn as steps on the curve.

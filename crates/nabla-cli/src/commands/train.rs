@@ -19,7 +19,7 @@ use nabla::io::{ModelMeta, FORMAT_KEY, FORMAT_VERSION, META_KEY};
 use nabla::nn::{Module, Sequential};
 use nabla::optim::{Optimizer, OptimizerState};
 use nabla::train::{
-    BatchInfo, Callback, EpochRecord, History, TaskKind, TrainConfig, Trainer, TrainerState,
+    BatchInfo, Callback, EpochRecord, TaskKind, TrainConfig, Trainer, TrainerState,
 };
 use nabla::Tensor;
 
@@ -403,36 +403,6 @@ impl Callback for Monitor<'_> {
     }
 }
 
-fn history_csv(history: &History) -> String {
-    let names: Vec<&str> = history
-        .epochs
-        .first()
-        .map(|r| r.grad_norms.iter().map(|(n, _)| n.as_str()).collect())
-        .unwrap_or_default();
-    let mut s = String::from("epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy");
-    for n in &names {
-        s.push_str(&format!(",grad_norm_{n}"));
-    }
-    s.push('\n');
-    let opt = |v: Option<f32>| v.map(|v| v.to_string()).unwrap_or_default();
-    for r in &history.epochs {
-        s.push_str(&format!(
-            "{},{},{},{},{},{}",
-            r.epoch,
-            r.lr,
-            r.train_loss,
-            opt(r.train_accuracy),
-            opt(r.val.as_ref().map(|v| v.loss)),
-            opt(r.val.as_ref().and_then(|v| v.accuracy)),
-        ));
-        for (_, g) in &r.grad_norms {
-            s.push_str(&format!(",{g}"));
-        }
-        s.push('\n');
-    }
-    s
-}
-
 fn validate(args: &Args) -> Result<(), CliError> {
     if args.epochs == Some(0) {
         return Err(CliError::usage("--epochs 0: must be at least 1"));
@@ -745,7 +715,8 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     });
     nabla::io::save_model(&out, &net, &meta, &BTreeMap::new()).map_err(lib_err)?;
     if let Some(h) = &args.history {
-        nabla::io::write_atomic(h, history_csv(&history).as_bytes()).map_err(lib_err)?;
+        nabla::io::write_atomic(h, crate::figures::history_to_csv(&history).as_bytes())
+            .map_err(lib_err)?;
     }
     if let Some(path) = &args.report {
         let mut final_metrics = vec![("train".to_string(), train_m.clone())];

@@ -10,8 +10,8 @@
 
 use std::time::Instant;
 
-use nabla::nn::{Activation, ActivationLayer, FusedLoss, Layer, Linear, Module, Sequential};
-use nabla::nn::{Targets, Workspace};
+use nabla::loss::{Loss, Targets};
+use nabla::nn::{Activation, ActivationLayer, Linear, Sequential, Workspace};
 use nabla::optim::{Optimizer, Sgd, SgdConfig};
 use nabla::rng::splitmix_uniform;
 use nabla::tensor::gemm::{matmul_into, max_threads, Trans};
@@ -96,19 +96,13 @@ fn shared_linear(
 /// The W2/W4 network `dims[0] → … → dims[last]`, ReLU on the hidden layers, layer l drawn from
 /// seeds 100+2l / 101+2l with bound 1/√fan_in.
 fn mlp_net(dims: &[usize]) -> Result<Sequential> {
-    let mut net = Sequential::new();
+    let mut net = Sequential::new(&[dims[0]]);
     for l in 0..dims.len() - 1 {
         let bound = 1.0 / (dims[l] as f64).sqrt();
         let seed = 100 + 2 * l as u64;
-        net.push(Layer::Linear(shared_linear(
-            seed,
-            seed + 1,
-            dims[l],
-            dims[l + 1],
-            bound,
-        )?));
+        net.push(shared_linear(seed, seed + 1, dims[l], dims[l + 1], bound)?);
         if l + 2 < dims.len() {
-            net.push(Layer::Activation(ActivationLayer(Activation::Relu)));
+            net.push(ActivationLayer(Activation::Relu));
         }
     }
     Ok(net)
@@ -176,60 +170,31 @@ fn round(v: f64, digits: i32) -> f64 {
 /// Full-set mean cross-entropy and accuracy of `net`, evaluated in f64 (as the Python peers'
 /// shared numpy evaluation does), in chunks so that no f64 copy of X is ever whole.
 fn eval_f64(net: &Sequential, x: &[f32], y: &[u32]) -> Result<(f64, f64)> {
-    let layers: Vec<(Vec<f64>, Vec<f64>, usize, usize)> = net
-        .layers()
-        .iter()
-        .filter_map(|l| match l {
-            Layer::Linear(lin) => Some(lin),
-            _ => None,
-        })
-        .map(|lin| {
-            let w = lin.weight.value();
-            let b = lin.bias.value();
-            (
-                w.data().iter().map(|&v| v as f64).collect(),
-                b.data().iter().map(|&v| v as f64).collect(),
-                lin.in_features(),
-                lin.out_features(),
-            )
-        })
-        .collect();
+    let mut net64 = net.to_f64()?;
+    net64.set_training(false);
     let chunk = 1024;
+    let mut ws = Workspace::new(&net64, chunk)?;
+    let mut xc64 = vec![0f64; chunk * D_IN];
+    let mut grad = vec![0f64; chunk * N_CLASS];
     let (mut loss, mut correct) = (0.0f64, 0usize);
     for (xc, yc) in x.chunks(chunk * D_IN).zip(y.chunks(chunk)) {
         let rows = yc.len();
-        let mut h: Vec<f64> = xc.iter().map(|&v| v as f64).collect();
-        for (l, (w, b, fan_in, fan_out)) in layers.iter().enumerate() {
-            let mut z = vec![0f64; rows * fan_out];
-            matmul_into(
-                rows,
-                *fan_out,
-                *fan_in,
-                &h,
-                Trans::No,
-                w,
-                Trans::Yes,
-                &mut z,
-                false,
-            );
-            for row in z.chunks_exact_mut(*fan_out) {
-                for (v, &bv) in row.iter_mut().zip(b) {
-                    *v += bv;
-                    if l + 1 < layers.len() {
-                        *v = v.max(0.0);
-                    }
-                }
-            }
-            h = z;
+        for (d, &v) in xc64.iter_mut().zip(xc) {
+            *d = v as f64;
         }
-        let width = layers.last().map(|l| l.3).unwrap_or(1);
-        for (row, &t) in h.chunks_exact(width).zip(yc) {
-            let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let lse = m + row.iter().map(|&v| (v - m).exp()).sum::<f64>().ln();
-            loss += lse - row[t as usize];
-            let arg = (0..width).fold(0, |best, c| if row[c] > row[best] { c } else { best });
-            correct += (arg == t as usize) as usize;
-        }
+        let out = net64.forward_batch(&mut ws, &xc64[..rows * D_IN], rows)?;
+        let width = out.len() / rows;
+        loss +=
+            Loss::CrossEntropy.value_and_grad(out, rows, width, Targets::Classes(yc), &mut grad)?
+                * rows as f64;
+        correct += out
+            .chunks_exact(width)
+            .zip(yc)
+            .filter(|(row, &t)| {
+                let arg = (0..width).fold(0, |best, c| if row[c] > row[best] { c } else { best });
+                arg == t as usize
+            })
+            .count();
     }
     Ok((loss / y.len() as f64, correct as f64 / y.len() as f64))
 }
@@ -265,12 +230,12 @@ fn w2(epochs: usize, batch: usize, hidden: &[usize], samples: usize) -> Result<(
         while start < samples {
             let rows = batch.min(samples - start);
             opt.zero_grad();
-            let loss = net.loss_backward_fused(
+            let loss = net.loss_backward(
                 &mut ws,
                 &x[start * D_IN..(start + rows) * D_IN],
                 rows,
                 Targets::Classes(&y[start..start + rows]),
-                FusedLoss::CrossEntropy,
+                Loss::CrossEntropy,
             )? as f64;
             opt.step()?;
             if ep == 0 && first.len() < 100 {
@@ -314,11 +279,11 @@ fn w2(epochs: usize, batch: usize, hidden: &[usize], samples: usize) -> Result<(
 fn w3(steps: usize) -> Result<()> {
     let x = [0f32, 0., 0., 1., 1., 0., 1., 1.];
     let t = [0f32, 1., 1., 0.];
-    let mut net = Sequential::new();
-    net.push(Layer::Linear(shared_linear(200, 201, 2, 8, 1.0)?));
-    net.push(Layer::Activation(ActivationLayer(Activation::Sigmoid)));
-    net.push(Layer::Linear(shared_linear(202, 203, 8, 1, 1.0)?));
-    net.push(Layer::Activation(ActivationLayer(Activation::Sigmoid)));
+    let mut net = Sequential::new(&[2]);
+    net.push(shared_linear(200, 201, 2, 8, 1.0)?);
+    net.push(ActivationLayer(Activation::Sigmoid));
+    net.push(shared_linear(202, 203, 8, 1, 1.0)?);
+    net.push(ActivationLayer(Activation::Sigmoid));
     let mut ws = Workspace::new(&net, 4)?;
     let mut opt = Sgd::new(
         net.parameters(),
@@ -331,14 +296,14 @@ fn w3(steps: usize) -> Result<()> {
     let t0 = Instant::now();
     for i in 0..steps {
         opt.zero_grad();
-        let loss = net.loss_backward_fused(&mut ws, &x, 4, Targets::Values(&t), FusedLoss::Sse)?;
+        let loss = net.loss_backward(&mut ws, &x, 4, Targets::Values(&t), Loss::Sse)?;
         opt.step()?;
         if i == 1000 {
             sse_after_1000 = Some(loss);
         }
     }
     let dt = t0.elapsed().as_secs_f64();
-    let out = net.forward_fused(&mut ws, &x, 4)?;
+    let out = net.forward_batch(&mut ws, &x, 4)?;
     let final_sse: f32 = out.iter().zip(&t).map(|(o, t)| (o - t) * (o - t)).sum();
     let sse_after_1000 = sse_after_1000.or(if steps == 1000 { Some(final_sse) } else { None });
     emit(json!({
@@ -379,13 +344,13 @@ fn w4(iters: usize, iters_big: usize) -> Result<()> {
     net.set_training(false);
     let mut ws = Workspace::new(&net, big)?;
     let out1_sum: f64 = net
-        .forward_fused(&mut ws, &x[..D_IN], 1)?
+        .forward_batch(&mut ws, &x[..D_IN], 1)?
         .iter()
         .map(|&v| v as f64)
         .sum();
     let (m1, p10, p90) = time_calls(
         || {
-            std::hint::black_box(net.forward_fused(&mut ws, &x[..D_IN], 1)?);
+            std::hint::black_box(net.forward_batch(&mut ws, &x[..D_IN], 1)?);
             Ok(())
         },
         iters,
@@ -393,7 +358,7 @@ fn w4(iters: usize, iters_big: usize) -> Result<()> {
     )?;
     let (mb, pb10, pb90) = time_calls(
         || {
-            std::hint::black_box(net.forward_fused(&mut ws, &x, big)?);
+            std::hint::black_box(net.forward_batch(&mut ws, &x, big)?);
             Ok(())
         },
         iters_big,

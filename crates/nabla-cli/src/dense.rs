@@ -8,7 +8,8 @@ use std::path::Path;
 use nabla::autograd::Var;
 use nabla::data::{load_source, LoadOptions, Target, TaskChoice};
 use nabla::io::{load_model, ModelMeta};
-use nabla::nn::{Activation, FusedLoss, Layer, Sequential};
+use nabla::loss::Loss;
+use nabla::nn::{Activation, LayerSpec, Sequential};
 use nabla::Tensor;
 
 /// One linear layer and the activation after it.
@@ -39,12 +40,12 @@ pub enum LossKind {
 
 impl LossKind {
     /// The loss a model was trained with.
-    pub fn from_fused(loss: FusedLoss) -> Self {
+    pub fn from_fused(loss: Loss) -> Self {
         match loss {
-            FusedLoss::Sse => LossKind::Sse,
-            FusedLoss::Mse => LossKind::Mse,
-            FusedLoss::BceWithLogits => LossKind::BceWithLogits,
-            FusedLoss::CrossEntropy => LossKind::CrossEntropy,
+            Loss::Sse => LossKind::Sse,
+            Loss::Mse => LossKind::Mse,
+            Loss::BceWithLogits => LossKind::BceWithLogits,
+            Loss::CrossEntropy => LossKind::CrossEntropy,
         }
     }
 
@@ -368,14 +369,21 @@ pub fn dense_layers(net: &Sequential) -> Result<Vec<DenseLayer>, String> {
     let mut layers: Vec<DenseLayer> = vec![];
     let mut activated = false;
     for (index, layer) in net.layers().iter().enumerate() {
-        match layer {
-            Layer::Linear(lin) => {
-                let w = lin.weight.value();
+        match layer.spec() {
+            LayerSpec::Linear { .. } => {
+                let params = layer.parameters();
+                let w = params[0].1.value();
                 let (out, inp) = (w.shape()[0], w.shape()[1]);
                 let weight = (0..out)
                     .map(|i| (0..inp).map(|j| w.data()[i * inp + j] as f64).collect())
                     .collect();
-                let bias = lin.bias.value().data().iter().map(|&v| v as f64).collect();
+                let bias = params[1]
+                    .1
+                    .value()
+                    .data()
+                    .iter()
+                    .map(|&v| v as f64)
+                    .collect();
                 layers.push(DenseLayer {
                     module_index: index,
                     weight,
@@ -384,7 +392,7 @@ pub fn dense_layers(net: &Sequential) -> Result<Vec<DenseLayer>, String> {
                 });
                 activated = false;
             }
-            Layer::Activation(act) => {
+            LayerSpec::Activation { activation } => {
                 let Some(last) = layers.last_mut() else {
                     return Err(
                         "the model starts with an activation; explain needs a linear layer first"
@@ -394,10 +402,16 @@ pub fn dense_layers(net: &Sequential) -> Result<Vec<DenseLayer>, String> {
                 if activated {
                     return Err("the model applies two activations in a row; explain supports Linear → activation stacks".into());
                 }
-                last.activation = act.0;
+                last.activation = activation;
                 activated = true;
             }
-            Layer::Dropout(_) => {}
+            LayerSpec::Dropout { .. } => {}
+            other => {
+                return Err(format!(
+                    "layer {index} is {}; explain supports Linear → activation stacks",
+                    other.describe()
+                ))
+            }
         }
     }
     if layers.is_empty() {

@@ -12,7 +12,8 @@ use nabla::data::{
     TargetScaler, Task, TaskChoice,
 };
 use nabla::io::{ModelMeta, Standardization};
-use nabla::nn::{Activation, FusedLoss, Init, MlpConfig};
+use nabla::loss::Loss;
+use nabla::nn::{Activation, Init, LayerSpec, MlpConfig};
 use nabla::optim::{
     Adam, AdamConfig, AdamW, AdamWConfig, LrSchedule, Optimizer, RmsProp, RmsPropConfig, Sgd,
     SgdConfig,
@@ -386,7 +387,7 @@ pub fn network_config(
     task: Task,
     n_classes: usize,
     seed: u64,
-) -> Result<(MlpConfig, FusedLoss), CliError> {
+) -> Result<(MlpConfig, Loss), CliError> {
     let hidden = parse_hidden(&arch.hidden)?;
     let activation = Activation::from_name(&arch.activation)
         .map_err(|e| CliError::usage(format!("--activation: {e}")))?;
@@ -401,14 +402,12 @@ pub fn network_config(
         name => Some(Init::from_name(name).map_err(|e| CliError::usage(format!("--init: {e}")))?),
     };
     let loss = match (arch.loss.as_str(), task) {
-        ("auto", Task::Regress) => FusedLoss::Mse,
-        ("auto", Task::Classify) if n_classes == 2 => FusedLoss::BceWithLogits,
-        ("auto", Task::Classify) => FusedLoss::CrossEntropy,
-        (name, _) => {
-            FusedLoss::from_name(name).map_err(|e| CliError::usage(format!("--loss: {e}")))?
-        }
+        ("auto", Task::Regress) => Loss::Mse,
+        ("auto", Task::Classify) if n_classes == 2 => Loss::BceWithLogits,
+        ("auto", Task::Classify) => Loss::CrossEntropy,
+        (name, _) => Loss::from_name(name).map_err(|e| CliError::usage(format!("--loss: {e}")))?,
     };
-    if task == Task::Regress && loss != FusedLoss::Mse && loss != FusedLoss::Sse {
+    if task == Task::Regress && loss != Loss::Mse && loss != Loss::Sse {
         return Err(CliError::usage(format!(
             "--loss {}: a regression target needs mse or sse",
             loss.name()
@@ -416,7 +415,7 @@ pub fn network_config(
     }
     let outputs = match task {
         Task::Regress => 1,
-        Task::Classify if loss == FusedLoss::CrossEntropy => n_classes,
+        Task::Classify if loss == Loss::CrossEntropy => n_classes,
         Task::Classify if n_classes == 2 => 1,
         Task::Classify => n_classes,
     };
@@ -624,7 +623,7 @@ pub fn load_for_model(
         (true, Some(t)) => t,
         _ => loaded.train,
     };
-    let inputs = meta.architecture.inputs;
+    let inputs = meta.input_size();
     if data.n_features != inputs {
         let mut msg = format!(
             "{source}: {} feature columns, but the model expects {inputs}",
@@ -692,7 +691,7 @@ pub fn figures(
     net: &nabla::nn::Sequential,
     data: &Dataset,
     truth: Option<&[f32]>,
-    loss: FusedLoss,
+    loss: Loss,
     scaler: Option<&TargetScaler>,
 ) -> Result<nabla::train::Metrics, CliError> {
     use nabla::train::{evaluate, predict_outputs, regression_metrics, TaskKind};
@@ -745,25 +744,37 @@ pub fn metrics_text(m: &nabla::train::Metrics) -> String {
 }
 
 /// One line describing a network: `64 → 256 relu → 128 relu → 10`.
-pub fn describe_network(cfg: &MlpConfig) -> String {
-    let mut s = cfg.inputs.to_string();
-    for h in &cfg.hidden {
-        s.push_str(&format!(" → {h} {}", cfg.activation.name()));
-        if cfg.dropout > 0.0 {
-            s.push_str(&format!(" (dropout {})", cfg.dropout));
+pub fn describe_network(input_shape: &[usize], layers: &[LayerSpec]) -> String {
+    let dims: Vec<String> = input_shape.iter().map(|d| d.to_string()).collect();
+    let mut s = dims.join("×");
+    for l in layers {
+        match l {
+            LayerSpec::Linear { out_features, .. } => s.push_str(&format!(" → {out_features}")),
+            LayerSpec::Activation { activation } if layers.last() != Some(l) => {
+                s.push_str(&format!(" {}", activation.name()))
+            }
+            LayerSpec::Activation { activation } => {
+                s.push_str(&format!(" ({})", activation.name()))
+            }
+            LayerSpec::Dropout { p } => s.push_str(&format!(" (dropout {p})")),
+            other => s.push_str(&format!(" → {}", other.describe())),
         }
     }
-    s.push_str(&format!(" → {}", cfg.outputs));
     s
 }
 
+/// [`describe_network`] of the network an [`MlpConfig`] builds.
+pub fn describe_mlp(cfg: &MlpConfig) -> String {
+    describe_network(&[cfg.inputs], &cfg.layer_specs().unwrap_or_default())
+}
+
 /// How the output layer and loss read, for people.
-pub fn describe_loss(loss: FusedLoss, outputs: usize) -> &'static str {
+pub fn describe_loss(loss: Loss, outputs: usize) -> &'static str {
     match loss {
-        FusedLoss::CrossEntropy => "softmax cross-entropy",
-        FusedLoss::BceWithLogits if outputs == 1 => "one logit, sigmoid with binary cross-entropy",
-        FusedLoss::BceWithLogits => "sigmoid per output with binary cross-entropy",
-        FusedLoss::Mse => "linear output, mean squared error",
-        FusedLoss::Sse => "linear output, sum of squared errors",
+        Loss::CrossEntropy => "softmax cross-entropy",
+        Loss::BceWithLogits if outputs == 1 => "one logit, sigmoid with binary cross-entropy",
+        Loss::BceWithLogits => "sigmoid per output with binary cross-entropy",
+        Loss::Mse => "linear output, mean squared error",
+        Loss::Sse => "linear output, sum of squared errors",
     }
 }

@@ -149,7 +149,8 @@ pub fn render_report(input: &ReportInput) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nabla::nn::{Activation, FusedLoss, MlpConfig, Module, Sequential};
+    use nabla::loss::Loss;
+    use nabla::nn::{Activation, MlpConfig, Sequential};
     use nabla::optim::{Adam, AdamConfig};
     use nabla::train::{
         evaluate, predicted_class, ArrayData, NoCallback, TargetData, TaskKind, TrainConfig,
@@ -200,31 +201,30 @@ mod tests {
         let cfg = TrainConfig {
             epochs: 12,
             batch_size: 32,
-            loss: FusedLoss::CrossEntropy,
+            loss: Loss::CrossEntropy,
             ..TrainConfig::default()
         };
         let history = Trainer::new(&mut net, &mut opt, cfg)
             .unwrap()
             .fit(&train, Some(&val), &mut NoCallback)
             .unwrap();
-        let m = evaluate(
-            &net,
-            &val,
-            FusedLoss::CrossEntropy,
-            TaskKind::Classification,
-            64,
-        )
-        .unwrap();
+        let m = evaluate(&net, &val, Loss::CrossEntropy, TaskKind::Classification, 64).unwrap();
         // Confusion matrix from the network's own predictions on the validation rows.
         let mut counts = vec![vec![0usize; 3]; 3];
         let out = nabla::autograd::no_grad(|| {
             let x = nabla::autograd::Var::constant(
-                nabla::Tensor::from_vec(vx.clone(), &[vy.len(), 2]).unwrap(),
+                nabla::Tensor::from_vec(vx.iter().map(|&v| v as f64).collect(), &[vy.len(), 2])
+                    .unwrap(),
             );
-            net.forward(&x).unwrap().value().clone()
+            net.to_f64().unwrap().record(&x).unwrap().value().clone()
         });
         for (i, &t) in vy.iter().enumerate() {
-            counts[t as usize][predicted_class(&out.data()[i * 3..i * 3 + 3])] += 1;
+            counts[t as usize][predicted_class(
+                &out.data()[i * 3..i * 3 + 3]
+                    .iter()
+                    .map(|&v| v as f32)
+                    .collect::<Vec<_>>(),
+            )] += 1;
         }
         let accuracy = m.accuracy.unwrap();
         let correct: usize = (0..3).map(|k| counts[k][k]).sum();

@@ -95,7 +95,8 @@ fn explain_textbook_total_equals_autograd_and_the_hand_chain_rule() {
 /// library, with a standardisation so that the explained row must be standardised.
 fn model_fixture(tag: &str, hidden: Vec<usize>, loss: &str) -> (PathBuf, PathBuf) {
     use nabla::io::{save_model, ModelMeta, Standardization, FORMAT_VERSION};
-    use nabla::nn::{Activation, FusedLoss, MlpConfig, Sequential};
+    use nabla::loss::Loss;
+    use nabla::nn::{Activation, MlpConfig, Sequential};
     let csv = tmp(&format!("{tag}.csv"));
     let mut rows = String::from("f1,f2,f3,label\n");
     for i in 0..12 {
@@ -125,9 +126,11 @@ fn model_fixture(tag: &str, hidden: Vec<usize>, loss: &str) -> (PathBuf, PathBuf
     let net = Sequential::mlp(&cfg).unwrap();
     let meta = ModelMeta {
         format_version: FORMAT_VERSION,
-        architecture: cfg,
+        input_shape: vec![],
+        layers: vec![],
+        architecture: Some(cfg),
         task: "classification".into(),
-        loss: FusedLoss::from_name(loss).unwrap(),
+        loss: Loss::from_name(loss).unwrap(),
         class_labels: if loss == "bce" {
             vec!["a".into(), "b".into()]
         } else {

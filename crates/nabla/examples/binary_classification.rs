@@ -4,7 +4,8 @@
 //!
 //! Run: `cargo run --release --example binary_classification`
 
-use nabla::nn::{Activation, FusedLoss, MlpConfig, Module, Sequential};
+use nabla::loss::Loss;
+use nabla::nn::{Activation, MlpConfig, Sequential};
 use nabla::optim::{Adam, AdamConfig};
 use nabla::rng::Rng;
 use nabla::train::{evaluate, ArrayData, NoCallback, TargetData, TaskKind, TrainConfig, Trainer};
@@ -43,7 +44,7 @@ fn main() -> nabla::Result<()> {
     let cfg = TrainConfig {
         epochs: 60,
         batch_size: 32,
-        loss: FusedLoss::BceWithLogits,
+        loss: Loss::BceWithLogits,
         ..TrainConfig::default()
     };
     let history = Trainer::new(&mut net, &mut opt, cfg)?.fit(&train, None, &mut NoCallback)?;
@@ -58,7 +59,7 @@ fn main() -> nabla::Result<()> {
     let m = evaluate(
         &net,
         &test,
-        FusedLoss::BceWithLogits,
+        Loss::BceWithLogits,
         TaskKind::Classification,
         256,
     )?;

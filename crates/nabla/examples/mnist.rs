@@ -8,7 +8,8 @@
 use std::time::Instant;
 
 use nabla::data::{load_source, LoadOptions};
-use nabla::nn::{Activation, FusedLoss, MlpConfig, Module, Sequential};
+use nabla::loss::Loss;
+use nabla::nn::{Activation, MlpConfig, Sequential};
 use nabla::optim::{Adam, AdamConfig, LrSchedule};
 use nabla::train::{evaluate, Callback, EpochRecord, TaskKind, TrainConfig, Trainer, TrainerState};
 
@@ -96,7 +97,7 @@ fn main() -> nabla::Result<()> {
     let m = evaluate(
         &net,
         &test,
-        FusedLoss::CrossEntropy,
+        Loss::CrossEntropy,
         TaskKind::Classification,
         1000,
     )?;

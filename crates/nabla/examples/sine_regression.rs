@@ -5,7 +5,8 @@
 
 use std::f64::consts::PI;
 
-use nabla::nn::{Activation, FusedLoss, MlpConfig, Module, Sequential, Workspace};
+use nabla::loss::Loss;
+use nabla::nn::{Activation, MlpConfig, Sequential, Workspace};
 use nabla::optim::{Adam, AdamConfig, LrSchedule};
 use nabla::train::{evaluate, ArrayData, NoCallback, TargetData, TaskKind, TrainConfig, Trainer};
 
@@ -41,7 +42,7 @@ fn main() -> nabla::Result<()> {
     let cfg = TrainConfig {
         epochs: 300,
         batch_size: 64,
-        loss: FusedLoss::Mse,
+        loss: Loss::Mse,
         task: TaskKind::Regression,
         schedule: LrSchedule::CosineAnnealing {
             t_max: 300,
@@ -50,7 +51,7 @@ fn main() -> nabla::Result<()> {
         ..TrainConfig::default()
     };
     Trainer::new(&mut net, &mut opt, cfg)?.fit(&data, None, &mut NoCallback)?;
-    let m = evaluate(&net, &data, FusedLoss::Mse, TaskKind::Regression, 512)?;
+    let m = evaluate(&net, &data, Loss::Mse, TaskKind::Regression, 512)?;
     println!(
         "final MSE {:.6}  (RMSE {:.4}, R² {:.5})",
         m.loss,
@@ -59,7 +60,7 @@ fn main() -> nabla::Result<()> {
     );
     let mut ws = Workspace::new(&net, 1)?;
     for x in [-3.0f32, -1.5, 0.0, 1.0, 2.5] {
-        let y = net.forward_fused(&mut ws, &[x], 1)?[0];
+        let y = net.forward_batch(&mut ws, &[x], 1)?[0];
         println!("sin({x:>4}) = {:>8.5}   network: {y:>8.5}", x.sin());
     }
     Ok(())

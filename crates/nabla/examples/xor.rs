@@ -4,9 +4,8 @@
 //!
 //! Run: `cargo run --release --example xor`
 
-use nabla::nn::{
-    Activation, ActivationLayer, FusedLoss, Layer, Linear, Module, Sequential, Targets, Workspace,
-};
+use nabla::loss::{Loss, Targets};
+use nabla::nn::{Activation, ActivationLayer, Linear, Sequential, Workspace};
 use nabla::optim::{Optimizer, Sgd, SgdConfig};
 use nabla::rng::splitmix_uniform;
 use nabla::Tensor;
@@ -33,17 +32,17 @@ fn peer_bias(seed: u64, n: usize) -> Tensor {
 fn main() -> nabla::Result<()> {
     let x = [0.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
     let t = [0.0f32, 1.0, 1.0, 0.0];
-    let net = Sequential::new()
-        .with(Layer::Linear(Linear::from_tensors(
+    let net = Sequential::new(&[2])
+        .with(Linear::from_tensors(
             peer_weight(200, 2, 8),
             peer_bias(201, 8),
-        )?))
-        .with(Layer::Activation(ActivationLayer(Activation::Sigmoid)))
-        .with(Layer::Linear(Linear::from_tensors(
+        )?)
+        .with(ActivationLayer(Activation::Sigmoid))
+        .with(Linear::from_tensors(
             peer_weight(202, 8, 1),
             peer_bias(203, 1),
-        )?))
-        .with(Layer::Activation(ActivationLayer(Activation::Sigmoid)));
+        )?)
+        .with(ActivationLayer(Activation::Sigmoid));
     let mut opt = Sgd::new(
         net.parameters(),
         SgdConfig {
@@ -55,14 +54,14 @@ fn main() -> nabla::Result<()> {
     println!("step  SSE");
     for step in 1..=10_000 {
         opt.zero_grad();
-        let sse = net.loss_backward_fused(&mut ws, &x, 4, Targets::Values(&t), FusedLoss::Sse)?;
+        let sse = net.loss_backward(&mut ws, &x, 4, Targets::Values(&t), Loss::Sse)?;
         opt.step()?;
         if step == 1 || step % 1000 == 0 {
             // The loss printed is the one of the weights before this step's update.
             println!("{:>5}  {sse:.6}", step - 1);
         }
     }
-    let out = net.forward_fused(&mut ws, &x, 4)?;
+    let out = net.forward_batch(&mut ws, &x, 4)?;
     println!("\n x1 x2 | target | output");
     for i in 0..4 {
         println!(

@@ -1,4 +1,4 @@
-//! A steady-state fused training step (forward, loss, backward, optimiser step, zero_grad)
+//! A steady-state training step (forward, loss, backward, optimiser step, zero_grad)
 //! must not touch the heap: a counting global allocator pins the number of allocations per
 //! step at zero once a warm-up step has sized every buffer.
 //!
@@ -8,9 +8,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use nabla::nn::{
-    Activation, ActivationLayer, FusedLoss, Layer, Linear, Module, Sequential, Targets, Workspace,
-};
+mod common;
+
+use nabla::loss::{Loss, Targets};
+use nabla::nn::{Activation, ActivationLayer, Linear, Sequential, Workspace};
 use nabla::optim::{Optimizer, Sgd, SgdConfig};
 use nabla::rng::splitmix_uniform;
 use nabla::Tensor;
@@ -71,7 +72,7 @@ fn uniform(seed: u64, n: usize, lo: f64, hi: f64) -> Vec<f32> {
 }
 
 fn net(dims: &[usize], hidden: Activation, output: Activation, seed: u64) -> Sequential {
-    let mut net = Sequential::new();
+    let mut net = Sequential::new(&[dims[0]]);
     for l in 0..dims.len() - 1 {
         let bound = 1.0 / (dims[l] as f64).sqrt();
         let w = uniform(seed + 2 * l as u64, dims[l] * dims[l + 1], -bound, bound);
@@ -81,10 +82,10 @@ fn net(dims: &[usize], hidden: Activation, output: Activation, seed: u64) -> Seq
             Tensor::from_vec(b, &[dims[l + 1]]).unwrap(),
         )
         .unwrap();
-        net.push(Layer::Linear(lin));
+        net.push(lin);
         let act = if l + 2 < dims.len() { hidden } else { output };
         if act != Activation::Identity {
-            net.push(Layer::Activation(ActivationLayer(act)));
+            net.push(ActivationLayer(act));
         }
     }
     net
@@ -97,7 +98,7 @@ fn count_steps(
     x: &[f32],
     rows: usize,
     targets: Targets<'_>,
-    loss: FusedLoss,
+    loss: Loss,
     momentum: f64,
     steps: usize,
 ) -> (Vec<usize>, Vec<f32>) {
@@ -114,9 +115,7 @@ fn count_steps(
     let mut losses = vec![0.0f32; steps + 1];
     let mut step = |i: usize| {
         opt.zero_grad();
-        losses[i] = net
-            .loss_backward_fused(&mut ws, x, rows, targets, loss)
-            .unwrap();
+        losses[i] = net.loss_backward(&mut ws, x, rows, targets, loss).unwrap();
         opt.step().unwrap();
     };
     step(0); // warm-up: gradient slots and momentum buffers are created here
@@ -127,7 +126,7 @@ fn count_steps(
 }
 
 #[test]
-fn fused_training_steps_allocate_nothing_after_warm_up() {
+fn training_steps_allocate_nothing_after_warm_up() {
     // Sanity: the counter does see allocations.
     let seen = allocations_during(|| {
         std::hint::black_box(vec![1u8; 64]);
@@ -138,7 +137,7 @@ fn fused_training_steps_allocate_nothing_after_warm_up() {
     let xor = net(&[2, 8, 1], Activation::Sigmoid, Activation::Sigmoid, 200);
     let x = [0f32, 0., 0., 1., 1., 0., 1., 1.];
     let t = [0f32, 1., 1., 0.];
-    let (counts, losses) = count_steps(&xor, &x, 4, Targets::Values(&t), FusedLoss::Sse, 0.0, 5);
+    let (counts, losses) = count_steps(&xor, &x, 4, Targets::Values(&t), Loss::Sse, 0.0, 5);
     assert_eq!(counts, vec![0; 5], "XOR-shaped steps allocated");
     assert!(losses.iter().all(|l| l.is_finite()));
 
@@ -158,11 +157,37 @@ fn fused_training_steps_allocate_nothing_after_warm_up() {
             &x,
             rows,
             Targets::Classes(&classes),
-            FusedLoss::CrossEntropy,
+            Loss::CrossEntropy,
             0.9,
             5,
         );
         assert_eq!(counts, vec![0; 5], "batch-{rows} steps allocated");
         assert!(losses.iter().all(|l| l.is_finite()));
     }
+
+    // 3. A model with a layer defined outside the library (tests/common) and dropout.
+    let mut custom = net(&[6, 16, 3], Activation::Tanh, Activation::Identity, 300);
+    let mut with_custom = Sequential::new(&[6]);
+    with_custom.push(common::ScaleShift::<f32>::new(6));
+    for layer in std::mem::replace(&mut custom, Sequential::new(&[6])).into_layers() {
+        with_custom.push_boxed(layer);
+    }
+    with_custom.push(nabla::nn::Dropout::new(0.25, 7).unwrap());
+    let x = uniform(3, 32 * 6, -1.0, 1.0);
+    let classes: Vec<u32> = (0..32u32).map(|i| i % 3).collect();
+    let (counts, losses) = count_steps(
+        &with_custom,
+        &x,
+        32,
+        Targets::Classes(&classes),
+        Loss::CrossEntropy,
+        0.9,
+        5,
+    );
+    assert_eq!(
+        counts,
+        vec![0; 5],
+        "steps of the custom-layer model allocated"
+    );
+    assert!(losses.iter().all(|l| l.is_finite()));
 }

@@ -3,7 +3,8 @@
 
 use std::ops::ControlFlow;
 
-use nabla::nn::{Activation, FusedLoss, Init, MlpConfig, Module, Sequential};
+use nabla::loss::Loss;
+use nabla::nn::{Activation, Init, MlpConfig, Sequential};
 use nabla::optim::{Adam, AdamConfig, LrSchedule, Optimizer, Sgd, SgdConfig};
 use nabla::rng::Rng;
 use nabla::train::{
@@ -210,14 +211,8 @@ fn early_stopping_restores_the_best_weights() {
     assert_eq!(best_loss, min_loss);
     assert_eq!(h.epochs.len(), best + 3);
     m.set_training(false);
-    let now = nabla::train::evaluate(
-        &m,
-        &val,
-        FusedLoss::CrossEntropy,
-        TaskKind::Classification,
-        4,
-    )
-    .unwrap();
+    let now =
+        nabla::train::evaluate(&m, &val, Loss::CrossEntropy, TaskKind::Classification, 4).unwrap();
     assert_eq!(
         now.loss, best_loss,
         "the network holds the best epoch's weights"
@@ -237,7 +232,7 @@ fn divergence_stops_with_the_epoch_and_batch_and_keeps_finite_weights() {
     )
     .unwrap();
     let mut conf = cfg(50);
-    conf.loss = FusedLoss::CrossEntropy;
+    conf.loss = Loss::CrossEntropy;
     let e = Trainer::new(&mut m, &mut opt, conf)
         .unwrap()
         .fit(&train, None, &mut NoCallback)
@@ -449,7 +444,7 @@ mod diagnostics {
         .unwrap();
         let mut conf = cfg(3);
         conf.batch_size = 64;
-        conf.loss = FusedLoss::Mse;
+        conf.loss = Loss::Mse;
         conf.task = TaskKind::Regression;
         conf.shuffle = false;
         let h = Trainer::new(&mut m, &mut opt, conf)

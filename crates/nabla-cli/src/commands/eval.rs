@@ -68,7 +68,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         return Ok(());
     };
-    let outputs = net.output_size().unwrap_or(1);
+    let outputs = net.output_size();
     let raw = predict_outputs(&net, &md.data, 256).map_err(lib_err)?;
     let predicted = predicted_classes(&raw, outputs);
     let names = &meta.class_labels;

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use nabla::data::Target;
-use nabla::nn::{check::check_gradients, Module, Sequential, Targets};
+use nabla::loss::Targets;
+use nabla::nn::{check::check_gradients, Sequential};
 
 use super::{json_number, print_json, CliError};
 use crate::pipeline::{self, lib_err, ArchFlags, DataFlags, TaskFlag};
@@ -122,7 +123,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .map_err(lib_err)?;
     let failed: Vec<&str> = checks
         .iter()
-        .filter(|c| c.autograd_vs_numeric > args.tol || c.fused_vs_autograd > args.fused_tol)
+        .filter(|c| c.f64_vs_numeric > args.tol || c.f32_vs_f64 > args.fused_tol)
         .map(|c| c.name.as_str())
         .collect();
     if args.json {
@@ -130,8 +131,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             .iter()
             .map(|c| {
                 json!({"name": c.name, "checked": c.checked, "elements": c.total,
-                       "autograd_vs_numeric": json_number(c.autograd_vs_numeric),
-                       "fused_vs_autograd": json_number(c.fused_vs_autograd)})
+                       "autograd_vs_numeric": json_number(c.f64_vs_numeric),
+                       "fused_vs_autograd": json_number(c.f32_vs_f64)})
             })
             .collect();
         print_json(&json!({
@@ -154,8 +155,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 "{:<12} {:>9}  {:>22.3e}  {:>22.3e}",
                 c.name,
                 format!("{}/{}", c.checked, c.total),
-                c.autograd_vs_numeric,
-                c.fused_vs_autograd
+                c.f64_vs_numeric,
+                c.f32_vs_f64
             );
         }
     }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use nabla::nn::{Layer, Module};
+use nabla::nn::LayerSpec;
 
 use super::{print_json, CliError};
 use crate::pipeline;
@@ -27,30 +27,49 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let (net, meta) = pipeline::load_model(&args.model)?;
     let mut layers = vec![];
     for (i, layer) in net.layers().iter().enumerate() {
-        layers.push(match layer {
-            Layer::Linear(l) => json!({
+        let count: usize = layer
+            .parameters()
+            .iter()
+            .map(|(_, p)| p.value().len())
+            .sum();
+        let tensors: Vec<String> = layer
+            .parameters()
+            .iter()
+            .map(|(n, _)| format!("{i}.{n}"))
+            .collect();
+        layers.push(match layer.spec() {
+            LayerSpec::Linear {
+                in_features,
+                out_features,
+            } => json!({
                 "index": i,
                 "kind": "linear",
-                "in": l.in_features(),
-                "out": l.out_features(),
-                "parameters": l.in_features() * l.out_features() + l.out_features(),
-                "tensors": [format!("{i}.weight"), format!("{i}.bias")],
+                "in": in_features,
+                "out": out_features,
+                "parameters": count,
+                "tensors": tensors,
             }),
-            Layer::Activation(a) => json!({"index": i, "kind": a.0.name(), "parameters": 0}),
-            Layer::Dropout(_) => json!({
-                "index": i, "kind": "dropout", "p": meta.architecture.dropout, "parameters": 0
+            LayerSpec::Activation { activation } => {
+                json!({"index": i, "kind": activation.name(), "parameters": 0})
+            }
+            LayerSpec::Dropout { p } => json!({
+                "index": i, "kind": "dropout", "p": p, "parameters": 0
+            }),
+            LayerSpec::Custom { name, config } => json!({
+                "index": i, "kind": name, "config": config, "parameters": count,
+                "tensors": tensors,
             }),
         });
     }
     let total = net.num_parameters();
-    let cfg = &meta.architecture;
+    let outputs = net.output_size();
     if args.json {
         return print_json(&json!({
             "model": args.model.display().to_string(),
             "format_version": meta.format_version,
             "task": meta.task,
             "loss": meta.loss.name(),
-            "architecture": cfg,
+            "architecture": meta.architecture,
             "layers": layers,
             "parameters": total,
             "data_source": meta.data_source,
@@ -71,9 +90,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
         "task: {}; loss: {} ({})",
         meta.task,
         meta.loss.name(),
-        pipeline::describe_loss(meta.loss, cfg.outputs)
+        pipeline::describe_loss(meta.loss, outputs)
     );
-    println!("architecture: {}", pipeline::describe_network(cfg));
+    println!(
+        "architecture: {}",
+        pipeline::describe_network(net.input_shape(), &net.specs())
+    );
     println!("layers (PyTorch nn.Sequential indices):");
     for l in &layers {
         let i = l["index"].as_u64().unwrap_or(0);
@@ -84,7 +106,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 l["in"], l["out"], l["parameters"], l["out"], l["in"], l["out"]
             );
         } else if kind == "dropout" {
-            println!("  {i:>2}  Dropout(p = {})", cfg.dropout);
+            let p = match net.specs().get(i as usize) {
+                Some(LayerSpec::Dropout { p }) => *p,
+                _ => f32::NAN,
+            };
+            println!("  {i:>2}  Dropout(p = {p})");
         } else {
             println!("  {i:>2}  {kind}");
         }
@@ -95,7 +121,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let shown: Vec<&str> = names.iter().take(8).map(String::as_str).collect();
     println!(
         "features: {}{}{}",
-        cfg.inputs,
+        net.input_size(),
         if shown.is_empty() { "" } else { " — " },
         shown.join(", ") + if names.len() > 8 { ", …" } else { "" }
     );

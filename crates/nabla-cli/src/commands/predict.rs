@@ -45,7 +45,7 @@ fn csv_field(s: &str) -> String {
 pub fn run(args: Args) -> Result<(), CliError> {
     let (net, meta) = pipeline::load_model(&args.model)?;
     let md = pipeline::load_for_model(&args.data, args.target.as_deref(), &meta, false, true)?;
-    let outputs = net.output_size().unwrap_or(1);
+    let outputs = net.output_size();
     let raw = predict_outputs(&net, &md.data, 256).map_err(lib_err)?;
     let mut csv = String::new();
     if meta.task == "regression" {

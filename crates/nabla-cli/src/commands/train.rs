@@ -16,7 +16,7 @@ use serde_json::json;
 use nabla::autograd::Var;
 use nabla::data::Task;
 use nabla::io::{ModelMeta, FORMAT_KEY, FORMAT_VERSION, META_KEY};
-use nabla::nn::{Module, Sequential};
+use nabla::nn::Sequential;
 use nabla::optim::{Optimizer, OptimizerState};
 use nabla::train::{
     BatchInfo, Callback, EpochRecord, TaskKind, TrainConfig, Trainer, TrainerState,
@@ -487,7 +487,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             CliError::failure(format!(
                 "--init-from {}: {msg} (architecture from the flags: {})",
                 path.display(),
-                pipeline::describe_network(&cfg)
+                pipeline::describe_mlp(&cfg)
             ))
         })?;
     }
@@ -518,7 +518,9 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     };
     let mut meta = ModelMeta {
         format_version: FORMAT_VERSION,
-        architecture: cfg.clone(),
+        input_shape: vec![cfg.inputs],
+        layers: cfg.layer_specs().map_err(lib_err)?,
+        architecture: Some(cfg.clone()),
         task: match data.task {
             Task::Classify => "classification".into(),
             Task::Regress => "regression".into(),
@@ -559,7 +561,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         );
         eprintln!(
             "network: {} ({}), {} parameters",
-            pipeline::describe_network(&cfg),
+            pipeline::describe_mlp(&cfg),
             pipeline::describe_loss(loss, cfg.outputs),
             net.num_parameters()
         );
@@ -765,7 +767,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
                 data.val.as_ref().map_or(0, |d| d.len()),
                 data.test.as_ref().map_or(0, |d| d.len())
             ),
-            architecture: pipeline::describe_network(&cfg),
+            architecture: pipeline::describe_mlp(&cfg),
             hyperparameters,
             history: history.clone(),
             final_metrics,

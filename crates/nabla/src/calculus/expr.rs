@@ -113,19 +113,12 @@ impl Func {
             Func::Ln => u.ln(),
             Func::Sqrt => u.sqrt(),
             Func::Abs => u.abs(),
-            Func::Tanh => u.tanh(),
+            Func::Tanh => crate::ops::activation::tanh(u),
             Func::Sigmoid => sigmoid(u),
-            Func::Relu => {
-                if u > 0.0 {
-                    u
-                } else if u.is_nan() {
-                    f64::NAN
-                } else {
-                    0.0
-                }
-            }
-            // softplus(u) = ln(1 + e^u), computed without overflow.
-            Func::Softplus => u.max(0.0) + (-u.abs()).exp().ln_1p(),
+            // NaN stays NaN (the library's relu maps it to 0, as a layer must not spread it).
+            Func::Relu if u.is_nan() => f64::NAN,
+            Func::Relu => crate::ops::activation::relu(u),
+            Func::Softplus => crate::ops::activation::softplus(u),
             Func::Step => {
                 if u > 0.0 {
                     1.0
@@ -150,15 +143,7 @@ impl Func {
     }
 }
 
-/// The logistic function 1 / (1 + e^−u), computed without overflow for large |u|.
-fn sigmoid(u: f64) -> f64 {
-    if u >= 0.0 {
-        1.0 / (1.0 + (-u).exp())
-    } else {
-        let z = u.exp();
-        z / (1.0 + z)
-    }
-}
+use crate::ops::activation::sigmoid;
 
 /// A typed expression over named f64 variables.
 ///

@@ -3,8 +3,9 @@
 //!
 //! A file saved here loads unchanged into PyTorch with
 //! `model.load_state_dict(safetensors.torch.load_file(path), strict=True)`; nabla reads its
-//! architecture, standardisation, class labels and training summary back from the metadata, so
-//! the file alone rebuilds the whole model.
+//! architecture (format 2: the input shape and the list of [`LayerSpec`]s; format 1, written
+//! by earlier releases: an [`MlpConfig`]), standardisation, class labels and training summary
+//! back from the metadata, so the file alone rebuilds the whole model.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -14,11 +15,12 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{FusedLoss, MlpConfig, Sequential};
+use crate::loss::Loss;
+use crate::nn::{LayerRegistry, LayerSpec, MlpConfig, Sequential};
 use crate::{Error, Result, Tensor};
 
 /// Version of the metadata layout written by this build.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Header metadata key holding [`ModelMeta`] as JSON.
 pub const META_KEY: &str = "nabla";
 /// Header metadata key holding the format marker.
@@ -34,14 +36,24 @@ pub struct Standardization {
 /// Everything about a model besides its tensors.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
-    /// Layout version ([`FORMAT_VERSION`]).
+    /// Layout version ([`FORMAT_VERSION`]; 1 for files of earlier releases).
     pub format_version: u32,
-    /// The network's shape and activations.
-    pub architecture: MlpConfig,
+    /// Shape of one input row (format 2).
+    #[serde(default)]
+    pub input_shape: Vec<usize>,
+    /// The layers in order (format 2); [`save_model`] fills this and `input_shape` from the
+    /// network.
+    #[serde(default)]
+    pub layers: Vec<LayerSpec>,
+    /// The feedforward settings the network was built from, when it was built from them. In
+    /// format 1 this is the whole architecture; in format 2 it is informational (the layers
+    /// rebuild the network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<MlpConfig>,
     /// "classification" or "regression".
     pub task: String,
     /// The loss it was trained with.
-    pub loss: FusedLoss,
+    pub loss: Loss,
     /// Class labels in output order (classification). With one output (a single logit), the
     /// logit is the log-odds of `class_labels[1]`.
     #[serde(default)]
@@ -64,6 +76,16 @@ pub struct ModelMeta {
     /// Final figures and settings of the training run.
     #[serde(default)]
     pub training: serde_json::Value,
+}
+
+impl ModelMeta {
+    /// Values in one input row.
+    pub fn input_size(&self) -> usize {
+        match &self.architecture {
+            Some(a) if self.input_shape.is_empty() => a.inputs,
+            _ => self.input_shape.iter().product(),
+        }
+    }
 }
 
 /// Tensors and header metadata of a safetensors file.
@@ -100,9 +122,31 @@ impl ModelFile {
 
     /// Rebuild the network from the metadata and load its weights (checked by name and shape).
     pub fn build_network(&self, path: &Path) -> Result<(Sequential, ModelMeta)> {
+        self.build_network_with(path, &LayerRegistry::new())
+    }
+
+    /// [`ModelFile::build_network`] for a model that may hold custom layers, rebuilt by
+    /// `registry`.
+    pub fn build_network_with(
+        &self,
+        path: &Path,
+        registry: &LayerRegistry,
+    ) -> Result<(Sequential, ModelMeta)> {
         let meta = self.meta(path)?;
-        let mut net = Sequential::mlp(&meta.architecture)
-            .map_err(|e| model_err(path, format!("architecture in metadata is invalid: {e}")))?;
+        let invalid =
+            |e: Error| model_err(path, format!("architecture in metadata is invalid: {e}"));
+        let mut net = if meta.format_version <= 1 {
+            let Some(cfg) = &meta.architecture else {
+                return Err(model_err(path, "format 1 metadata has no architecture"));
+            };
+            Sequential::mlp(cfg).map_err(invalid)?
+        } else {
+            if meta.layers.is_empty() {
+                return Err(model_err(path, "metadata lists no layers"));
+            }
+            Sequential::from_specs_with(&meta.input_shape, &meta.layers, None, 0, registry)
+                .map_err(invalid)?
+        };
         let weights: Vec<(String, Tensor)> = self
             .tensors
             .iter()
@@ -111,7 +155,12 @@ impl ModelFile {
             .collect();
         net.load_state_dict(&weights)
             .map_err(|e| with_path(e, path))?;
-        crate::nn::Module::set_training(&mut net, false);
+        net.set_training(false);
+        // A format-1 file describes its layers through the MLP settings; list them as format 2
+        // does, so that callers read one description.
+        let mut meta = meta;
+        meta.input_shape = net.input_shape().to_vec();
+        meta.layers = net.specs();
         Ok((net, meta))
     }
 }
@@ -205,9 +254,13 @@ pub fn save_model(
 ) -> Result<()> {
     let mut md = extra.clone();
     md.insert(FORMAT_KEY.into(), "pt".into());
+    let mut meta = meta.clone();
+    meta.format_version = FORMAT_VERSION;
+    meta.input_shape = net.input_shape().to_vec();
+    meta.layers = net.specs();
     md.insert(
         META_KEY.into(),
-        serde_json::to_string(meta).map_err(|e| Error::param("metadata", e.to_string()))?,
+        serde_json::to_string(&meta).map_err(|e| Error::param("metadata", e.to_string()))?,
     );
     save_safetensors(path, &net.state_dict(), &md)
 }
@@ -310,15 +363,23 @@ fn f16_to_f32(h: u16) -> f32 {
 
 /// Load a nabla model file: the network (in evaluation mode) and its metadata.
 pub fn load_model(path: &Path) -> Result<(Sequential, ModelMeta, ModelFile)> {
+    load_model_with(path, &LayerRegistry::new())
+}
+
+/// [`load_model`] for a model that may hold custom layers, rebuilt by `registry`.
+pub fn load_model_with(
+    path: &Path,
+    registry: &LayerRegistry,
+) -> Result<(Sequential, ModelMeta, ModelFile)> {
     let file = load_safetensors(path)?;
-    let (net, meta) = file.build_network(path)?;
+    let (net, meta) = file.build_network_with(path, registry)?;
     Ok((net, meta, file))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::{Activation, Module};
+    use crate::nn::Activation;
 
     fn tmpdir(tag: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("nabla-io-{tag}-{}", std::process::id()));
@@ -329,9 +390,11 @@ mod tests {
     fn meta_for(cfg: &MlpConfig) -> ModelMeta {
         ModelMeta {
             format_version: FORMAT_VERSION,
-            architecture: cfg.clone(),
+            input_shape: vec![cfg.inputs],
+            layers: cfg.layer_specs().unwrap(),
+            architecture: Some(cfg.clone()),
             task: "classification".into(),
-            loss: FusedLoss::CrossEntropy,
+            loss: Loss::CrossEntropy,
             class_labels: vec!["a".into(), "b".into(), "c".into()],
             feature_names: vec!["x1".into(), "x2".into()],
             target: Some("y".into()),

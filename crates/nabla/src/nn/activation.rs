@@ -1,8 +1,10 @@
 use serde::{Deserialize, Serialize};
 
-use super::Module;
+use super::module::check_lengths;
+use super::{LayerSpec, Module, Pass};
 use crate::autograd::Var;
-use crate::{Error, Result};
+use crate::ops::activation as act;
+use crate::{Element, Error, Result};
 
 /// An elementwise activation function a = act(z).
 ///
@@ -66,52 +68,36 @@ impl Activation {
         Ok(())
     }
 
-    /// a = act(z) for one value.
+    /// a = act(z) for one value, in f32 or f64 (the functions of [`crate::ops::activation`]).
     #[inline(always)]
-    pub fn apply(&self, z: f32) -> f32 {
+    pub fn apply<E: Element>(&self, z: E) -> E {
         match *self {
             Activation::Identity => z,
-            Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
-            Activation::Tanh => z.tanh(),
-            Activation::Relu => {
-                if z > 0.0 {
-                    z
-                } else {
-                    0.0
-                }
-            }
+            Activation::Sigmoid => act::sigmoid(z),
+            Activation::Tanh => act::tanh(z),
+            Activation::Relu => act::relu(z),
+            Activation::LeakyRelu { alpha } => act::leaky_relu(z, E::from_f64(alpha as f64)),
+        }
+    }
+
+    /// act′(z) expressed through the output a = act(z) (valid for every variant here, since
+    /// leaky ReLU's alpha is in [0, 1)).
+    #[inline(always)]
+    pub fn derivative_from_output<E: Element>(&self, a: E) -> E {
+        match *self {
+            Activation::Identity => E::ONE,
+            Activation::Sigmoid => act::sigmoid_derivative_from_output(a),
+            Activation::Tanh => act::tanh_derivative_from_output(a),
+            Activation::Relu => act::relu_derivative(a),
             Activation::LeakyRelu { alpha } => {
-                if z > 0.0 {
-                    z
-                } else {
-                    alpha * z
-                }
+                act::leaky_relu_derivative(a, E::from_f64(alpha as f64))
             }
         }
     }
 
-    /// act′(z) expressed through the output a = act(z) (valid for every variant here).
-    #[inline(always)]
-    pub fn derivative_from_output(&self, a: f32) -> f32 {
-        match *self {
-            Activation::Identity => 1.0,
-            Activation::Sigmoid => a * (1.0 - a),
-            Activation::Tanh => 1.0 - a * a,
-            Activation::Relu => {
-                if a > 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            Activation::LeakyRelu { alpha } => {
-                if a > 0.0 {
-                    1.0
-                } else {
-                    alpha
-                }
-            }
-        }
+    /// act′(z) from the input z.
+    pub fn derivative<E: Element>(&self, z: E) -> E {
+        self.derivative_from_output(self.apply(z))
     }
 
     /// Whether an output value counts as saturated for diagnostics: sigmoid/tanh within 0.01 of
@@ -127,29 +113,76 @@ impl Activation {
         }
     }
 
-    /// Apply through the autograd graph.
-    pub fn forward_var(&self, x: &Var) -> Result<Var> {
+    /// Apply through the autograd graph (the independent route tests compare layers with).
+    pub fn forward_var<E: Element>(&self, x: &Var<E>) -> Var<E> {
         match *self {
-            Activation::Identity => Ok(x.clone()),
-            Activation::Sigmoid => Ok(x.sigmoid()),
-            Activation::Tanh => Ok(x.tanh()),
-            Activation::Relu => Ok(x.relu()),
-            Activation::LeakyRelu { alpha } => Ok(x.leaky_relu(alpha)),
+            Activation::Identity => x.clone(),
+            Activation::Sigmoid => x.sigmoid(),
+            Activation::Tanh => x.tanh(),
+            Activation::Relu => x.relu(),
+            Activation::LeakyRelu { alpha } => x.leaky_relu(E::from_f64(alpha as f64)),
         }
     }
 }
 
 /// An activation function as a module of its own (it takes an index in [`super::Sequential`],
-/// as in PyTorch, and has no parameters).
+/// as in PyTorch, and has no parameters): a = act(z) elementwise, and backward
+/// ∂E/∂z = ∂E/∂a · act′(z), with act′ read from the stored output a.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ActivationLayer(pub Activation);
 
-impl Module for ActivationLayer {
-    fn forward(&self, x: &Var) -> Result<Var> {
-        self.0.forward_var(x)
+impl<E: Element> Module<E> for ActivationLayer {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::Activation { activation: self.0 }
     }
 
-    fn named_parameters(&self) -> Vec<(String, Var)> {
-        vec![]
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        self.0.validate()?;
+        Ok(input.to_vec())
+    }
+
+    fn forward(&self, x: &[E], y: &mut [E], _scratch: &mut [E], pass: &Pass<'_>) -> Result<()> {
+        check_lengths("activation forward", x, y, pass)?;
+        let n = pass.rows * pass.input_len();
+        let (x, y) = (&x[..n], &mut y[..n]);
+        // One loop per variant, so that each is a straight vectorisable pass.
+        match self.0 {
+            Activation::Identity => y.copy_from_slice(x),
+            Activation::Relu => y.iter_mut().zip(x).for_each(|(o, &v)| *o = act::relu(v)),
+            a => y.iter_mut().zip(x).for_each(|(o, &v)| *o = a.apply(v)),
+        }
+        Ok(())
+    }
+
+    fn backward(
+        &self,
+        x: &[E],
+        y: &[E],
+        dy: &mut [E],
+        dx: Option<&mut [E]>,
+        _scratch: &mut [E],
+        pass: &Pass<'_>,
+    ) -> Result<()> {
+        check_lengths("activation backward", x, y, pass)?;
+        let Some(dx) = dx else { return Ok(()) };
+        let n = pass.rows * pass.input_len();
+        let (y, dy, dx) = (&y[..n], &dy[..n], &mut dx[..n]);
+        match self.0 {
+            Activation::Identity => dx.copy_from_slice(dy),
+            a => {
+                for ((d, &g), &av) in dx.iter_mut().zip(dy).zip(y) {
+                    *d = g * a.derivative_from_output(av);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn activation(&self) -> Option<Activation> {
+        Some(self.0)
+    }
+
+    fn to_f64(&self) -> Result<Box<dyn Module<f64>>> {
+        Ok(Box::new(*self))
     }
 }

@@ -1,17 +1,15 @@
-//! Checking a network's gradients three ways: the f64 autograd graph against central finite
-//! differences, and the fused f32 path (what training uses) against the f64 autograd gradient.
+//! Checking a network's gradients: the engine's backward pass, run in f64 on an f64 copy of
+//! the network (the same layer code), against central finite differences of the f64 loss (an
+//! independent route: only forward passes), and the engine in f32 (what training uses)
+//! against the f64 gradient. Errors are measured as in [`crate::autograd::gradcheck`]:
+//! `|a − b| / max(1, |a|, |b|)`.
 //!
-//! The f64 network is rebuilt from the f32 weights: each Linear computes x·Wᵀ + b with
-//! [`Var<f64>`] operations, each activation its autograd op, dropout is the identity (the
-//! check runs in evaluation mode), and the loss comes from [`crate::loss`]. Errors are measured
-//! as in [`crate::autograd::gradcheck`]: `|a − b| / max(1, |a|, |b|)`.
-//!
-//! At kinks the rules of the ops apply (relu′(0) = 0, leaky relu′(0) = alpha); a
+//! At kinks the rules of the layers apply (relu′(0) = 0, leaky relu′(0) = alpha); a
 //! pre-activation within `eps` of a kink can make the finite difference disagree, which is
 //! vanishingly rare with real-valued data.
 
-use super::{Activation, FusedLoss, Layer, Module, Sequential, Targets, Workspace};
-use crate::autograd::{no_grad, Var};
+use super::{Sequential, Workspace};
+use crate::loss::{Loss, Targets};
 use crate::{Error, Result, Tensor};
 
 /// The outcome for one parameter tensor.
@@ -23,11 +21,10 @@ pub struct TensorCheck {
     pub checked: usize,
     /// Elements in the tensor.
     pub total: usize,
-    /// Largest error of the f64 autograd gradient against central differences.
-    pub autograd_vs_numeric: f64,
-    /// Largest error of the fused f32 gradient against the f64 autograd gradient (every
-    /// element).
-    pub fused_vs_autograd: f64,
+    /// Largest error of the backward pass in f64 against central differences.
+    pub f64_vs_numeric: f64,
+    /// Largest error of the backward pass in f32 against the one in f64 (every element).
+    pub f32_vs_f64: f64,
 }
 
 fn rel_error(a: f64, b: f64) -> f64 {
@@ -39,85 +36,19 @@ fn rel_error(a: f64, b: f64) -> f64 {
     }
 }
 
-fn to_f64(t: &Tensor) -> Result<Tensor<f64>> {
-    Tensor::from_vec(t.data().iter().map(|&v| v as f64).collect(), t.shape())
-}
-
-/// The f64 forward pass and loss of `net` with the given parameter values (one per
-/// `named_parameters` entry, in order).
-fn loss_f64(
-    net: &Sequential,
-    params: &[Var<f64>],
-    x: &Var<f64>,
-    targets: &Targets<'_>,
-    loss: FusedLoss,
-    rows: usize,
-) -> Result<Var<f64>> {
-    let mut h = x.clone();
-    let mut k = 0;
-    for layer in net.layers() {
-        match layer {
-            Layer::Linear(_) => {
-                let (w, b) = (&params[k], &params[k + 1]);
-                k += 2;
-                h = h.matmul(&w.transpose()?)?.add(b)?;
-            }
-            Layer::Activation(a) => {
-                h = match a.0 {
-                    Activation::Identity => h,
-                    Activation::Sigmoid => h.sigmoid(),
-                    Activation::Tanh => h.tanh(),
-                    Activation::Relu => h.relu(),
-                    Activation::LeakyRelu { alpha } => h.leaky_relu(alpha as f64),
-                }
-            }
-            Layer::Dropout(_) => {}
-        }
-    }
-    let outputs = net.output_size().unwrap_or(1);
-    let target_values = || -> Result<Var<f64>> {
-        let mut t = Vec::with_capacity(rows * outputs);
-        match targets {
-            Targets::Values(v) => t.extend(v.iter().map(|&v| v as f64)),
-            Targets::Classes(c) => {
-                for &k in c.iter() {
-                    if outputs == 1 {
-                        t.push(k as f64);
-                    } else {
-                        t.extend((0..outputs).map(|j| if j == k as usize { 1.0 } else { 0.0 }));
-                    }
-                }
-            }
-        }
-        Ok(Var::constant(Tensor::from_vec(t, &[rows, outputs])?))
-    };
-    match loss {
-        FusedLoss::Sse => crate::loss::sse(&h, &target_values()?),
-        FusedLoss::Mse => crate::loss::mse(&h, &target_values()?),
-        FusedLoss::BceWithLogits => crate::loss::bce_with_logits(&h, &target_values()?),
-        FusedLoss::CrossEntropy => match targets {
-            Targets::Classes(c) => {
-                let classes: Vec<usize> = c.iter().map(|&k| k as usize).collect();
-                crate::loss::cross_entropy(&h, &classes)
-            }
-            Targets::Values(_) => Err(Error::param("loss", "cross-entropy needs class targets")),
-        },
-    }
-}
-
 /// Check every parameter tensor of `net` on the batch `x` (`rows × inputs`) with `targets`
-/// and `loss`: finite differences of step `eps` in f64 against f64 autograd for up to
+/// and `loss`: finite differences of step `eps` in f64 against the f64 backward pass for up to
 /// `max_per_tensor` evenly spaced elements per tensor (all when the tensor is smaller), and the
-/// fused f32 gradient against f64 autograd for every element.
+/// f32 backward pass against the f64 one for every element.
 ///
-/// Put the network in evaluation mode first (dropout would make the fused loss random).
-/// The network's gradient slots are overwritten.
+/// The check runs in `net`'s current mode; put it in evaluation mode first (dropout would make
+/// the loss random). The network's gradient slots are overwritten.
 pub fn check_gradients(
     net: &Sequential,
     x: &[f32],
     rows: usize,
     targets: Targets<'_>,
-    loss: FusedLoss,
+    loss: Loss,
     eps: f64,
     max_per_tensor: usize,
 ) -> Result<Vec<TensorCheck>> {
@@ -127,7 +58,7 @@ pub fn check_gradients(
             format!("{eps} must be positive and finite"),
         ));
     }
-    let inputs = net.input_size().unwrap_or(0);
+    let inputs = net.input_size();
     if rows == 0 || x.len() != rows * inputs {
         return Err(Error::ShapeMismatch {
             op: "check_gradients (batch vs network inputs)",
@@ -135,56 +66,58 @@ pub fn check_gradients(
             rhs: vec![x.len()],
         });
     }
-    let named = net.named_parameters();
-    // f64 autograd gradient.
-    let params64: Vec<Var<f64>> = named
-        .iter()
-        .map(|(_, p)| to_f64(&p.value()).map(Var::parameter))
-        .collect::<Result<_>>()?;
-    let x64 = Var::constant(Tensor::from_vec(
-        x.iter().map(|&v| v as f64).collect(),
-        &[rows, inputs],
-    )?);
-    let value = loss_f64(net, &params64, &x64, &targets, loss, rows)?;
-    value.backward()?;
+    let outputs = net.output_size();
+    // The same network in f64, with the targets in f64.
+    let net64 = net.to_f64()?;
+    let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let values64: Vec<f64>;
+    let targets64 = match targets {
+        Targets::Classes(c) => Targets::Classes(c),
+        Targets::Values(v) => {
+            values64 = v.iter().map(|&v| v as f64).collect();
+            Targets::Values(&values64[..])
+        }
+    };
+    let mut ws64 = Workspace::new(&net64, rows)?;
+    net64.zero_grad();
+    net64.loss_backward(&mut ws64, &x64, rows, targets64, loss)?;
+    let params64 = net64.named_parameters();
     let analytic: Vec<Tensor<f64>> = params64
         .iter()
-        .map(|p| p.grad().unwrap_or_else(|| Tensor::zeros(&p.shape())))
+        .map(|(_, p)| p.grad().unwrap_or_else(|| Tensor::zeros(&p.shape())))
         .collect();
-    // Fused f32 gradient.
+    // The f32 gradient.
+    let named = net.named_parameters();
     for (_, p) in &named {
         p.zero_grad();
     }
     let mut ws = Workspace::new(net, rows)?;
-    net.loss_backward_fused(&mut ws, x, rows, targets, loss)?;
-    // Finite differences on constants.
-    let mut work: Vec<Tensor<f64>> = params64.iter().map(|p| p.value().clone()).collect();
-    let eval = |values: &[Tensor<f64>]| -> Result<f64> {
-        no_grad(|| {
-            let vars: Vec<Var<f64>> = values.iter().map(|t| Var::constant(t.clone())).collect();
-            loss_f64(net, &vars, &x64, &targets, loss, rows)?
-                .value()
-                .item()
-        })
+    net.loss_backward(&mut ws, x, rows, targets, loss)?;
+    // Finite differences: forward passes only.
+    let mut grad_scratch = vec![0.0f64; rows * outputs];
+    let mut eval = |ws64: &mut Workspace<f64>| -> Result<f64> {
+        let out = net64.forward_batch(ws64, &x64, rows)?;
+        loss.value_and_grad(out, rows, outputs, targets64, &mut grad_scratch)
     };
     let mut out = Vec::with_capacity(named.len());
     for (i, (name, p)) in named.iter().enumerate() {
         let total = analytic[i].len();
         let checked = total.min(max_per_tensor.max(1));
         let mut worst_fd = 0.0f64;
+        let p64 = &params64[i].1;
         for s in 0..checked {
             let j = s * total / checked;
-            let x0 = work[i].data()[j];
-            work[i].data_mut()[j] = x0 + eps;
-            let plus = eval(&work)?;
-            work[i].data_mut()[j] = x0 - eps;
-            let minus = eval(&work)?;
-            work[i].data_mut()[j] = x0;
+            let x0 = p64.value().data()[j];
+            p64.value_mut().data_mut()[j] = x0 + eps;
+            let plus = eval(&mut ws64)?;
+            p64.value_mut().data_mut()[j] = x0 - eps;
+            let minus = eval(&mut ws64)?;
+            p64.value_mut().data_mut()[j] = x0;
             let numeric = (plus - minus) / (2.0 * eps);
             worst_fd = worst_fd.max(rel_error(analytic[i].data()[j], numeric));
         }
-        let fused = p.grad().unwrap_or_else(|| Tensor::zeros(&p.shape()));
-        let worst_fused = fused
+        let single = p.grad().unwrap_or_else(|| Tensor::zeros(&p.shape()));
+        let worst_f32 = single
             .data()
             .iter()
             .zip(analytic[i].data())
@@ -194,8 +127,8 @@ pub fn check_gradients(
             name: name.clone(),
             checked,
             total,
-            autograd_vs_numeric: worst_fd,
-            fused_vs_autograd: worst_fused,
+            f64_vs_numeric: worst_fd,
+            f32_vs_f64: worst_f32,
         });
     }
     Ok(out)
@@ -204,7 +137,7 @@ pub fn check_gradients(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::MlpConfig;
+    use crate::nn::{Activation, MlpConfig};
 
     fn batch() -> (Vec<f32>, Vec<u32>) {
         let x: Vec<f32> = (0..24).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.3).collect();
@@ -215,14 +148,10 @@ mod tests {
     fn all_losses_and_activations_agree() {
         let (x, classes) = batch();
         for (act, loss, outputs) in [
-            (Activation::Tanh, FusedLoss::CrossEntropy, 3),
-            (Activation::Sigmoid, FusedLoss::Mse, 3),
-            (Activation::Relu, FusedLoss::Sse, 3),
-            (
-                Activation::LeakyRelu { alpha: 0.1 },
-                FusedLoss::BceWithLogits,
-                3,
-            ),
+            (Activation::Tanh, Loss::CrossEntropy, 3),
+            (Activation::Sigmoid, Loss::Mse, 3),
+            (Activation::Relu, Loss::Sse, 3),
+            (Activation::LeakyRelu { alpha: 0.1 }, Loss::BceWithLogits, 3),
         ] {
             let mut net = Sequential::mlp(&MlpConfig {
                 inputs: 4,
@@ -239,8 +168,8 @@ mod tests {
             assert_eq!(checks.len(), 6);
             for c in &checks {
                 assert_eq!(c.checked, c.total);
-                assert!(c.autograd_vs_numeric < 1e-6, "{act:?} {loss:?} {c:?}");
-                assert!(c.fused_vs_autograd < 1e-4, "{act:?} {loss:?} {c:?}");
+                assert!(c.f64_vs_numeric < 1e-6, "{act:?} {loss:?} {c:?}");
+                assert!(c.f32_vs_f64 < 1e-4, "{act:?} {loss:?} {c:?}");
             }
         }
     }
@@ -259,13 +188,13 @@ mod tests {
         .unwrap();
         net.set_training(false);
         let t = Targets::Classes(&classes);
-        let checks = check_gradients(&net, &x, 6, t, FusedLoss::CrossEntropy, 1e-6, 3).unwrap();
+        let checks = check_gradients(&net, &x, 6, t, Loss::CrossEntropy, 1e-6, 3).unwrap();
         let checked: Vec<usize> = checks.iter().map(|c| c.checked).collect();
         let totals: Vec<usize> = checks.iter().map(|c| c.total).collect();
         assert_eq!(checked, [3, 3, 3, 3]);
         assert_eq!(totals, [20, 5, 15, 3]);
-        assert!(checks.iter().all(|c| c.autograd_vs_numeric < 1e-6));
-        assert!(check_gradients(&net, &x[..5], 6, t, FusedLoss::Mse, 1e-6, 5).is_err());
-        assert!(check_gradients(&net, &x, 6, t, FusedLoss::Mse, 0.0, 5).is_err());
+        assert!(checks.iter().all(|c| c.f64_vs_numeric < 1e-6));
+        assert!(check_gradients(&net, &x[..5], 6, t, Loss::Mse, 1e-6, 5).is_err());
+        assert!(check_gradients(&net, &x, 6, t, Loss::Mse, 0.0, 5).is_err());
     }
 }

@@ -1,17 +1,19 @@
+//! Inverted dropout, forward and backward side by side.
+
 use std::cell::RefCell;
 
-use super::Module;
-use crate::autograd::Var;
+use super::module::check_lengths;
+use super::{LayerSpec, Module, Pass};
 use crate::rng::Rng;
-use crate::{Error, Result, Tensor};
+use crate::{Element, Error, Result};
 
 /// Inverted dropout: in training mode each input is zeroed with probability `p` and the
 /// survivors are scaled by 1/(1 − p), so evaluation needs no rescaling; in evaluation mode it is
-/// the identity. Masks come from the layer's own seeded generator.
+/// the identity. Masks come from the layer's own seeded generator and are kept (in the
+/// workspace's scratch room) for the backward pass, which multiplies ∂E/∂y by the same mask.
 #[derive(Debug)]
 pub struct Dropout {
     p: f32,
-    training: bool,
     rng: RefCell<Rng>,
 }
 
@@ -23,7 +25,6 @@ impl Dropout {
         }
         Ok(Dropout {
             p,
-            training: true,
             rng: RefCell::new(Rng::new(seed)),
         })
     }
@@ -33,52 +34,94 @@ impl Dropout {
         self.p
     }
 
-    /// Whether masks are drawn (training mode and p > 0).
-    pub fn active(&self) -> bool {
-        self.training && self.p > 0.0
-    }
-
-    /// The generator's state (for checkpoints).
-    pub fn rng_state(&self) -> [u64; 4] {
-        self.rng.borrow().state()
-    }
-
-    /// Restore the generator's state.
-    pub fn set_rng_state(&self, s: [u64; 4]) {
-        *self.rng.borrow_mut() = Rng::from_state(s);
-    }
-
     /// Fill `mask` with 0 or 1/(1 − p).
-    pub fn draw_mask(&self, mask: &mut [f32]) {
+    pub fn draw_mask<E: Element>(&self, mask: &mut [E]) {
         let keep = 1.0 - self.p;
-        let scale = 1.0 / keep;
+        let scale = E::from_f64((1.0 / keep) as f64);
         let mut rng = self.rng.borrow_mut();
         for m in mask {
-            *m = if rng.next_f32() < keep { scale } else { 0.0 };
+            *m = if rng.next_f32() < keep {
+                scale
+            } else {
+                E::ZERO
+            };
         }
     }
 
-    pub(crate) fn set_training_flag(&mut self, t: bool) {
-        self.training = t;
+    fn active(&self, pass: &Pass<'_>) -> bool {
+        pass.training && self.p > 0.0
     }
 }
 
-impl Module for Dropout {
-    fn forward(&self, x: &Var) -> Result<Var> {
-        if !self.active() {
-            return Ok(x.clone());
+impl<E: Element> Module<E> for Dropout {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::Dropout { p: self.p }
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+
+    fn scratch_len(&self, pass: &Pass<'_>) -> usize {
+        if self.p > 0.0 {
+            pass.rows * pass.input_len()
+        } else {
+            0
         }
-        let shape = x.shape();
-        let mut mask = Tensor::zeros(&shape);
-        self.draw_mask(mask.data_mut());
-        x.mul(&Var::constant(mask))
     }
 
-    fn named_parameters(&self) -> Vec<(String, Var)> {
-        vec![]
+    fn forward(&self, x: &[E], y: &mut [E], scratch: &mut [E], pass: &Pass<'_>) -> Result<()> {
+        check_lengths("dropout forward", x, y, pass)?;
+        let n = pass.rows * pass.input_len();
+        let (x, y) = (&x[..n], &mut y[..n]);
+        if self.active(pass) {
+            let mask = &mut scratch[..n];
+            self.draw_mask(mask);
+            for ((o, &a), &m) in y.iter_mut().zip(x).zip(mask.iter()) {
+                *o = a * m;
+            }
+        } else {
+            y.copy_from_slice(x);
+        }
+        Ok(())
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
+    fn backward(
+        &self,
+        x: &[E],
+        y: &[E],
+        dy: &mut [E],
+        dx: Option<&mut [E]>,
+        scratch: &mut [E],
+        pass: &Pass<'_>,
+    ) -> Result<()> {
+        check_lengths("dropout backward", x, y, pass)?;
+        let Some(dx) = dx else { return Ok(()) };
+        let n = pass.rows * pass.input_len();
+        let (dy, dx) = (&dy[..n], &mut dx[..n]);
+        if self.active(pass) {
+            for ((d, &g), &m) in dx.iter_mut().zip(dy).zip(&scratch[..n]) {
+                *d = g * m;
+            }
+        } else {
+            dx.copy_from_slice(dy);
+        }
+        Ok(())
+    }
+
+    fn rng_state(&self) -> Option<[u64; 4]> {
+        Some(self.rng.borrow().state())
+    }
+
+    fn set_rng_state(&self, state: [u64; 4]) {
+        *self.rng.borrow_mut() = Rng::from_state(state);
+    }
+
+    fn to_f64(&self) -> Result<Box<dyn Module<f64>>> {
+        let copy = Dropout {
+            p: self.p,
+            rng: RefCell::new(self.rng.borrow().clone()),
+        };
+        Ok(Box::new(copy))
     }
 }

@@ -1,43 +1,80 @@
-use super::{Init, Module};
+//! The fully connected layer: forward z = x·Wᵀ + b and its chain rule side by side.
+
+use super::module::check_lengths;
+use super::{Init, LayerSpec, Module, Pass};
 use crate::autograd::Var;
 use crate::rng::Rng;
-use crate::{Error, Result, Tensor};
+use crate::tensor::gemm::{matmul_into, Trans};
+use crate::{Element, Error, Result, Tensor};
+
+/// Settings of a [`Linear`] layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinearConfig {
+    /// Inputs per row.
+    pub in_features: usize,
+    /// Outputs (neurons) per row.
+    pub out_features: usize,
+    /// How the weights are drawn (default: Xavier/Glorot uniform). Biases start at zero, except
+    /// with [`Init::TorchDefault`], which draws them from U(±1/√in) as PyTorch does.
+    pub init: Init,
+}
+
+impl LinearConfig {
+    /// `in_features → out_features` with the default initialiser.
+    pub fn new(in_features: usize, out_features: usize) -> Self {
+        LinearConfig {
+            in_features,
+            out_features,
+            init: Init::XavierUniform,
+        }
+    }
+
+    /// Draw the layer's weights with `rng`.
+    pub fn init<E: Element>(&self, rng: &mut Rng) -> Result<Linear<E>> {
+        let (fan_in, fan_out) = (self.in_features, self.out_features);
+        if fan_in == 0 || fan_out == 0 {
+            return Err(Error::param(
+                "layer size",
+                format!("a linear layer needs at least one input and one output, got {fan_in} → {fan_out}"),
+            ));
+        }
+        let mut w = Tensor::<f32>::zeros(&[fan_out, fan_in]);
+        self.init.fill(w.data_mut(), fan_in, fan_out, rng);
+        let mut b = Tensor::<f32>::zeros(&[fan_out]);
+        if self.init == Init::TorchDefault {
+            self.init.fill(b.data_mut(), fan_in, fan_out, rng);
+        }
+        Linear::from_tensors(w.cast(), b.cast())
+    }
+}
 
 /// A fully connected layer: `y = x·Wᵀ + b` with `W` of shape `[out, in]` and `b` of shape
 /// `[out]`, as PyTorch's `nn.Linear` stores them. Row i of `W` holds neuron i's weights w, so
 /// neuron i computes z = w·x + b_i.
+///
+/// Backward, for a batch with δ = ∂E/∂z (`rows × out`): ∂E/∂W = δᵀ·x, ∂E/∂b = Σ_rows δ and
+/// ∂E/∂x = δ·W.
 #[derive(Clone, Debug)]
-pub struct Linear {
+pub struct Linear<E: Element = f32> {
     /// `[out_features, in_features]`.
-    pub weight: Var,
+    pub weight: Var<E>,
     /// `[out_features]`.
-    pub bias: Var,
+    pub bias: Var<E>,
 }
 
-impl Linear {
-    /// A layer with weights drawn by `init` and zero biases (PyTorch's default initialiser,
-    /// [`Init::TorchDefault`], also draws the biases from U(±1/√in), as PyTorch does).
+impl<E: Element> Linear<E> {
+    /// A layer with weights drawn by `init` (see [`LinearConfig`]).
     pub fn new(in_features: usize, out_features: usize, init: Init, rng: &mut Rng) -> Result<Self> {
-        if in_features == 0 || out_features == 0 {
-            return Err(Error::param(
-                "layer size",
-                format!("a linear layer needs at least one input and one output, got {in_features} → {out_features}"),
-            ));
+        LinearConfig {
+            in_features,
+            out_features,
+            init,
         }
-        let mut w = Tensor::zeros(&[out_features, in_features]);
-        init.fill(w.data_mut(), in_features, out_features, rng);
-        let mut b = Tensor::zeros(&[out_features]);
-        if init == Init::TorchDefault {
-            init.fill(b.data_mut(), in_features, out_features, rng);
-        }
-        Ok(Linear {
-            weight: Var::parameter(w),
-            bias: Var::parameter(b),
-        })
+        .init(rng)
     }
 
     /// A layer from explicit weights `[out, in]` and biases `[out]`.
-    pub fn from_tensors(weight: Tensor, bias: Tensor) -> Result<Self> {
+    pub fn from_tensors(weight: Tensor<E>, bias: Tensor<E>) -> Result<Self> {
         if weight.rank() != 2 || bias.rank() != 1 || bias.shape()[0] != weight.shape()[0] {
             return Err(Error::ShapeMismatch {
                 op: "Linear::from_tensors",
@@ -62,23 +99,110 @@ impl Linear {
     }
 }
 
-impl Module for Linear {
-    fn forward(&self, x: &Var) -> Result<Var> {
-        let xs = x.shape();
-        if xs.len() != 2 || xs[1] != self.in_features() {
-            return Err(Error::ShapeMismatch {
-                op: "Linear::forward (input vs weight)",
-                lhs: xs,
-                rhs: self.weight.shape(),
-            });
+impl<E: Element> Module<E> for Linear<E> {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::Linear {
+            in_features: self.in_features(),
+            out_features: self.out_features(),
         }
-        x.matmul(&self.weight.transpose()?)?.add(&self.bias)
     }
 
-    fn named_parameters(&self) -> Vec<(String, Var)> {
-        vec![
-            ("weight".into(), self.weight.clone()),
-            ("bias".into(), self.bias.clone()),
-        ]
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        if input.iter().product::<usize>() != self.in_features() || input.len() != 1 {
+            return Err(Error::ShapeMismatch {
+                op: "linear (input row vs weight [out, in])",
+                lhs: input.to_vec(),
+                rhs: vec![self.out_features(), self.in_features()],
+            });
+        }
+        Ok(vec![self.out_features()])
+    }
+
+    fn forward(&self, x: &[E], y: &mut [E], _scratch: &mut [E], pass: &Pass<'_>) -> Result<()> {
+        check_lengths("linear forward", x, y, pass)?;
+        let (rows, n_in, n_out) = (pass.rows, self.in_features(), self.out_features());
+        let w = self.weight.value();
+        let b = self.bias.value();
+        let y = &mut y[..rows * n_out];
+        matmul_into(
+            rows,
+            n_out,
+            n_in,
+            x,
+            Trans::No,
+            w.data(),
+            Trans::Yes,
+            y,
+            false,
+        );
+        for row in y.chunks_exact_mut(n_out) {
+            for (o, &bv) in row.iter_mut().zip(b.data()) {
+                *o += bv;
+            }
+        }
+        Ok(())
+    }
+
+    fn backward(
+        &self,
+        x: &[E],
+        y: &[E],
+        dy: &mut [E],
+        dx: Option<&mut [E]>,
+        _scratch: &mut [E],
+        pass: &Pass<'_>,
+    ) -> Result<()> {
+        check_lengths("linear backward", x, y, pass)?;
+        let (rows, n_in, n_out) = (pass.rows, self.in_features(), self.out_features());
+        let delta = &dy[..rows * n_out];
+        {
+            let mut gw = self.weight.grad_mut();
+            let gw = gw.get_or_insert_with(|| Tensor::zeros(&[n_out, n_in]));
+            matmul_into(
+                n_out,
+                n_in,
+                rows,
+                delta,
+                Trans::Yes,
+                x,
+                Trans::No,
+                gw.data_mut(),
+                true,
+            );
+            let mut gb = self.bias.grad_mut();
+            let gb = gb.get_or_insert_with(|| Tensor::zeros(&[n_out]));
+            let gb = gb.data_mut();
+            for row in delta.chunks_exact(n_out) {
+                for (b, &d) in gb.iter_mut().zip(row) {
+                    *b += d;
+                }
+            }
+        }
+        if let Some(dx) = dx {
+            let w = self.weight.value();
+            matmul_into(
+                rows,
+                n_in,
+                n_out,
+                delta,
+                Trans::No,
+                w.data(),
+                Trans::No,
+                &mut dx[..rows * n_in],
+                false,
+            );
+        }
+        Ok(())
+    }
+
+    fn parameters(&self) -> Vec<(&'static str, Var<E>)> {
+        vec![("weight", self.weight.clone()), ("bias", self.bias.clone())]
+    }
+
+    fn to_f64(&self) -> Result<Box<dyn Module<f64>>> {
+        Ok(Box::new(Linear::<f64>::from_tensors(
+            self.weight.value().cast(),
+            self.bias.value().cast(),
+        )?))
     }
 }

@@ -1,34 +1,29 @@
+//! [`Sequential`]: modules applied one after another, and the [`Workspace`] that holds every
+//! intermediate value of a batch so that forward and backward allocate nothing.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::{Deserialize, Serialize};
 
-use super::{Activation, ActivationLayer, Dropout, Init, Linear, Module};
+use super::spec::{build_layer, BuildContext};
+use super::{Activation, Init, LayerRegistry, LayerSpec, Module, Pass};
 use crate::autograd::Var;
+use crate::loss::{Loss, Targets};
 use crate::rng::Rng;
-use crate::{Error, Result, Tensor};
-
-/// One module of a [`Sequential`].
-#[derive(Debug)]
-pub enum Layer {
-    Linear(Linear),
-    Activation(ActivationLayer),
-    Dropout(Dropout),
-}
-
-impl Layer {
-    fn as_module(&self) -> &dyn Module {
-        match self {
-            Layer::Linear(l) => l,
-            Layer::Activation(a) => a,
-            Layer::Dropout(d) => d,
-        }
-    }
-}
+use crate::{Element, Error, Result, Tensor};
 
 /// Modules applied one after another. Parameter names follow PyTorch's `nn.Sequential`
 /// state dict: every module, activations and dropout included, takes an index, and a linear
 /// layer at index i owns `i.weight` and `i.bias`.
-#[derive(Debug, Default)]
-pub struct Sequential {
-    layers: Vec<Layer>,
+///
+/// It holds any [`Module`], a user's own included, and knows the shape of one input row, so
+/// that it can plan every layer's output shape.
+#[derive(Debug)]
+pub struct Sequential<E: Element = f32> {
+    /// Identifies the layer list a [`Workspace`] was planned for (new on every change).
+    id: u64,
+    layers: Vec<Box<dyn Module<E>>>,
+    input_shape: Vec<usize>,
     training: bool,
 }
 
@@ -47,7 +42,7 @@ pub struct MlpConfig {
     pub output_activation: Activation,
     /// Dropout probability after each hidden activation (0 = none).
     pub dropout: f32,
-    /// Weight initialiser; `None` picks [`Init::default_for`] the activation.
+    /// Weight initialiser; `None` picks [`Init::default_for`] the activation after each layer.
     pub init: Option<Init>,
     /// Seed for initial weights and dropout masks.
     pub seed: u64,
@@ -68,86 +63,193 @@ impl Default for MlpConfig {
     }
 }
 
-impl Sequential {
-    /// An empty stack in training mode.
-    pub fn new() -> Self {
+impl MlpConfig {
+    /// The layer list: Linear, activation (and dropout) per hidden layer, then the output
+    /// Linear and, unless identity, the output activation.
+    pub fn layer_specs(&self) -> Result<Vec<LayerSpec>> {
+        self.activation.validate()?;
+        self.output_activation.validate()?;
+        if self.inputs == 0 || self.outputs == 0 || self.hidden.contains(&0) {
+            return Err(Error::param(
+                "architecture",
+                format!(
+                    "every layer needs at least one unit (inputs {}, hidden {:?}, outputs {})",
+                    self.inputs, self.hidden, self.outputs
+                ),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::param(
+                "dropout",
+                format!("{} is outside [0, 1)", self.dropout),
+            ));
+        }
+        let mut specs = vec![];
+        let mut fan_in = self.inputs;
+        for &h in &self.hidden {
+            specs.push(LayerSpec::Linear {
+                in_features: fan_in,
+                out_features: h,
+            });
+            specs.push(LayerSpec::Activation {
+                activation: self.activation,
+            });
+            if self.dropout > 0.0 {
+                specs.push(LayerSpec::Dropout { p: self.dropout });
+            }
+            fan_in = h;
+        }
+        specs.push(LayerSpec::Linear {
+            in_features: fan_in,
+            out_features: self.outputs,
+        });
+        if self.output_activation != Activation::Identity {
+            specs.push(LayerSpec::Activation {
+                activation: self.output_activation,
+            });
+        }
+        Ok(specs)
+    }
+}
+
+fn next_network_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Seed of the generator of the layer at `index` (dropout) in a network seeded with `seed`.
+fn layer_seed(seed: u64, index: usize) -> u64 {
+    seed ^ (0xD40_u64 + index as u64).wrapping_mul(0x9E37_79B9)
+}
+
+impl<E: Element> Sequential<E> {
+    /// An empty stack for input rows of `input_shape` (`&[features]` for dense data), in
+    /// training mode.
+    pub fn new(input_shape: &[usize]) -> Self {
         Sequential {
+            id: next_network_id(),
             layers: vec![],
+            input_shape: input_shape.to_vec(),
             training: true,
         }
     }
 
     /// Append a module.
-    pub fn push(&mut self, layer: Layer) {
+    pub fn push(&mut self, layer: impl Module<E>) {
+        self.push_boxed(Box::new(layer));
+    }
+
+    /// Append a boxed module.
+    pub fn push_boxed(&mut self, layer: Box<dyn Module<E>>) {
         self.layers.push(layer);
+        self.id = next_network_id();
     }
 
     /// Builder form of [`Sequential::push`].
-    pub fn with(mut self, layer: Layer) -> Self {
+    pub fn with(mut self, layer: impl Module<E>) -> Self {
         self.push(layer);
         self
     }
 
-    /// A feedforward network: Linear, activation (and dropout) per hidden layer, then the
-    /// output Linear and, unless identity, the output activation.
+    /// A network from built-in layer descriptions. Weights are drawn in layer order from one
+    /// generator seeded with `seed`, each linear layer with `init`, or when `None` with
+    /// [`Init::default_for`] the activation that follows it; a dropout layer at index i draws
+    /// its masks from its own generator seeded from `seed` and i.
+    pub fn from_specs(
+        input_shape: &[usize],
+        specs: &[LayerSpec],
+        init: Option<Init>,
+        seed: u64,
+    ) -> Result<Self> {
+        Self::build(input_shape, specs, init, seed, |spec, ctx| {
+            build_layer::<E>(spec, ctx)
+        })
+    }
+
+    fn build(
+        input_shape: &[usize],
+        specs: &[LayerSpec],
+        init: Option<Init>,
+        seed: u64,
+        mut make: impl FnMut(&LayerSpec, &mut BuildContext<'_>) -> Result<Box<dyn Module<E>>>,
+    ) -> Result<Self> {
+        let mut rng = Rng::new(seed);
+        let mut net = Sequential::new(input_shape);
+        for (i, spec) in specs.iter().enumerate() {
+            let next_act = specs
+                .get(i + 1)
+                .and_then(LayerSpec::activation)
+                .unwrap_or(Activation::Identity);
+            let mut ctx = BuildContext {
+                init: init.unwrap_or(Init::default_for(next_act)),
+                rng: &mut rng,
+                seed: layer_seed(seed, i),
+            };
+            net.push_boxed(make(spec, &mut ctx)?);
+        }
+        net.output_shape()?;
+        Ok(net)
+    }
+
+    /// A feedforward network (see [`MlpConfig::layer_specs`]).
     pub fn mlp(cfg: &MlpConfig) -> Result<Self> {
-        cfg.activation.validate()?;
-        cfg.output_activation.validate()?;
-        if cfg.inputs == 0 || cfg.outputs == 0 || cfg.hidden.contains(&0) {
-            return Err(Error::param(
-                "architecture",
-                format!(
-                    "every layer needs at least one unit (inputs {}, hidden {:?}, outputs {})",
-                    cfg.inputs, cfg.hidden, cfg.outputs
-                ),
-            ));
-        }
-        if !(0.0..1.0).contains(&cfg.dropout) {
-            return Err(Error::param(
-                "dropout",
-                format!("{} is outside [0, 1)", cfg.dropout),
-            ));
-        }
-        let mut rng = Rng::new(cfg.seed);
-        let hidden_init = cfg.init.unwrap_or(Init::default_for(cfg.activation));
-        let out_init = cfg.init.unwrap_or(Init::default_for(cfg.output_activation));
-        let mut seq = Sequential::new();
-        let mut fan_in = cfg.inputs;
-        for &h in &cfg.hidden {
-            seq.push(Layer::Linear(Linear::new(
-                fan_in,
-                h,
-                hidden_init,
-                &mut rng,
-            )?));
-            seq.push(Layer::Activation(ActivationLayer(cfg.activation)));
-            if cfg.dropout > 0.0 {
-                let seed =
-                    cfg.seed ^ (0xD40_u64 + seq.layers.len() as u64).wrapping_mul(0x9E37_79B9);
-                seq.push(Layer::Dropout(Dropout::new(cfg.dropout, seed)?));
-            }
-            fan_in = h;
-        }
-        seq.push(Layer::Linear(Linear::new(
-            fan_in,
-            cfg.outputs,
-            out_init,
-            &mut rng,
-        )?));
-        if cfg.output_activation != Activation::Identity {
-            seq.push(Layer::Activation(ActivationLayer(cfg.output_activation)));
-        }
-        Ok(seq)
+        Self::from_specs(&[cfg.inputs], &cfg.layer_specs()?, cfg.init, cfg.seed)
     }
 
     /// The modules in order.
-    pub fn layers(&self) -> &[Layer] {
+    pub fn layers(&self) -> &[Box<dyn Module<E>>] {
         &self.layers
     }
 
-    /// The modules in order, mutable.
-    pub fn layers_mut(&mut self) -> &mut [Layer] {
-        &mut self.layers
+    /// The modules, taking the network apart.
+    pub fn into_layers(self) -> Vec<Box<dyn Module<E>>> {
+        self.layers
+    }
+
+    /// Every layer's description, in order.
+    pub fn specs(&self) -> Vec<LayerSpec> {
+        self.layers.iter().map(|l| l.spec()).collect()
+    }
+
+    /// The shape of one input row.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// Values in one input row.
+    pub fn input_size(&self) -> usize {
+        self.input_shape.iter().product()
+    }
+
+    /// The shape of one row after each layer, in order; an error names the first layer that
+    /// cannot take its input.
+    pub fn layer_shapes(&self) -> Result<Vec<Vec<usize>>> {
+        let mut shape = self.input_shape.clone();
+        let mut out = Vec::with_capacity(self.layers.len());
+        for (i, l) in self.layers.iter().enumerate() {
+            shape = l.output_shape(&shape).map_err(|e| match e {
+                Error::Param { name, msg } => Error::Param {
+                    name,
+                    msg: format!("layer {i} ({}): {msg}", l.spec().describe()),
+                },
+                other => other,
+            })?;
+            out.push(shape.clone());
+        }
+        Ok(out)
+    }
+
+    /// The shape of one output row.
+    pub fn output_shape(&self) -> Result<Vec<usize>> {
+        Ok(self
+            .layer_shapes()?
+            .pop()
+            .unwrap_or_else(|| self.input_shape.clone()))
+    }
+
+    /// Values in one output row.
+    pub fn output_size(&self) -> usize {
+        self.output_shape().map(|s| s.iter().product()).unwrap_or(0)
     }
 
     /// Whether the network is in training mode.
@@ -155,36 +257,44 @@ impl Sequential {
         self.training
     }
 
-    /// Input width (of the first linear layer).
-    pub fn input_size(&self) -> Option<usize> {
-        self.layers.iter().find_map(|l| match l {
-            Layer::Linear(l) => Some(l.in_features()),
-            _ => None,
-        })
+    /// Switch between training (dropout active) and evaluation behaviour.
+    pub fn set_training(&mut self, training: bool) {
+        self.training = training;
     }
 
-    /// Output width (of the last linear layer).
-    pub fn output_size(&self) -> Option<usize> {
-        self.layers.iter().rev().find_map(|l| match l {
-            Layer::Linear(l) => Some(l.out_features()),
-            _ => None,
-        })
+    /// The parameters with their state-dict names (`0.weight`, `0.bias`, ...), in order.
+    pub fn named_parameters(&self) -> Vec<(String, Var<E>)> {
+        let mut out = vec![];
+        for (i, l) in self.layers.iter().enumerate() {
+            for (n, v) in l.parameters() {
+                out.push((format!("{i}.{n}"), v));
+            }
+        }
+        out
     }
 
-    /// The linear layers with their module index.
-    pub fn linear_layers(&self) -> Vec<(usize, &Linear)> {
-        self.layers
-            .iter()
-            .enumerate()
-            .filter_map(|(i, l)| match l {
-                Layer::Linear(lin) => Some((i, lin)),
-                _ => None,
-            })
+    /// The parameters without names.
+    pub fn parameters(&self) -> Vec<Var<E>> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, v)| v)
             .collect()
     }
 
+    /// Zero every parameter's gradient.
+    pub fn zero_grad(&self) {
+        for p in self.parameters() {
+            p.zero_grad();
+        }
+    }
+
+    /// Number of scalar parameters.
+    pub fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(|p| p.value().len()).sum()
+    }
+
     /// A copy of every parameter by name, in PyTorch state-dict order.
-    pub fn state_dict(&self) -> Vec<(String, Tensor)> {
+    pub fn state_dict(&self) -> Vec<(String, Tensor<E>)> {
         self.named_parameters()
             .into_iter()
             .map(|(n, v)| (n, v.value().clone()))
@@ -194,7 +304,7 @@ impl Sequential {
     /// Replace every parameter from `(name, tensor)` pairs. Every parameter of the network must
     /// be present with its exact shape and no extra names are allowed; the error names the first
     /// mismatch.
-    pub fn load_state_dict(&self, tensors: &[(String, Tensor)]) -> Result<()> {
+    pub fn load_state_dict(&self, tensors: &[(String, Tensor<E>)]) -> Result<()> {
         let params = self.named_parameters();
         for (name, _) in tensors {
             if !params.iter().any(|(n, _)| n == name) {
@@ -211,6 +321,7 @@ impl Sequential {
                 });
             }
         }
+        let mut sources = Vec::with_capacity(params.len());
         for (name, var) in &params {
             let Some((_, t)) = tensors.iter().find(|(n, _)| n == name) else {
                 return Err(Error::Model {
@@ -228,76 +339,283 @@ impl Sequential {
                     ),
                 });
             }
+            sources.push(t);
         }
-        for (name, var) in &params {
-            let (_, t) = tensors
-                .iter()
-                .find(|(n, _)| n == name)
-                .expect("checked above");
+        for ((_, var), t) in params.iter().zip(sources) {
             var.value_mut().data_mut().copy_from_slice(t.data());
         }
         Ok(())
     }
 
-    /// States of the dropout generators, in layer order (for checkpoints).
+    /// States of the layers' random generators (dropout), in layer order (for checkpoints).
     pub fn dropout_rng_states(&self) -> Vec<[u64; 4]> {
-        self.layers
-            .iter()
-            .filter_map(|l| match l {
-                Layer::Dropout(d) => Some(d.rng_state()),
-                _ => None,
-            })
-            .collect()
+        self.layers.iter().filter_map(|l| l.rng_state()).collect()
     }
 
     /// Restore the states from [`Sequential::dropout_rng_states`].
     pub fn set_dropout_rng_states(&self, states: &[[u64; 4]]) -> Result<()> {
-        let drops: Vec<&Dropout> = self
+        let with_rng: Vec<&dyn Module<E>> = self
             .layers
             .iter()
-            .filter_map(|l| match l {
-                Layer::Dropout(d) => Some(d),
-                _ => None,
-            })
+            .filter(|l| l.rng_state().is_some())
+            .map(|l| l.as_ref())
             .collect();
-        if drops.len() != states.len() {
+        if with_rng.len() != states.len() {
             return Err(Error::param(
                 "dropout states",
-                format!("{} states for {} dropout layers", states.len(), drops.len()),
+                format!(
+                    "{} states for {} dropout layers",
+                    states.len(),
+                    with_rng.len()
+                ),
             ));
         }
-        for (d, s) in drops.iter().zip(states) {
-            d.set_rng_state(*s);
+        for (l, s) in with_rng.iter().zip(states) {
+            l.set_rng_state(*s);
         }
         Ok(())
     }
+
+    /// A deep copy in f64 running the same layer code (for gradient checks and explanations).
+    pub fn to_f64(&self) -> Result<Sequential<f64>> {
+        Ok(Sequential {
+            id: next_network_id(),
+            layers: self
+                .layers
+                .iter()
+                .map(|l| l.to_f64())
+                .collect::<Result<_>>()?,
+            input_shape: self.input_shape.clone(),
+            training: self.training,
+        })
+    }
+
+    /// Forward pass of `rows` rows of `x` (`rows × input_size`, row-major); returns the
+    /// outputs (`rows × output_size`). Every layer's output stays in `ws` for
+    /// [`Sequential::backward_batch`] and for inspection ([`Workspace::output`]).
+    pub fn forward_batch<'w>(
+        &self,
+        ws: &'w mut Workspace<E>,
+        x: &[E],
+        rows: usize,
+    ) -> Result<&'w [E]> {
+        ws.check(self)?;
+        let inputs = self.input_size();
+        if rows == 0 || rows > ws.max_batch || x.len() < rows * inputs {
+            return Err(Error::ShapeMismatch {
+                op: "forward (input rows vs workspace)",
+                lhs: vec![rows, x.len() / inputs.max(1)],
+                rhs: vec![ws.max_batch, inputs],
+            });
+        }
+        ws.rows = rows;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let (before, rest) = ws.outputs.split_at_mut(i);
+            let input: &[E] = if i == 0 { x } else { &before[i - 1] };
+            let pass = Pass {
+                rows,
+                input: if i == 0 {
+                    &self.input_shape
+                } else {
+                    &ws.shapes[i - 1]
+                },
+                output: &ws.shapes[i],
+                training: self.training,
+            };
+            layer.forward(input, &mut rest[0], &mut ws.scratch[i], &pass)?;
+        }
+        Ok(ws.output())
+    }
+
+    /// Backward pass of the last forward pass in `ws` (with the same `x`), from ∂E/∂output
+    /// already in [`Workspace::output_grad_mut`]: every layer's ∂E/∂output lands in `ws`
+    /// ([`Workspace::grad`]) and ∂E/∂θ is **added** to every parameter's gradient slot.
+    pub fn backward_batch(&self, ws: &mut Workspace<E>, x: &[E]) -> Result<()> {
+        ws.check(self)?;
+        let rows = ws.rows;
+        if rows == 0 {
+            return Err(Error::Autograd("backward before a forward pass".into()));
+        }
+        for (i, layer) in self.layers.iter().enumerate().rev() {
+            let (grad_before, grad_rest) = ws.grads.split_at_mut(i);
+            let input: &[E] = if i == 0 { x } else { &ws.outputs[i - 1] };
+            let pass = Pass {
+                rows,
+                input: if i == 0 {
+                    &self.input_shape
+                } else {
+                    &ws.shapes[i - 1]
+                },
+                output: &ws.shapes[i],
+                training: self.training,
+            };
+            let dx = if i == 0 {
+                None
+            } else {
+                Some(&mut grad_before[i - 1][..])
+            };
+            layer.backward(
+                input,
+                &ws.outputs[i],
+                &mut grad_rest[0],
+                dx,
+                &mut ws.scratch[i],
+                &pass,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// One forward and backward pass on a batch: returns the loss and **adds** ∂loss/∂θ to
+    /// every parameter's gradient slot.
+    pub fn loss_backward(
+        &self,
+        ws: &mut Workspace<E>,
+        x: &[E],
+        rows: usize,
+        targets: Targets<'_, E>,
+        loss: Loss,
+    ) -> Result<E> {
+        self.forward_batch(ws, x, rows)?;
+        let last = ws.outputs.len() - 1;
+        let outputs = ws.shapes[last].iter().product();
+        let value = loss.value_and_grad(
+            &ws.outputs[last],
+            rows,
+            outputs,
+            targets,
+            &mut ws.grads[last],
+        )?;
+        self.backward_batch(ws, x)?;
+        Ok(value)
+    }
 }
 
-impl Module for Sequential {
-    fn forward(&self, x: &Var) -> Result<Var> {
-        let mut h = x.clone();
-        for l in &self.layers {
-            h = l.as_module().forward(&h)?;
+impl Sequential<f32> {
+    /// Rebuild a network whose layers may include custom ones, from their descriptions, with
+    /// `registry` supplying the builders of the custom layers.
+    pub fn from_specs_with(
+        input_shape: &[usize],
+        specs: &[LayerSpec],
+        init: Option<Init>,
+        seed: u64,
+        registry: &LayerRegistry,
+    ) -> Result<Self> {
+        Self::build(input_shape, specs, init, seed, |spec, ctx| {
+            registry.build(spec, ctx)
+        })
+    }
+}
+
+/// Buffers for one network's forward and backward passes on batches of up to `max_batch`
+/// rows: every layer's output, ∂E/∂(every layer's output), and each layer's scratch room.
+/// Made once (for the trainer: once per run), then reused: a steady-state step allocates
+/// nothing.
+#[derive(Debug)]
+pub struct Workspace<E: Element = f32> {
+    max_batch: usize,
+    network: u64,
+    /// The input shape and each layer's output shape it was made for.
+    input_shape: Vec<usize>,
+    shapes: Vec<Vec<usize>>,
+    outputs: Vec<Vec<E>>,
+    grads: Vec<Vec<E>>,
+    scratch: Vec<Vec<E>>,
+    rows: usize,
+}
+
+impl<E: Element> Workspace<E> {
+    /// Plan the shapes of `net` and allocate buffers for batches of up to `max_batch` rows.
+    pub fn new(net: &Sequential<E>, max_batch: usize) -> Result<Self> {
+        if max_batch == 0 {
+            return Err(Error::param("batch size", "must be at least 1"));
         }
-        Ok(h)
+        if net.layers.is_empty() {
+            return Err(Error::param("network", "the network has no layer"));
+        }
+        let shapes = net.layer_shapes()?;
+        let mut ws = Workspace {
+            max_batch,
+            network: net.id,
+            input_shape: net.input_shape.clone(),
+            outputs: vec![],
+            grads: vec![],
+            scratch: vec![],
+            rows: 0,
+            shapes,
+        };
+        for (i, layer) in net.layers.iter().enumerate() {
+            let n = max_batch * ws.shapes[i].iter().product::<usize>();
+            ws.outputs.push(vec![E::ZERO; n]);
+            ws.grads.push(vec![E::ZERO; n]);
+            let pass = Pass {
+                rows: max_batch,
+                input: if i == 0 {
+                    &ws.input_shape
+                } else {
+                    &ws.shapes[i - 1]
+                },
+                output: &ws.shapes[i],
+                training: true,
+            };
+            ws.scratch.push(vec![E::ZERO; layer.scratch_len(&pass)]);
+        }
+        Ok(ws)
     }
 
-    fn named_parameters(&self) -> Vec<(String, Var)> {
-        let mut out = vec![];
-        for (i, l) in self.layers.iter().enumerate() {
-            for (n, v) in l.as_module().named_parameters() {
-                out.push((format!("{i}.{n}"), v));
-            }
+    /// An error unless the workspace was made for a network of `net`'s shapes.
+    fn check(&self, net: &Sequential<E>) -> Result<()> {
+        if self.network != net.id {
+            return Err(Error::param(
+                "workspace",
+                "was made for another network (or the network changed since); make one with Workspace::new for this network",
+            ));
         }
-        out
+        Ok(())
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-        for l in &mut self.layers {
-            if let Layer::Dropout(d) = l {
-                d.set_training_flag(training);
-            }
-        }
+    /// Largest batch the buffers hold.
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    /// Rows of the last forward pass.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The shape of one row of layer `i`'s output.
+    pub fn shape(&self, i: usize) -> &[usize] {
+        &self.shapes[i]
+    }
+
+    /// Layer `i`'s output from the last forward pass (`rows × its row size`).
+    pub fn layer_output(&self, i: usize) -> &[E] {
+        let n = self.rows * self.shapes[i].iter().product::<usize>();
+        &self.outputs[i][..n]
+    }
+
+    /// ∂E/∂(layer `i`'s output) from the last backward pass.
+    pub fn layer_grad(&self, i: usize) -> &[E] {
+        let n = self.rows * self.shapes[i].iter().product::<usize>();
+        &self.grads[i][..n]
+    }
+
+    /// Values in one row of the network's output.
+    pub fn output_len(&self) -> usize {
+        self.shapes[self.shapes.len() - 1].iter().product()
+    }
+
+    /// The network output of the last forward pass (`rows × outputs`).
+    pub fn output(&self) -> &[E] {
+        self.layer_output(self.shapes.len() - 1)
+    }
+
+    /// ∂E/∂output buffer of the last forward pass (`rows × outputs`), for losses of your own:
+    /// fill it, then call [`Sequential::backward_batch`].
+    pub fn output_grad_mut(&mut self) -> &mut [E] {
+        let last = self.shapes.len() - 1;
+        let n = self.rows * self.shapes[last].iter().product::<usize>();
+        &mut self.grads[last][..n]
     }
 }

@@ -17,7 +17,6 @@ mod unary;
 pub use broadcast::{broadcast_shapes, broadcast_shapes_for};
 pub use element::Element;
 pub use gemm::Trans;
-pub(crate) use unary::sigmoid_scalar;
 
 use crate::{Error, Result};
 

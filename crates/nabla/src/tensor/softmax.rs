@@ -46,27 +46,14 @@ impl<E: Element> Tensor<E> {
     /// e^{x_i} / Σ_j e^{x_j} along `axis`, computed as e^{x_i − max} / Σ e^{x_j − max}.
     pub fn softmax(&self, axis: usize) -> Result<Tensor<E>> {
         self.map_axis_slices("softmax", axis, |x, out| {
-            let max = x.iter().fold(x[0], |m, &v| m.max(v));
-            let mut total = E::ZERO;
-            for (o, &v) in out.iter_mut().zip(x) {
-                *o = (v - max).exp();
-                total += *o;
-            }
-            for o in out.iter_mut() {
-                *o /= total;
-            }
+            crate::ops::softmax::softmax_into(x, out);
         })
     }
 
     /// ln softmax along `axis`: x_i − max − ln Σ_j e^{x_j − max}.
     pub fn log_softmax(&self, axis: usize) -> Result<Tensor<E>> {
         self.map_axis_slices("log_softmax", axis, |x, out| {
-            let max = x.iter().fold(x[0], |m, &v| m.max(v));
-            let total = x.iter().fold(E::ZERO, |acc, &v| acc + (v - max).exp());
-            let shift = max + total.ln();
-            for (o, &v) in out.iter_mut().zip(x) {
-                *o = v - shift;
-            }
+            crate::ops::softmax::log_softmax_into(x, out)
         })
     }
 }

@@ -5,22 +5,7 @@
 
 use super::{Element, Tensor};
 
-/// Logistic function 1/(1+e^{-x}), evaluated without overflow for any finite x.
-#[inline(always)]
-pub(crate) fn sigmoid_scalar<E: Element>(x: E) -> E {
-    if x >= E::ZERO {
-        E::ONE / (E::ONE + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (E::ONE + e)
-    }
-}
-
-/// ln(1 + e^x) evaluated as max(x, 0) + ln(1 + e^{-|x|}), finite for any finite x.
-#[inline(always)]
-fn softplus_scalar<E: Element>(x: E) -> E {
-    x.max(E::ZERO) + (-x.abs()).exp().ln_1p()
-}
+use crate::ops::activation as act;
 
 impl<E: Element> Tensor<E> {
     /// Apply `f` to every element.
@@ -88,27 +73,27 @@ impl<E: Element> Tensor<E> {
 
     /// Logistic sigmoid 1/(1+e^{-x}); exact 0 or 1 only where the true value rounds there, never NaN.
     pub fn sigmoid(&self) -> Tensor<E> {
-        self.map(sigmoid_scalar)
+        self.map(act::sigmoid)
     }
 
     /// Hyperbolic tangent.
     pub fn tanh(&self) -> Tensor<E> {
-        self.map(|x| x.tanh())
+        self.map(act::tanh)
     }
 
     /// max(x, 0).
     pub fn relu(&self) -> Tensor<E> {
-        self.map(|x| if x > E::ZERO { x } else { E::ZERO })
+        self.map(act::relu)
     }
 
     /// x for x > 0, `alpha`·x otherwise.
     pub fn leaky_relu(&self, alpha: E) -> Tensor<E> {
-        self.map(|x| if x > E::ZERO { x } else { alpha * x })
+        self.map(|x| act::leaky_relu(x, alpha))
     }
 
     /// ln(1 + e^x), computed stably as max(x, 0) + ln(1 + e^{−|x|}).
     pub fn softplus(&self) -> Tensor<E> {
-        self.map(softplus_scalar)
+        self.map(act::softplus)
     }
 }
 

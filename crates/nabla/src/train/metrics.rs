@@ -1,7 +1,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{count_correct, gather_targets, require_targets, BatchSource, TargetView, TaskKind};
-use crate::nn::{FusedLoss, Sequential, Workspace};
+use crate::loss::Loss;
+use crate::nn::{Sequential, Workspace};
 use crate::Result;
 
 /// Figures of a network on a data set.
@@ -31,7 +32,7 @@ pub struct Metrics {
 pub fn evaluate(
     net: &Sequential,
     data: &dyn BatchSource,
-    loss: FusedLoss,
+    loss: Loss,
     task: TaskKind,
     batch: usize,
 ) -> Result<Metrics> {
@@ -67,13 +68,13 @@ impl Evaluator {
         net: &Sequential,
         ws: &mut Workspace,
         data: &dyn BatchSource,
-        loss: FusedLoss,
+        loss: Loss,
         task: TaskKind,
     ) -> Result<Metrics> {
         let n = data.len();
         let d = data.n_features();
         let bs = ws.max_batch().min(n.max(1));
-        let outputs = net.output_size().unwrap_or(1);
+        let outputs = ws.output_len();
         self.x.resize(bs * d, 0.0);
         self.grad.resize(bs * outputs, 0.0);
         if self.rows.len() != n {
@@ -87,10 +88,9 @@ impl Evaluator {
         for chunk in self.rows.chunks(bs) {
             let rows = chunk.len();
             data.fill_features(chunk, &mut self.x[..rows * d]);
-            let out = net.forward_fused(ws, &self.x, rows)?;
+            let out = net.forward_batch(ws, &self.x, rows)?;
             let targets = gather_targets(all_targets, chunk, &mut self.cls, &mut self.vals)?;
-            let l = crate::nn::fused::loss_and_grad(
-                loss,
+            let l = loss.value_and_grad(
                 out,
                 rows,
                 outputs,
@@ -98,7 +98,7 @@ impl Evaluator {
                 &mut self.grad[..rows * outputs],
             )?;
             loss_sum += match loss {
-                FusedLoss::Sse => l as f64,
+                Loss::Sse => l as f64,
                 _ => l as f64 * rows as f64,
             };
             match all_targets {

@@ -1,9 +1,10 @@
 //! The training loop: seeded shuffled mini-batches, validation, metrics, early stopping,
 //! per-layer gradient diagnostics, divergence detection, callbacks and a history.
 //!
-//! Training runs on the fused path of [`Sequential`] (see [`crate::nn::fused`]): each step
-//! zeroes the gradients, runs forward, the fused loss and backward, checks that the loss and
-//! every gradient are finite, then lets the optimiser update the weights. A non-finite value
+//! Training runs the network's layers through [`Sequential::loss_backward`] over one
+//! [`Workspace`] kept for the whole run: each step zeroes the gradients, runs forward, the loss
+//! and backward, checks that the loss and every gradient are finite, then lets the optimiser
+//! update the weights. A non-finite value
 //! stops training *before* the update, so the weights stay at their last good values.
 
 pub mod diagnostics;
@@ -22,7 +23,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{Activation, FusedLoss, Module, Sequential, Targets, Workspace};
+use crate::loss::{Loss, Targets};
+use crate::nn::{Activation, Sequential, Workspace};
 use crate::optim::{LrSchedule, Optimizer};
 use crate::rng::Rng;
 use crate::{Error, Result, Tensor};
@@ -171,7 +173,7 @@ pub struct TrainConfig {
     /// Seed of the shuffling generator.
     pub seed: u64,
     /// The loss to minimise.
-    pub loss: FusedLoss,
+    pub loss: Loss,
     /// Classification or regression (for metrics).
     pub task: TaskKind,
     /// Stop after this many epochs without a better validation loss, and restore the best
@@ -188,7 +190,7 @@ impl Default for TrainConfig {
             batch_size: 32,
             shuffle: true,
             seed: 0,
-            loss: FusedLoss::CrossEntropy,
+            loss: Loss::CrossEntropy,
             task: TaskKind::Classification,
             early_stopping: None,
             schedule: LrSchedule::Constant,
@@ -328,6 +330,37 @@ pub struct Trainer<'a> {
     y_val: Vec<f32>,
     order: Vec<usize>,
     evaluator: Evaluator,
+    diagnosed: Vec<DiagnosedLayer>,
+}
+
+/// A layer with parameters whose unit outputs the trainer watches: the output of the
+/// activation right after it (or its own output when none follows).
+#[derive(Clone, Copy, Debug)]
+struct DiagnosedLayer {
+    /// Index of the layer with parameters.
+    layer: usize,
+    activation: Activation,
+    /// Index of the layer whose output is watched.
+    output: usize,
+    /// Values per row of that output.
+    width: usize,
+}
+
+fn diagnosed_layers(net: &Sequential, ws: &Workspace) -> Vec<DiagnosedLayer> {
+    let layers = net.layers();
+    (0..layers.len())
+        .filter(|&i| !layers[i].parameters().is_empty())
+        .map(|i| {
+            let next = layers.get(i + 1).and_then(|l| l.activation());
+            let output = if next.is_some() { i + 1 } else { i };
+            DiagnosedLayer {
+                layer: i,
+                activation: next.unwrap_or(Activation::Identity),
+                output,
+                width: ws.shape(output).iter().product(),
+            }
+        })
+        .collect()
 }
 
 impl<'a> Trainer<'a> {
@@ -342,6 +375,7 @@ impl<'a> Trainer<'a> {
         let ws = Workspace::new(net, cfg.batch_size)?;
         let base_lr = opt.learning_rate();
         let params = net.named_parameters();
+        let diagnosed = diagnosed_layers(net, &ws);
         let state = TrainerState {
             epoch: 0,
             shuffle_rng: Rng::new(cfg.seed).state(),
@@ -362,6 +396,7 @@ impl<'a> Trainer<'a> {
             y_val: vec![],
             order: vec![],
             evaluator: Evaluator::new(),
+            diagnosed,
             cfg,
         })
     }
@@ -417,14 +452,14 @@ impl<'a> Trainer<'a> {
             return Err(Error::param("training data", "has no rows"));
         }
         let d = train.n_features();
-        if Some(d) != self.net.input_size() {
+        if d != self.net.input_size() {
             return Err(Error::ShapeMismatch {
                 op: "fit (data features vs network inputs)",
                 lhs: vec![n, d],
-                rhs: vec![self.net.input_size().unwrap_or(0)],
+                rhs: vec![self.net.input_size()],
             });
         }
-        let outputs = self.net.output_size().unwrap_or(0);
+        let outputs = self.net.output_size();
         let all_targets = require_targets(train)?;
         let bs = self.cfg.batch_size.min(n);
         self.x_buf.resize(bs * d, 0.0);
@@ -446,10 +481,11 @@ impl<'a> Trainer<'a> {
             let mut loss_sum = 0.0f64;
             let mut correct = 0usize;
             let mut norm_sq: Vec<f64> = vec![0.0; self.params.len()];
-            let stages = self.ws.num_stages();
-            let mut sat_count = vec![0usize; stages];
-            let mut unit_alive: Vec<Vec<bool>> = (0..stages)
-                .map(|s| vec![false; self.ws.stage_output(s).1])
+            let mut sat_count = vec![0usize; self.diagnosed.len()];
+            let mut unit_alive: Vec<Vec<bool>> = self
+                .diagnosed
+                .iter()
+                .map(|d| vec![false; d.width])
                 .collect();
             let mut interrupted = false;
             for b in 0..batches {
@@ -462,7 +498,7 @@ impl<'a> Trainer<'a> {
                 for (_, p) in &self.params {
                     p.zero_grad();
                 }
-                let loss = self.net.loss_backward_fused(
+                let loss = self.net.loss_backward(
                     &mut self.ws,
                     &self.x_buf,
                     rows,
@@ -494,18 +530,28 @@ impl<'a> Trainer<'a> {
                 if let TargetView::Classes(_) = all_targets {
                     correct += count_correct(self.ws.output(), rows, outputs, &self.y_cls);
                 }
-                for (s, (count, alive)) in sat_count.iter_mut().zip(&mut unit_alive).enumerate() {
-                    let (a, width, act, _) = self.ws.stage_output(s);
-                    *count += match act {
+                for ((count, alive), d) in sat_count
+                    .iter_mut()
+                    .zip(&mut unit_alive)
+                    .zip(&self.diagnosed)
+                {
+                    let (a, width) = (self.ws.layer_output(d.output), d.width);
+                    // One monomorphised loop per activation, each with the one saturation test
+                    // of Activation::is_saturated.
+                    *count += match d.activation {
                         Activation::Identity => 0,
-                        Activation::Relu => count_saturated(a, width, alive, |v| v == 0.0),
-                        Activation::LeakyRelu { .. } => {
-                            count_saturated(a, width, alive, |v| v <= 0.0)
+                        act @ Activation::Relu => {
+                            count_saturated(a, width, alive, |v| act.is_saturated(v))
                         }
-                        Activation::Sigmoid => {
-                            count_saturated(a, width, alive, |v| !(0.01..=0.99).contains(&v))
+                        act @ Activation::LeakyRelu { .. } => {
+                            count_saturated(a, width, alive, |v| act.is_saturated(v))
                         }
-                        Activation::Tanh => count_saturated(a, width, alive, |v| v.abs() >= 0.99),
+                        act @ Activation::Sigmoid => {
+                            count_saturated(a, width, alive, |v| act.is_saturated(v))
+                        }
+                        act @ Activation::Tanh => {
+                            count_saturated(a, width, alive, |v| act.is_saturated(v))
+                        }
                     };
                 }
                 self.opt.step()?;
@@ -529,9 +575,12 @@ impl<'a> Trainer<'a> {
             }
             self.state.shuffle_rng = rng.state();
             self.state.epoch = epoch;
-            let layers = (0..stages)
-                .map(|s| {
-                    let (_, width, act, layer) = self.ws.stage_output(s);
+            let layers = self
+                .diagnosed
+                .iter()
+                .enumerate()
+                .map(|(s, d)| {
+                    let (width, act, layer) = (d.width, d.activation, d.layer);
                     let dead = unit_alive[s].iter().filter(|&&a| !a).count();
                     LayerDiagnostics {
                         layer,
@@ -550,7 +599,7 @@ impl<'a> Trainer<'a> {
                     Some(v) if !v.is_empty() => {
                         self.net.set_training(false);
                         let m = self.evaluator.evaluate(
-                            self.net,
+                            &*self.net,
                             &mut self.ws,
                             v,
                             self.cfg.loss,

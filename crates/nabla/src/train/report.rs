@@ -8,20 +8,19 @@ use super::{predicted_class, BatchSource, Metrics};
 use crate::nn::{Sequential, Workspace};
 use crate::{Error, Result};
 
-/// The network's outputs on every row of `data` (`rows × outputs`, row-major), computed on the
-/// fused path in batches of at most `batch` rows with the network in its current mode (call
+/// The network's outputs on every row of `data` (`rows × outputs`, row-major), computed in batches of at most `batch` rows with the network in its current mode (call
 /// `set_training(false)` first so dropout is off). The data need not have a target.
 pub fn predict_outputs(net: &Sequential, data: &dyn BatchSource, batch: usize) -> Result<Vec<f32>> {
     let n = data.len();
     let d = data.n_features();
-    if Some(d) != net.input_size() {
+    if d != net.input_size() {
         return Err(Error::ShapeMismatch {
             op: "predict (data features vs network inputs)",
             lhs: vec![n, d],
-            rhs: vec![net.input_size().unwrap_or(0)],
+            rhs: vec![net.input_size()],
         });
     }
-    let outputs = net.output_size().unwrap_or(0);
+    let outputs = net.output_size();
     let mut out = Vec::with_capacity(n * outputs);
     if n == 0 {
         return Ok(out);
@@ -33,7 +32,7 @@ pub fn predict_outputs(net: &Sequential, data: &dyn BatchSource, batch: usize) -
     for chunk in idx.chunks(bs) {
         let rows = chunk.len();
         data.fill_features(chunk, &mut x[..rows * d]);
-        let y = net.forward_fused(&mut ws, &x, rows)?;
+        let y = net.forward_batch(&mut ws, &x, rows)?;
         out.extend_from_slice(&y[..rows * outputs]);
     }
     Ok(out)
@@ -50,31 +49,19 @@ pub fn class_probabilities(outputs: &[f32], n_outputs: usize) -> Vec<f32> {
     if n_outputs == 1 {
         let mut p = Vec::with_capacity(outputs.len() * 2);
         for &z in outputs {
-            // σ(z) = 1 / (1 + e^−z); written per sign so that e^x never overflows.
-            let s = if z >= 0.0 {
-                1.0 / (1.0 + (-z).exp())
-            } else {
-                let e = z.exp();
-                e / (1.0 + e)
-            };
+            let s = crate::ops::activation::sigmoid(z);
             p.push(1.0 - s);
             p.push(s);
         }
         return p;
     }
     let mut p = Vec::with_capacity(outputs.len());
-    for row in outputs.chunks_exact(n_outputs) {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let start = p.len();
-        let mut sum = 0.0f64;
-        for &z in row {
-            let e = (z - max).exp();
-            sum += e as f64;
-            p.push(e);
-        }
-        for v in &mut p[start..] {
-            *v = (*v as f64 / sum) as f32;
-        }
+    p.resize(outputs.len() - outputs.len() % n_outputs, 0.0);
+    for (row, out) in outputs
+        .chunks_exact(n_outputs)
+        .zip(p.chunks_exact_mut(n_outputs))
+    {
+        crate::ops::softmax::softmax_into(row, out);
     }
     p
 }
@@ -221,7 +208,7 @@ pub fn regression_metrics(predicted: &[f32], truth: &[f32]) -> Result<Metrics> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::{Activation, MlpConfig, Module};
+    use crate::nn::{Activation, MlpConfig};
     use crate::train::ArrayData;
     use crate::train::TargetData;
 
@@ -303,10 +290,22 @@ mod tests {
         net.set_training(false);
         let x: Vec<f32> = (0..21).map(|i| (i as f32 * 0.37).sin()).collect();
         let data = ArrayData::new(x.clone(), 3, TargetData::Classes(vec![0; 7])).unwrap();
-        // Batches of 3 (7 rows: 3 + 3 + 1) give the same as one autograd pass.
+        // Batches of 3 (7 rows: 3 + 3 + 1) give the same as one pass of the autograd graph
+        // built from primitive ops (an independent route).
         let got = predict_outputs(&net, &data, 3).unwrap();
-        let xv = crate::autograd::Var::constant(crate::Tensor::from_vec(x, &[7, 3]).unwrap());
-        let want = net.forward(&xv).unwrap().value().data().to_vec();
+        let mut h = crate::autograd::Var::constant(crate::Tensor::from_vec(x, &[7, 3]).unwrap());
+        for layer in net.layers() {
+            let p = layer.parameters();
+            h = match layer.activation() {
+                Some(a) => a.forward_var(&h),
+                None => h
+                    .matmul(&p[0].1.transpose().unwrap())
+                    .unwrap()
+                    .add(&p[1].1)
+                    .unwrap(),
+            };
+        }
+        let want = h.value().data().to_vec();
         assert_eq!(got.len(), 14);
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() < 1e-5, "{got:?} vs {want:?}");

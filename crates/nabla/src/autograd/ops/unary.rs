@@ -7,7 +7,7 @@
 
 use super::pointwise_grad;
 use crate::autograd::{Backward, Var};
-use crate::tensor::sigmoid_scalar;
+use crate::ops::activation as act;
 use crate::{Element, Result, Tensor};
 
 /// A parameter-free elementwise function whose derivative is `derivative(x, y)` with `x` the
@@ -72,23 +72,19 @@ fn tan_derivative<E: Element>(_x: E, y: E) -> E {
 }
 /// σ' = σ(1 − σ), from the output.
 fn sigmoid_derivative<E: Element>(_x: E, y: E) -> E {
-    y * (E::ONE - y)
+    act::sigmoid_derivative_from_output(y)
 }
 /// tanh' = 1 − tanh², from the output.
 fn tanh_derivative<E: Element>(_x: E, y: E) -> E {
-    E::ONE - y * y
+    act::tanh_derivative_from_output(y)
 }
 /// 1 for x > 0, else 0 (so relu'(0) = 0).
 fn relu_derivative<E: Element>(x: E, _y: E) -> E {
-    if x > E::ZERO {
-        E::ONE
-    } else {
-        E::ZERO
-    }
+    act::relu_derivative(x)
 }
 /// softplus' = σ(x).
 fn softplus_derivative<E: Element>(x: E, _y: E) -> E {
-    sigmoid_scalar(x)
+    act::softplus_derivative(x)
 }
 
 struct PowfBackward<E> {
@@ -137,12 +133,9 @@ impl<E: Element> Backward<E> for LeakyReluBackward<E> {
     ) -> Result<Vec<Option<Tensor<E>>>> {
         let alpha = self.alpha;
         // 1 for x > 0, alpha for x ≤ 0 (so the derivative at 0 is alpha).
-        let d = pointwise_grad(
-            g,
-            inputs[0],
-            out,
-            |x, _| if x > E::ZERO { E::ONE } else { alpha },
-        )?;
+        let d = pointwise_grad(g, inputs[0], out, |x, _| {
+            act::leaky_relu_derivative(x, alpha)
+        })?;
         Ok(vec![Some(d)])
     }
 }

@@ -1,4 +1,5 @@
-//! Loss functions on [`Var`]s, each a scalar (rank-0) value with a fused derivative rule.
+//! The losses as autograd graph ops: each a scalar (rank-0) value whose derivative rule reuses
+//! the gradient its kernel in [`super`] computed with the value.
 //!
 //! Every loss checks its shapes and indices and returns an error rather than panicking.
 //! `bce_with_logits` and `cross_entropy` take raw scores (logits) and are stable for logits of
@@ -18,13 +19,18 @@ fn same_shape<E: Element>(op: &'static str, a: &Tensor<E>, b: &Tensor<E>) -> Res
     Ok(())
 }
 
-/// Σ (y − t)² (or its mean, when `scale` = 1/n): ∂/∂y = 2·scale·(y − t), ∂/∂t = −∂/∂y.
-struct SquaredErrorBackward<E> {
+/// ∂loss/∂target from (prediction, ∂loss/∂prediction, target).
+type TargetGrad<E> = fn(&Tensor<E>, &Tensor<E>, &Tensor<E>) -> Result<Tensor<E>>;
+
+/// A loss node: ∂loss/∂prediction was computed with the value; the rule scales it by the
+/// incoming gradient. `target_grad` gives ∂loss/∂target when the target needs one.
+struct KernelLossBackward<E: Element> {
     name: &'static str,
-    scale: E,
+    grad: Tensor<E>,
+    target_grad: TargetGrad<E>,
 }
 
-impl<E: Element> Backward<E> for SquaredErrorBackward<E> {
+impl<E: Element> Backward<E> for KernelLossBackward<E> {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -35,11 +41,22 @@ impl<E: Element> Backward<E> for SquaredErrorBackward<E> {
         _out: &Tensor<E>,
         needs: &[bool],
     ) -> Result<Vec<Option<Tensor<E>>>> {
-        let factor = g.item()? * (E::ONE + E::ONE) * self.scale;
-        let d_pred = inputs[0].zip_map(inputs[1], |y, t| factor * (y - t))?;
-        let d_target = if needs[1] { Some(d_pred.neg()) } else { None };
-        Ok(vec![Some(d_pred), d_target])
+        let g = g.item()?;
+        let d_pred = self.grad.mul_scalar(g);
+        let mut grads = vec![Some(d_pred)];
+        if inputs.len() > 1 {
+            grads.push(if needs[1] {
+                Some((self.target_grad)(inputs[0], &self.grad, inputs[1])?.mul_scalar(g))
+            } else {
+                None
+            });
+        }
+        Ok(grads)
     }
+}
+
+fn no_target_grad<E: Element>(_: &Tensor<E>, _: &Tensor<E>, _: &Tensor<E>) -> Result<Tensor<E>> {
+    Err(Error::Autograd("this loss has no target".into()))
 }
 
 fn squared_error<E: Element>(
@@ -50,16 +67,6 @@ fn squared_error<E: Element>(
 ) -> Result<Var<E>> {
     let (y, t) = (pred.value(), target.value());
     same_shape(name, &y, &t)?;
-    let total = y
-        .data()
-        .iter()
-        .zip(t.data())
-        .fold(E::ZERO, |acc, (&y, &t)| acc + (y - t) * (y - t));
-    let scale = if mean {
-        E::ONE / E::from_f64(y.len() as f64)
-    } else {
-        E::ONE
-    };
     if mean && y.is_empty() {
         return Err(Error::Shape {
             op: name,
@@ -67,10 +74,24 @@ fn squared_error<E: Element>(
             msg: "mean over no elements".into(),
         });
     }
+    let mut grad = Tensor::zeros(y.shape());
+    let total = super::squared_error(
+        y.data(),
+        1,
+        y.len(),
+        super::Targets::Values(t.data()),
+        grad.data_mut(),
+        mean,
+    );
     drop((y, t));
-    let rule = SquaredErrorBackward { name, scale };
+    // ∂/∂t = −∂/∂y.
+    let rule = KernelLossBackward {
+        name,
+        grad,
+        target_grad: |_, d_pred, _| Ok(d_pred.neg()),
+    };
     Ok(Var::from_op(
-        Tensor::scalar(total * scale),
+        Tensor::scalar(total),
         rule,
         vec![pred.clone(), target.clone()],
     ))
@@ -88,36 +109,6 @@ pub fn mse<E: Element>(pred: &Var<E>, target: &Var<E>) -> Result<Var<E>> {
     squared_error("mse", pred, target, true)
 }
 
-struct BceWithLogitsBackward;
-
-impl<E: Element> Backward<E> for BceWithLogitsBackward {
-    fn name(&self) -> &'static str {
-        "bce_with_logits"
-    }
-    fn backward(
-        &self,
-        g: &Tensor<E>,
-        inputs: &[&Tensor<E>],
-        _out: &Tensor<E>,
-        needs: &[bool],
-    ) -> Result<Vec<Option<Tensor<E>>>> {
-        let (x, t) = (inputs[0], inputs[1]);
-        let scale = g.item()? / E::from_f64(x.len() as f64);
-        // ∂/∂x = (σ(x) − t)/n; ∂/∂t = −x/n.
-        let d_logits = if needs[0] {
-            Some(x.sigmoid().zip_map(t, |s, t| scale * (s - t))?)
-        } else {
-            None
-        };
-        let d_targets = if needs[1] {
-            Some(x.mul_scalar(-scale))
-        } else {
-            None
-        };
-        Ok(vec![d_logits, d_targets])
-    }
-}
-
 /// Binary cross-entropy on logits, averaged over all n elements:
 /// mean of −[t·ln σ(x) + (1 − t)·ln(1 − σ(x))], computed stably as
 /// `max(x, 0) − x·t + ln(1 + e^{−|x|})`. `logits` and `targets` must have the same shape
@@ -133,49 +124,26 @@ pub fn bce_with_logits<E: Element>(logits: &Var<E>, targets: &Var<E>) -> Result<
             msg: "mean over no elements".into(),
         });
     }
-    let total = x
-        .data()
-        .iter()
-        .zip(t.data())
-        .fold(E::ZERO, |acc, (&x, &t)| {
-            acc + x.max(E::ZERO) - x * t + (-x.abs()).exp().ln_1p()
-        });
-    let value = Tensor::scalar(total / E::from_f64(x.len() as f64));
+    let mut grad = Tensor::zeros(x.shape());
+    let value = super::bce(
+        x.data(),
+        1,
+        x.len(),
+        super::Targets::Values(t.data()),
+        grad.data_mut(),
+    );
     drop((x, t));
+    // ∂/∂t = −x/n.
+    let rule = KernelLossBackward {
+        name: "bce_with_logits",
+        grad,
+        target_grad: |x, _, _| Ok(x.mul_scalar(-E::ONE / E::from_f64(x.len() as f64))),
+    };
     Ok(Var::from_op(
-        value,
-        BceWithLogitsBackward,
+        Tensor::scalar(value),
+        rule,
         vec![logits.clone(), targets.clone()],
     ))
-}
-
-struct CrossEntropyBackward<E: Element> {
-    classes: Vec<usize>,
-    softmax: Tensor<E>,
-}
-
-impl<E: Element> Backward<E> for CrossEntropyBackward<E> {
-    fn name(&self) -> &'static str {
-        "cross_entropy"
-    }
-    fn backward(
-        &self,
-        g: &Tensor<E>,
-        _inputs: &[&Tensor<E>],
-        _out: &Tensor<E>,
-        _needs: &[bool],
-    ) -> Result<Vec<Option<Tensor<E>>>> {
-        // ∂L/∂logits = (softmax − onehot)/n.
-        let n = self.classes.len();
-        let c = self.softmax.shape()[1];
-        let scale = g.item()? / E::from_f64(n as f64);
-        let mut d = self.softmax.mul_scalar(scale);
-        let data = d.data_mut();
-        for (i, &k) in self.classes.iter().enumerate() {
-            data[i * c + k] -= scale;
-        }
-        Ok(vec![Some(d)])
-    }
 }
 
 /// Softmax cross-entropy of `[n, c]` logits against class indices, averaged over the batch:
@@ -191,26 +159,32 @@ pub fn cross_entropy<E: Element>(logits: &Var<E>, classes: &[usize]) -> Result<V
             msg: "expected logits of shape [batch ≥ 1, classes ≥ 1]".into(),
         });
     }
-    let log_probs = x.log_softmax(1)?;
-    let picked = log_probs.select_by_index(classes).map_err(|e| match e {
-        Error::ShapeMismatch { lhs, rhs, .. } => Error::ShapeMismatch {
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    if classes.len() != n {
+        return Err(Error::ShapeMismatch {
             op: "cross_entropy",
-            lhs,
-            rhs,
-        },
-        Error::Shape { shape, msg, .. } => Error::Shape {
+            lhs: x.shape().to_vec(),
+            rhs: vec![classes.len()],
+        });
+    }
+    if let Some(&bad) = classes.iter().find(|&&k| k >= c) {
+        return Err(Error::Shape {
             op: "cross_entropy",
-            shape,
-            msg: format!("class {msg}"),
-        },
-        other => other,
-    })?;
-    let n = E::from_f64(classes.len() as f64);
-    let value = Tensor::scalar(-picked.sum_all().item()? / n);
+            shape: x.shape().to_vec(),
+            msg: format!("class index {bad} is out of range for {c} classes"),
+        });
+    }
+    let mut grad = Tensor::zeros(x.shape());
+    let value = super::softmax_cross_entropy(x.data(), c, classes.iter().copied(), grad.data_mut());
     drop(x);
-    let rule = CrossEntropyBackward {
-        classes: classes.to_vec(),
-        softmax: log_probs.exp(),
+    let rule = KernelLossBackward {
+        name: "cross_entropy",
+        grad,
+        target_grad: no_target_grad,
     };
-    Ok(Var::from_op(value, rule, vec![logits.clone()]))
+    Ok(Var::from_op(
+        Tensor::scalar(value),
+        rule,
+        vec![logits.clone()],
+    ))
 }

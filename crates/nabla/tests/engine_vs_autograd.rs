@@ -1,9 +1,11 @@
-//! The fused training path and the autograd graph are two routes to the same gradients: the
-//! graph applies the chain rule op by op (each op gradient-checked against finite differences),
-//! the fused path applies it layer by layer with hand-fused kernels. They must agree.
+//! The engine (each layer's own forward and backward over a workspace) and the autograd graph
+//! built from primitive ops (matmul, add, the activation ops, each gradient-checked against
+//! finite differences on its own) are two independent routes to the same gradients. They
+//! must agree.
 
 use nabla::autograd::Var;
-use nabla::nn::{Activation, FusedLoss, MlpConfig, Module, Sequential, Targets, Workspace};
+use nabla::loss::{Loss, Targets};
+use nabla::nn::{Activation, Dropout, LayerSpec, MlpConfig, Sequential, Workspace};
 use nabla::rng::Rng;
 use nabla::{loss, Tensor};
 
@@ -33,7 +35,7 @@ fn assert_close(a: &[(String, Vec<f32>)], b: &[(String, Vec<f32>)], what: &str) 
         for (i, (x, y)) in ga.iter().zip(gb).enumerate() {
             assert!(
                 (x - y).abs() <= 2e-5 * scale + 1e-7,
-                "{what}: {na}[{i}] fused {x} vs autograd {y} (scale {scale})"
+                "{what}: {na}[{i}] engine {x} vs autograd {y} (scale {scale})"
             );
         }
     }
@@ -44,25 +46,25 @@ fn autograd_loss(
     x: &[f32],
     rows: usize,
     cols: usize,
-    lossk: FusedLoss,
+    lossk: Loss,
     t: &TargetsOwned,
 ) -> f32 {
     let xv = Var::constant(Tensor::from_vec(x.to_vec(), &[rows, cols]).unwrap());
-    let out = net.forward(&xv).unwrap();
+    let out = primitive_forward(net, &xv);
     let l = match (lossk, t) {
-        (FusedLoss::CrossEntropy, TargetsOwned::Classes(c)) => {
+        (Loss::CrossEntropy, TargetsOwned::Classes(c)) => {
             let c: Vec<usize> = c.iter().map(|&v| v as usize).collect();
             loss::cross_entropy(&out, &c).unwrap()
         }
-        (FusedLoss::BceWithLogits, TargetsOwned::Values(v)) => {
+        (Loss::BceWithLogits, TargetsOwned::Values(v)) => {
             let t = Var::constant(Tensor::from_vec(v.clone(), &out.shape()).unwrap());
             loss::bce_with_logits(&out, &t).unwrap()
         }
-        (FusedLoss::Sse, TargetsOwned::Values(v)) => {
+        (Loss::Sse, TargetsOwned::Values(v)) => {
             let t = Var::constant(Tensor::from_vec(v.clone(), &out.shape()).unwrap());
             loss::sse(&out, &t).unwrap()
         }
-        (FusedLoss::Mse, TargetsOwned::Values(v)) => {
+        (Loss::Mse, TargetsOwned::Values(v)) => {
             let t = Var::constant(Tensor::from_vec(v.clone(), &out.shape()).unwrap());
             loss::mse(&out, &t).unwrap()
         }
@@ -73,12 +75,38 @@ fn autograd_loss(
     v
 }
 
+/// The network written as primitive graph ops, layer by layer from its description.
+fn primitive_forward(net: &Sequential, x: &Var) -> Var {
+    let mut h = x.clone();
+    for layer in net.layers() {
+        let p = layer.parameters();
+        h = match layer.spec() {
+            LayerSpec::Linear { .. } => h
+                .matmul(&p[0].1.transpose().unwrap())
+                .unwrap()
+                .add(&p[1].1)
+                .unwrap(),
+            LayerSpec::Activation { activation } => activation.forward_var(&h),
+            LayerSpec::Dropout { .. } if net.is_training() => {
+                let any: &dyn std::any::Any = layer.as_ref();
+                let d = any.downcast_ref::<Dropout>().expect("a dropout layer");
+                let mut mask = Tensor::zeros(&h.shape());
+                d.draw_mask(mask.data_mut());
+                h.mul(&Var::constant(mask)).unwrap()
+            }
+            LayerSpec::Dropout { .. } => h,
+            other => panic!("no primitive form for {other:?}"),
+        };
+    }
+    h
+}
+
 enum TargetsOwned {
     Classes(Vec<u32>),
     Values(Vec<f32>),
 }
 
-fn check(act: Activation, lossk: FusedLoss, outputs: usize, seed: u64) {
+fn check(act: Activation, lossk: Loss, outputs: usize, seed: u64) {
     let (rows, cols) = (7, 5);
     let cfg = MlpConfig {
         inputs: cols,
@@ -93,10 +121,10 @@ fn check(act: Activation, lossk: FusedLoss, outputs: usize, seed: u64) {
     let x = random_input(rows, cols, seed + 1);
     let mut r = Rng::new(seed + 2);
     let t = match lossk {
-        FusedLoss::CrossEntropy => {
+        Loss::CrossEntropy => {
             TargetsOwned::Classes((0..rows).map(|_| r.below(outputs) as u32).collect())
         }
-        FusedLoss::BceWithLogits => {
+        Loss::BceWithLogits => {
             TargetsOwned::Values((0..rows * outputs).map(|_| r.below(2) as f32).collect())
         }
         _ => TargetsOwned::Values(
@@ -114,7 +142,7 @@ fn check(act: Activation, lossk: FusedLoss, outputs: usize, seed: u64) {
         TargetsOwned::Values(v) => Targets::Values(v),
     };
     let lf = net
-        .loss_backward_fused(&mut ws, &x, rows, targets, lossk)
+        .loss_backward(&mut ws, &x, rows, targets, lossk)
         .unwrap();
     let gf = grads(&net);
     assert!(
@@ -135,10 +163,10 @@ fn every_activation_and_loss_agrees_with_autograd() {
     ];
     for (k, act) in acts.into_iter().enumerate() {
         let s = 10 * k as u64;
-        check(act, FusedLoss::CrossEntropy, 3, s);
-        check(act, FusedLoss::BceWithLogits, 1, s + 1);
-        check(act, FusedLoss::Sse, 2, s + 2);
-        check(act, FusedLoss::Mse, 2, s + 3);
+        check(act, Loss::CrossEntropy, 3, s);
+        check(act, Loss::BceWithLogits, 1, s + 1);
+        check(act, Loss::Sse, 2, s + 2);
+        check(act, Loss::Mse, 2, s + 3);
     }
 }
 
@@ -158,18 +186,18 @@ fn dropout_in_training_mode_matches_autograd_with_the_same_masks() {
     let x = random_input(6, 4, 1);
     let classes = vec![0u32, 1, 2, 1, 0, 2];
     let t = TargetsOwned::Classes(classes.clone());
-    let la = autograd_loss(&net, &x, 6, 4, FusedLoss::CrossEntropy, &t);
+    let la = autograd_loss(&net, &x, 6, 4, Loss::CrossEntropy, &t);
     let ga = grads(&net);
     net.zero_grad();
     net.set_dropout_rng_states(&states).unwrap();
     let mut ws = Workspace::new(&net, 6).unwrap();
     let lf = net
-        .loss_backward_fused(
+        .loss_backward(
             &mut ws,
             &x,
             6,
             Targets::Classes(&classes),
-            FusedLoss::CrossEntropy,
+            Loss::CrossEntropy,
         )
         .unwrap();
     assert!((la - lf).abs() < 1e-5, "{la} vs {lf}");
@@ -177,7 +205,7 @@ fn dropout_in_training_mode_matches_autograd_with_the_same_masks() {
 }
 
 #[test]
-fn fused_gradients_accumulate_until_zeroed() {
+fn engine_gradients_accumulate_until_zeroed() {
     let cfg = MlpConfig {
         inputs: 3,
         hidden: vec![4],
@@ -189,23 +217,11 @@ fn fused_gradients_accumulate_until_zeroed() {
     let x = random_input(5, 3, 3);
     let c = vec![0u32, 1, 1, 0, 1];
     let mut ws = Workspace::new(&net, 5).unwrap();
-    net.loss_backward_fused(
-        &mut ws,
-        &x,
-        5,
-        Targets::Classes(&c),
-        FusedLoss::CrossEntropy,
-    )
-    .unwrap();
+    net.loss_backward(&mut ws, &x, 5, Targets::Classes(&c), Loss::CrossEntropy)
+        .unwrap();
     let once = grads(&net);
-    net.loss_backward_fused(
-        &mut ws,
-        &x,
-        5,
-        Targets::Classes(&c),
-        FusedLoss::CrossEntropy,
-    )
-    .unwrap();
+    net.loss_backward(&mut ws, &x, 5, Targets::Classes(&c), Loss::CrossEntropy)
+        .unwrap();
     let twice = grads(&net);
     for ((_, a), (_, b)) in once.iter().zip(&twice) {
         for (x, y) in a.iter().zip(b) {
@@ -228,30 +244,24 @@ fn bad_batches_are_errors_not_panics() {
     let mut ws = Workspace::new(&net, 4).unwrap();
     let x = vec![0.0f32; 15];
     assert!(
-        net.forward_fused(&mut ws, &x, 5).is_err(),
+        net.forward_batch(&mut ws, &x, 5).is_err(),
         "more rows than the workspace holds"
     );
     assert!(
-        net.forward_fused(&mut ws, &x[..5], 2).is_err(),
+        net.forward_batch(&mut ws, &x[..5], 2).is_err(),
         "too few features"
     );
     let e = net
-        .loss_backward_fused(
+        .loss_backward(
             &mut ws,
             &x,
             2,
             Targets::Classes(&[0, 7]),
-            FusedLoss::CrossEntropy,
+            Loss::CrossEntropy,
         )
         .unwrap_err();
     assert!(e.to_string().contains("class 7"), "{e}");
     assert!(net
-        .loss_backward_fused(
-            &mut ws,
-            &x,
-            2,
-            Targets::Classes(&[0]),
-            FusedLoss::CrossEntropy
-        )
+        .loss_backward(&mut ws, &x, 2, Targets::Classes(&[0]), Loss::CrossEntropy)
         .is_err());
 }

@@ -1,0 +1,122 @@
+//! The [`Module`] trait: what every layer offers the one engine.
+//!
+//! A module computes a batch of outputs from a batch of inputs (`forward`) and, given ∂E/∂output,
+//! adds ∂E/∂θ to its parameters' gradient slots and writes ∂E/∂input (`backward`): the chain
+//! rule for one link, written beside the function it differentiates. [`super::Sequential`]
+//! chains modules; training, evaluation, prediction, gradient checks, `explain` and the drawn
+//! graph all run through these two methods, in f32 or f64.
+//!
+//! Activations are row-major `[rows, ...shape]` slices; `shape` is one row's shape
+//! (`[features]` for dense layers). Buffers belong to the caller (a
+//! [`super::Workspace`]), so a steady-state step allocates nothing. A module that needs room
+//! of its own between its forward and backward passes (a dropout mask, say) asks for it with
+//! [`Module::scratch_len`] and gets the same slice in both.
+
+use std::fmt;
+
+use super::{Activation, LayerSpec};
+use crate::autograd::Var;
+use crate::{Element, Error, Result};
+
+/// Shapes and mode of one pass through one module.
+#[derive(Clone, Copy, Debug)]
+pub struct Pass<'a> {
+    /// Rows in the batch.
+    pub rows: usize,
+    /// Shape of one input row.
+    pub input: &'a [usize],
+    /// Shape of one output row (what [`Module::output_shape`] returned).
+    pub output: &'a [usize],
+    /// Training behaviour (dropout masks) or evaluation behaviour.
+    pub training: bool,
+}
+
+impl Pass<'_> {
+    /// Values in one input row.
+    pub fn input_len(&self) -> usize {
+        self.input.iter().product()
+    }
+    /// Values in one output row.
+    pub fn output_len(&self) -> usize {
+        self.output.iter().product()
+    }
+}
+
+/// A layer of a network: its forward pass, its backward pass (the chain rule for it), its
+/// parameters and its serialisable description.
+///
+/// Implement it for a type of your own and push it into a [`super::Sequential`]: the network
+/// then trains with [`crate::train::Trainer`], evaluates, predicts, is gradient-checked and is
+/// saved (its [`LayerSpec::Custom`] description plus its parameters) like the built-in layers.
+pub trait Module<E: Element = f32>: fmt::Debug + std::any::Any {
+    /// The layer's description, from which [`LayerSpec::build`] (or a
+    /// [`super::LayerRegistry`] for custom layers) rebuilds it; parameters travel separately.
+    fn spec(&self) -> LayerSpec;
+
+    /// The shape of one output row for one input row of shape `input`; an error names the
+    /// shape the layer cannot take.
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>>;
+
+    /// Values of scratch room the layer keeps from its forward pass to its backward pass for a
+    /// batch (default none).
+    fn scratch_len(&self, _pass: &Pass<'_>) -> usize {
+        0
+    }
+
+    /// Compute `y` (`rows × output_len`) from `x` (`rows × input_len`).
+    fn forward(&self, x: &[E], y: &mut [E], scratch: &mut [E], pass: &Pass<'_>) -> Result<()>;
+
+    /// Given the forward pass's `x` and `y` and ∂E/∂y in `dy` (which the layer may overwrite),
+    /// **add** ∂E/∂θ to each parameter's gradient slot and, when `dx` is given, write ∂E/∂x
+    /// into it.
+    fn backward(
+        &self,
+        x: &[E],
+        y: &[E],
+        dy: &mut [E],
+        dx: Option<&mut [E]>,
+        scratch: &mut [E],
+        pass: &Pass<'_>,
+    ) -> Result<()>;
+
+    /// The parameters with their local names (`weight`, `bias`), in state-dict order.
+    fn parameters(&self) -> Vec<(&'static str, Var<E>)> {
+        vec![]
+    }
+
+    /// The elementwise activation this module applies, if it is one (for diagnostics and
+    /// explanations).
+    fn activation(&self) -> Option<Activation> {
+        None
+    }
+
+    /// The state of the module's random generator (dropout), for checkpoints.
+    fn rng_state(&self) -> Option<[u64; 4]> {
+        None
+    }
+
+    /// Restore a state from [`Module::rng_state`].
+    fn set_rng_state(&self, _state: [u64; 4]) {}
+
+    /// A deep copy in f64 (new parameter leaves holding the same values): how gradient checks
+    /// and explanations run the same layer code in double precision.
+    fn to_f64(&self) -> Result<Box<dyn Module<f64>>> {
+        Err(Error::param(
+            "layer",
+            format!("{} has no f64 version", self.spec().describe()),
+        ))
+    }
+}
+
+/// Shape check shared by layers: `x` and `y` hold `rows` rows of the pass's shapes.
+pub(crate) fn check_lengths<E>(op: &'static str, x: &[E], y: &[E], pass: &Pass<'_>) -> Result<()> {
+    let (n_in, n_out) = (pass.rows * pass.input_len(), pass.rows * pass.output_len());
+    if x.len() < n_in || y.len() < n_out {
+        return Err(Error::ShapeMismatch {
+            op,
+            lhs: vec![x.len(), y.len()],
+            rhs: vec![n_in, n_out],
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! [`LayerSpec`]: the serialisable description of a layer, from which the model file rebuilds
+//! a network, and [`LayerRegistry`], which rebuilds layers defined outside nabla.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Activation, ActivationLayer, Dropout, Init, LinearConfig, Module};
+use crate::rng::Rng;
+use crate::{Element, Error, Result};
+
+/// One layer of a network, as stored in a model file (format 2). Parameters are stored
+/// separately, as tensors named like a PyTorch `nn.Sequential` state dict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "layer", rename_all = "snake_case")]
+pub enum LayerSpec {
+    /// [`super::Linear`]: `in_features → out_features`.
+    Linear {
+        in_features: usize,
+        out_features: usize,
+    },
+    /// [`ActivationLayer`].
+    Activation { activation: Activation },
+    /// [`Dropout`] with drop probability `p`.
+    Dropout { p: f32 },
+    /// A layer defined outside nabla, rebuilt by the [`LayerRegistry`] entry `name` from
+    /// `config`.
+    Custom {
+        name: String,
+        #[serde(default)]
+        config: serde_json::Value,
+    },
+}
+
+impl LayerSpec {
+    /// A short description in the style of `--arch`: `linear(64 → 10)`, `relu`, `dropout(0.2)`.
+    pub fn describe(&self) -> String {
+        match self {
+            LayerSpec::Linear {
+                in_features,
+                out_features,
+            } => format!("linear({in_features} → {out_features})"),
+            LayerSpec::Activation { activation } => match activation {
+                Activation::LeakyRelu { alpha } => format!("leaky_relu({alpha})"),
+                a => a.name().to_string(),
+            },
+            LayerSpec::Dropout { p } => format!("dropout({p})"),
+            LayerSpec::Custom { name, .. } => name.clone(),
+        }
+    }
+
+    /// The activation this layer applies, if it is one.
+    pub fn activation(&self) -> Option<Activation> {
+        match self {
+            LayerSpec::Activation { activation } => Some(*activation),
+            _ => None,
+        }
+    }
+}
+
+/// How to build a layer: weights drawn with `init` from `rng`; a dropout layer's generator
+/// seeded with `seed`.
+pub struct BuildContext<'a> {
+    /// Initialiser of a layer's weights.
+    pub init: Init,
+    /// The generator that draws every layer's weights, in layer order.
+    pub rng: &'a mut Rng,
+    /// Seed of this layer's own generator (dropout).
+    pub seed: u64,
+}
+
+/// Builds a custom layer from its [`LayerSpec::Custom`] config.
+pub type LayerBuilder = fn(&serde_json::Value, &mut BuildContext<'_>) -> Result<Box<dyn Module>>;
+
+/// Builders of layers defined outside nabla, by name, so that a model file holding them can be
+/// rebuilt (see [`crate::io::load_model_with`]).
+#[derive(Clone, Default)]
+pub struct LayerRegistry {
+    builders: BTreeMap<String, LayerBuilder>,
+}
+
+impl std::fmt::Debug for LayerRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.builders.keys()).finish()
+    }
+}
+
+impl LayerRegistry {
+    /// An empty registry (the built-in layers need none).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register the builder of custom layers named `name`.
+    pub fn register(&mut self, name: impl Into<String>, builder: LayerBuilder) -> &mut Self {
+        self.builders.insert(name.into(), builder);
+        self
+    }
+
+    /// Build one layer from its description.
+    pub fn build(&self, spec: &LayerSpec, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Module>> {
+        build_layer::<f32>(spec, ctx).or_else(|e| match spec {
+            LayerSpec::Custom { name, config } => match self.builders.get(name) {
+                Some(b) => b(config, ctx),
+                None => Err(Error::param(
+                    "layer",
+                    format!("no builder is registered for the custom layer '{name}'"),
+                )),
+            },
+            _ => Err(e),
+        })
+    }
+}
+
+/// Build a built-in layer from its description (a custom one gives an error).
+pub fn build_layer<E: Element>(
+    spec: &LayerSpec,
+    ctx: &mut BuildContext<'_>,
+) -> Result<Box<dyn Module<E>>> {
+    Ok(match spec {
+        LayerSpec::Linear {
+            in_features,
+            out_features,
+        } => Box::new(
+            LinearConfig {
+                in_features: *in_features,
+                out_features: *out_features,
+                init: ctx.init,
+            }
+            .init::<E>(ctx.rng)?,
+        ),
+        LayerSpec::Activation { activation } => {
+            activation.validate()?;
+            Box::new(ActivationLayer(*activation))
+        }
+        LayerSpec::Dropout { p } => Box::new(Dropout::new(*p, ctx.seed)?),
+        LayerSpec::Custom { name, .. } => {
+            return Err(Error::param(
+                "layer",
+                format!("'{name}' is a custom layer; build it through a LayerRegistry"),
+            ))
+        }
+    })
+}

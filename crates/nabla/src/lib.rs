@@ -21,4 +21,9 @@ pub mod tensor;
 pub mod train;
 
 pub use error::{Error, Result};
+
+/// The README's code blocks, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
 pub use tensor::{Element, Tensor};

@@ -715,8 +715,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     });
     nabla::io::save_model(&out, &net, &meta, &BTreeMap::new()).map_err(lib_err)?;
     if let Some(h) = &args.history {
-        nabla::io::write_atomic(h, crate::figures::history_to_csv(&history).as_bytes())
-            .map_err(lib_err)?;
+        nabla::io::write_atomic(h, history.to_csv().as_bytes()).map_err(lib_err)?;
     }
     if let Some(path) = &args.report {
         let mut final_metrics = vec![("train".to_string(), train_m.clone())];

@@ -7,10 +7,12 @@
 //! stops training *before* the update, so the weights stay at their last good values.
 
 pub mod diagnostics;
+mod history;
 mod metrics;
 pub mod report;
 
 pub use diagnostics::{diagnose, DiagnosticsMonitor, Warning, WarningKind};
+pub use history::HistoryTable;
 pub use metrics::{evaluate, Evaluator, Metrics};
 pub use report::{
     class_probabilities, predict_outputs, predicted_classes, regression_metrics, ClassScores,

@@ -13,6 +13,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use nabla::calculus::{Critical, CriticalKind, Expr};
+use nabla::nn::Activation;
 use nabla::train::HistoryTable;
 
 /// Fonts tried in order when `NABLA_FONT` is not set: Debian/Ubuntu (`fonts-dejavu-core`,
@@ -584,47 +585,39 @@ pub fn draw_function<DB: DrawingBackend>(
 
 /// The slope of leaky ReLU drawn by [`draw_activations`] (larger than the library's 0.01 so that
 /// it is visible).
-pub const LEAKY_ALPHA: f64 = 0.1;
+pub const LEAKY_ALPHA: f32 = 0.1;
 
-/// One activation function and its derivative, for [`draw_activations`].
+/// One activation drawn by [`draw_activations`], with its titles.
 pub struct ActivationCurve {
     pub name: &'static str,
-    pub f: fn(f64) -> f64,
-    pub derivative: fn(f64) -> f64,
+    /// The library's activation, whose [`Activation::curve`] gives the points.
+    pub activation: Activation,
     /// Derivative formula for the legend.
     pub derivative_text: &'static str,
 }
 
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
-}
-
-/// sigmoid, tanh, ReLU and leaky ReLU with their derivatives (kinks: ReLU′(0) = 0,
-/// leaky ReLU′(0) = α, as in the library).
+/// sigmoid, tanh, ReLU and leaky ReLU (kinks as in the library: ReLU′(0) = 0,
+/// leaky ReLU′(0) = α).
 pub fn activation_curves() -> [ActivationCurve; 4] {
     [
         ActivationCurve {
             name: "sigmoid σ(z)",
-            f: sigmoid,
-            derivative: |z| sigmoid(z) * (1.0 - sigmoid(z)),
+            activation: Activation::Sigmoid,
             derivative_text: "σ′(z) = σ(1 − σ), at most 0.25",
         },
         ActivationCurve {
             name: "tanh(z)",
-            f: f64::tanh,
-            derivative: |z| 1.0 - z.tanh().powi(2),
+            activation: Activation::Tanh,
             derivative_text: "tanh′(z) = 1 − tanh², at most 1",
         },
         ActivationCurve {
             name: "ReLU max(z, 0)",
-            f: |z| z.max(0.0),
-            derivative: |z| if z > 0.0 { 1.0 } else { 0.0 },
+            activation: Activation::Relu,
             derivative_text: "ReLU′(z) = 1 for z > 0, else 0",
         },
         ActivationCurve {
             name: "leaky ReLU, α = 0.1",
-            f: |z| if z > 0.0 { z } else { LEAKY_ALPHA * z },
-            derivative: |z| if z > 0.0 { 1.0 } else { LEAKY_ALPHA },
+            activation: Activation::LeakyRelu { alpha: LEAKY_ALPHA },
             derivative_text: "leaky ReLU′(z) = 1 for z > 0, else α",
         },
     ]
@@ -644,11 +637,9 @@ pub fn draw_activations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> Dr
         .map_err(draw_err)?;
     let (lo, hi) = (-5.0f64, 5.0f64);
     for (area, curve) in body.split_evenly((2, 2)).iter().zip(activation_curves()) {
-        let f: Vec<(f64, f64)> = (0..=400)
-            .map(|i| lo + (hi - lo) * i as f64 / 400.0)
-            .map(|z| (z, (curve.f)(z)))
-            .collect();
-        let d: Vec<(f64, f64)> = f.iter().map(|&(z, _)| (z, (curve.derivative)(z))).collect();
+        let points = curve.activation.curve(lo, hi, 401);
+        let f: Vec<(f64, f64)> = points.iter().map(|&(z, a, _)| (z, a)).collect();
+        let d: Vec<(f64, f64)> = points.iter().map(|&(z, _, slope)| (z, slope)).collect();
         let (y0, y1) = padded_range(f.iter().chain(&d).map(|p| p.1)).unwrap_or((-1.0, 1.0));
         let mut chart = ChartBuilder::on(area)
             .caption(curve.name, (FONT, 18))

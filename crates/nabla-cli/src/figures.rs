@@ -13,7 +13,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use nabla::calculus::{Critical, CriticalKind, Expr};
-use nabla::train::History;
+use nabla::nn::Activation;
+use nabla::train::HistoryTable;
 
 /// Fonts tried in order when `NABLA_FONT` is not set: Debian/Ubuntu (`fonts-dejavu-core`,
 /// `fonts-liberation`, `fonts-noto-core`), Fedora, Arch, macOS and Windows locations.
@@ -223,175 +224,6 @@ fn title_style(size: f64) -> TextStyle<'static> {
 
 // ------------------------------------------------------------------ history
 
-/// Per-epoch series read from a history CSV (missing cells are `None`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct HistorySeries {
-    pub epochs: Vec<f64>,
-    pub train_loss: Vec<Option<f64>>,
-    pub val_loss: Vec<Option<f64>>,
-    pub train_accuracy: Vec<Option<f64>>,
-    pub val_accuracy: Vec<Option<f64>>,
-    /// (parameter name, norm per epoch).
-    pub grad_norms: Vec<(String, Vec<Option<f64>>)>,
-}
-
-/// The history CSV that `train --history` writes and [`parse_history_csv`] reads: a header
-/// `epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,grad_norm_NAME...` and one row per
-/// epoch, with empty cells where a figure does not exist (no validation set, regression).
-pub fn history_to_csv(history: &History) -> String {
-    let names: Vec<String> = history
-        .epochs
-        .first()
-        .map(|e| e.grad_norms.iter().map(|(n, _)| n.clone()).collect())
-        .unwrap_or_default();
-    let mut out = String::from("epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy");
-    for n in &names {
-        out.push_str(&format!(",grad_norm_{n}"));
-    }
-    out.push('\n');
-    let opt = |v: Option<f32>| v.map(|v| v.to_string()).unwrap_or_default();
-    for e in &history.epochs {
-        out.push_str(&format!(
-            "{},{},{},{},{},{}",
-            e.epoch,
-            e.lr,
-            e.train_loss,
-            opt(e.train_accuracy),
-            opt(e.val.as_ref().map(|m| m.loss)),
-            opt(e.val.as_ref().and_then(|m| m.accuracy)),
-        ));
-        for n in &names {
-            let v = e.grad_norms.iter().find(|(k, _)| k == n).map(|(_, v)| *v);
-            out.push_str(&format!(",{}", opt(v)));
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// The series of a [`History`] (for the report, without a CSV round trip).
-pub fn history_series(history: &History) -> HistorySeries {
-    let f = |v: Option<f32>| v.map(f64::from);
-    let epochs = &history.epochs;
-    let names: Vec<String> = epochs
-        .first()
-        .map(|e| e.grad_norms.iter().map(|(n, _)| n.clone()).collect())
-        .unwrap_or_default();
-    HistorySeries {
-        epochs: epochs.iter().map(|e| e.epoch as f64).collect(),
-        train_loss: epochs.iter().map(|e| Some(e.train_loss as f64)).collect(),
-        val_loss: epochs
-            .iter()
-            .map(|e| f(e.val.as_ref().map(|m| m.loss)))
-            .collect(),
-        train_accuracy: epochs.iter().map(|e| f(e.train_accuracy)).collect(),
-        val_accuracy: epochs
-            .iter()
-            .map(|e| f(e.val.as_ref().and_then(|m| m.accuracy)))
-            .collect(),
-        grad_norms: names
-            .into_iter()
-            .map(|n| {
-                let series = epochs
-                    .iter()
-                    .map(|e| f(e.grad_norms.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)))
-                    .collect();
-                (n, series)
-            })
-            .collect(),
-    }
-}
-
-/// Reads a history CSV. Recognised columns (case-insensitive): `epoch`; `train_loss` or
-/// `loss`; `val_loss` (also `valid_loss`, `validation_loss`); `train_accuracy` (`accuracy`,
-/// `train_acc`); `val_accuracy` (`val_acc`, `validation_accuracy`); and one gradient-norm
-/// series per column whose name starts with `grad_norm` (`grad_norm:0.weight`,
-/// `grad_norm_0.weight`). Other columns are ignored. Errors name the line and column of a cell
-/// that is not a number.
-pub fn parse_history_csv(text: &str) -> DrawResult<HistorySeries> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        return Err("the history file is empty (expected a header line such as \
-                    epoch,train_loss,val_loss,...)"
-            .into());
-    };
-    let columns: Vec<String> = header
-        .split(',')
-        .map(|c| c.trim().trim_matches('"').to_string())
-        .collect();
-    let find = |names: &[&str]| {
-        columns
-            .iter()
-            .position(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)))
-    };
-    let epoch_col = find(&["epoch"]);
-    let train_loss_col = find(&["train_loss", "loss"]);
-    let val_loss_col = find(&["val_loss", "valid_loss", "validation_loss"]);
-    let train_acc_col = find(&["train_accuracy", "accuracy", "train_acc"]);
-    let val_acc_col = find(&["val_accuracy", "val_acc", "validation_accuracy"]);
-    let grad_cols: Vec<(usize, String)> = columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.to_ascii_lowercase().starts_with("grad_norm"))
-        .map(|(i, c)| {
-            let name = c["grad_norm".len()..].trim_start_matches([':', '_', '[', ' ']);
-            let name = name.trim_end_matches(']');
-            (
-                i,
-                if name.is_empty() {
-                    c.clone()
-                } else {
-                    name.to_string()
-                },
-            )
-        })
-        .collect();
-    if train_loss_col.is_none() && val_loss_col.is_none() && grad_cols.is_empty() {
-        return Err(format!(
-            "the history header has no column to plot (found: {}; expected train_loss, val_loss, \
-             train_accuracy, val_accuracy or grad_norm:NAME)",
-            columns.join(", ")
-        ));
-    }
-    let mut s = HistorySeries {
-        grad_norms: grad_cols.iter().map(|(_, n)| (n.clone(), vec![])).collect(),
-        ..Default::default()
-    };
-    for (row, (line_index, line)) in lines.enumerate() {
-        let cells: Vec<&str> = line.split(',').map(|c| c.trim()).collect();
-        let cell = |col: Option<usize>| -> DrawResult<Option<f64>> {
-            let Some(col) = col else { return Ok(None) };
-            match cells.get(col).copied().unwrap_or("") {
-                "" => Ok(None),
-                text => text.parse::<f64>().map(Some).map_err(|_| {
-                    format!(
-                        "line {}, column {} ({}): '{text}' is not a number",
-                        line_index + 1,
-                        col + 1,
-                        columns[col]
-                    )
-                }),
-            }
-        };
-        s.epochs.push(cell(epoch_col)?.unwrap_or((row + 1) as f64));
-        s.train_loss.push(cell(train_loss_col)?);
-        s.val_loss.push(cell(val_loss_col)?);
-        s.train_accuracy.push(cell(train_acc_col)?);
-        s.val_accuracy.push(cell(val_acc_col)?);
-        for (k, (col, _)) in grad_cols.iter().enumerate() {
-            let v = cell(Some(*col))?;
-            s.grad_norms[k].1.push(v);
-        }
-    }
-    if s.epochs.is_empty() {
-        return Err("the history file has a header but no epochs".into());
-    }
-    Ok(s)
-}
-
 /// A series' legend name, its (x, y) points and its colour.
 type NamedSeries = (String, Vec<(f64, f64)>, RGBColor);
 
@@ -505,14 +337,10 @@ fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>
 /// gradient norms on a log axis, stacked vertically on `root`.
 pub fn draw_history<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    s: &HistorySeries,
+    s: &HistoryTable,
 ) -> DrawResult {
     root.fill(&WHITE).map_err(draw_err)?;
-    let has_accuracy = s
-        .train_accuracy
-        .iter()
-        .chain(&s.val_accuracy)
-        .any(|v| v.is_some());
+    let has_accuracy = s.has_accuracy();
     let has_grads = !s.grad_norms.is_empty();
     let panels = 1 + usize::from(has_accuracy) + usize::from(has_grads);
     let areas = root.split_evenly((panels, 1));
@@ -757,47 +585,39 @@ pub fn draw_function<DB: DrawingBackend>(
 
 /// The slope of leaky ReLU drawn by [`draw_activations`] (larger than the library's 0.01 so that
 /// it is visible).
-pub const LEAKY_ALPHA: f64 = 0.1;
+pub const LEAKY_ALPHA: f32 = 0.1;
 
-/// One activation function and its derivative, for [`draw_activations`].
+/// One activation drawn by [`draw_activations`], with its titles.
 pub struct ActivationCurve {
     pub name: &'static str,
-    pub f: fn(f64) -> f64,
-    pub derivative: fn(f64) -> f64,
+    /// The library's activation, whose [`Activation::curve`] gives the points.
+    pub activation: Activation,
     /// Derivative formula for the legend.
     pub derivative_text: &'static str,
 }
 
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
-}
-
-/// sigmoid, tanh, ReLU and leaky ReLU with their derivatives (kinks: ReLU′(0) = 0,
-/// leaky ReLU′(0) = α, as in the library).
+/// sigmoid, tanh, ReLU and leaky ReLU (kinks as in the library: ReLU′(0) = 0,
+/// leaky ReLU′(0) = α).
 pub fn activation_curves() -> [ActivationCurve; 4] {
     [
         ActivationCurve {
             name: "sigmoid σ(z)",
-            f: sigmoid,
-            derivative: |z| sigmoid(z) * (1.0 - sigmoid(z)),
+            activation: Activation::Sigmoid,
             derivative_text: "σ′(z) = σ(1 − σ), at most 0.25",
         },
         ActivationCurve {
             name: "tanh(z)",
-            f: f64::tanh,
-            derivative: |z| 1.0 - z.tanh().powi(2),
+            activation: Activation::Tanh,
             derivative_text: "tanh′(z) = 1 − tanh², at most 1",
         },
         ActivationCurve {
             name: "ReLU max(z, 0)",
-            f: |z| z.max(0.0),
-            derivative: |z| if z > 0.0 { 1.0 } else { 0.0 },
+            activation: Activation::Relu,
             derivative_text: "ReLU′(z) = 1 for z > 0, else 0",
         },
         ActivationCurve {
             name: "leaky ReLU, α = 0.1",
-            f: |z| if z > 0.0 { z } else { LEAKY_ALPHA * z },
-            derivative: |z| if z > 0.0 { 1.0 } else { LEAKY_ALPHA },
+            activation: Activation::LeakyRelu { alpha: LEAKY_ALPHA },
             derivative_text: "leaky ReLU′(z) = 1 for z > 0, else α",
         },
     ]
@@ -817,11 +637,9 @@ pub fn draw_activations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> Dr
         .map_err(draw_err)?;
     let (lo, hi) = (-5.0f64, 5.0f64);
     for (area, curve) in body.split_evenly((2, 2)).iter().zip(activation_curves()) {
-        let f: Vec<(f64, f64)> = (0..=400)
-            .map(|i| lo + (hi - lo) * i as f64 / 400.0)
-            .map(|z| (z, (curve.f)(z)))
-            .collect();
-        let d: Vec<(f64, f64)> = f.iter().map(|&(z, _)| (z, (curve.derivative)(z))).collect();
+        let points = curve.activation.curve(lo, hi, 401);
+        let f: Vec<(f64, f64)> = points.iter().map(|&(z, a, _)| (z, a)).collect();
+        let d: Vec<(f64, f64)> = points.iter().map(|&(z, _, slope)| (z, slope)).collect();
         let (y0, y1) = padded_range(f.iter().chain(&d).map(|p| p.1)).unwrap_or((-1.0, 1.0));
         let mut chart = ChartBuilder::on(area)
             .caption(curve.name, (FONT, 18))

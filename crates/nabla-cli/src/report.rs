@@ -3,7 +3,7 @@
 
 use nabla::train::{History, Metrics};
 
-use crate::figures::{draw_history, history_series, render_svg_string};
+use crate::figures::{draw_history, render_svg_string};
 
 /// A confusion matrix: `counts[true][predicted]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,15 +106,9 @@ pub fn render_report(input: &ReportInput) -> Result<String, String> {
     if input.history.epochs.is_empty() {
         h.push_str("<p>No epochs were run.</p>\n");
     } else {
-        let series = history_series(&input.history);
+        let series = input.history.table();
         let panels =
-            1 + usize::from(
-                series
-                    .train_accuracy
-                    .iter()
-                    .chain(&series.val_accuracy)
-                    .any(|v| v.is_some()),
-            ) + usize::from(!series.grad_norms.is_empty());
+            1 + usize::from(series.has_accuracy()) + usize::from(!series.grad_norms.is_empty());
         let svg = render_svg_string(960, 330 * panels as u32, |root| draw_history(root, &series))?;
         h.push_str(&format!("<div class=\"curves\">{svg}</div>\n"));
     }

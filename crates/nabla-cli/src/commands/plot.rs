@@ -4,12 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use nabla::calculus::{critical, derivative, minimize, DescentOptions};
+use nabla::train::HistoryTable;
 
 use super::critical::parse_interval;
 use super::{parse_expr, parse_point, CliError};
-use crate::figures::{
-    draw_activations, draw_function, draw_history, parse_history_csv, render_to_file, FunctionPlot,
-};
+use crate::figures::{draw_activations, draw_function, draw_history, render_to_file, FunctionPlot};
 
 /// Draw pictures: training curves, a function and its derivative, the activation functions.
 #[derive(clap::Args, Debug)]
@@ -114,10 +113,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
 fn history(args: HistoryArgs) -> Result<(), CliError> {
     check_extension(&args.output.out)?;
     let (w, h) = args.output.size((1000, 1100))?;
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| CliError::failure(format!("cannot read {}: {e}", args.file.display())))?;
-    let series = parse_history_csv(&text)
-        .map_err(|e| CliError::failure(format!("{}: {e}", args.file.display())))?;
+    let series = HistoryTable::read_csv(&args.file).map_err(|e| history_error(&args.file, e))?;
     render_to_file!(&args.output.out, w, h, |root| draw_history(&root, &series))
         .map_err(CliError::failure)?;
     println!(
@@ -126,6 +122,23 @@ fn history(args: HistoryArgs) -> Result<(), CliError> {
         series.epochs.len()
     );
     Ok(())
+}
+
+/// A history file that cannot be read, in the words `plot history` uses:
+/// `FILE: line L, column C (NAME): MESSAGE`, `FILE: MESSAGE` or `cannot read FILE: ...`.
+fn history_error(file: &Path, e: nabla::Error) -> CliError {
+    let file = file.display();
+    CliError::failure(match e {
+        nabla::Error::Io { source, .. } => format!("cannot read {file}: {source}"),
+        nabla::Error::Data {
+            line: Some(line),
+            column: Some(column),
+            msg,
+            ..
+        } => format!("{file}: line {line}, column {column}: {msg}"),
+        nabla::Error::Data { msg, .. } => format!("{file}: {msg}"),
+        other => format!("{file}: {other}"),
+    })
 }
 
 fn function(args: FnArgs) -> Result<(), CliError> {

@@ -15,24 +15,22 @@ use serde_json::json;
 
 use nabla::autograd::Var;
 use nabla::data::Task;
-use nabla::io::{ModelMeta, FORMAT_KEY, FORMAT_VERSION, META_KEY};
-use nabla::nn::Sequential;
+use nabla::io::{ModelMeta, FORMAT_VERSION};
+use nabla::loss::Loss;
+use nabla::nn::{Activation, Init, Sequential};
 use nabla::optim::{Optimizer, OptimizerState};
 use nabla::train::{
-    BatchInfo, Callback, EpochRecord, TaskKind, TrainConfig, Trainer, TrainerState,
+    BatchInfo, Callback, Checkpoint, DataSettings, EpochRecord, NetworkSettings, OptimizerSettings,
+    RunSettings, TaskKind, TrainConfig, Trainer, TrainerState,
 };
 use nabla::Tensor;
 
 use super::{print_json, CliError};
 use crate::pipeline::{
     self, defaults, figures, lib_err, metrics_json, metrics_text, ArchFlags, DataFlags, OnOff,
-    OptimFlags,
+    OptimFlags, TaskFlag,
 };
 
-/// Header metadata key of a checkpoint's training state.
-pub const CHECKPOINT_KEY: &str = "nabla_checkpoint";
-/// Prefix of the optimiser-buffer tensors in a checkpoint (ignored when loading a model).
-const OPTIM_PREFIX: &str = "__optim.";
 /// Exit code after Ctrl-C.
 const EXIT_INTERRUPTED: i32 = 130;
 
@@ -113,23 +111,6 @@ pub struct Args {
     pub stop_after: Option<usize>,
 }
 
-/// What a checkpoint stores besides the weights and the optimiser buffers.
-#[derive(Serialize, Deserialize)]
-struct CheckpointInfo {
-    args: Args,
-    trainer: TrainerState,
-    /// The optimiser state with its buffers moved to tensors `__optim.<name>`.
-    optimizer: OptimizerState,
-    buffer_names: Vec<String>,
-}
-
-/// The run at the end of an epoch.
-struct Snapshot {
-    weights: Vec<(String, Tensor)>,
-    optimizer: OptimizerState,
-    trainer: TrainerState,
-}
-
 /// An optimiser shared between the trainer and the checkpoint callback.
 #[derive(Clone)]
 struct SharedOptimizer(Rc<RefCell<Box<dyn Optimizer>>>);
@@ -158,79 +139,192 @@ impl Optimizer for SharedOptimizer {
     }
 }
 
-fn write_checkpoint(
-    path: &Path,
-    snap: &Snapshot,
-    meta: &ModelMeta,
-    args: &Args,
-) -> Result<(), CliError> {
-    let mut tensors = snap.weights.clone();
-    let mut opt = snap.optimizer.clone();
-    let mut buffer_names = vec![];
-    for (name, data) in std::mem::take(&mut opt.buffers) {
-        let len = data.len();
-        tensors.push((
-            format!("{OPTIM_PREFIX}{name}"),
-            Tensor::from_vec(data, &[len]).map_err(lib_err)?,
-        ));
-        buffer_names.push(name);
+/// Keys of [`RunSettings::extra`]: the flags of `train` that the library does not read but a
+/// resumed run keeps.
+const EXTRA_REPORT: &str = "report";
+const EXTRA_DIAGNOSTICS: &str = "diagnostics";
+
+/// The run's settings as the library stores them in a checkpoint.
+fn run_settings(args: &Args) -> Result<RunSettings, CliError> {
+    let d = &args.data;
+    let a = &args.arch;
+    let o = &args.optim;
+    let mut extra = BTreeMap::new();
+    if let Some(report) = &args.report {
+        extra.insert(EXTRA_REPORT.to_string(), json!(report));
     }
-    let info = CheckpointInfo {
-        args: args.clone(),
-        trainer: snap.trainer.clone(),
-        optimizer: opt,
-        buffer_names,
+    if args.diagnostics {
+        extra.insert(EXTRA_DIAGNOSTICS.to_string(), json!(true));
+    }
+    Ok(RunSettings {
+        data: DataSettings {
+            source: d.data.clone(),
+            test_source: d.test.clone(),
+            target: d.target.clone(),
+            task: match d.task {
+                TaskFlag::Auto => None,
+                TaskFlag::Classify => Some(Task::Classify),
+                TaskFlag::Regress => Some(Task::Regress),
+            },
+            val_split: d.val_split,
+            test_split: d.test_split,
+            split_file: d.split_file.clone(),
+            train_rows: d.train_rows.clone(),
+            test_rows: d.test_rows.clone(),
+            standardize: d.standardize.map(OnOff::is_on),
+        },
+        network: NetworkSettings {
+            hidden: pipeline::parse_hidden(&a.hidden)?,
+            activation: Activation::from_name(&a.activation)
+                .map_err(|e| CliError::usage(format!("--activation: {e}")))?,
+            dropout: a.dropout,
+            init: match a.init.as_str() {
+                "auto" => None,
+                name => Some(
+                    Init::from_name(name).map_err(|e| CliError::usage(format!("--init: {e}")))?,
+                ),
+            },
+            loss: match a.loss.as_str() {
+                "auto" => None,
+                name => Some(
+                    Loss::from_name(name).map_err(|e| CliError::usage(format!("--loss: {e}")))?,
+                ),
+            },
+        },
+        optimizer: OptimizerSettings {
+            name: o.optimizer.clone(),
+            learning_rate: o.lr,
+            momentum: o.momentum,
+            weight_decay: o.weight_decay,
+            schedule: o.schedule.clone(),
+        },
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        early_stopping: args.early_stopping,
+        shuffle: args.shuffle.is_on(),
+        seed: args.seed,
+        checkpoint_every: args.checkpoint_every,
+        init_from: args.init_from.clone(),
+        extra,
+    })
+}
+
+/// The `--init` name of an initialiser (`None` for those no flag chooses).
+fn init_flag(init: Init) -> Option<&'static str> {
+    Some(match init {
+        Init::XavierUniform => "xavier_uniform",
+        Init::XavierNormal => "xavier_normal",
+        Init::HeUniform => "he_uniform",
+        Init::HeNormal => "he_normal",
+        Init::LecunNormal => "lecun_normal",
+        Init::TorchDefault => "torch",
+        Init::Zeros => "zeros",
+        Init::Constant { .. } | Init::Uniform { .. } | Init::Normal { .. } => return None,
+    })
+}
+
+/// The flags of a run resumed from the checkpoint at `path`: its settings, with the
+/// run-control flags of this command line (`cmd`).
+fn resumed_args(saved: &RunSettings, cmd: &Args, path: &Path) -> Result<Args, CliError> {
+    let (d, n, o) = (&saved.data, &saved.network, &saved.optimizer);
+    let not_flags = |what: String| {
+        CliError::failure(format!(
+            "--resume {}: the checkpoint's {what} has no command-line flag",
+            path.display()
+        ))
     };
-    let mut md = BTreeMap::new();
-    md.insert(FORMAT_KEY.to_string(), "pt".to_string());
-    md.insert(META_KEY.to_string(), to_json(meta)?);
-    md.insert(CHECKPOINT_KEY.to_string(), to_json(&info)?);
-    nabla::io::save_safetensors(path, &tensors, &md).map_err(lib_err)
+    let activation = n.activation.name();
+    if Activation::from_name(activation).ok() != Some(n.activation) {
+        return Err(not_flags(format!("activation {:?}", n.activation)));
+    }
+    let init = match n.init {
+        None => "auto",
+        Some(init) => init_flag(init).ok_or_else(|| not_flags(format!("init {init:?}")))?,
+    };
+    let hidden: Vec<String> = n.hidden.iter().map(usize::to_string).collect();
+    Ok(Args {
+        data: DataFlags {
+            data: d.source.clone(),
+            test: d.test_source.clone(),
+            target: d.target.clone(),
+            task: match d.task {
+                None => TaskFlag::Auto,
+                Some(Task::Classify) => TaskFlag::Classify,
+                Some(Task::Regress) => TaskFlag::Regress,
+            },
+            val_split: d.val_split,
+            test_split: d.test_split,
+            split_file: d.split_file.clone(),
+            train_rows: d.train_rows.clone(),
+            test_rows: d.test_rows.clone(),
+            standardize: d.standardize.map(on_off),
+        },
+        arch: ArchFlags {
+            hidden: hidden.join(","),
+            activation: activation.to_string(),
+            dropout: n.dropout,
+            init: init.to_string(),
+            loss: n.loss.map_or("auto", |l| l.name()).to_string(),
+        },
+        optim: OptimFlags {
+            optimizer: o.name.clone(),
+            lr: o.learning_rate,
+            momentum: o.momentum,
+            weight_decay: o.weight_decay,
+            schedule: o.schedule.clone(),
+        },
+        epochs: cmd.epochs.or(saved.epochs),
+        batch_size: saved.batch_size,
+        early_stopping: saved.early_stopping,
+        shuffle: on_off(saved.shuffle),
+        seed: saved.seed,
+        threads: cmd.threads,
+        init_from: saved.init_from.clone(),
+        resume: Some(path.to_path_buf()),
+        checkpoint_every: cmd.checkpoint_every.or(saved.checkpoint_every),
+        out: Some(cmd.out.clone().unwrap_or_else(|| path.to_path_buf())),
+        history: cmd.history.clone(),
+        json: cmd.json,
+        track_test: cmd.track_test,
+        report: saved
+            .extra
+            .get(EXTRA_REPORT)
+            .and_then(|v| v.as_str())
+            .map(PathBuf::from),
+        diagnostics: saved
+            .extra
+            .get(EXTRA_DIAGNOSTICS)
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+        quiet: cmd.quiet,
+        stop_after: cmd.stop_after,
+    })
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String, CliError> {
-    serde_json::to_string(value)
-        .map_err(|e| CliError::failure(format!("cannot write checkpoint metadata: {e}")))
+fn on_off(on: bool) -> OnOff {
+    if on {
+        OnOff::On
+    } else {
+        OnOff::Off
+    }
 }
 
-/// Read a checkpoint: its settings, weights, optimiser state and trainer state.
-fn read_checkpoint(path: &Path) -> Result<(CheckpointInfo, Snapshot), CliError> {
+/// Read the checkpoint given to `--resume`.
+fn read_checkpoint(path: &Path) -> Result<Checkpoint, CliError> {
     let file = nabla::io::load_safetensors(path).map_err(lib_err)?;
-    let Some(text) = file.metadata.get(CHECKPOINT_KEY) else {
+    if !Checkpoint::is_checkpoint(&file) {
         return Err(CliError::failure(format!(
             "--resume {}: not a checkpoint (a finished model has no training state; \
              checkpoints come from --checkpoint-every or Ctrl-C)",
             path.display()
         )));
-    };
-    let info: CheckpointInfo = serde_json::from_str(text).map_err(|e| {
-        CliError::failure(format!(
-            "--resume {}: checkpoint data is invalid: {e}",
-            path.display()
-        ))
-    })?;
-    let mut optimizer = info.optimizer.clone();
-    for name in &info.buffer_names {
-        let key = format!("{OPTIM_PREFIX}{name}");
-        let Some((_, t)) = file.tensors.iter().find(|(n, _)| *n == key) else {
-            return Err(CliError::failure(format!(
-                "--resume {}: optimiser buffer '{key}' is missing",
-                path.display()
-            )));
-        };
-        optimizer.buffers.push((name.clone(), t.data().to_vec()));
     }
-    let weights = file
-        .tensors
-        .into_iter()
-        .filter(|(n, _)| !n.starts_with("__"))
-        .collect();
-    let snap = Snapshot {
-        weights,
-        optimizer,
-        trainer: info.trainer.clone(),
-    };
-    Ok((info, snap))
+    Checkpoint::from_file(file, path).map_err(|e| match e {
+        nabla::Error::Model { msg, .. } => {
+            CliError::failure(format!("--resume {}: {msg}", path.display()))
+        }
+        other => lib_err(other),
+    })
 }
 
 /// Progress output, checkpoints and Ctrl-C during training.
@@ -244,11 +338,11 @@ struct Monitor<'a> {
     loss_sum: f64,
     params: Vec<(String, Var)>,
     optimizer: SharedOptimizer,
-    last: Snapshot,
+    /// The run at the end of the last epoch (what a checkpoint written now holds).
+    last: Checkpoint,
     checkpoint_every: Option<usize>,
     stop_after: Option<usize>,
     out: &'a Path,
-    meta: &'a ModelMeta,
     args: &'a Args,
     error: Option<CliError>,
     diagnostics: nabla::train::DiagnosticsMonitor,
@@ -260,16 +354,15 @@ struct Monitor<'a> {
 }
 
 impl Monitor<'_> {
-    fn snapshot(&self, trainer: &TrainerState) -> Snapshot {
-        Snapshot {
-            weights: self
-                .params
-                .iter()
-                .map(|(n, v)| (n.clone(), v.value().clone()))
-                .collect(),
-            optimizer: self.optimizer.state(),
-            trainer: trainer.clone(),
-        }
+    /// Take the weights, the optimiser's state and `trainer` into [`Monitor::last`].
+    fn snapshot(&mut self, trainer: &TrainerState) {
+        self.last.weights = self
+            .params
+            .iter()
+            .map(|(n, v)| (n.clone(), v.value().clone()))
+            .collect();
+        self.last.optimizer = self.optimizer.state();
+        self.last.trainer = trainer.clone();
     }
 }
 
@@ -384,11 +477,11 @@ impl Callback for Monitor<'_> {
         self.rows_in_epoch = 0;
         self.loss_sum = 0.0;
         self.epoch_start = Instant::now();
-        self.last = self.snapshot(state);
+        self.snapshot(state);
         if let Some(n) = self.checkpoint_every {
             if record.epoch.is_multiple_of(n) {
-                if let Err(e) = write_checkpoint(self.out, &self.last, self.meta, self.args) {
-                    self.error = Some(e);
+                if let Err(e) = self.last.save(self.out) {
+                    self.error = Some(lib_err(e));
                     return ControlFlow::Break(());
                 }
             }
@@ -433,20 +526,9 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     // Resuming: the checkpoint's settings, with the run-control flags of this command line.
     let mut resume = None;
     if let Some(path) = args.resume.clone() {
-        let (info, snap) = read_checkpoint(&path)?;
-        let mut saved = info.args.clone();
-        saved.epochs = args.epochs.or(saved.epochs);
-        saved.out = Some(args.out.clone().unwrap_or(path.clone()));
-        saved.history = args.history.clone();
-        saved.json = args.json;
-        saved.track_test = args.track_test;
-        saved.quiet = args.quiet;
-        saved.threads = args.threads;
-        saved.stop_after = args.stop_after;
-        saved.checkpoint_every = args.checkpoint_every.or(saved.checkpoint_every);
-        saved.resume = Some(path);
-        args = saved;
-        resume = Some(snap);
+        let checkpoint = read_checkpoint(&path)?;
+        args = resumed_args(&checkpoint.settings, &args, &path)?;
+        resume = Some(checkpoint);
     }
     validate(&args)?;
     let out = args
@@ -491,8 +573,8 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             ))
         })?;
     }
-    if let Some(snap) = &resume {
-        net.load_state_dict(&snap.weights).map_err(|e| {
+    if let Some(checkpoint) = &resume {
+        net.load_state_dict(&checkpoint.weights).map_err(|e| {
             CliError::failure(format!("--resume: checkpoint weights do not fit: {e}"))
         })?;
     }
@@ -577,17 +659,18 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     ctrlc_handler();
     let mut opt_handle = optimizer.clone();
     let mut trainer = Trainer::new(&mut net, &mut opt_handle, train_cfg).map_err(lib_err)?;
-    if let Some(snap) = &resume {
+    if let Some(checkpoint) = &resume {
         // The trainer has read the base learning rate; now restore the optimiser's state.
         optimizer
             .0
             .borrow_mut()
-            .load_state(&snap.optimizer)
+            .load_state(&checkpoint.optimizer)
             .map_err(|e| CliError::failure(format!("--resume: {e}")))?;
         trainer
-            .restore_state(snap.trainer.clone())
+            .restore_state(checkpoint.trainer.clone())
             .map_err(|e| CliError::failure(format!("--resume: {e}")))?;
     }
+    let settings = run_settings(&args)?;
     let mut monitor = Monitor {
         quiet,
         tty: std::io::stderr().is_terminal(),
@@ -598,15 +681,16 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         loss_sum: 0.0,
         params: params.clone(),
         optimizer: optimizer.clone(),
-        last: Snapshot {
+        last: Checkpoint {
             weights: vec![],
+            meta: meta.clone(),
             optimizer: optimizer.state(),
             trainer: trainer.state(),
+            settings,
         },
         checkpoint_every: args.checkpoint_every,
         stop_after: args.stop_after,
         out: &out,
-        meta: &meta,
         args: &args,
         error: None,
         diagnostics: nabla::train::DiagnosticsMonitor::new(),
@@ -614,7 +698,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         started: t0,
         test_per_epoch: vec![],
     };
-    monitor.last = monitor.snapshot(&trainer.state());
+    monitor.snapshot(&trainer.state());
     let tracked = if args.track_test {
         data.test
             .as_ref()
@@ -648,7 +732,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         other => lib_err(other),
     })?;
     if history.interrupted {
-        write_checkpoint(&out, &monitor.last, &meta, &args)?;
+        monitor.last.save(&out).map_err(lib_err)?;
         let done = monitor.last.trainer.epoch;
         return Err(CliError {
             message: format!(
@@ -717,8 +801,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     });
     nabla::io::save_model(&out, &net, &meta, &BTreeMap::new()).map_err(lib_err)?;
     if let Some(h) = &args.history {
-        nabla::io::write_atomic(h, crate::figures::history_to_csv(&history).as_bytes())
-            .map_err(lib_err)?;
+        nabla::io::write_atomic(h, history.to_csv().as_bytes()).map_err(lib_err)?;
     }
     if let Some(path) = &args.report {
         let mut final_metrics = vec![("train".to_string(), train_m.clone())];
@@ -819,4 +902,107 @@ fn ctrlc_handler() {
             std::process::exit(EXIT_INTERRUPTED);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Train {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(flags: &[&str]) -> Args {
+        Train::try_parse_from(std::iter::once("train").chain(flags.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn settings_survive_a_checkpoint_and_resume_with_every_flag() {
+        let first = parse(&[
+            "--data",
+            "x.csv",
+            "--test",
+            "t.csv",
+            "--target",
+            "y",
+            "--task",
+            "regress",
+            "--val-split",
+            "0.2",
+            "--test-split",
+            "0.3",
+            "--standardize",
+            "off",
+            "--hidden",
+            "16,8",
+            "--activation",
+            "tanh",
+            "--dropout",
+            "0.1",
+            "--init",
+            "he_uniform",
+            "--loss",
+            "sse",
+            "--optimizer",
+            "nesterov",
+            "--lr",
+            "0.05",
+            "--momentum",
+            "0.8",
+            "--weight-decay",
+            "0.001",
+            "--schedule",
+            "step",
+            "--epochs",
+            "7",
+            "--batch-size",
+            "9",
+            "--early-stopping",
+            "2",
+            "--shuffle",
+            "off",
+            "--seed",
+            "11",
+            "--checkpoint-every",
+            "3",
+            "--report",
+            "r.html",
+            "--diagnostics",
+            "--out",
+            "ck.safetensors",
+        ]);
+        let settings = run_settings(&first).unwrap();
+        let path = Path::new("ck.safetensors");
+        let back = resumed_args(&settings, &parse(&["--resume", "ck.safetensors"]), path).unwrap();
+        let mut want = serde_json::to_value(&first).unwrap();
+        want["resume"] = json!("ck.safetensors");
+        assert_eq!(serde_json::to_value(&back).unwrap(), want);
+        assert_eq!(run_settings(&back).unwrap(), settings);
+
+        // The run-control flags of the resuming command line win.
+        let cmd = parse(&[
+            "--resume",
+            "ck.safetensors",
+            "--epochs",
+            "20",
+            "--checkpoint-every",
+            "5",
+            "--out",
+            "final.safetensors",
+            "--quiet",
+            "--json",
+        ]);
+        let back = resumed_args(&settings, &cmd, path).unwrap();
+        assert_eq!(
+            (back.epochs, back.checkpoint_every, back.quiet, back.json),
+            (Some(20), Some(5), true, true)
+        );
+        assert_eq!(back.out.as_deref(), Some(Path::new("final.safetensors")));
+        assert_eq!(back.report.as_deref(), Some(Path::new("r.html")));
+    }
 }

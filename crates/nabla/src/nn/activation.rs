@@ -113,6 +113,27 @@ impl Activation {
         }
     }
 
+    /// `n` evenly spaced points z from `lo` to `hi` (both included) with act(z) and act′(z),
+    /// as `(z, act(z), act′(z))`, for plots of the activation and its derivative: the same
+    /// functions the layers use, in f64, so the kinks follow the training convention
+    /// (ReLU′(0) = 0, leaky ReLU′(0) = alpha). `n = 0` gives no points and `n = 1` the point
+    /// `lo`.
+    ///
+    /// ```
+    /// use nabla::nn::Activation;
+    /// let curve = Activation::Sigmoid.curve(-1.0, 1.0, 3);
+    /// assert_eq!(curve[1], (0.0, 0.5, 0.25));
+    /// ```
+    pub fn curve(&self, lo: f64, hi: f64, n: usize) -> Vec<(f64, f64, f64)> {
+        let steps = n.saturating_sub(1).max(1) as f64;
+        (0..n)
+            .map(|i| {
+                let z = lo + (hi - lo) * i as f64 / steps;
+                (z, self.apply(z), self.derivative(z))
+            })
+            .collect()
+    }
+
     /// Apply through the autograd graph (the independent route tests compare layers with).
     pub fn forward_var<E: Element>(&self, x: &Var<E>) -> Var<E> {
         match *self {
@@ -184,5 +205,62 @@ impl<E: Element> Module<E> for ActivationLayer {
 
     fn to_f64(&self) -> Result<Box<dyn Module<f64>>> {
         Ok(Box::new(*self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Activation; 5] = [
+        Activation::Identity,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::LeakyRelu { alpha: 0.1 },
+    ];
+
+    #[test]
+    fn curve_derivative_matches_central_differences() {
+        let h = 1e-5;
+        for act in ALL {
+            // 400 points on [−5, 5] avoid z = 0 exactly, so every point is smooth.
+            let curve = act.curve(-5.0, 5.0, 400);
+            assert_eq!(curve.len(), 400);
+            assert_eq!((curve[0].0, curve[399].0), (-5.0, 5.0));
+            for &(z, a, d) in &curve {
+                let value = |z: f64| act.curve(z, z, 1)[0].1;
+                assert_eq!(value(z), a, "{act:?} at {z}");
+                let numeric = (value(z + h) - value(z - h)) / (2.0 * h);
+                assert!(
+                    (numeric - d).abs() < 1e-8,
+                    "{act:?} at {z}: act′ {d} vs central difference {numeric}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn curve_values_and_kinks() {
+        let at = |act: Activation, z: f64| act.curve(z, z, 1)[0];
+        assert_eq!(at(Activation::Relu, 0.0), (0.0, 0.0, 0.0), "ReLU′(0) = 0");
+        let alpha = f64::from(0.1f32);
+        assert_eq!(
+            at(Activation::LeakyRelu { alpha: 0.1 }, 0.0).2,
+            alpha,
+            "leaky ReLU′(0) = α"
+        );
+        assert_eq!(
+            at(Activation::LeakyRelu { alpha: 0.1 }, -2.0).1,
+            -2.0 * alpha
+        );
+        let (_, a, d) = at(Activation::Sigmoid, 2.0);
+        assert!((a - 1.0 / (1.0 + (-2.0f64).exp())).abs() < 1e-15);
+        assert!((d - a * (1.0 - a)).abs() < 1e-15);
+        let (_, a, d) = at(Activation::Tanh, 0.5);
+        assert_eq!(a, 0.5f64.tanh());
+        assert!((d - (1.0 - a * a)).abs() < 1e-15);
+        assert_eq!(at(Activation::Identity, 3.0), (3.0, 3.0, 1.0));
+        assert!(Activation::Tanh.curve(0.0, 1.0, 0).is_empty());
     }
 }

@@ -7,11 +7,18 @@
 //! update the weights. A non-finite value
 //! stops training *before* the update, so the weights stay at their last good values.
 
+mod checkpoint;
 pub mod diagnostics;
+mod history;
 mod metrics;
 pub mod report;
 
+pub use checkpoint::{
+    Checkpoint, DataSettings, NetworkSettings, OptimizerSettings, RunSettings, CHECKPOINT_KEY,
+    CHECKPOINT_VERSION, OPTIMIZER_BUFFER_PREFIX,
+};
 pub use diagnostics::{diagnose, DiagnosticsMonitor, Warning, WarningKind};
+pub use history::HistoryTable;
 pub use metrics::{evaluate, Evaluator, Metrics};
 pub use report::{
     class_probabilities, predict_outputs, predicted_classes, regression_metrics, ClassScores,

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use nabla::autograd::Var;
-use nabla::data::{load_source, LoadOptions, Target, TaskChoice};
+use nabla::data::{load_source, LoadOptions, Target, Task, TaskChoice};
 use nabla::io::{load_model, ModelMeta};
 use nabla::loss::Loss;
 use nabla::nn::{Activation, LayerSpec, Sequential};
@@ -194,13 +194,13 @@ impl Example {
         let layers = dense_layers(&net)?;
         let opts = LoadOptions {
             target: meta.target.clone(),
-            task: if meta.task == "regression" {
+            task: if meta.task == Task::Regress {
                 TaskChoice::Regress
             } else {
                 TaskChoice::Classify
             },
             target_required: true,
-            class_names: if meta.task == "regression" || meta.class_labels.is_empty() {
+            class_names: if meta.task == Task::Regress || meta.class_labels.is_empty() {
                 None
             } else {
                 Some(meta.class_labels.clone())

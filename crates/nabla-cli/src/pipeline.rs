@@ -594,7 +594,7 @@ pub fn load_for_model(
     target_required: bool,
     prefer_test: bool,
 ) -> Result<ModelData, CliError> {
-    let regression = meta.task == "regression";
+    let regression = meta.task == Task::Regress;
     let target = target_flag
         .map(str::to_string)
         .or_else(|| meta.target.clone());
@@ -694,13 +694,13 @@ pub fn figures(
     loss: Loss,
     scaler: Option<&TargetScaler>,
 ) -> Result<nabla::train::Metrics, CliError> {
-    use nabla::train::{evaluate, predict_outputs, regression_metrics, TaskKind};
+    use nabla::train::{evaluate, predict_outputs, regression_metrics};
     let task = match data.task() {
-        Some(Task::Regress) => TaskKind::Regression,
-        _ => TaskKind::Classification,
+        Some(Task::Regress) => Task::Regress,
+        _ => Task::Classify,
     };
     let mut m = evaluate(net, data, loss, task, 256).map_err(lib_err)?;
-    if let (TaskKind::Regression, Some(truth)) = (task, truth) {
+    if let (Task::Regress, Some(truth)) = (task, truth) {
         let mut pred = predict_outputs(net, data, 256).map_err(lib_err)?;
         if let Some(s) = scaler {
             s.inverse(&mut pred);

@@ -143,12 +143,12 @@ pub fn render_report(input: &ReportInput) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nabla::data::Task;
     use nabla::loss::Loss;
     use nabla::nn::{Activation, MlpConfig, Sequential};
     use nabla::optim::{Adam, AdamConfig};
     use nabla::train::{
-        evaluate, predicted_class, ArrayData, NoCallback, TargetData, TaskKind, TrainConfig,
-        Trainer,
+        evaluate, predicted_class, ArrayData, NoCallback, TargetData, TrainConfig, Trainer,
     };
     use std::path::{Path, PathBuf};
     use std::process::Command;
@@ -202,7 +202,7 @@ mod tests {
             .unwrap()
             .fit(&train, Some(&val), &mut NoCallback)
             .unwrap();
-        let m = evaluate(&net, &val, Loss::CrossEntropy, TaskKind::Classification, 64).unwrap();
+        let m = evaluate(&net, &val, Loss::CrossEntropy, Task::Classify, 64).unwrap();
         // Confusion matrix from the network's own predictions on the validation rows.
         let mut counts = vec![vec![0usize; 3]; 3];
         let out = nabla::autograd::no_grad(|| {

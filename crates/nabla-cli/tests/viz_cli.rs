@@ -94,6 +94,7 @@ fn explain_textbook_total_equals_autograd_and_the_hand_chain_rule() {
 /// Writes a small classification CSV and a model with the given hidden widths, saved through the
 /// library, with a standardisation so that the explained row must be standardised.
 fn model_fixture(tag: &str, hidden: Vec<usize>, loss: &str) -> (PathBuf, PathBuf) {
+    use nabla::data::Task;
     use nabla::io::{save_model, ModelMeta, Standardization, FORMAT_VERSION};
     use nabla::loss::Loss;
     use nabla::nn::{Activation, MlpConfig, Sequential};
@@ -129,7 +130,7 @@ fn model_fixture(tag: &str, hidden: Vec<usize>, loss: &str) -> (PathBuf, PathBuf
         input_shape: vec![],
         layers: vec![],
         architecture: Some(cfg),
-        task: "classification".into(),
+        task: Task::Classify,
         loss: Loss::from_name(loss).unwrap(),
         class_labels: if loss == "bce" {
             vec!["a".into(), "b".into()]

@@ -4,11 +4,12 @@
 //!
 //! Run: `cargo run --release --example binary_classification`
 
+use nabla::data::Task;
 use nabla::loss::Loss;
 use nabla::nn::{Activation, MlpConfig, Sequential};
 use nabla::optim::{Adam, AdamConfig};
 use nabla::rng::Rng;
-use nabla::train::{evaluate, ArrayData, NoCallback, TargetData, TaskKind, TrainConfig, Trainer};
+use nabla::train::{evaluate, ArrayData, NoCallback, TargetData, TrainConfig, Trainer};
 
 fn ring(n: usize, seed: u64) -> nabla::Result<ArrayData> {
     let mut r = Rng::new(seed);
@@ -56,13 +57,7 @@ fn main() -> nabla::Result<()> {
             e.train_accuracy.unwrap_or(0.0)
         );
     }
-    let m = evaluate(
-        &net,
-        &test,
-        Loss::BceWithLogits,
-        TaskKind::Classification,
-        256,
-    )?;
+    let m = evaluate(&net, &test, Loss::BceWithLogits, Task::Classify, 256)?;
     println!(
         "held-out: BCE {:.4}, accuracy {:.3}",
         m.loss,

@@ -7,11 +7,12 @@
 
 use std::time::Instant;
 
+use nabla::data::Task;
 use nabla::data::{load_source, LoadOptions};
 use nabla::loss::Loss;
 use nabla::nn::{Activation, MlpConfig, Sequential};
 use nabla::optim::{Adam, AdamConfig, LrSchedule};
-use nabla::train::{evaluate, Callback, EpochRecord, TaskKind, TrainConfig, Trainer, TrainerState};
+use nabla::train::{evaluate, Callback, EpochRecord, TrainConfig, Trainer, TrainerState};
 
 struct Report<'a> {
     test: &'a nabla::data::Dataset,
@@ -94,13 +95,7 @@ fn main() -> nabla::Result<()> {
     };
     let mut cb = Report { test: &test, start };
     Trainer::new(&mut net, &mut opt, cfg)?.fit(&data.train, None, &mut cb)?;
-    let m = evaluate(
-        &net,
-        &test,
-        Loss::CrossEntropy,
-        TaskKind::Classification,
-        1000,
-    )?;
+    let m = evaluate(&net, &test, Loss::CrossEntropy, Task::Classify, 1000)?;
     println!(
         "test accuracy {:.4}, loss {:.4}; {:.2} s in all",
         m.accuracy.unwrap_or(0.0),

@@ -5,10 +5,11 @@
 
 use std::f64::consts::PI;
 
+use nabla::data::Task;
 use nabla::loss::Loss;
 use nabla::nn::{Activation, MlpConfig, Sequential, Workspace};
 use nabla::optim::{Adam, AdamConfig, LrSchedule};
-use nabla::train::{evaluate, ArrayData, NoCallback, TargetData, TaskKind, TrainConfig, Trainer};
+use nabla::train::{evaluate, ArrayData, NoCallback, TargetData, TrainConfig, Trainer};
 
 fn main() -> nabla::Result<()> {
     let n = 512;
@@ -43,7 +44,7 @@ fn main() -> nabla::Result<()> {
         epochs: 300,
         batch_size: 64,
         loss: Loss::Mse,
-        task: TaskKind::Regression,
+        task: Task::Regress,
         schedule: LrSchedule::CosineAnnealing {
             t_max: 300,
             eta_min: 1e-4,
@@ -51,7 +52,7 @@ fn main() -> nabla::Result<()> {
         ..TrainConfig::default()
     };
     Trainer::new(&mut net, &mut opt, cfg)?.fit(&data, None, &mut NoCallback)?;
-    let m = evaluate(&net, &data, Loss::Mse, TaskKind::Regression, 512)?;
+    let m = evaluate(&net, &data, Loss::Mse, Task::Regress, 512)?;
     println!(
         "final MSE {:.6}  (RMSE {:.4}, R² {:.5})",
         m.loss,

@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use nabla::data::Task;
 use nabla::io::{load_model, load_model_with, save_model, ModelMeta, FORMAT_VERSION};
 use nabla::loss::{Loss, Targets};
 use nabla::nn::{check::check_gradients, Activation, ActivationLayer, Init, Linear, Sequential};
@@ -77,7 +78,7 @@ fn a_user_defined_layer_trains_saves_reloads_and_predicts() {
         input_shape: vec![],
         layers: vec![],
         architecture: None,
-        task: "classification".into(),
+        task: Task::Classify,
         loss: Loss::CrossEntropy,
         class_labels: vec!["a".into(), "b".into(), "c".into()],
         feature_names: vec!["x1".into(), "x2".into()],

@@ -3,13 +3,14 @@
 
 use std::ops::ControlFlow;
 
+use nabla::data::Task;
 use nabla::loss::Loss;
 use nabla::nn::{Activation, Init, MlpConfig, Sequential};
 use nabla::optim::{Adam, AdamConfig, LrSchedule, Optimizer, Sgd, SgdConfig};
 use nabla::rng::Rng;
 use nabla::train::{
-    ArrayData, BatchInfo, Callback, EpochRecord, NoCallback, TargetData, TaskKind, TrainConfig,
-    Trainer, TrainerState,
+    ArrayData, BatchInfo, Callback, EpochRecord, NoCallback, TargetData, TrainConfig, Trainer,
+    TrainerState,
 };
 
 fn blobs(n: usize, seed: u64) -> ArrayData {
@@ -211,8 +212,7 @@ fn early_stopping_restores_the_best_weights() {
     assert_eq!(best_loss, min_loss);
     assert_eq!(h.epochs.len(), best + 3);
     m.set_training(false);
-    let now =
-        nabla::train::evaluate(&m, &val, Loss::CrossEntropy, TaskKind::Classification, 4).unwrap();
+    let now = nabla::train::evaluate(&m, &val, Loss::CrossEntropy, Task::Classify, 4).unwrap();
     assert_eq!(
         now.loss, best_loss,
         "the network holds the best epoch's weights"
@@ -445,7 +445,7 @@ mod diagnostics {
         let mut conf = cfg(3);
         conf.batch_size = 64;
         conf.loss = Loss::Mse;
-        conf.task = TaskKind::Regression;
+        conf.task = Task::Regress;
         conf.shuffle = false;
         let h = Trainer::new(&mut m, &mut opt, conf)
             .unwrap()

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use nabla::data::Task;
 use nabla::train::{class_probabilities, predict_outputs, predicted_classes};
 
 use super::CliError;
@@ -48,7 +49,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let outputs = net.output_size();
     let raw = predict_outputs(&net, &md.data, 256).map_err(lib_err)?;
     let mut csv = String::new();
-    if meta.task == "regression" {
+    if meta.task == Task::Regress {
         if args.proba {
             return Err(CliError::usage("--proba: the model is a regression model"));
         }

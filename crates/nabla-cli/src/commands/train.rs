@@ -21,7 +21,7 @@ use nabla::nn::{Activation, Init, Sequential};
 use nabla::optim::{Optimizer, OptimizerState};
 use nabla::train::{
     BatchInfo, Callback, Checkpoint, DataSettings, EpochRecord, NetworkSettings, OptimizerSettings,
-    RunSettings, TaskKind, TrainConfig, Trainer, TrainerState,
+    RunSettings, TrainConfig, Trainer, TrainerState,
 };
 use nabla::Tensor;
 
@@ -584,10 +584,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         params.iter().map(|(_, v)| v.clone()).collect(),
     )?)));
     let schedule = pipeline::schedule(&args.optim, epochs)?;
-    let task_kind = match data.task {
-        Task::Classify => TaskKind::Classification,
-        Task::Regress => TaskKind::Regression,
-    };
+    let task_kind = data.task;
     let train_cfg = TrainConfig {
         epochs,
         batch_size,
@@ -603,10 +600,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         input_shape: vec![cfg.inputs],
         layers: cfg.layer_specs().map_err(lib_err)?,
         architecture: Some(cfg.clone()),
-        task: match data.task {
-            Task::Classify => "classification".into(),
-            Task::Regress => "regression".into(),
-        },
+        task: data.task,
         loss,
         class_labels: data.class_names.clone(),
         feature_names: data.feature_names.clone(),
@@ -765,7 +759,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         (None, _) => None,
     };
     let seconds = t0.elapsed().as_secs_f64();
-    let task_name = meta.task.clone();
+    let task_name = meta.task;
     let mut summary = json!({
         "task": task_name,
         "epochs_run": epochs_done,

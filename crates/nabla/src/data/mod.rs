@@ -1,16 +1,14 @@
-//! Data sets: loading (CSV, IDX/MNIST, embedded built-ins), splitting, standardisation and
-//! mini-batch ordering.
+//! Data sets: loading (CSV, IDX/MNIST, embedded built-ins), splitting and standardisation.
 //!
 //! A [`Dataset`] holds plain vectors: features row-major (`f32`, or `u8` pixels scaled per batch)
 //! and a [`Target`] (class labels, regression values, or none). Nothing here depends on tensors;
-//! training code copies rows into its own buffers with [`Dataset::fill_batch`] and
-//! [`Dataset::fill_targets`], which never allocate.
+//! training code copies rows into its own buffers with [`Dataset::fill_batch`], which never
+//! allocates.
 //!
 //! Sources are named by a spec string, see [`load_source`]:
 //! `path/to/file.csv`, `path/to/file.csv.gz`, `mnist:DIR`, `builtin:digits`, `builtin:iris`,
 //! `builtin:xor`.
 
-mod batch;
 mod builtin;
 mod csv_source;
 mod gzip;
@@ -18,11 +16,10 @@ mod idx;
 mod split;
 mod standardize;
 
-pub use batch::Batcher;
 pub use builtin::BUILTIN_NAMES;
 pub use csv_source::{load_csv, load_csv_bytes};
 pub use idx::{load_idx_pair, load_mnist_dir};
-pub use split::{apply_split_files, read_split_file, split_dataset, stratified_split};
+pub use split::{apply_split_files, split_dataset, stratified_split};
 pub use standardize::{Standardizer, TargetScaler};
 
 use crate::{Error, Result};
@@ -73,13 +70,32 @@ pub enum Target {
     None,
 }
 
-/// The kind of model a target calls for.
+/// The kind of model a target calls for: the one task type of the library (data, training
+/// metrics, model files). In files it reads `"classification"` or `"regression"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Task {
-    /// Predict one of a fixed set of classes.
+    /// Predict one of a fixed set of classes; accuracy is reported.
+    #[serde(rename = "classification")]
     Classify,
-    /// Predict a real value.
+    /// Predict a real value; RMSE, MAE and R² are reported.
+    #[serde(rename = "regression")]
     Regress,
+}
+
+impl Task {
+    /// `"classification"` or `"regression"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Task::Classify => "classification",
+            Task::Regress => "regression",
+        }
+    }
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// How to decide the task for a CSV target column.
@@ -240,60 +256,6 @@ impl Dataset {
             }
         }
         Ok(())
-    }
-
-    /// Copy the targets of rows `indices` into `y_out` as f32: the class label as a number
-    /// (exact below 2^24) or the regression value. Does not allocate.
-    ///
-    /// Errors when `y_out.len() != indices.len()` or when there is no target.
-    pub fn fill_targets(&self, indices: &[usize], y_out: &mut [f32]) -> Result<()> {
-        if y_out.len() != indices.len() {
-            return Err(Error::ShapeMismatch {
-                op: "fill_targets",
-                lhs: vec![indices.len()],
-                rhs: vec![y_out.len()],
-            });
-        }
-        match &self.target {
-            Target::Classes { labels, .. } => {
-                for (o, &row) in y_out.iter_mut().zip(indices) {
-                    *o = labels[row] as f32;
-                }
-            }
-            Target::Values { values, .. } => {
-                for (o, &row) in y_out.iter_mut().zip(indices) {
-                    *o = values[row];
-                }
-            }
-            Target::None => {
-                return Err(Error::data(&self.source_name, "the data set has no target"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Copy the class labels of rows `indices` into `out`. Does not allocate. Errors unless the
-    /// target is [`Target::Classes`] and the lengths agree.
-    pub fn fill_labels(&self, indices: &[usize], out: &mut [u32]) -> Result<()> {
-        if out.len() != indices.len() {
-            return Err(Error::ShapeMismatch {
-                op: "fill_labels",
-                lhs: vec![indices.len()],
-                rhs: vec![out.len()],
-            });
-        }
-        match &self.target {
-            Target::Classes { labels, .. } => {
-                for (o, &row) in out.iter_mut().zip(indices) {
-                    *o = labels[row];
-                }
-                Ok(())
-            }
-            _ => Err(Error::data(
-                &self.source_name,
-                "the data set has no class labels",
-            )),
-        }
     }
 
     /// A new data set with the rows `indices`, in that order (repeats allowed). Feature storage

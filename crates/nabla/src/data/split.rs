@@ -94,7 +94,8 @@ fn shuffle_split(n: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>)
 
 /// Read a split file: one 0-based row index per line (surrounding spaces ignored, blank lines
 /// skipped), in file order. Errors name the file and the 1-based line of a bad entry.
-pub fn read_split_file(path: &Path) -> Result<Vec<usize>> {
+#[cfg(test)]
+pub(crate) fn read_split_file(path: &Path) -> Result<Vec<usize>> {
     Ok(read_split_entries(path)?
         .into_iter()
         .map(|(row, _)| row)
@@ -125,7 +126,7 @@ fn read_split_entries(path: &Path) -> Result<Vec<(usize, usize)>> {
     Ok(out)
 }
 
-/// Split `ds` by two split files (see [`read_split_file`]) into `(train, test)`, rows in file
+/// Split `ds` by two split files (one 0-based row index per line, blank lines skipped) into `(train, test)`, rows in file
 /// order. Every index must be `< ds.len()`; an index repeated within a file or listed in both
 /// files is an error (naming the file and line).
 pub fn apply_split_files(

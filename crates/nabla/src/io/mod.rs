@@ -15,6 +15,7 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
+use crate::data::Task;
 use crate::loss::Loss;
 use crate::nn::{LayerRegistry, LayerSpec, MlpConfig, Sequential};
 use crate::{Error, Result, Tensor};
@@ -50,8 +51,8 @@ pub struct ModelMeta {
     /// rebuild the network).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub architecture: Option<MlpConfig>,
-    /// "classification" or "regression".
-    pub task: String,
+    /// Classification or regression.
+    pub task: Task,
     /// The loss it was trained with.
     pub loss: Loss,
     /// Class labels in output order (classification). With one output (a single logit), the
@@ -393,7 +394,7 @@ mod tests {
             input_shape: vec![cfg.inputs],
             layers: cfg.layer_specs().unwrap(),
             architecture: Some(cfg.clone()),
-            task: "classification".into(),
+            task: Task::Classify,
             loss: Loss::CrossEntropy,
             class_labels: vec!["a".into(), "b".into(), "c".into()],
             feature_names: vec!["x1".into(), "x2".into()],

@@ -428,9 +428,9 @@ impl<E: Element> Sequential<E> {
     }
 
     /// Backward pass of the last forward pass in `ws` (with the same `x`), from ∂E/∂output
-    /// already in [`Workspace::output_grad_mut`]: every layer's ∂E/∂output lands in `ws`
+    /// already in the workspace (as [`Sequential::loss_backward`] leaves it): every layer's ∂E/∂output lands in `ws`
     /// ([`Workspace::grad`]) and ∂E/∂θ is **added** to every parameter's gradient slot.
-    pub fn backward_batch(&self, ws: &mut Workspace<E>, x: &[E]) -> Result<()> {
+    pub(crate) fn backward_batch(&self, ws: &mut Workspace<E>, x: &[E]) -> Result<()> {
         ws.check(self)?;
         let rows = ws.rows;
         if rows == 0 {
@@ -609,13 +609,5 @@ impl<E: Element> Workspace<E> {
     /// The network output of the last forward pass (`rows × outputs`).
     pub fn output(&self) -> &[E] {
         self.layer_output(self.shapes.len() - 1)
-    }
-
-    /// ∂E/∂output buffer of the last forward pass (`rows × outputs`), for losses of your own:
-    /// fill it, then call [`Sequential::backward_batch`].
-    pub fn output_grad_mut(&mut self) -> &mut [E] {
-        let last = self.shapes.len() - 1;
-        let n = self.rows * self.shapes[last].iter().product::<usize>();
-        &mut self.grads[last][..n]
     }
 }

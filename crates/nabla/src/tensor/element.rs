@@ -4,7 +4,8 @@ use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssi
 /// The element types a [`Tensor`](super::Tensor) can hold: `f32` (the default) and `f64`
 /// (for gradient checking and anywhere precision matters).
 pub trait Element:
-    Copy
+    super::gemm::Gemm
+    + Copy
     + Send
     + Sync
     + Debug
@@ -42,31 +43,6 @@ pub trait Element:
     fn sin(self) -> Self;
     fn cos(self) -> Self;
     fn tan(self) -> Self;
-    /// C = alpha·C + beta·A·B through the `gemm` crate; see [`super::gemm`].
-    ///
-    /// # Safety
-    /// Every pointer must be valid for the extents and strides given (`dst` for writes of an
-    /// `m × n` matrix, `lhs` for reads of `m × k`, `rhs` for reads of `k × n`), and `dst` must
-    /// not overlap the inputs. [`super::gemm::matmul_into`] checks this for slices.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm_raw(
-        m: usize,
-        n: usize,
-        k: usize,
-        dst: *mut Self,
-        dst_cs: isize,
-        dst_rs: isize,
-        read_dst: bool,
-        lhs: *const Self,
-        lhs_cs: isize,
-        lhs_rs: isize,
-        rhs: *const Self,
-        rhs_cs: isize,
-        rhs_rs: isize,
-        alpha: Self,
-        beta: Self,
-        threads: usize,
-    );
 }
 
 macro_rules! impl_element {
@@ -134,37 +110,6 @@ macro_rules! impl_element {
             #[inline(always)]
             fn tan(self) -> Self {
                 <$t>::tan(self)
-            }
-            unsafe fn gemm_raw(
-                m: usize,
-                n: usize,
-                k: usize,
-                dst: *mut Self,
-                dst_cs: isize,
-                dst_rs: isize,
-                read_dst: bool,
-                lhs: *const Self,
-                lhs_cs: isize,
-                lhs_rs: isize,
-                rhs: *const Self,
-                rhs_cs: isize,
-                rhs_rs: isize,
-                alpha: Self,
-                beta: Self,
-                threads: usize,
-            ) {
-                let par = if threads <= 1 {
-                    gemm::Parallelism::None
-                } else {
-                    gemm::Parallelism::Rayon(threads)
-                };
-                // SAFETY: the caller guarantees the pointer contract stated on the trait method.
-                unsafe {
-                    gemm::gemm(
-                        m, n, k, dst, dst_cs, dst_rs, read_dst, lhs, lhs_cs, lhs_rs, rhs, rhs_cs,
-                        rhs_rs, alpha, beta, false, false, false, par,
-                    )
-                }
             }
         }
     };

@@ -23,6 +23,77 @@ pub const PARALLEL_THRESHOLD: usize = 128 * 128 * 128;
 /// Work below which the plain loop beats a blocked kernel's set-up.
 pub const SMALL_THRESHOLD: usize = 4096;
 
+/// The general matrix product of the `gemm` crate for one element type: the fallback behind
+/// [`matmul_into`] (f64, CPUs without AVX2 and FMA, or `NABLA_GEMM_FALLBACK=1`).
+pub trait Gemm: Sized {
+    /// C = alpha·C + beta·A·B.
+    ///
+    /// # Safety
+    /// Every pointer must be valid for the extents and strides given (`dst` for writes of an
+    /// `m × n` matrix, `lhs` for reads of `m × k`, `rhs` for reads of `k × n`), and `dst` must
+    /// not overlap the inputs. [`matmul_into`] checks this for slices.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm_raw(
+        m: usize,
+        n: usize,
+        k: usize,
+        dst: *mut Self,
+        dst_cs: isize,
+        dst_rs: isize,
+        read_dst: bool,
+        lhs: *const Self,
+        lhs_cs: isize,
+        lhs_rs: isize,
+        rhs: *const Self,
+        rhs_cs: isize,
+        rhs_rs: isize,
+        alpha: Self,
+        beta: Self,
+        threads: usize,
+    );
+}
+
+macro_rules! impl_gemm {
+    ($t:ty) => {
+        impl Gemm for $t {
+            unsafe fn gemm_raw(
+                m: usize,
+                n: usize,
+                k: usize,
+                dst: *mut Self,
+                dst_cs: isize,
+                dst_rs: isize,
+                read_dst: bool,
+                lhs: *const Self,
+                lhs_cs: isize,
+                lhs_rs: isize,
+                rhs: *const Self,
+                rhs_cs: isize,
+                rhs_rs: isize,
+                alpha: Self,
+                beta: Self,
+                threads: usize,
+            ) {
+                let par = if threads <= 1 {
+                    gemm::Parallelism::None
+                } else {
+                    gemm::Parallelism::Rayon(threads)
+                };
+                // SAFETY: the caller guarantees the pointer contract stated on the trait method.
+                unsafe {
+                    gemm::gemm(
+                        m, n, k, dst, dst_cs, dst_rs, read_dst, lhs, lhs_cs, lhs_rs, rhs, rhs_cs,
+                        rhs_rs, alpha, beta, false, false, false, par,
+                    )
+                }
+            }
+        }
+    };
+}
+
+impl_gemm!(f32);
+impl_gemm!(f64);
+
 /// Whether an operand is read as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trans {

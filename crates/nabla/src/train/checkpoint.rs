@@ -357,7 +357,7 @@ mod tests {
             input_shape: vec![cfg.inputs],
             layers: cfg.layer_specs().unwrap(),
             architecture: Some(cfg),
-            task: "classification".into(),
+            task: Task::Classify,
             loss: Loss::CrossEntropy,
             class_labels: vec!["a".into(), "b".into(), "c".into()],
             feature_names: (1..=4).map(|i| format!("x{i}")).collect(),

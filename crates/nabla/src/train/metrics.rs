@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
-use super::{count_correct, gather_targets, require_targets, BatchSource, TargetView, TaskKind};
+use super::{count_correct, gather_targets, require_targets, BatchSource, TargetView};
+use crate::data::Task;
 use crate::loss::Loss;
 use crate::nn::{Sequential, Workspace};
 use crate::Result;
@@ -33,7 +34,7 @@ pub fn evaluate(
     net: &Sequential,
     data: &dyn BatchSource,
     loss: Loss,
-    task: TaskKind,
+    task: Task,
     batch: usize,
 ) -> Result<Metrics> {
     let bs = batch.clamp(1, data.len().max(1));
@@ -69,7 +70,7 @@ impl Evaluator {
         ws: &mut Workspace,
         data: &dyn BatchSource,
         loss: Loss,
-        task: TaskKind,
+        task: Task,
     ) -> Result<Metrics> {
         let n = data.len();
         let d = data.n_features();
@@ -117,7 +118,7 @@ impl Evaluator {
             ..Metrics::default()
         };
         match (task, all_targets) {
-            (TaskKind::Classification, TargetView::Classes(_)) => {
+            (Task::Classify, TargetView::Classes(_)) => {
                 m.accuracy = Some(correct as f32 / n.max(1) as f32);
             }
             (_, TargetView::Values { values, .. }) => {

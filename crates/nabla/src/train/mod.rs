@@ -30,21 +30,12 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::Task;
 use crate::loss::{Loss, Targets};
 use crate::nn::{Activation, Sequential, Workspace};
 use crate::optim::{LrSchedule, Optimizer};
 use crate::rng::Rng;
 use crate::{Error, Result, Tensor};
-
-/// Whether the network classifies or regresses (decides metrics).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskKind {
-    /// Class indices as targets; accuracy is reported.
-    Classification,
-    /// Real-valued targets; RMSE, MAE and R² are reported.
-    Regression,
-}
 
 /// Targets of a whole data set.
 #[derive(Clone, Debug, PartialEq)]
@@ -182,7 +173,7 @@ pub struct TrainConfig {
     /// The loss to minimise.
     pub loss: Loss,
     /// Classification or regression (for metrics).
-    pub task: TaskKind,
+    pub task: Task,
     /// Stop after this many epochs without a better validation loss, and restore the best
     /// weights. `None` trains every epoch.
     pub early_stopping: Option<usize>,
@@ -198,7 +189,7 @@ impl Default for TrainConfig {
             shuffle: true,
             seed: 0,
             loss: Loss::CrossEntropy,
-            task: TaskKind::Classification,
+            task: Task::Classify,
             early_stopping: None,
             schedule: LrSchedule::Constant,
         }

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use nabla::data::{
     apply_split_files, load_source, stratified_split, Dataset, LoadOptions, Standardizer, Target,
-    TargetScaler, Task, TaskChoice,
+    Task, TaskChoice,
 };
-use nabla::io::{ModelMeta, Standardization};
+use nabla::io::ModelMeta;
 use nabla::loss::Loss;
 use nabla::nn::{Activation, Init, LayerSpec, MlpConfig};
 use nabla::optim::{
@@ -175,7 +175,7 @@ pub struct Prepared {
     pub feature_names: Vec<String>,
     pub target_name: Option<String>,
     pub standardizer: Option<Standardizer>,
-    pub target_scaler: Option<TargetScaler>,
+    pub target_scaler: Option<Standardizer>,
     /// Regression targets of (train, val, test) in their original units.
     pub truth: [Option<Vec<f32>>; 3],
     pub source: String,
@@ -222,14 +222,10 @@ pub fn prepare_data(flags: &DataFlags, seed: u64) -> Result<Prepared, CliError> 
     let loaded = load_source(&source, &opts).map_err(lib_err)?;
     let images = source.starts_with("mnist:");
     // The target column's name (the last column unless --target names one), kept in the model
-    // so that `predict` can drop it from a file that has it.
-    let target_name = match &flags.target {
-        Some(t) => Some(t.clone()),
-        None if images => None,
-        None => nabla::data::column_names(&source)
-            .map_err(lib_err)?
-            .last()
-            .cloned(),
+    // so that `predict` can drop it from a file that has it; image folders have no columns.
+    let target_name = match images {
+        true => None,
+        false => loaded.train.target.name().map(str::to_string),
     };
     let mut all = loaded.train;
     if all.is_empty() {
@@ -315,12 +311,12 @@ pub fn prepare_data(flags: &DataFlags, seed: u64) -> Result<Prepared, CliError> 
         }
         standardizer = Some(s);
         if task == Task::Regress {
-            let ts = TargetScaler::fit_dataset(&train).map_err(lib_err)?;
+            let ts = Standardizer::fit_target(&train).map_err(lib_err)?;
             for ds in std::iter::once(&mut train)
                 .chain(val.as_mut())
                 .chain(test.as_mut())
             {
-                ts.apply_dataset(ds).map_err(lib_err)?;
+                ts.apply_target(ds).map_err(lib_err)?;
             }
             target_scaler = Some(ts);
         }
@@ -561,29 +557,13 @@ pub fn build_optimizer(
     Ok(opt)
 }
 
-/// A standardizer as stored in the model file.
-pub fn to_standardization(s: &Standardizer) -> Standardization {
-    Standardization {
-        mean: s.mean.clone(),
-        std: s.std.clone(),
-    }
-}
-
-/// A target scaler as stored in the model file.
-pub fn target_to_standardization(s: &TargetScaler) -> Standardization {
-    Standardization {
-        mean: vec![s.mean],
-        std: vec![s.std],
-    }
-}
-
 /// Data for a saved model: loaded with the model's target column and classes, standardised as
 /// at training time. Returns the data set (its own test set for `mnist:DIR` when `prefer_test`)
 /// and, for regression, the original target values.
 pub struct ModelData {
     pub data: Dataset,
     pub truth: Option<Vec<f32>>,
-    pub target_scaler: Option<TargetScaler>,
+    pub target_scaler: Option<Standardizer>,
 }
 
 /// Load `source` for a model described by `meta`.
@@ -641,21 +621,14 @@ pub fn load_for_model(
     }
     let truth = values_of(&data);
     if let Some(s) = &meta.standardization {
-        let st = Standardizer {
-            mean: s.mean.clone(),
-            std: s.std.clone(),
-        };
-        st.apply(&mut data).map_err(lib_err)?;
+        s.apply(&mut data).map_err(lib_err)?;
     }
     let target_scaler = match &meta.target_standardization {
-        Some(s) if s.mean.len() == 1 && s.std.len() == 1 => Some(TargetScaler {
-            mean: s.mean[0],
-            std: s.std[0],
-        }),
+        Some(s) if s.mean.len() == 1 && s.std.len() == 1 => Some(s.clone()),
         _ => None,
     };
     if let (Some(ts), Target::Values { .. }) = (&target_scaler, &data.target) {
-        ts.apply_dataset(&mut data).map_err(lib_err)?;
+        ts.apply_target(&mut data).map_err(lib_err)?;
     }
     Ok(ModelData {
         data,
@@ -692,7 +665,7 @@ pub fn figures(
     data: &Dataset,
     truth: Option<&[f32]>,
     loss: Loss,
-    scaler: Option<&TargetScaler>,
+    scaler: Option<&Standardizer>,
 ) -> Result<nabla::train::Metrics, CliError> {
     use nabla::train::{evaluate, predict_outputs, regression_metrics};
     let task = match data.task() {
@@ -703,7 +676,7 @@ pub fn figures(
     if let (Task::Regress, Some(truth)) = (task, truth) {
         let mut pred = predict_outputs(net, data, 256).map_err(lib_err)?;
         if let Some(s) = scaler {
-            s.inverse(&mut pred);
+            s.inverse_values(&mut pred);
         }
         let r = regression_metrics(&pred, truth).map_err(lib_err)?;
         m.rmse = r.rmse;

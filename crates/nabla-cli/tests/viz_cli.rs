@@ -94,8 +94,9 @@ fn explain_textbook_total_equals_autograd_and_the_hand_chain_rule() {
 /// Writes a small classification CSV and a model with the given hidden widths, saved through the
 /// library, with a standardisation so that the explained row must be standardised.
 fn model_fixture(tag: &str, hidden: Vec<usize>, loss: &str) -> (PathBuf, PathBuf) {
+    use nabla::data::Standardizer;
     use nabla::data::Task;
-    use nabla::io::{save_model, ModelMeta, Standardization, FORMAT_VERSION};
+    use nabla::io::{save_model, ModelMeta, FORMAT_VERSION};
     use nabla::loss::Loss;
     use nabla::nn::{Activation, MlpConfig, Sequential};
     let csv = tmp(&format!("{tag}.csv"));
@@ -139,7 +140,7 @@ fn model_fixture(tag: &str, hidden: Vec<usize>, loss: &str) -> (PathBuf, PathBuf
         },
         feature_names: vec!["f1".into(), "f2".into(), "f3".into()],
         target: Some("label".into()),
-        standardization: Some(Standardization {
+        standardization: Some(Standardizer {
             mean: vec![0.5, 0.1, 2.0],
             std: vec![2.0, 0.7, 3.0],
         }),

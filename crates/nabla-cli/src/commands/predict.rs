@@ -55,7 +55,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         let mut values = raw;
         if let Some(s) = &md.target_scaler {
-            s.inverse(&mut values);
+            s.inverse_values(&mut values);
         }
         csv.push_str("prediction\n");
         for v in values {

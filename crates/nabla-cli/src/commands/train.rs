@@ -605,11 +605,8 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         class_labels: data.class_names.clone(),
         feature_names: data.feature_names.clone(),
         target: data.target_name.clone(),
-        standardization: data.standardizer.as_ref().map(pipeline::to_standardization),
-        target_standardization: data
-            .target_scaler
-            .as_ref()
-            .map(pipeline::target_to_standardization),
+        standardization: data.standardizer.clone(),
+        target_standardization: data.target_scaler.clone(),
         data_source: data.source.clone(),
         training: json!({"checkpoint": true}),
     };

@@ -61,23 +61,6 @@ pub(crate) fn load_builtin(name: &str, opts: &LoadOptions) -> Result<Dataset> {
     Ok(ds)
 }
 
-/// The CSV bytes of a built-in (uncompressed).
-pub(crate) fn builtin_csv_bytes(name: &str) -> Result<Vec<u8>> {
-    let source_name = format!("builtin:{name}");
-    match name {
-        "digits" => gunzip(DIGITS_CSV_GZ, &source_name),
-        "iris" => Ok(IRIS_CSV.as_bytes().to_vec()),
-        "xor" => Ok(XOR_CSV.as_bytes().to_vec()),
-        _ => Err(Error::param(
-            "data source",
-            format!(
-                "unknown built-in '{name}'; available: {}",
-                BUILTIN_NAMES.map(|n| format!("builtin:{n}")).join(", ")
-            ),
-        )),
-    }
-}
-
 /// Replace class names 0/1/2 by the species names.
 fn name_iris_species(ds: &mut Dataset) {
     if let Target::Classes { class_names, .. } = &mut ds.target {

@@ -507,6 +507,7 @@ impl<'a> TargetCells<'a> {
         Ok(Target::Classes {
             labels,
             class_names,
+            name: self.column.to_string(),
         })
     }
 }
@@ -527,37 +528,4 @@ fn looks_like_classes(numbers: &[f64]) -> bool {
         }
     }
     true
-}
-
-/// The header's column names of CSV bytes, named as [`load_csv_bytes`] names them (trimmed;
-/// empty names become `column_K`). Errors when the file is empty.
-pub(crate) fn csv_column_names(bytes: &[u8], source_name: &str) -> Result<Vec<String>> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(Error::data(source_name, "the file is empty"));
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(detect_delimiter(bytes))
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut record = csv::ByteRecord::new();
-    if !reader
-        .read_byte_record(&mut record)
-        .map_err(|e| csv_error(source_name, e))?
-    {
-        return Err(Error::data(source_name, "the file is empty"));
-    }
-    Ok(record
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let name = String::from_utf8_lossy(f.trim_ascii()).into_owned();
-            if name.is_empty() {
-                format!("column_{}", i + 1)
-            } else {
-                name
-            }
-        })
-        .collect())
 }

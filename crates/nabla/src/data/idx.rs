@@ -111,6 +111,7 @@ pub fn load_idx_pair(images_path: &Path, labels_path: &Path) -> Result<Dataset> 
         target: Target::Classes {
             labels,
             class_names: (0..N_CLASSES).map(|i| i.to_string()).collect(),
+            name: "label".into(),
         },
         source_name: images_name,
     })

@@ -20,7 +20,7 @@ pub use builtin::BUILTIN_NAMES;
 pub use csv_source::{load_csv, load_csv_bytes};
 pub use idx::{load_idx_pair, load_mnist_dir};
 pub use split::{apply_split_files, split_dataset, stratified_split};
-pub use standardize::{Standardizer, TargetScaler};
+pub use standardize::Standardizer;
 
 use crate::{Error, Result};
 
@@ -58,6 +58,8 @@ pub enum Target {
         /// Class names in label order (sorted numerically when all are numbers, else
         /// lexicographically, unless fixed by the caller or the source).
         class_names: Vec<String>,
+        /// The target column's name (`label` for IDX files).
+        name: String,
     },
     /// Regression: one real value per row.
     Values {
@@ -68,6 +70,16 @@ pub enum Target {
     },
     /// No target (a CSV given to a trained model for prediction).
     None,
+}
+
+impl Target {
+    /// The target column's name (`None` when there is no target).
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Target::Classes { name, .. } | Target::Values { name, .. } => Some(name),
+            Target::None => None,
+        }
+    }
 }
 
 /// The kind of model a target calls for: the one task type of the library (data, training
@@ -211,6 +223,7 @@ impl Dataset {
             Target::Classes {
                 labels,
                 class_names,
+                ..
             } => {
                 let mut counts = vec![0usize; class_names.len()];
                 for &l in labels {
@@ -285,9 +298,11 @@ impl Dataset {
             Target::Classes {
                 labels,
                 class_names,
+                name,
             } => Target::Classes {
                 labels: indices.iter().map(|&i| labels[i]).collect(),
                 class_names: class_names.clone(),
+                name: name.clone(),
             },
             Target::Values { values, name } => Target::Values {
                 values: indices.iter().map(|&i| values[i]).collect(),
@@ -370,46 +385,28 @@ pub fn load_source(spec: &str, opts: &LoadOptions) -> Result<LoadedData> {
     Ok(LoadedData { train, test: None })
 }
 
-/// The column names of a CSV source (`path.csv`, `path.csv.gz` or `builtin:NAME`), as the
-/// loader names them: for instance to learn which column a default target (the last) is.
-/// `mnist:DIR` has no columns and gives an error.
-pub fn column_names(spec: &str) -> Result<Vec<String>> {
-    if let Some(name) = spec.strip_prefix("builtin:") {
-        let bytes = builtin::builtin_csv_bytes(name)?;
-        return csv_source::csv_column_names(&bytes, spec);
-    }
-    if spec.starts_with("mnist:") {
-        return Err(Error::param(
-            "data source",
-            format!("{spec} is an image set, not a CSV with columns"),
-        ));
-    }
-    let path = std::path::Path::new(spec);
-    let bytes = gzip::read_maybe_gzip(path)?;
-    csv_source::csv_column_names(&bytes, spec)
-}
-
 #[cfg(test)]
 mod column_name_tests {
     use super::*;
 
     #[test]
-    fn column_names_of_files_and_builtins() {
+    fn the_target_keeps_its_column_name() {
         let dir = std::env::temp_dir().join(format!("nabla-colnames-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("t.csv");
         std::fs::write(&p, "\u{feff} a ;\"b;c\";;label\n1;2;3;x\n4;5;6;y\n").unwrap();
-        let names = column_names(p.to_str().unwrap()).unwrap();
-        assert_eq!(names, ["a", "b;c", "column_3", "label"]);
-        // The same names the loader gives the features.
         let ds = load_csv(&p, &LoadOptions::default()).unwrap();
-        assert_eq!(ds.feature_names, names[..3]);
-        assert_eq!(column_names("builtin:xor").unwrap(), ["x1", "x2", "y"]);
-        assert_eq!(column_names("builtin:iris").unwrap().len(), 5);
-        std::fs::write(&p, "  \n").unwrap();
-        assert!(column_names(p.to_str().unwrap()).is_err());
-        assert!(column_names("mnist:/x").is_err());
-        assert!(column_names("builtin:nope").is_err());
+        assert_eq!(ds.feature_names, ["a", "b;c", "column_3"]);
+        assert_eq!(ds.target.name(), Some("label"));
+        let q = dir.join("u.csv");
+        std::fs::write(&q, "u,v,w\n1,2,0\n3,4,1\n").unwrap();
+        let opts = LoadOptions {
+            target: Some("u".into()),
+            ..LoadOptions::default()
+        };
+        assert_eq!(load_csv(&q, &opts).unwrap().target.name(), Some("u"));
+        let xor = load_source("builtin:xor", &LoadOptions::default()).unwrap();
+        assert_eq!(xor.train.target.name(), Some("y"));
     }
 }
 

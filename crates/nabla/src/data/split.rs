@@ -27,6 +27,7 @@ pub fn stratified_split(
         Target::Classes {
             labels,
             class_names,
+            ..
         } => Ok(split_by_class(labels, class_names.len(), fraction, seed)),
         Target::Values { .. } | Target::None => Ok(shuffle_split(n, fraction, seed)),
     }

@@ -121,24 +121,16 @@ impl Standardizer {
     }
 }
 
-/// Affine map of a regression target `y ↦ (y − mean) / std` with its inverse, so a network can
-/// be trained on a unit-scale target and report predictions in the original units. Population
-/// std; a constant target gets `std = 1`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TargetScaler {
-    /// Mean of the fitted values.
-    pub mean: f32,
-    /// Population standard deviation of the fitted values (1 where it was 0).
-    pub std: f32,
-}
-
-impl TargetScaler {
-    /// Fit on `values` (accumulated in f64). Errors when `values` is empty.
-    pub fn fit(values: &[f32]) -> Result<Self> {
+/// A regression target is standardised by a one-column [`Standardizer`] (population std; a
+/// constant target gets `std = 1`), so that a network trains on a unit-scale target and reports
+/// predictions in the original units through the inverse map.
+impl Standardizer {
+    /// Fit a one-column map on `values` (accumulated in f64). Errors when `values` is empty.
+    pub fn fit_values(values: &[f32]) -> Result<Self> {
         if values.is_empty() {
             return Err(Error::param(
                 "target values",
-                "cannot fit a target scaler on zero values",
+                "cannot fit a target standardizer on zero values",
             ));
         }
         let n = values.len() as f64;
@@ -149,16 +141,17 @@ impl TargetScaler {
             .sum::<f64>()
             / n;
         let sd = var.sqrt();
-        Ok(TargetScaler {
-            mean: mean as f32,
-            std: if sd > 0.0 { sd as f32 } else { 1.0 },
+        Ok(Standardizer {
+            mean: vec![mean as f32],
+            std: vec![if sd > 0.0 { sd as f32 } else { 1.0 }],
         })
     }
 
-    /// Fit on the regression target of `ds`; errors unless it is [`Target::Values`].
-    pub fn fit_dataset(ds: &Dataset) -> Result<Self> {
+    /// Fit a one-column map on the regression target of `ds`; errors unless it is
+    /// [`Target::Values`].
+    pub fn fit_target(ds: &Dataset) -> Result<Self> {
         match &ds.target {
-            Target::Values { values, .. } => Self::fit(values),
+            Target::Values { values, .. } => Self::fit_values(values),
             _ => Err(Error::data(
                 &ds.source_name,
                 "target scaling needs a regression target",
@@ -166,18 +159,28 @@ impl TargetScaler {
         }
     }
 
-    /// `(y − mean) / std` for each value, in place.
-    pub fn apply(&self, values: &mut [f32]) {
+    /// Mean and std of a one-column map (the first column of a wider one).
+    fn first(&self) -> (f32, f32) {
+        (
+            self.mean.first().copied().unwrap_or(0.0),
+            self.std.first().copied().unwrap_or(1.0),
+        )
+    }
+
+    /// `(y − mean) / std` for each value, in place (one-column map).
+    pub fn apply_values(&self, values: &mut [f32]) {
+        let (m, s) = self.first();
         for v in values {
-            *v = (*v - self.mean) / self.std;
+            *v = (*v - m) / s;
         }
     }
 
-    /// Scale the regression target of `ds` in place; errors unless it is [`Target::Values`].
-    pub fn apply_dataset(&self, ds: &mut Dataset) -> Result<()> {
+    /// Standardise the regression target of `ds` in place; errors unless it is
+    /// [`Target::Values`].
+    pub fn apply_target(&self, ds: &mut Dataset) -> Result<()> {
         match &mut ds.target {
             Target::Values { values, .. } => {
-                self.apply(values);
+                self.apply_values(values);
                 Ok(())
             }
             _ => Err(Error::data(
@@ -188,14 +191,16 @@ impl TargetScaler {
     }
 
     /// `z · std + mean` for each value, in place: back to the original units.
-    pub fn inverse(&self, values: &mut [f32]) {
+    pub fn inverse_values(&self, values: &mut [f32]) {
+        let (m, s) = self.first();
         for v in values {
-            *v = *v * self.std + self.mean;
+            *v = *v * s + m;
         }
     }
 
     /// The inverse map of one value.
     pub fn inverse_value(&self, z: f32) -> f32 {
-        z * self.std + self.mean
+        let (m, s) = self.first();
+        z * s + m
     }
 }

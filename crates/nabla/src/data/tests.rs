@@ -837,21 +837,21 @@ fn standardizer_on_u8_features_uses_scaled_values() {
 #[test]
 fn target_scaler_round_trip() {
     // values 1, 3: mean 2, population std 1
-    let sc = TargetScaler::fit(&[1.0, 3.0]).unwrap();
-    assert_eq!((sc.mean, sc.std), (2.0, 1.0));
+    let sc = Standardizer::fit_values(&[1.0, 3.0]).unwrap();
+    assert_eq!((sc.mean.clone(), sc.std.clone()), (vec![2.0], vec![1.0]));
     let mut v = [1.0, 3.0, 6.0];
-    sc.apply(&mut v);
+    sc.apply_values(&mut v);
     assert_eq!(v, [-1.0, 1.0, 4.0]);
-    sc.inverse(&mut v);
+    sc.inverse_values(&mut v);
     assert_eq!(v, [1.0, 3.0, 6.0]);
     assert_eq!(sc.inverse_value(0.5), 2.5);
-    assert_eq!(TargetScaler::fit(&[4.0, 4.0]).unwrap().std, 1.0);
-    assert!(TargetScaler::fit(&[]).is_err());
+    assert_eq!(Standardizer::fit_values(&[4.0, 4.0]).unwrap().std, [1.0]);
+    assert!(Standardizer::fit_values(&[]).is_err());
 
     let mut ds = csv("a,y\n1,1.5\n2,3.5\n").unwrap();
-    let sc = TargetScaler::fit_dataset(&ds).unwrap();
-    assert_eq!((sc.mean, sc.std), (2.5, 1.0));
-    sc.apply_dataset(&mut ds).unwrap();
+    let sc = Standardizer::fit_target(&ds).unwrap();
+    assert_eq!((sc.mean.clone(), sc.std.clone()), (vec![2.5], vec![1.0]));
+    sc.apply_target(&mut ds).unwrap();
     let Target::Values { values, .. } = &ds.target else {
         panic!("a regression target")
     };

@@ -15,7 +15,7 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use crate::data::Task;
+use crate::data::{Standardizer, Task};
 use crate::loss::Loss;
 use crate::nn::{LayerRegistry, LayerSpec, MlpConfig, Sequential};
 use crate::{Error, Result, Tensor};
@@ -26,13 +26,6 @@ pub const FORMAT_VERSION: u32 = 2;
 pub const META_KEY: &str = "nabla";
 /// Header metadata key holding the format marker.
 pub const FORMAT_KEY: &str = "format";
-
-/// Per-feature affine standardisation: x' = (x − mean) / std.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Standardization {
-    pub mean: Vec<f32>,
-    pub std: Vec<f32>,
-}
 
 /// Everything about a model besides its tensors.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,10 +60,10 @@ pub struct ModelMeta {
     pub target: Option<String>,
     /// Feature standardisation fitted on the training split.
     #[serde(default)]
-    pub standardization: Option<Standardization>,
+    pub standardization: Option<Standardizer>,
     /// Regression target standardisation (outputs are mapped back with it).
     #[serde(default)]
-    pub target_standardization: Option<Standardization>,
+    pub target_standardization: Option<Standardizer>,
     /// Where the training data came from.
     #[serde(default)]
     pub data_source: String,
@@ -399,7 +392,7 @@ mod tests {
             class_labels: vec!["a".into(), "b".into(), "c".into()],
             feature_names: vec!["x1".into(), "x2".into()],
             target: Some("y".into()),
-            standardization: Some(Standardization {
+            standardization: Some(Standardizer {
                 mean: vec![0.5, -1.0],
                 std: vec![2.0, 1.0],
             }),

@@ -8,6 +8,7 @@
 //! stops training *before* the update, so the weights stay at their last good values.
 
 pub mod diagnostics;
+pub mod explain;
 mod metrics;
 pub mod report;
 

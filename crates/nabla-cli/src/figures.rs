@@ -13,6 +13,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use nabla::calculus::{Critical, CriticalKind, Expr};
+use nabla::nn::Activation;
 use nabla::train::History;
 
 /// Fonts tried in order when `NABLA_FONT` is not set: Debian/Ubuntu (`fonts-dejavu-core`,
@@ -755,21 +756,18 @@ pub fn draw_function<DB: DrawingBackend>(
 
 // ------------------------------------------------------------------ activations
 
-/// The slope of leaky ReLU drawn by [`draw_activations`] (larger than the library's 0.01 so that
-/// it is visible).
-pub const LEAKY_ALPHA: f64 = 0.1;
+/// The leaky ReLU drawn by [`draw_activations`] (a slope larger than the library's default
+/// 0.01, so that it is visible).
+pub const LEAKY: Activation = Activation::LeakyRelu { alpha: 0.1 };
 
 /// One activation function and its derivative, for [`draw_activations`].
 pub struct ActivationCurve {
     pub name: &'static str,
-    pub f: fn(f64) -> f64,
-    pub derivative: fn(f64) -> f64,
+    /// The library's activation: the curves are [`Activation::apply`] and
+    /// [`Activation::derivative`], the definitions the layers use.
+    pub activation: Activation,
     /// Derivative formula for the legend.
     pub derivative_text: &'static str,
-}
-
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
 }
 
 /// sigmoid, tanh, ReLU and leaky ReLU with their derivatives (kinks: ReLU′(0) = 0,
@@ -778,26 +776,22 @@ pub fn activation_curves() -> [ActivationCurve; 4] {
     [
         ActivationCurve {
             name: "sigmoid σ(z)",
-            f: sigmoid,
-            derivative: |z| sigmoid(z) * (1.0 - sigmoid(z)),
+            activation: Activation::Sigmoid,
             derivative_text: "σ′(z) = σ(1 − σ), at most 0.25",
         },
         ActivationCurve {
             name: "tanh(z)",
-            f: f64::tanh,
-            derivative: |z| 1.0 - z.tanh().powi(2),
+            activation: Activation::Tanh,
             derivative_text: "tanh′(z) = 1 − tanh², at most 1",
         },
         ActivationCurve {
             name: "ReLU max(z, 0)",
-            f: |z| z.max(0.0),
-            derivative: |z| if z > 0.0 { 1.0 } else { 0.0 },
+            activation: Activation::Relu,
             derivative_text: "ReLU′(z) = 1 for z > 0, else 0",
         },
         ActivationCurve {
             name: "leaky ReLU, α = 0.1",
-            f: |z| if z > 0.0 { z } else { LEAKY_ALPHA * z },
-            derivative: |z| if z > 0.0 { 1.0 } else { LEAKY_ALPHA },
+            activation: LEAKY,
             derivative_text: "leaky ReLU′(z) = 1 for z > 0, else α",
         },
     ]
@@ -819,9 +813,12 @@ pub fn draw_activations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> Dr
     for (area, curve) in body.split_evenly((2, 2)).iter().zip(activation_curves()) {
         let f: Vec<(f64, f64)> = (0..=400)
             .map(|i| lo + (hi - lo) * i as f64 / 400.0)
-            .map(|z| (z, (curve.f)(z)))
+            .map(|z| (z, curve.activation.apply(z)))
             .collect();
-        let d: Vec<(f64, f64)> = f.iter().map(|&(z, _)| (z, (curve.derivative)(z))).collect();
+        let d: Vec<(f64, f64)> = f
+            .iter()
+            .map(|&(z, _)| (z, curve.activation.derivative(z)))
+            .collect();
         let (y0, y1) = padded_range(f.iter().chain(&d).map(|p| p.1)).unwrap_or((-1.0, 1.0));
         let mut chart = ChartBuilder::on(area)
             .caption(curve.name, (FONT, 18))

@@ -32,11 +32,8 @@ fn expected(name: &str) -> String {
 
 /// Two outputs agree: the same text, where numbers may differ by f32 rounding.
 fn agree(got: &str, want: &str) -> bool {
-    let split = |s: &str| -> Vec<String> {
-        s.split([',', ' ', '\n', ':'])
-            .map(str::to_string)
-            .collect()
-    };
+    let split =
+        |s: &str| -> Vec<String> { s.split([',', ' ', '\n', ':']).map(str::to_string).collect() };
     let (g, w) = (split(got), split(want));
     g.len() == w.len()
         && g.iter().zip(&w).all(|(a, b)| {

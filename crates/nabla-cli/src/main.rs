@@ -1,7 +1,6 @@
 //! The `nabla` command-line tool: a thin dispatcher over the subcommands in [`commands`].
 
 mod commands;
-mod dense;
 mod figures;
 mod pipeline;
 mod report;

@@ -459,7 +459,7 @@ fn graph_of_a_model_and_svg_rendering() {
     ]);
     let dot = std::fs::read_to_string(&out).unwrap();
     for needle in [
-        "matmul",
+        "linear",
         "0.weight",
         "2.bias",
         "sigmoid",

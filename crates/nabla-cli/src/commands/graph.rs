@@ -1,6 +1,8 @@
 //! `nabla graph (EXPR [--at x=..] | --model MODEL --data SOURCE --row N) --out FILE
 //! [--format dot|svg]`: the computational graph in Graphviz DOT, one node per operation with its
-//! value and ∂output/∂node, one edge per input labelled with the local derivative.
+//! value and ∂output/∂node, one edge per input labelled with the local derivative. A network is
+//! recorded by the library ([`nabla::train::explain::Example::record`]): one node per layer,
+//! whose derivative rule is the layer's own backward pass, then the loss op.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -12,7 +14,6 @@ use nabla::calculus::to_autograd;
 use nabla::Tensor;
 
 use super::{parse_expr, parse_point, CliError};
-use crate::dense::Example;
 
 /// Draw the computational graph of an expression or of a network on one example.
 #[derive(clap::Args, Debug)]
@@ -210,11 +211,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
     };
     let (out, title, out_name, summary_line) = if let Some(model) = &args.model {
         let (data, row) = (args.data.clone().unwrap_or_default(), args.row.unwrap_or(0));
-        let ex = Example::from_model(model, &data, row).map_err(CliError::failure)?;
-        let net = ex.autograd().map_err(CliError::failure)?;
-        let loss_value = net.loss.value().item().unwrap_or(f64::NAN);
+        let loaded = super::explain::load_example(model, &data, row)?;
+        let loss = loaded
+            .example
+            .record(&loaded.net)
+            .map_err(|e| CliError::failure(e.to_string()))?;
+        let loss_value = loss.value().item().unwrap_or(f64::NAN);
         (
-            net.loss,
+            loss,
             format!("{} on row {row} of {data}", model.display()),
             "E".to_string(),
             format!("E = {}", short(loss_value)),

@@ -51,7 +51,7 @@ impl<E: Element> Targets<'_, E> {
 
     /// The target of output `j` of row `i` as a number (one-hot for classes).
     #[inline(always)]
-    fn value(&self, i: usize, j: usize, outputs: usize) -> E {
+    pub(crate) fn value(&self, i: usize, j: usize, outputs: usize) -> E {
         match self {
             Targets::Values(v) => v[i * outputs + j],
             Targets::Classes(c) => {

@@ -49,7 +49,7 @@ impl Pass<'_> {
 /// then trains with [`crate::train::Trainer`], evaluates, predicts, is gradient-checked and is
 /// saved (its [`LayerSpec::Custom`] description plus its parameters) like the built-in layers.
 pub trait Module<E: Element = f32>: fmt::Debug + std::any::Any {
-    /// The layer's description, from which [`LayerSpec::build`] (or a
+    /// The layer's description, from which [`super::build_layer`] (or a
     /// [`super::LayerRegistry`] for custom layers) rebuilds it; parameters travel separately.
     fn spec(&self) -> LayerSpec;
 

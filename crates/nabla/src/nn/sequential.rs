@@ -392,7 +392,7 @@ impl<E: Element> Sequential<E> {
 
     /// Forward pass of `rows` rows of `x` (`rows × input_size`, row-major); returns the
     /// outputs (`rows × output_size`). Every layer's output stays in `ws` for
-    /// [`Sequential::backward_batch`] and for inspection ([`Workspace::output`]).
+    /// the backward pass and for inspection ([`Workspace::layer_output`]).
     pub fn forward_batch<'w>(
         &self,
         ws: &'w mut Workspace<E>,
@@ -609,5 +609,13 @@ impl<E: Element> Workspace<E> {
     /// The network output of the last forward pass (`rows × outputs`).
     pub fn output(&self) -> &[E] {
         self.layer_output(self.shapes.len() - 1)
+    }
+
+    /// ∂E/∂output of the last forward pass, to be filled before [`Sequential::backward_batch`]
+    /// (for a loss that is not a [`Loss`], such as explain's textbook ½·SSE).
+    pub(crate) fn output_grad_mut(&mut self) -> &mut [E] {
+        let last = self.shapes.len() - 1;
+        let n = self.rows * self.shapes[last].iter().product::<usize>();
+        &mut self.grads[last][..n]
     }
 }

@@ -9,6 +9,7 @@
 
 mod checkpoint;
 pub mod diagnostics;
+pub mod explain;
 mod history;
 mod metrics;
 pub mod report;

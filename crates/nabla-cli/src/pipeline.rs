@@ -667,23 +667,7 @@ pub fn figures(
     loss: Loss,
     scaler: Option<&Standardizer>,
 ) -> Result<nabla::train::Metrics, CliError> {
-    use nabla::train::{evaluate, predict_outputs, regression_metrics};
-    let task = match data.task() {
-        Some(Task::Regress) => Task::Regress,
-        _ => Task::Classify,
-    };
-    let mut m = evaluate(net, data, loss, task, 256).map_err(lib_err)?;
-    if let (Task::Regress, Some(truth)) = (task, truth) {
-        let mut pred = predict_outputs(net, data, 256).map_err(lib_err)?;
-        if let Some(s) = scaler {
-            s.inverse_values(&mut pred);
-        }
-        let r = regression_metrics(&pred, truth).map_err(lib_err)?;
-        m.rmse = r.rmse;
-        m.mae = r.mae;
-        m.r2 = r.r2;
-    }
-    Ok(m)
+    nabla::train::evaluate_in_original_units(net, data, loss, truth, scaler, 256).map_err(lib_err)
 }
 
 /// Metrics as JSON: `{"loss", "accuracy"}` or `{"loss", "rmse", "mae", "r2"}`.

@@ -619,3 +619,64 @@ impl<E: Element> Workspace<E> {
         &mut self.grads[last][..n]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::{ActivationLayer, Dropout, Linear};
+
+    fn small(seed: u64) -> Sequential {
+        Sequential::mlp(&MlpConfig {
+            inputs: 3,
+            hidden: vec![4],
+            outputs: 2,
+            dropout: 0.1,
+            seed,
+            ..MlpConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_workspace_serves_only_its_own_network() {
+        let (a, b) = (small(1), small(1));
+        let mut ws = Workspace::new(&a, 4).unwrap();
+        let x = [0.5f32; 12];
+        assert!(a.forward_batch(&mut ws, &x, 4).is_ok());
+        let e = b.forward_batch(&mut ws, &x, 4).unwrap_err().to_string();
+        assert!(e.contains("another network"), "{e}");
+        // Changing the network's layers makes its old workspace unusable too.
+        let mut a = a;
+        a.push(ActivationLayer(Activation::Tanh));
+        assert!(a.forward_batch(&mut ws, &x, 4).is_err());
+        assert!(a
+            .forward_batch(&mut Workspace::new(&a, 4).unwrap(), &x, 4)
+            .is_ok());
+    }
+
+    #[test]
+    fn layers_that_do_not_fit_are_an_error_naming_the_shapes() {
+        let mut rng = Rng::new(0);
+        let net = Sequential::<f32>::new(&[3])
+            .with(Linear::new(3, 4, Init::XavierUniform, &mut rng).unwrap())
+            .with(Linear::new(5, 2, Init::XavierUniform, &mut rng).unwrap());
+        let e = Workspace::new(&net, 2).unwrap_err().to_string();
+        assert!(e.contains("[4]") && e.contains("[2, 5]"), "{e}");
+        assert!(Workspace::new(&Sequential::<f32>::new(&[3]), 2).is_err());
+        assert!(Workspace::new(&small(0), 0).is_err());
+    }
+
+    #[test]
+    fn specs_round_trip_through_json_and_rebuild_the_same_shapes() {
+        let net = small(3).with(Dropout::new(0.5, 9).unwrap());
+        let specs = net.specs();
+        let json = serde_json::to_string(&specs).unwrap();
+        let back: Vec<LayerSpec> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, specs);
+        let rebuilt = Sequential::<f32>::from_specs(&[3], &back, None, 3).unwrap();
+        assert_eq!(rebuilt.layer_shapes().unwrap(), net.layer_shapes().unwrap());
+        // The same seed draws the same weights as the MLP builder.
+        assert_eq!(rebuilt.state_dict(), net.state_dict());
+        assert!(json.contains(r#""layer":"linear""#), "{json}");
+    }
+}

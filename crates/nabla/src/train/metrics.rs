@@ -42,6 +42,36 @@ pub fn evaluate(
     Evaluator::default().evaluate(net, &mut ws, data, loss, task)
 }
 
+/// Final figures of `net` (in its current mode) on `data`, the way a user reads them: the loss
+/// as trained (on a standardised target, if it was standardised) and the accuracy, or for
+/// regression RMSE, MAE and R² in the target's original units: the outputs are mapped back
+/// through `target_scaler` and compared with `truth`, the unstandardised targets.
+pub fn evaluate_in_original_units(
+    net: &Sequential,
+    data: &crate::data::Dataset,
+    loss: Loss,
+    truth: Option<&[f32]>,
+    target_scaler: Option<&crate::data::Standardizer>,
+    batch: usize,
+) -> Result<Metrics> {
+    let task = match data.task() {
+        Some(Task::Regress) => Task::Regress,
+        _ => Task::Classify,
+    };
+    let mut m = evaluate(net, data, loss, task, batch)?;
+    if let (Task::Regress, Some(truth)) = (task, truth) {
+        let mut pred = super::predict_outputs(net, data, batch)?;
+        if let Some(s) = target_scaler {
+            s.inverse_values(&mut pred);
+        }
+        let r = super::regression_metrics(&pred, truth)?;
+        m.rmse = r.rmse;
+        m.mae = r.mae;
+        m.r2 = r.r2;
+    }
+    Ok(m)
+}
+
 /// Evaluates a network repeatedly without allocating after the first call: it keeps the batch
 /// buffers (features, targets, row indices, loss gradient) and runs the forward passes in a
 /// caller's [`Workspace`], for example the one the trainer uses for its steps. Batches have

@@ -20,7 +20,7 @@ pub use checkpoint::{
 };
 pub use diagnostics::{diagnose, DiagnosticsMonitor, Warning, WarningKind};
 pub use history::HistoryTable;
-pub use metrics::{evaluate, Evaluator, Metrics};
+pub use metrics::{evaluate, evaluate_in_original_units, Evaluator, Metrics};
 pub use report::{
     class_probabilities, predict_outputs, predicted_classes, regression_metrics, ClassScores,
     ConfusionMatrix,

@@ -13,9 +13,10 @@ use crate::pipeline::{self, lib_err, ArchFlags, DataFlags, TaskFlag};
 
 /// Check backpropagation against finite differences.
 ///
-/// For every parameter tensor, the f64 autograd gradient against
-/// central finite differences, and the fused f32 gradient (what training uses) against the
-/// f64 autograd gradient, on a small batch. Exits 1 when an error is above its tolerance.
+/// For every parameter tensor, the gradient of the layers' backward pass in f64 against
+/// central finite differences, and the f32 backward pass (what training runs) against the f64
+/// one, on a small batch (JSON keeps the field names `autograd_vs_numeric` and
+/// `fused_vs_autograd` of earlier releases). Exits 1 when an error is above its tolerance.
 /// Dropout is off during the check.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -36,10 +37,11 @@ pub struct Args {
     /// Finite-difference step (in f64).
     #[arg(long, default_value_t = 1e-6)]
     pub eps: f64,
-    /// Largest accepted error of autograd against finite differences: |a − n| / max(1, |a|, |n|).
+    /// Largest accepted error of the backward pass in f64 against finite differences:
+    /// |a − n| / max(1, |a|, |n|).
     #[arg(long, default_value_t = 1e-6)]
     pub tol: f64,
-    /// Largest accepted error of the fused f32 gradient against f64 autograd.
+    /// Largest accepted error of the f32 backward pass (what training runs) against the f64 one.
     #[arg(long, default_value_t = 1e-4)]
     pub fused_tol: f64,
     /// Elements per tensor compared with finite differences (evenly spaced; all when fewer).
@@ -148,7 +150,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         );
         println!(
             "{:<12} {:>9}  {:>22}  {:>22}",
-            "tensor", "checked", "autograd f64 vs numeric", "fused f32 vs autograd"
+            "tensor", "checked", "backprop f64 vs numeric", "f32 vs f64 backprop"
         );
         for c in &checks {
             println!(
@@ -163,14 +165,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
     if failed.is_empty() {
         if !args.json {
             println!(
-                "ok: every error is within tolerance (autograd {:e}, fused {:e})",
+                "ok: every error is within tolerance (f64 vs numeric {:e}, f32 vs f64 {:e})",
                 args.tol, args.fused_tol
             );
         }
         Ok(())
     } else {
         Err(CliError::failure(format!(
-            "gradcheck failed for {} (tolerances: autograd {:e}, fused {:e})",
+            "gradcheck failed for {} (tolerances: f64 vs numeric {:e}, f32 vs f64 {:e})",
             failed.join(", "),
             args.tol,
             args.fused_tol

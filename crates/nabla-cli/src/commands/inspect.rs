@@ -55,8 +55,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             LayerSpec::Dropout { p } => json!({
                 "index": i, "kind": "dropout", "p": p, "parameters": 0
             }),
-            LayerSpec::Custom { name, config } => json!({
-                "index": i, "kind": name, "config": config, "parameters": count,
+            other => json!({
+                "index": i, "kind": other.kind(), "spec": other, "parameters": count,
                 "tensors": tensors,
             }),
         });

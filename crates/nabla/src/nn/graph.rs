@@ -66,12 +66,14 @@ impl Backward<f64> for LayerRule {
     }
 }
 
+/// The node's name: the layer's kind (the rule's name must live as long as the program, so a
+/// custom layer's own name is drawn as `layer`).
 fn node_name(spec: &LayerSpec) -> &'static str {
     match spec {
-        LayerSpec::Linear { .. } => "linear",
         LayerSpec::Activation { activation } => activation.name(),
+        LayerSpec::Linear { .. } => "linear",
         LayerSpec::Dropout { .. } => "dropout",
-        LayerSpec::Custom { .. } => "layer",
+        _ => "layer",
     }
 }
 

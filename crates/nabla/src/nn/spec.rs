@@ -49,6 +49,17 @@ impl LayerSpec {
         }
     }
 
+    /// The layer's kind as PyTorch names it in lower case (`linear`, `relu`, `dropout`), or a
+    /// custom layer's name: what a drawn graph calls the layer's node.
+    pub fn kind(&self) -> &str {
+        match self {
+            LayerSpec::Linear { .. } => "linear",
+            LayerSpec::Activation { activation } => activation.name(),
+            LayerSpec::Dropout { .. } => "dropout",
+            LayerSpec::Custom { name, .. } => name,
+        }
+    }
+
     /// The activation this layer applies, if it is one.
     pub fn activation(&self) -> Option<Activation> {
         match self {

@@ -19,9 +19,9 @@ mod sgemm;
 
 /// Work (m·n·k multiply-adds) below which a product runs on one thread (`gemm` crate path;
 /// the f32 kernels use their own, lower threshold).
-pub const PARALLEL_THRESHOLD: usize = 128 * 128 * 128;
+const PARALLEL_THRESHOLD: usize = 128 * 128 * 128;
 /// Work below which the plain loop beats a blocked kernel's set-up.
-pub const SMALL_THRESHOLD: usize = 4096;
+const SMALL_THRESHOLD: usize = 4096;
 
 /// The general matrix product of the `gemm` crate for one element type: the fallback behind
 /// [`matmul_into`] (f64, CPUs without AVX2 and FMA, or `NABLA_GEMM_FALLBACK=1`).

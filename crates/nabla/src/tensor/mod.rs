@@ -16,7 +16,6 @@ mod unary;
 
 pub use broadcast::{broadcast_shapes, broadcast_shapes_for};
 pub use element::Element;
-pub use gemm::Trans;
 
 use crate::{Error, Result};
 

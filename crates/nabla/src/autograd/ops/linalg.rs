@@ -1,7 +1,7 @@
 //! Matrix product, transpose and reshape.
 
 use crate::autograd::{Backward, Var};
-use crate::tensor::Trans;
+use crate::tensor::gemm::Trans;
 use crate::{Element, Result, Tensor};
 
 struct MatmulBackward;

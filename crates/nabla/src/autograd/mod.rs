@@ -281,7 +281,7 @@ impl<E: Element> Var<E> {
         self.0.grad.borrow()
     }
 
-    /// The gradient slot, mutably borrowed: fused kernels write gradients here directly.
+    /// The gradient slot, mutably borrowed: layers write gradients here directly in their backward pass.
     pub fn grad_mut(&self) -> RefMut<'_, Option<Tensor<E>>> {
         self.0.grad.borrow_mut()
     }

@@ -3,7 +3,7 @@
 //! f32 products on CPUs with AVX2 and FMA (detected at run time) go through nabla's own
 //! kernels (`sgemm`): register-tiled and cache-blocked, with vector shapes (batch 1) handled by
 //! dedicated loops, threads from a persistent team, and no heap allocation per product, so a
-//! training step on the fused path allocates nothing. Everything else (f64, other CPUs, or
+//! training step allocates nothing. Everything else (f64, other CPUs, or
 //! `NABLA_GEMM_FALLBACK=1`) goes through the `gemm` crate (its AVX-512 kernels enabled).
 //!
 //! Small products are done by a plain loop: below a few thousand multiply-adds any blocked

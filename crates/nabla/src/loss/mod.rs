@@ -15,6 +15,7 @@ pub use graph::{bce_with_logits, cross_entropy, mse, sse};
 use serde::{Deserialize, Serialize};
 
 use crate::ops::activation::sigmoid;
+use crate::ops::softmax::softmax_parts;
 use crate::{Element, Error, Result};
 
 /// The loss a network is trained with.
@@ -211,21 +212,11 @@ pub(crate) fn softmax_cross_entropy<E: Element>(
     for (i, y) in classes.enumerate() {
         let z = &out[i * outputs..(i + 1) * outputs];
         let g = &mut grad[i * outputs..(i + 1) * outputs];
-        // softmax and log-sum-exp after subtracting the row maximum m, so e^x never overflows.
-        let m = z
-            .iter()
-            .copied()
-            .fold(E::from_f64(f64::NEG_INFINITY), E::max);
-        let mut s = E::ZERO;
-        for (gv, &zv) in g.iter_mut().zip(z) {
-            let e = (zv - m).exp();
-            *gv = e;
-            s += e;
-        }
-        total += (s.ln() - (z[y] - m)).to_f64();
-        let scale = E::ONE / s * inv_rows;
+        // softmax(z) and ln Σ e^z, stable for any finite logits (see ops::softmax).
+        let (m, ln_sum) = softmax_parts(z, g);
+        total += (ln_sum - (z[y] - m)).to_f64();
         for gv in g.iter_mut() {
-            *gv *= scale;
+            *gv *= inv_rows;
         }
         g[y] -= inv_rows;
     }

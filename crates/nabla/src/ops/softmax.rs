@@ -22,8 +22,16 @@ pub fn log_sum_exp<E: Element>(z: &[E]) -> E {
 /// (the log-sum-exp).
 #[inline]
 pub fn softmax_into<E: Element>(z: &[E], out: &mut [E]) -> E {
+    let (m, ln_sum) = softmax_parts(z, out);
+    m + ln_sum
+}
+
+/// [`softmax_into`], returning the row maximum m and ln Σ_j e^{z_j − m} apart, so that a
+/// log-probability ln softmax(z)_k = (z_k − m) − ln Σ keeps its precision for large logits.
+#[inline]
+pub fn softmax_parts<E: Element>(z: &[E], out: &mut [E]) -> (E, E) {
     let Some(&first) = z.first() else {
-        return E::from_f64(f64::NEG_INFINITY);
+        return (E::from_f64(f64::NEG_INFINITY), E::ZERO);
     };
     let m = z.iter().fold(first, |m, &v| m.max(v));
     let mut total = 0.0f64;
@@ -34,7 +42,7 @@ pub fn softmax_into<E: Element>(z: &[E], out: &mut [E]) -> E {
     for o in out.iter_mut() {
         *o = E::from_f64(o.to_f64() / total);
     }
-    m + E::from_f64(total.ln())
+    (m, E::from_f64(total.ln()))
 }
 
 /// log softmax(z) into `out`: z_i − log_sum_exp(z).

@@ -7,11 +7,8 @@
 //! Run: `cargo run --release --example two_neurons`
 
 use nabla::autograd::Var;
+use nabla::ops::activation::sigmoid;
 use nabla::Tensor;
-
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
-}
 
 fn error(x: f64, t: f64, w1: f64, b1: f64, w2: f64, b2: f64) -> f64 {
     let a1 = sigmoid(w1 * x + b1);

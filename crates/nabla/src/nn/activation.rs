@@ -147,7 +147,7 @@ impl Activation {
 }
 
 /// An activation function as a module of its own (it takes an index in [`super::Sequential`],
-/// as in PyTorch, and has no parameters): a = act(z) elementwise, and backward
+/// as in PyTorch, and has no parameters; its configuration is the [`Activation`] it applies): a = act(z) elementwise, and backward
 /// ∂E/∂z = ∂E/∂a · act′(z), with act′ read from the stored output a.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ActivationLayer(pub Activation);

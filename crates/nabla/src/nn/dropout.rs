@@ -7,6 +7,29 @@ use super::{LayerSpec, Module, Pass};
 use crate::rng::Rng;
 use crate::{Element, Error, Result};
 
+/// Settings of a [`Dropout`] layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DropoutConfig {
+    /// Probability of zeroing each input in training mode, in [0, 1) (default 0.5, as
+    /// PyTorch's `nn.Dropout`).
+    pub p: f32,
+    /// Seed of the layer's own mask generator (default 0).
+    pub seed: u64,
+}
+
+impl Default for DropoutConfig {
+    fn default() -> Self {
+        DropoutConfig { p: 0.5, seed: 0 }
+    }
+}
+
+impl DropoutConfig {
+    /// The layer; errors unless 0 ≤ p < 1.
+    pub fn init(&self) -> Result<Dropout> {
+        Dropout::new(self.p, self.seed)
+    }
+}
+
 /// Inverted dropout: in training mode each input is zeroed with probability `p` and the
 /// survivors are scaled by 1/(1 − p), so evaluation needs no rescaling; in evaluation mode it is
 /// the identity. Masks come from the layer's own seeded generator and are kept (in the

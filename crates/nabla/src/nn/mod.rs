@@ -23,7 +23,7 @@ mod sequential;
 mod spec;
 
 pub use activation::{Activation, ActivationLayer};
-pub use dropout::Dropout;
+pub use dropout::{Dropout, DropoutConfig};
 pub use init::Init;
 pub use linear::{Linear, LinearConfig};
 pub use module::{Module, Pass};

@@ -73,6 +73,9 @@ fn node_name(spec: &LayerSpec) -> &'static str {
         LayerSpec::Activation { activation } => activation.name(),
         LayerSpec::Linear { .. } => "linear",
         LayerSpec::Dropout { .. } => "dropout",
+        LayerSpec::Conv2d { .. } => "conv2d",
+        LayerSpec::MaxPool2d { .. } => "maxpool2d",
+        LayerSpec::Flatten => "flatten",
         _ => "layer",
     }
 }

@@ -14,18 +14,24 @@
 
 mod activation;
 pub mod check;
+mod conv2d;
 mod dropout;
+mod flatten;
 pub mod graph;
 mod init;
 mod linear;
 mod module;
+mod pool;
 mod sequential;
 mod spec;
 
 pub use activation::{Activation, ActivationLayer};
+pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dropout::{Dropout, DropoutConfig};
+pub use flatten::Flatten;
 pub use init::Init;
 pub use linear::{Linear, LinearConfig};
 pub use module::{Module, Pass};
+pub use pool::MaxPool2d;
 pub use sequential::{MlpConfig, Sequential, Workspace};
 pub use spec::{build_layer, BuildContext, LayerBuilder, LayerRegistry, LayerSpec};

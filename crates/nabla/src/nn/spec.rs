@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Activation, ActivationLayer, Dropout, Init, LinearConfig, Module};
+use super::{
+    Activation, ActivationLayer, Conv2dConfig, Dropout, Flatten, Init, LinearConfig, MaxPool2d,
+    Module,
+};
 use crate::rng::Rng;
 use crate::{Element, Error, Result};
 
@@ -23,6 +26,21 @@ pub enum LayerSpec {
     Activation { activation: Activation },
     /// [`Dropout`] with drop probability `p`.
     Dropout { p: f32 },
+    /// [`super::Conv2d`]: `[height, width]` pairs for kernel, stride and padding.
+    Conv2d {
+        in_channels: usize,
+        out_channels: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    },
+    /// [`super::MaxPool2d`].
+    MaxPool2d {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    },
+    /// [`super::Flatten`].
+    Flatten,
     /// A layer defined outside nabla, rebuilt by the [`LayerRegistry`] entry `name` from
     /// `config`.
     Custom {
@@ -45,6 +63,21 @@ impl LayerSpec {
                 a => a.name().to_string(),
             },
             LayerSpec::Dropout { p } => format!("dropout({p})"),
+            LayerSpec::Conv2d {
+                in_channels,
+                out_channels,
+                kernel,
+                stride,
+                padding,
+            } => format!(
+                "conv2d({in_channels} → {out_channels}, kernel {}×{}, stride {}×{}, padding {}×{})",
+                kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1]
+            ),
+            LayerSpec::MaxPool2d { kernel, stride } => format!(
+                "maxpool2d({}×{}, stride {}×{})",
+                kernel[0], kernel[1], stride[0], stride[1]
+            ),
+            LayerSpec::Flatten => "flatten".into(),
             LayerSpec::Custom { name, .. } => name.clone(),
         }
     }
@@ -56,6 +89,9 @@ impl LayerSpec {
             LayerSpec::Linear { .. } => "linear",
             LayerSpec::Activation { activation } => activation.name(),
             LayerSpec::Dropout { .. } => "dropout",
+            LayerSpec::Conv2d { .. } => "conv2d",
+            LayerSpec::MaxPool2d { .. } => "maxpool2d",
+            LayerSpec::Flatten => "flatten",
             LayerSpec::Custom { name, .. } => name,
         }
     }
@@ -145,6 +181,28 @@ pub fn build_layer<E: Element>(
             Box::new(ActivationLayer(*activation))
         }
         LayerSpec::Dropout { p } => Box::new(Dropout::new(*p, ctx.seed)?),
+        LayerSpec::Conv2d {
+            in_channels,
+            out_channels,
+            kernel,
+            stride,
+            padding,
+        } => Box::new(
+            Conv2dConfig {
+                in_channels: *in_channels,
+                out_channels: *out_channels,
+                kernel: *kernel,
+                stride: *stride,
+                padding: *padding,
+                init: ctx.init,
+            }
+            .init::<E>(ctx.rng)?,
+        ),
+        LayerSpec::MaxPool2d { kernel, stride } => Box::new(MaxPool2d {
+            kernel: *kernel,
+            stride: *stride,
+        }),
+        LayerSpec::Flatten => Box::new(Flatten),
         LayerSpec::Custom { name, .. } => {
             return Err(Error::param(
                 "layer",

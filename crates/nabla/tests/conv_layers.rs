@@ -1,0 +1,245 @@
+//! Conv2d, MaxPool2d and Flatten on the one engine: forward against a direct convolution
+//! written here, gradients against finite differences in f64 over several shapes, strides and
+//! paddings (rectangular ones included), the tie rule of max pooling, and a save/load round
+//! trip of a small CNN.
+
+use std::collections::BTreeMap;
+
+use nabla::data::Task;
+use nabla::io::{load_model, save_model, ModelMeta, FORMAT_VERSION};
+use nabla::loss::{Loss, Targets};
+use nabla::nn::check::check_gradients;
+use nabla::nn::{
+    Activation, ActivationLayer, Conv2d, Conv2dConfig, Flatten, Init, Linear, MaxPool2d, Module,
+    Pass, Sequential, Workspace,
+};
+use nabla::rng::Rng;
+
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    let mut r = Rng::new(seed);
+    (0..n).map(|_| r.uniform(-1.0, 1.0) as f32).collect()
+}
+
+/// y[o][i][j] = b[o] + Σ_c Σ_ky Σ_kx w[o][c][ky][kx] · x[c][i·s + ky − p][j·s + kx − p].
+#[allow(clippy::too_many_arguments)]
+fn direct_conv(
+    x: &[f32],
+    (c, h, w): (usize, usize, usize),
+    weight: &[f32],
+    bias: &[f32],
+    (o, kh, kw): (usize, usize, usize),
+    stride: [usize; 2],
+    padding: [usize; 2],
+) -> Vec<f32> {
+    let oh = (h + 2 * padding[0] - kh) / stride[0] + 1;
+    let ow = (w + 2 * padding[1] - kw) / stride[1] + 1;
+    let mut y = vec![0.0f32; o * oh * ow];
+    for oc in 0..o {
+        for i in 0..oh {
+            for j in 0..ow {
+                let mut acc = bias[oc] as f64;
+                for ci in 0..c {
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let yy = (i * stride[0] + ky) as isize - padding[0] as isize;
+                            let xx = (j * stride[1] + kx) as isize - padding[1] as isize;
+                            if yy < 0 || xx < 0 || yy >= h as isize || xx >= w as isize {
+                                continue;
+                            }
+                            let xv = x[(ci * h + yy as usize) * w + xx as usize] as f64;
+                            let wv = weight[((oc * c + ci) * kh + ky) * kw + kx] as f64;
+                            acc += xv * wv;
+                        }
+                    }
+                }
+                y[(oc * oh + i) * ow + j] = acc as f32;
+            }
+        }
+    }
+    y
+}
+
+/// (input [c, h, w], out channels, kernel, stride, padding).
+type Case = ([usize; 3], usize, [usize; 2], [usize; 2], [usize; 2]);
+
+const CASES: [Case; 4] = [
+    ([1, 5, 5], 2, [3, 3], [1, 1], [0, 0]),
+    ([2, 7, 6], 3, [3, 2], [2, 1], [1, 0]),
+    ([3, 4, 9], 2, [2, 4], [1, 3], [2, 1]),
+    ([2, 6, 6], 4, [1, 1], [2, 2], [0, 1]),
+];
+
+#[test]
+fn conv2d_forward_matches_a_direct_convolution() {
+    for (k, &(input, out, kernel, stride, padding)) in CASES.iter().enumerate() {
+        let mut rng = Rng::new(k as u64);
+        let conv: Conv2d = Conv2dConfig {
+            stride,
+            padding,
+            kernel,
+            ..Conv2dConfig::new(input[0], out, 1)
+        }
+        .init(&mut rng)
+        .unwrap();
+        let shape = conv.output_shape(&input).unwrap();
+        let rows = 2;
+        let n_in: usize = input.iter().product();
+        let n_out: usize = shape.iter().product();
+        let x = random(rows * n_in, 10 + k as u64);
+        let mut y = vec![0.0f32; rows * n_out];
+        let pass = Pass {
+            rows,
+            input: &input,
+            output: &shape,
+            training: false,
+        };
+        let mut scratch = vec![0.0f32; conv.scratch_len(&pass)];
+        conv.forward(&x, &mut y, &mut scratch, &pass).unwrap();
+        let (w, b) = (conv.weight.value(), conv.bias.value());
+        for s in 0..rows {
+            let want = direct_conv(
+                &x[s * n_in..(s + 1) * n_in],
+                (input[0], input[1], input[2]),
+                w.data(),
+                b.data(),
+                (out, kernel[0], kernel[1]),
+                stride,
+                padding,
+            );
+            for (g, e) in y[s * n_out..(s + 1) * n_out].iter().zip(&want) {
+                assert!((g - e).abs() < 1e-5, "case {k}: {g} vs {e}");
+            }
+        }
+    }
+}
+
+fn cnn(
+    input: [usize; 3],
+    out: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    seed: u64,
+) -> Sequential {
+    let mut rng = Rng::new(seed);
+    let conv: Conv2d = Conv2dConfig {
+        stride,
+        padding,
+        kernel,
+        ..Conv2dConfig::new(input[0], out, 1)
+    }
+    .init(&mut rng)
+    .unwrap();
+    let mut net = Sequential::new(&input)
+        .with(conv)
+        .with(ActivationLayer(Activation::Tanh));
+    let shape = net.output_shape().unwrap();
+    if shape[1] >= 2 && shape[2] >= 2 {
+        net.push(MaxPool2d::new(2));
+    }
+    net.push(Flatten);
+    let flat = net.output_size();
+    net.push(Linear::new(flat, 3, Init::XavierUniform, &mut rng).unwrap());
+    net
+}
+
+#[test]
+fn cnn_gradients_match_finite_differences_in_f64() {
+    for (k, &(input, out, kernel, stride, padding)) in CASES.iter().enumerate() {
+        let mut net = cnn(input, out, kernel, stride, padding, 20 + k as u64);
+        net.set_training(false);
+        let rows = 3;
+        let x = random(rows * net.input_size(), 30 + k as u64);
+        let classes = [0u32, 2, 1];
+        let checks = check_gradients(
+            &net,
+            &x,
+            rows,
+            Targets::Classes(&classes),
+            Loss::CrossEntropy,
+            1e-6,
+            400,
+        )
+        .unwrap();
+        assert_eq!(checks.len(), 4);
+        for c in &checks {
+            assert!(c.f64_vs_numeric < 1e-6, "case {k}: {c:?}");
+            assert!(c.f32_vs_f64 < 1e-4, "case {k}: {c:?}");
+        }
+    }
+}
+
+#[test]
+fn max_pooling_sends_the_gradient_to_the_first_maximum_of_a_tie() {
+    let pool = MaxPool2d::new(2);
+    let input = [1usize, 2, 4];
+    // Window 1: all equal (the first, top-left, wins); window 2: the maximum twice, at the
+    // second and fourth place (the second wins).
+    let x = [1.0f32, 1.0, 0.0, 5.0, 1.0, 1.0, 2.0, 5.0];
+    let shape = <MaxPool2d as Module<f32>>::output_shape(&pool, &input).unwrap();
+    assert_eq!(shape, [1, 1, 2]);
+    let pass = Pass {
+        rows: 1,
+        input: &input,
+        output: &shape,
+        training: true,
+    };
+    let mut scratch = vec![0.0f32; <MaxPool2d as Module<f32>>::scratch_len(&pool, &pass)];
+    let mut y = [0.0f32; 2];
+    pool.forward(&x, &mut y, &mut scratch, &pass).unwrap();
+    assert_eq!(y, [1.0, 5.0]);
+    let mut dy = [10.0f32, 20.0];
+    let mut dx = [9.0f32; 8];
+    pool.backward(&x, &y, &mut dy, Some(&mut dx), &mut scratch, &pass)
+        .unwrap();
+    assert_eq!(dx, [10.0, 0.0, 0.0, 20.0, 0.0, 0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn a_cnn_trains_a_step_saves_and_reloads_with_its_layers() {
+    let net = cnn([2, 7, 6], 3, [3, 2], [2, 1], [1, 0], 7);
+    let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["0.weight", "0.bias", "4.weight", "4.bias"]);
+    assert_eq!(net.named_parameters()[0].1.shape(), [3, 2, 3, 2]);
+    let rows = 4;
+    let x = random(rows * net.input_size(), 8);
+    let mut ws = Workspace::new(&net, rows).unwrap();
+    let l = net
+        .loss_backward(
+            &mut ws,
+            &x,
+            rows,
+            Targets::Classes(&[0, 1, 2, 1]),
+            Loss::CrossEntropy,
+        )
+        .unwrap();
+    assert!(l.is_finite());
+    let dir = std::env::temp_dir().join(format!("nabla-cnn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cnn.safetensors");
+    let meta = ModelMeta {
+        format_version: FORMAT_VERSION,
+        input_shape: vec![],
+        layers: vec![],
+        architecture: None,
+        task: Task::Classify,
+        loss: Loss::CrossEntropy,
+        class_labels: vec!["a".into(), "b".into(), "c".into()],
+        feature_names: vec![],
+        target: None,
+        standardization: None,
+        target_standardization: None,
+        data_source: "random".into(),
+        training: serde_json::Value::Null,
+    };
+    save_model(&path, &net, &meta, &BTreeMap::new()).unwrap();
+    let (back, meta_back, _) = load_model(&path).unwrap();
+    assert_eq!(meta_back.input_shape, [2, 7, 6]);
+    assert_eq!(back.specs(), net.specs());
+    assert_eq!(back.state_dict(), net.state_dict());
+    let mut ws2 = Workspace::new(&back, rows).unwrap();
+    let mut net_eval = net;
+    net_eval.set_training(false);
+    let want = net_eval.forward_batch(&mut ws, &x, rows).unwrap().to_vec();
+    assert_eq!(back.forward_batch(&mut ws2, &x, rows).unwrap(), &want[..]);
+}

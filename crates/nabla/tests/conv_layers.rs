@@ -243,3 +243,104 @@ fn a_cnn_trains_a_step_saves_and_reloads_with_its_layers() {
     let want = net_eval.forward_batch(&mut ws, &x, rows).unwrap().to_vec();
     assert_eq!(back.forward_batch(&mut ws2, &x, rows).unwrap(), &want[..]);
 }
+
+fn bn_mlp(seed: u64) -> Sequential {
+    let mut rng = Rng::new(seed);
+    Sequential::new(&[4])
+        .with(Linear::new(4, 5, Init::XavierUniform, &mut rng).unwrap())
+        .with(nabla::nn::BatchNormConfig::new(5).init().unwrap())
+        .with(ActivationLayer(Activation::Tanh))
+        .with(Linear::new(5, 3, Init::XavierUniform, &mut rng).unwrap())
+}
+
+#[test]
+fn batchnorm_gradients_match_finite_differences_in_training_and_evaluation() {
+    let x = random(6 * 4, 41);
+    let classes = [0u32, 1, 2, 2, 1, 0];
+    for training in [true, false] {
+        let mut net = bn_mlp(40);
+        net.set_training(training);
+        let checks = check_gradients(
+            &net,
+            &x,
+            6,
+            Targets::Classes(&classes),
+            Loss::CrossEntropy,
+            1e-6,
+            400,
+        )
+        .unwrap();
+        let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"]
+        );
+        for c in &checks {
+            assert!(c.f64_vs_numeric < 1e-6, "training {training}: {c:?}");
+            assert!(c.f32_vs_f64 < 1e-4, "training {training}: {c:?}");
+        }
+    }
+    // BatchNorm2d after a convolution, in training mode.
+    let mut rng = Rng::new(43);
+    let conv: Conv2d = Conv2dConfig::new(2, 3, 3).init(&mut rng).unwrap();
+    let mut cnn = Sequential::new(&[2, 5, 5])
+        .with(conv)
+        .with(nabla::nn::BatchNormConfig::new(3).init().unwrap())
+        .with(ActivationLayer(Activation::Tanh))
+        .with(Flatten);
+    let flat = cnn.output_size();
+    cnn.push(Linear::new(flat, 2, Init::XavierUniform, &mut rng).unwrap());
+    let x = random(4 * 50, 44);
+    let checks = check_gradients(
+        &cnn,
+        &x,
+        4,
+        Targets::Classes(&[0, 1, 1, 0]),
+        Loss::CrossEntropy,
+        1e-6,
+        400,
+    )
+    .unwrap();
+    for c in &checks {
+        assert!(c.f64_vs_numeric < 1e-6, "2-D: {c:?}");
+    }
+}
+
+#[test]
+fn batchnorm_running_statistics_and_state_dict_names_follow_pytorch() {
+    let bn: nabla::nn::BatchNorm = nabla::nn::BatchNormConfig::new(2).init().unwrap();
+    let net = Sequential::new(&[2]).with(bn);
+    // Feature 0: 1, 2, 3, 6 (mean 3, biased var 3.5, unbiased 14/3); feature 1: constant 5.
+    let x = [1.0f32, 5.0, 2.0, 5.0, 3.0, 5.0, 6.0, 5.0];
+    let mut ws = Workspace::new(&net, 4).unwrap();
+    let y = net.forward_batch(&mut ws, &x, 4).unwrap().to_vec();
+    let inv = 1.0 / (3.5f64 + 1e-5).sqrt();
+    assert!((y[0] as f64 - (1.0 - 3.0) * inv).abs() < 1e-6, "{y:?}");
+    assert_eq!(y[1], 0.0);
+    let sd = net.state_dict();
+    let names: Vec<&str> = sd.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "0.weight",
+            "0.bias",
+            "0.running_mean",
+            "0.running_var",
+            "0.num_batches_tracked"
+        ]
+    );
+    let running_mean = sd[2].1.data();
+    let running_var = sd[3].1.data();
+    assert!((running_mean[0] - 0.3).abs() < 1e-6 && (running_mean[1] - 0.5).abs() < 1e-6);
+    assert!((running_var[0] as f64 - (0.9 + 0.1 * 14.0 / 3.0)).abs() < 1e-6);
+    assert!((running_var[1] - 0.9).abs() < 1e-6);
+    assert_eq!(sd[4].1.data(), [1.0]);
+    // Only γ and β are trained.
+    assert_eq!(net.named_parameters().len(), 2);
+    // Evaluation uses the running statistics.
+    let mut net = net;
+    net.set_training(false);
+    let y = net.forward_batch(&mut ws, &x, 4).unwrap();
+    let want = (1.0 - 0.3) / (running_var[0] as f64 + 1e-5).sqrt();
+    assert!((y[0] as f64 - want).abs() < 1e-5, "{} vs {want}", y[0]);
+}

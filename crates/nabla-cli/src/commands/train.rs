@@ -354,7 +354,8 @@ struct Monitor<'a> {
 }
 
 impl Monitor<'_> {
-    /// Take the weights, the optimiser's state and `trainer` into [`Monitor::last`].
+    /// Take the weights (parameters and buffers), the optimiser's state and `trainer` into
+    /// [`Monitor::last`].
     fn snapshot(&mut self, trainer: &TrainerState) {
         self.last.weights = self
             .params
@@ -579,6 +580,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         })?;
     }
     let params = net.named_parameters();
+    let saved_tensors = net.named_tensors();
     let optimizer = SharedOptimizer(Rc::new(RefCell::new(pipeline::build_optimizer(
         &args.optim,
         params.iter().map(|(_, v)| v.clone()).collect(),
@@ -670,7 +672,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         epoch_start: Instant::now(),
         rows_in_epoch: 0,
         loss_sum: 0.0,
-        params: params.clone(),
+        params: saved_tensors,
         optimizer: optimizer.clone(),
         last: Checkpoint {
             weights: vec![],

@@ -76,6 +76,7 @@ fn node_name(spec: &LayerSpec) -> &'static str {
         LayerSpec::Conv2d { .. } => "conv2d",
         LayerSpec::MaxPool2d { .. } => "maxpool2d",
         LayerSpec::Flatten => "flatten",
+        LayerSpec::BatchNorm { .. } => "batchnorm",
         _ => "layer",
     }
 }

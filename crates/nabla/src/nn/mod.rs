@@ -13,6 +13,7 @@
 //! implementing [`Module`].
 
 mod activation;
+mod batchnorm;
 pub mod check;
 mod conv2d;
 mod dropout;
@@ -26,6 +27,7 @@ mod sequential;
 mod spec;
 
 pub use activation::{Activation, ActivationLayer};
+pub use batchnorm::{BatchNorm, BatchNormConfig};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dropout::{Dropout, DropoutConfig};
 pub use flatten::Flatten;

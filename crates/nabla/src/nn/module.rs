@@ -84,6 +84,12 @@ pub trait Module<E: Element = f32>: fmt::Debug + std::any::Any {
         vec![]
     }
 
+    /// State that is saved with the parameters but not trained (BatchNorm's running
+    /// statistics), with its local names, in state-dict order after the parameters.
+    fn buffers(&self) -> Vec<(&'static str, Var<E>)> {
+        vec![]
+    }
+
     /// The elementwise activation this module applies, if it is one (for diagnostics and
     /// explanations).
     fn activation(&self) -> Option<Activation> {

@@ -293,9 +293,21 @@ impl<E: Element> Sequential<E> {
         self.parameters().iter().map(|p| p.value().len()).sum()
     }
 
-    /// A copy of every parameter by name, in PyTorch state-dict order.
+    /// Every parameter and buffer (saved, untrained state such as running statistics) with
+    /// its state-dict name, layer by layer: each layer's parameters, then its buffers.
+    pub fn named_tensors(&self) -> Vec<(String, Var<E>)> {
+        let mut out = vec![];
+        for (i, l) in self.layers.iter().enumerate() {
+            for (n, v) in l.parameters().into_iter().chain(l.buffers()) {
+                out.push((format!("{i}.{n}"), v));
+            }
+        }
+        out
+    }
+
+    /// A copy of every parameter and buffer by name, in PyTorch state-dict order.
     pub fn state_dict(&self) -> Vec<(String, Tensor<E>)> {
-        self.named_parameters()
+        self.named_tensors()
             .into_iter()
             .map(|(n, v)| (n, v.value().clone()))
             .collect()
@@ -305,7 +317,7 @@ impl<E: Element> Sequential<E> {
     /// be present with its exact shape and no extra names are allowed; the error names the first
     /// mismatch.
     pub fn load_state_dict(&self, tensors: &[(String, Tensor<E>)]) -> Result<()> {
-        let params = self.named_parameters();
+        let params = self.named_tensors();
         for (name, _) in tensors {
             if !params.iter().any(|(n, _)| n == name) {
                 return Err(Error::Model {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Activation, ActivationLayer, Conv2dConfig, Dropout, Flatten, Init, LinearConfig, MaxPool2d,
-    Module,
+    Activation, ActivationLayer, BatchNormConfig, Conv2dConfig, Dropout, Flatten, Init,
+    LinearConfig, MaxPool2d, Module,
 };
 use crate::rng::Rng;
 use crate::{Element, Error, Result};
@@ -41,6 +41,12 @@ pub enum LayerSpec {
     },
     /// [`super::Flatten`].
     Flatten,
+    /// [`super::BatchNorm`] over `channels` (features of 1-D rows, channels of 2-D ones).
+    BatchNorm {
+        channels: usize,
+        eps: f64,
+        momentum: f64,
+    },
     /// A layer defined outside nabla, rebuilt by the [`LayerRegistry`] entry `name` from
     /// `config`.
     Custom {
@@ -78,6 +84,7 @@ impl LayerSpec {
                 kernel[0], kernel[1], stride[0], stride[1]
             ),
             LayerSpec::Flatten => "flatten".into(),
+            LayerSpec::BatchNorm { channels, .. } => format!("batchnorm({channels})"),
             LayerSpec::Custom { name, .. } => name.clone(),
         }
     }
@@ -92,6 +99,7 @@ impl LayerSpec {
             LayerSpec::Conv2d { .. } => "conv2d",
             LayerSpec::MaxPool2d { .. } => "maxpool2d",
             LayerSpec::Flatten => "flatten",
+            LayerSpec::BatchNorm { .. } => "batchnorm",
             LayerSpec::Custom { name, .. } => name,
         }
     }
@@ -203,6 +211,18 @@ pub fn build_layer<E: Element>(
             stride: *stride,
         }),
         LayerSpec::Flatten => Box::new(Flatten),
+        LayerSpec::BatchNorm {
+            channels,
+            eps,
+            momentum,
+        } => Box::new(
+            BatchNormConfig {
+                channels: *channels,
+                eps: *eps,
+                momentum: *momentum,
+            }
+            .init::<E>()?,
+        ),
         LayerSpec::Custom { name, .. } => {
             return Err(Error::param(
                 "layer",

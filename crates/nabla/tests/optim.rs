@@ -123,32 +123,31 @@ fn factories() -> Vec<(&'static str, Factory)> {
     ]
 }
 
+/// Optimiser steps `steps` of the resume test's run, which halves the learning rate before
+/// step 3: a run split in two parts must take the same steps as one straight run.
+fn run_steps(opt: &mut dyn Optimizer, ps: &[Var<f32>], steps: std::ops::Range<usize>) {
+    for step in steps {
+        if step == 3 {
+            opt.set_learning_rate(opt.learning_rate() * 0.5);
+        }
+        opt.zero_grad();
+        write_gradients(ps);
+        opt.step().unwrap();
+    }
+}
+
 #[test]
 fn saved_state_resumes_bit_identically() {
     for (label, make) in factories() {
         // Ten uninterrupted steps, with a learning-rate change after three.
         let straight = problem_params();
         let mut opt = make(straight.clone());
-        for step in 0..10 {
-            if step == 3 {
-                opt.set_learning_rate(opt.learning_rate() * 0.5);
-            }
-            opt.zero_grad();
-            write_gradients(&straight);
-            opt.step().unwrap();
-        }
+        run_steps(opt.as_mut(), &straight, 0..10);
 
         // Five steps, save through JSON, a fresh optimiser over fresh parameters, five more.
         let first_half = problem_params();
         let mut opt = make(first_half.clone());
-        for step in 0..5 {
-            if step == 3 {
-                opt.set_learning_rate(opt.learning_rate() * 0.5);
-            }
-            opt.zero_grad();
-            write_gradients(&first_half);
-            opt.step().unwrap();
-        }
+        run_steps(opt.as_mut(), &first_half, 0..5);
         let saved = OptimizerState::from_json(&opt.state().to_json().unwrap()).unwrap();
         assert_eq!(
             saved,
@@ -165,11 +164,7 @@ fn saved_state_resumes_bit_identically() {
         let mut opt = make(resumed.clone());
         opt.load_state(&saved).unwrap();
         assert_eq!(opt.learning_rate(), saved.lr, "{label}: lr not restored");
-        for _ in 0..5 {
-            opt.zero_grad();
-            write_gradients(&resumed);
-            opt.step().unwrap();
-        }
+        run_steps(opt.as_mut(), &resumed, 5..10);
         assert_eq!(
             bits(&resumed),
             bits(&straight),
@@ -307,125 +302,56 @@ fn load_state_rejects_mismatches_and_changes_nothing() {
 
 #[test]
 fn invalid_configurations_are_rejected() {
-    fn sgd(cfg: SgdConfig) -> nabla::Result<()> {
+    // Each check builds an optimiser from its defaults with one change.
+    fn sgd(change: impl FnOnce(&mut SgdConfig)) -> nabla::Result<()> {
+        let mut cfg = SgdConfig::default();
+        change(&mut cfg);
         Sgd::new(problem_params(), cfg).map(|_| ())
     }
-    fn adam(cfg: AdamConfig) -> nabla::Result<()> {
+    fn adam(change: impl FnOnce(&mut AdamConfig)) -> nabla::Result<()> {
+        let mut cfg = AdamConfig::default();
+        change(&mut cfg);
         Adam::new(problem_params(), cfg).map(|_| ())
     }
-    fn adamw(cfg: AdamWConfig) -> nabla::Result<()> {
+    fn adamw(change: impl FnOnce(&mut AdamWConfig)) -> nabla::Result<()> {
+        let mut cfg = AdamWConfig::default();
+        change(&mut cfg);
         AdamW::new(problem_params(), cfg).map(|_| ())
     }
-    fn rms(cfg: RmsPropConfig) -> nabla::Result<()> {
+    fn rms(change: impl FnOnce(&mut RmsPropConfig)) -> nabla::Result<()> {
+        let mut cfg = RmsPropConfig::default();
+        change(&mut cfg);
         RmsProp::new(problem_params(), cfg).map(|_| ())
     }
-    let d = SgdConfig::default();
     for lr in [0.0, -0.1, f64::NAN, f64::INFINITY] {
-        expect_param_error(sgd(SgdConfig { lr, ..d }), "learning rate");
-        expect_param_error(
-            adam(AdamConfig {
-                lr,
-                ..Default::default()
-            }),
-            "learning rate",
-        );
-        expect_param_error(
-            rms(RmsPropConfig {
-                lr,
-                ..Default::default()
-            }),
-            "learning rate",
-        );
+        expect_param_error(sgd(|c| c.lr = lr), "learning rate");
+        expect_param_error(adam(|c| c.lr = lr), "learning rate");
+        expect_param_error(rms(|c| c.lr = lr), "learning rate");
     }
-    expect_param_error(sgd(SgdConfig { momentum: 1.0, ..d }), "momentum");
-    expect_param_error(
-        sgd(SgdConfig {
-            momentum: -0.1,
-            ..d
-        }),
-        "momentum",
-    );
-    expect_param_error(
-        sgd(SgdConfig {
-            weight_decay: -1.0,
-            ..d
-        }),
-        "weight decay",
-    );
-    expect_param_error(
-        sgd(SgdConfig {
-            nesterov: true,
-            ..d
-        }),
-        "nesterov",
-    );
-    expect_param_error(
-        sgd(SgdConfig {
-            nesterov: true,
-            momentum: 0.9,
-            dampening: 0.1,
-            ..d
-        }),
-        "dampening",
-    );
-    sgd(SgdConfig {
-        nesterov: true,
-        momentum: 0.9,
-        ..d
-    })
-    .unwrap();
-    expect_param_error(
-        adam(AdamConfig {
-            betas: (1.0, 0.999),
-            ..Default::default()
-        }),
-        "beta1",
-    );
-    expect_param_error(
-        adam(AdamConfig {
-            betas: (0.9, 1.5),
-            ..Default::default()
-        }),
-        "beta2",
-    );
-    expect_param_error(
-        adam(AdamConfig {
-            eps: 0.0,
-            ..Default::default()
-        }),
-        "eps",
-    );
-    expect_param_error(
-        adamw(AdamWConfig {
-            weight_decay: f64::NAN,
-            ..Default::default()
-        }),
-        "weight decay",
-    );
-    expect_param_error(
-        rms(RmsPropConfig {
-            alpha: 1.0,
-            ..Default::default()
-        }),
-        "alpha",
-    );
-    expect_param_error(
-        rms(RmsPropConfig {
-            momentum: 1.0,
-            ..Default::default()
-        }),
-        "momentum",
-    );
-    expect_param_error(
-        rms(RmsPropConfig {
-            eps: -1e-8,
-            ..Default::default()
-        }),
-        "eps",
-    );
+    let rejected = [
+        (sgd(|c| c.momentum = 1.0), "momentum"),
+        (sgd(|c| c.momentum = -0.1), "momentum"),
+        (sgd(|c| c.weight_decay = -1.0), "weight decay"),
+        (sgd(|c| c.nesterov = true), "nesterov"),
+        (
+            sgd(|c| (c.nesterov, c.momentum, c.dampening) = (true, 0.9, 0.1)),
+            "dampening",
+        ),
+        (adam(|c| c.betas = (1.0, 0.999)), "beta1"),
+        (adam(|c| c.betas = (0.9, 1.5)), "beta2"),
+        (adam(|c| c.eps = 0.0), "eps"),
+        (adamw(|c| c.weight_decay = f64::NAN), "weight decay"),
+        (rms(|c| c.alpha = 1.0), "alpha"),
+        (rms(|c| c.momentum = 1.0), "momentum"),
+        (rms(|c| c.eps = -1e-8), "eps"),
+    ];
+    for (result, needle) in rejected {
+        expect_param_error(result, needle);
+    }
+    sgd(|c| (c.nesterov, c.momentum) = (true, 0.9)).unwrap();
 
     // Empty parameter list, and a parameter that is not a leaf.
-    expect_param_error(Sgd::new(vec![], d).map(|_| ()), "empty");
+    expect_param_error(Sgd::new(vec![], SgdConfig::default()).map(|_| ()), "empty");
     let leaf = Var::parameter(Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap());
     let computed = Var::from_op(leaf.value().clone(), Identity, vec![leaf.clone()]);
     assert!(!computed.is_leaf());

@@ -348,36 +348,31 @@ pub fn draw_history<DB: DrawingBackend>(
     let named = |name: &str, values: &[Option<f64>], color| {
         (name.to_string(), series_points(&s.epochs, values), color)
     };
-    let loss: Vec<_> = [
-        named("train loss", &s.train_loss, BLUE),
-        named("validation loss", &s.val_loss, VERMILION),
-    ]
-    .into_iter()
-    .filter(|(_, p, _)| !p.is_empty())
-    .collect();
-    line_chart(
-        next.next().unwrap(),
-        "Loss per epoch",
-        "loss",
-        &loss,
-        false,
-        "epoch",
-    )?;
-    if has_accuracy {
-        let acc: Vec<_> = [
-            named("train accuracy", &s.train_accuracy, BLUE),
-            named("validation accuracy", &s.val_accuracy, VERMILION),
+    // One panel of a training and a validation curve; a curve without points is left out.
+    let train_and_val = |area, title, y_label, train: &[Option<f64>], val: &[Option<f64>]| {
+        let series: Vec<_> = [
+            named(&format!("train {y_label}"), train, BLUE),
+            named(&format!("validation {y_label}"), val, VERMILION),
         ]
         .into_iter()
         .filter(|(_, p, _)| !p.is_empty())
         .collect();
-        line_chart(
+        line_chart(area, title, y_label, &series, false, "epoch")
+    };
+    train_and_val(
+        next.next().unwrap(),
+        "Loss per epoch",
+        "loss",
+        &s.train_loss,
+        &s.val_loss,
+    )?;
+    if has_accuracy {
+        train_and_val(
             next.next().unwrap(),
             "Accuracy per epoch",
             "accuracy",
-            &acc,
-            false,
-            "epoch",
+            &s.train_accuracy,
+            &s.val_accuracy,
         )?;
     }
     if has_grads {

@@ -523,17 +523,13 @@ fn arb_expr() -> impl Strategy<Value = Expr> {
             (inner.clone(), inner.clone())
                 .prop_map(|(a, b)| Expr::pow(Expr::call(Func::Exp, a), Expr::call(Func::Sin, b))),
             (
-                prop::sample::select(vec![
-                    Func::Sin,
-                    Func::Cos,
-                    Func::Tan,
-                    Func::Exp,
-                    Func::Ln,
-                    Func::Sqrt,
-                    Func::Tanh,
-                    Func::Sigmoid,
-                    Func::Softplus,
-                ]),
+                // The smooth functions (no kinks or jumps), in the order of Func::ALL.
+                prop::sample::select(
+                    Func::ALL
+                        .into_iter()
+                        .filter(|f| !matches!(f, Func::Abs | Func::Relu | Func::Step | Func::Sign))
+                        .collect::<Vec<_>>()
+                ),
                 inner
             )
                 .prop_map(|(f, a)| Expr::call(f, a)),

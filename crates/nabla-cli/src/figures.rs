@@ -320,15 +320,25 @@ fn line_chart<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The legend in the upper right corner, in 14-point text.
 fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
+) -> DrawResult {
+    draw_legend_at(chart, SeriesLabelPosition::UpperRight, 14)
+}
+
+/// The legend on a light box at `position`, in `font_size`-point text.
+fn draw_legend_at<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
 ) -> DrawResult {
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(GREY)
-        .label_font((FONT, 14))
-        .position(SeriesLabelPosition::UpperRight)
+        .label_font((FONT, font_size))
+        .position(position)
         .draw()
         .map_err(draw_err)
 }
@@ -689,14 +699,7 @@ pub fn draw_activations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> Dr
                 )))
                 .map_err(draw_err)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY)
-            .label_font((FONT, 13))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(draw_err)?;
+        draw_legend_at(&mut chart, SeriesLabelPosition::UpperLeft, 13)?;
     }
     Ok(())
 }

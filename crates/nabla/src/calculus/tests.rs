@@ -479,26 +479,20 @@ fn critical_points_with_flat_curvature_and_double_roots() {
 
 #[test]
 fn critical_rejects_bad_input() {
-    assert!(matches!(
-        critical(&p("x*y"), 0.0, 1.0),
-        Err(Error::Param { .. })
-    ));
-    assert!(matches!(
-        critical(&p("x^2"), 3.0, 1.0),
-        Err(Error::Param { .. })
-    ));
-    assert!(matches!(
-        critical(&p("x^2"), 1.0, 1.0),
-        Err(Error::Param { .. })
-    ));
-    assert!(matches!(
-        critical(&p("2"), 0.0, 1.0),
-        Err(Error::Param { .. })
-    ));
-    assert!(matches!(
-        critical(&p("x^2"), f64::NEG_INFINITY, 1.0),
-        Err(Error::Param { .. })
-    ));
+    // Two variables, a reversed and an empty interval, no variable, an unbounded interval.
+    let cases = [
+        ("x*y", 0.0, 1.0),
+        ("x^2", 3.0, 1.0),
+        ("x^2", 1.0, 1.0),
+        ("2", 0.0, 1.0),
+        ("x^2", f64::NEG_INFINITY, 1.0),
+    ];
+    for (f, a, b) in cases {
+        assert!(
+            matches!(critical(&p(f), a, b), Err(Error::Param { .. })),
+            "{f} on [{a}, {b}]"
+        );
+    }
 }
 
 // ---------------------------------------------------------------- property test

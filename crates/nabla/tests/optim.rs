@@ -50,22 +50,33 @@ fn bits(ps: &[Var<f32>]) -> Vec<Vec<u32>> {
         .collect()
 }
 
+// Optimisers over `ps` from their defaults with a change, as in `sgd(ps, |c| c.momentum = 0.9)`.
+fn sgd(ps: Vec<Var<f32>>, change: impl FnOnce(&mut SgdConfig)) -> nabla::Result<Sgd> {
+    let mut cfg = SgdConfig::default();
+    change(&mut cfg);
+    Sgd::new(ps, cfg)
+}
+fn adam(ps: Vec<Var<f32>>, change: impl FnOnce(&mut AdamConfig)) -> nabla::Result<Adam> {
+    let mut cfg = AdamConfig::default();
+    change(&mut cfg);
+    Adam::new(ps, cfg)
+}
+fn adamw(ps: Vec<Var<f32>>, change: impl FnOnce(&mut AdamWConfig)) -> nabla::Result<AdamW> {
+    let mut cfg = AdamWConfig::default();
+    change(&mut cfg);
+    AdamW::new(ps, cfg)
+}
+fn rms(ps: Vec<Var<f32>>, change: impl FnOnce(&mut RmsPropConfig)) -> nabla::Result<RmsProp> {
+    let mut cfg = RmsPropConfig::default();
+    change(&mut cfg);
+    RmsProp::new(ps, cfg)
+}
+
 type Factory = fn(Vec<Var<f32>>) -> Box<dyn Optimizer>;
 
 fn factories() -> Vec<(&'static str, Factory)> {
     vec![
-        ("sgd plain", |p| {
-            Box::new(
-                Sgd::new(
-                    p,
-                    SgdConfig {
-                        lr: 0.05,
-                        ..Default::default()
-                    },
-                )
-                .unwrap(),
-            )
-        }),
+        ("sgd plain", |p| Box::new(sgd(p, |c| c.lr = 0.05).unwrap())),
         ("sgd nesterov", |p| {
             Box::new(
                 Sgd::new(
@@ -95,18 +106,7 @@ fn factories() -> Vec<(&'static str, Factory)> {
                 .unwrap(),
             )
         }),
-        ("adamw", |p| {
-            Box::new(
-                AdamW::new(
-                    p,
-                    AdamWConfig {
-                        lr: 0.05,
-                        ..Default::default()
-                    },
-                )
-                .unwrap(),
-            )
-        }),
+        ("adamw", |p| Box::new(adamw(p, |c| c.lr = 0.05).unwrap())),
         ("rmsprop centred momentum", |p| {
             Box::new(
                 RmsProp::new(
@@ -177,14 +177,7 @@ fn saved_state_resumes_bit_identically() {
 #[test]
 fn state_names_buffers_by_parameter() {
     let ps = problem_params();
-    let mut opt = Adam::new(
-        ps.clone(),
-        AdamConfig {
-            amsgrad: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = adam(ps.clone(), |c| c.amsgrad = true).unwrap();
     assert!(
         opt.state().buffers.is_empty(),
         "no buffers before the first step"
@@ -235,8 +228,8 @@ fn trained_state<O: Optimizer>(opt: &mut O, ps: &[Var<f32>]) -> OptimizerState {
 #[test]
 fn load_state_rejects_mismatches_and_changes_nothing() {
     let ps = problem_params();
-    let mut adam = Adam::new(ps.clone(), AdamConfig::default()).unwrap();
-    let adam_state = trained_state(&mut adam, &ps);
+    let mut trained = Adam::new(ps.clone(), AdamConfig::default()).unwrap();
+    let adam_state = trained_state(&mut trained, &ps);
 
     // Wrong kind.
     let mut rms = RmsProp::new(problem_params(), RmsPropConfig::default()).unwrap();
@@ -270,27 +263,13 @@ fn load_state_rejects_mismatches_and_changes_nothing() {
 
     // A buffer this configuration does not use (AMSGrad state into plain Adam).
     let ps2 = problem_params();
-    let mut ams = Adam::new(
-        ps2.clone(),
-        AdamConfig {
-            amsgrad: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut ams = adam(ps2.clone(), |c| c.amsgrad = true).unwrap();
     let ams_state = trained_state(&mut ams, &ps2);
     expect_param_error(fresh.load_state(&ams_state), "max_exp_avg_sq");
 
     // Momentum state into SGD without momentum.
     let ps3 = problem_params();
-    let mut sgd_m = Sgd::new(
-        ps3.clone(),
-        SgdConfig {
-            momentum: 0.9,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut sgd_m = sgd(ps3.clone(), |c| c.momentum = 0.9).unwrap();
     let sgd_state = trained_state(&mut sgd_m, &ps3);
     let mut sgd_plain = Sgd::new(problem_params(), SgdConfig::default()).unwrap();
     expect_param_error(sgd_plain.load_state(&sgd_state), "momentum_buffer");
@@ -302,53 +281,44 @@ fn load_state_rejects_mismatches_and_changes_nothing() {
 
 #[test]
 fn invalid_configurations_are_rejected() {
-    // Each check builds an optimiser from its defaults with one change.
-    fn sgd(change: impl FnOnce(&mut SgdConfig)) -> nabla::Result<()> {
-        let mut cfg = SgdConfig::default();
-        change(&mut cfg);
-        Sgd::new(problem_params(), cfg).map(|_| ())
-    }
-    fn adam(change: impl FnOnce(&mut AdamConfig)) -> nabla::Result<()> {
-        let mut cfg = AdamConfig::default();
-        change(&mut cfg);
-        Adam::new(problem_params(), cfg).map(|_| ())
-    }
-    fn adamw(change: impl FnOnce(&mut AdamWConfig)) -> nabla::Result<()> {
-        let mut cfg = AdamWConfig::default();
-        change(&mut cfg);
-        AdamW::new(problem_params(), cfg).map(|_| ())
-    }
-    fn rms(change: impl FnOnce(&mut RmsPropConfig)) -> nabla::Result<()> {
-        let mut cfg = RmsPropConfig::default();
-        change(&mut cfg);
-        RmsProp::new(problem_params(), cfg).map(|_| ())
-    }
+    // Each case: a fresh optimiser from its defaults with one change, and the word its error
+    // must contain.
+    let fresh = problem_params;
     for lr in [0.0, -0.1, f64::NAN, f64::INFINITY] {
-        expect_param_error(sgd(|c| c.lr = lr), "learning rate");
-        expect_param_error(adam(|c| c.lr = lr), "learning rate");
-        expect_param_error(rms(|c| c.lr = lr), "learning rate");
+        expect_param_error(sgd(fresh(), |c| c.lr = lr).map(drop), "learning rate");
+        expect_param_error(adam(fresh(), |c| c.lr = lr).map(drop), "learning rate");
+        expect_param_error(rms(fresh(), |c| c.lr = lr).map(drop), "learning rate");
     }
     let rejected = [
-        (sgd(|c| c.momentum = 1.0), "momentum"),
-        (sgd(|c| c.momentum = -0.1), "momentum"),
-        (sgd(|c| c.weight_decay = -1.0), "weight decay"),
-        (sgd(|c| c.nesterov = true), "nesterov"),
+        (sgd(fresh(), |c| c.momentum = 1.0).map(drop), "momentum"),
+        (sgd(fresh(), |c| c.momentum = -0.1).map(drop), "momentum"),
         (
-            sgd(|c| (c.nesterov, c.momentum, c.dampening) = (true, 0.9, 0.1)),
+            sgd(fresh(), |c| c.weight_decay = -1.0).map(drop),
+            "weight decay",
+        ),
+        (sgd(fresh(), |c| c.nesterov = true).map(drop), "nesterov"),
+        (
+            sgd(fresh(), |c| {
+                (c.nesterov, c.momentum, c.dampening) = (true, 0.9, 0.1)
+            })
+            .map(drop),
             "dampening",
         ),
-        (adam(|c| c.betas = (1.0, 0.999)), "beta1"),
-        (adam(|c| c.betas = (0.9, 1.5)), "beta2"),
-        (adam(|c| c.eps = 0.0), "eps"),
-        (adamw(|c| c.weight_decay = f64::NAN), "weight decay"),
-        (rms(|c| c.alpha = 1.0), "alpha"),
-        (rms(|c| c.momentum = 1.0), "momentum"),
-        (rms(|c| c.eps = -1e-8), "eps"),
+        (adam(fresh(), |c| c.betas = (1.0, 0.999)).map(drop), "beta1"),
+        (adam(fresh(), |c| c.betas = (0.9, 1.5)).map(drop), "beta2"),
+        (adam(fresh(), |c| c.eps = 0.0).map(drop), "eps"),
+        (
+            adamw(fresh(), |c| c.weight_decay = f64::NAN).map(drop),
+            "weight decay",
+        ),
+        (rms(fresh(), |c| c.alpha = 1.0).map(drop), "alpha"),
+        (rms(fresh(), |c| c.momentum = 1.0).map(drop), "momentum"),
+        (rms(fresh(), |c| c.eps = -1e-8).map(drop), "eps"),
     ];
     for (result, needle) in rejected {
         expect_param_error(result, needle);
     }
-    sgd(|c| (c.nesterov, c.momentum) = (true, 0.9)).unwrap();
+    sgd(fresh(), |c| (c.nesterov, c.momentum) = (true, 0.9)).unwrap();
 
     // Empty parameter list, and a parameter that is not a leaf.
     expect_param_error(Sgd::new(vec![], SgdConfig::default()).map(|_| ()), "empty");
@@ -389,14 +359,7 @@ fn documented_defaults_are_pytorchs() {
 #[test]
 fn parameter_without_gradient_is_skipped() {
     let ps = problem_params();
-    let mut opt = Adam::new(
-        ps.clone(),
-        AdamConfig {
-            lr: 0.1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = adam(ps.clone(), |c| c.lr = 0.1).unwrap();
     let untouched = ps[1].value().clone();
     write_gradients(&ps[..1]);
     assert!(ps[1].grad_ref().is_none());
@@ -419,14 +382,7 @@ fn parameter_without_gradient_is_skipped() {
     // Its first update, when a gradient arrives, is Adam's first step (t = 1), the same as a
     // fresh optimiser's over that parameter alone.
     let alone = Var::parameter(untouched.clone());
-    let mut fresh = Adam::new(
-        vec![alone.clone()],
-        AdamConfig {
-            lr: 0.1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut fresh = adam(vec![alone.clone()], |c| c.lr = 0.1).unwrap();
     write_gradients(&ps);
     write_gradients(std::slice::from_ref(&alone));
     opt.step().unwrap();
@@ -455,14 +411,7 @@ fn zero_grad_zeros_gradients_and_keeps_empty_slots_empty() {
 #[test]
 fn bad_step_inputs_error_without_changing_anything() {
     let ps = problem_params();
-    let mut opt = Sgd::new(
-        ps.clone(),
-        SgdConfig {
-            momentum: 0.9,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = sgd(ps.clone(), |c| c.momentum = 0.9).unwrap();
     write_gradients(&ps);
     let before = values(&ps);
 
@@ -618,14 +567,7 @@ fn schedules_validate_apply_and_serialise() {
     };
     good.validate().unwrap();
 
-    let mut opt = Sgd::new(
-        problem_params(),
-        SgdConfig {
-            lr: 0.2,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = sgd(problem_params(), |c| c.lr = 0.2).unwrap();
     let lr = good.apply(&mut opt, 0.2, 1);
     assert!(close(lr, 0.15));
     assert_eq!(opt.learning_rate(), lr);

@@ -1,7 +1,8 @@
 //! Differentiable operations: one family per file, forward and derivative side by side.
 //!
 //! Each operation is a method on [`Var`](super::Var) that computes its value with the tensor
-//! kernels and records a small struct implementing [`Backward`](super::Backward). Operations
+//! kernels and records its derivative as a closure beside it (through `Var::unary_op` or
+//! `Var::binary_op`, which wrap the closure as a [`Backward`](super::Backward) rule). Operations
 //! whose operand shapes can disagree return [`Result`](crate::Result).
 
 mod arith;
@@ -20,6 +21,16 @@ use crate::{Element, Result, Tensor};
 struct Rule<F> {
     name: &'static str,
     backward: F,
+}
+
+impl<F> Rule<F> {
+    /// The bound on `F` here lets the closure's argument types be inferred.
+    fn new<E: Element>(name: &'static str, backward: F) -> Self
+    where
+        F: Fn(&Tensor<E>, &[&Tensor<E>], &Tensor<E>, &[bool]) -> Result<Vec<Option<Tensor<E>>>>,
+    {
+        Rule { name, backward }
+    }
 }
 
 impl<E, F> Backward<E> for Rule<F>
@@ -62,14 +73,10 @@ impl<E: Element> Var<E> {
         name: &'static str,
         dx: impl Fn(&Tensor<E>, &Tensor<E>, &Tensor<E>) -> Result<Tensor<E>> + 'static,
     ) -> Var<E> {
-        let backward = move |g: &Tensor<E>,
-                             inputs: &[&Tensor<E>],
-                             y: &Tensor<E>,
-                             _: &[bool]|
-              -> Result<Vec<Option<Tensor<E>>>> {
+        let rule = Rule::new(name, move |g, inputs, y, _needs| {
             Ok(vec![Some(dx(g, inputs[0], y)?)])
-        };
-        Var::from_op(value, Rule { name, backward }, vec![self.clone()])
+        });
+        Var::from_op(value, rule, vec![self.clone()])
     }
 
     /// Records a two-input op `y = self ∘ other`: `da(g, a, b, y)` and `db(g, a, b, y)` are
@@ -82,18 +89,13 @@ impl<E: Element> Var<E> {
         da: impl Fn(&Tensor<E>, &Tensor<E>, &Tensor<E>, &Tensor<E>) -> Result<Tensor<E>> + 'static,
         db: impl Fn(&Tensor<E>, &Tensor<E>, &Tensor<E>, &Tensor<E>) -> Result<Tensor<E>> + 'static,
     ) -> Var<E> {
-        let backward = move |g: &Tensor<E>,
-                             inputs: &[&Tensor<E>],
-                             y: &Tensor<E>,
-                             needs: &[bool]|
-              -> Result<Vec<Option<Tensor<E>>>> {
+        let rule = Rule::new(name, move |g, inputs, y, needs| {
             let (a, b) = (inputs[0], inputs[1]);
             Ok(vec![
                 grad_if(needs[0], || da(g, a, b, y))?,
                 grad_if(needs[1], || db(g, a, b, y))?,
             ])
-        };
-        let rule = Rule { name, backward };
+        });
         Var::from_op(value, rule, vec![self.clone(), other.clone()])
     }
 }

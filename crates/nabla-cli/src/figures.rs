@@ -320,15 +320,25 @@ fn line_chart<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The legend in the upper right corner, in 14-point text.
 fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
+) -> DrawResult {
+    draw_legend_at(chart, SeriesLabelPosition::UpperRight, 14)
+}
+
+/// The legend on a light box at `position`, in `font_size`-point text.
+fn draw_legend_at<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
 ) -> DrawResult {
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(GREY)
-        .label_font((FONT, 14))
-        .position(SeriesLabelPosition::UpperRight)
+        .label_font((FONT, font_size))
+        .position(position)
         .draw()
         .map_err(draw_err)
 }
@@ -348,36 +358,31 @@ pub fn draw_history<DB: DrawingBackend>(
     let named = |name: &str, values: &[Option<f64>], color| {
         (name.to_string(), series_points(&s.epochs, values), color)
     };
-    let loss: Vec<_> = [
-        named("train loss", &s.train_loss, BLUE),
-        named("validation loss", &s.val_loss, VERMILION),
-    ]
-    .into_iter()
-    .filter(|(_, p, _)| !p.is_empty())
-    .collect();
-    line_chart(
-        next.next().unwrap(),
-        "Loss per epoch",
-        "loss",
-        &loss,
-        false,
-        "epoch",
-    )?;
-    if has_accuracy {
-        let acc: Vec<_> = [
-            named("train accuracy", &s.train_accuracy, BLUE),
-            named("validation accuracy", &s.val_accuracy, VERMILION),
+    // One panel of a training and a validation curve; a curve without points is left out.
+    let train_and_val = |area, title, y_label, train: &[Option<f64>], val: &[Option<f64>]| {
+        let series: Vec<_> = [
+            named(&format!("train {y_label}"), train, BLUE),
+            named(&format!("validation {y_label}"), val, VERMILION),
         ]
         .into_iter()
         .filter(|(_, p, _)| !p.is_empty())
         .collect();
-        line_chart(
+        line_chart(area, title, y_label, &series, false, "epoch")
+    };
+    train_and_val(
+        next.next().unwrap(),
+        "Loss per epoch",
+        "loss",
+        &s.train_loss,
+        &s.val_loss,
+    )?;
+    if has_accuracy {
+        train_and_val(
             next.next().unwrap(),
             "Accuracy per epoch",
             "accuracy",
-            &acc,
-            false,
-            "epoch",
+            &s.train_accuracy,
+            &s.val_accuracy,
         )?;
     }
     if has_grads {
@@ -694,14 +699,7 @@ pub fn draw_activations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> Dr
                 )))
                 .map_err(draw_err)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY)
-            .label_font((FONT, 13))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(draw_err)?;
+        draw_legend_at(&mut chart, SeriesLabelPosition::UpperLeft, 13)?;
     }
     Ok(())
 }

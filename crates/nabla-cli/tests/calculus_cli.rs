@@ -1,24 +1,10 @@
 //! Runs the built `nabla` binary on the calculus commands and checks outputs and exit codes.
 //! Expected numbers are derived by hand in the comments.
 
-use std::process::{Command, Output};
+mod common;
 
+use common::{nabla, stderr, stdout};
 use serde_json::Value;
-
-fn nabla(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nabla"))
-        .args(args)
-        .output()
-        .expect("run nabla")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn json(args: &[&str]) -> Value {
     let out = nabla(args);

@@ -1,51 +1,13 @@
 //! Integration tests of the data commands: they run the `nabla` binary.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
+use common::{json_of, nabla, ok, s, stderr, stdout, tmpdir};
 use serde_json::Value;
-
-fn nabla(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nabla"))
-        .args(args)
-        .output()
-        .expect("run nabla")
-}
-
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nabla-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(o: &Output) -> &Output {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        stdout(o),
-        stderr(o)
-    );
-    o
-}
-
-fn json_of(o: &Output) -> Value {
-    serde_json::from_str(&stdout(ok(o))).expect("JSON on stdout")
-}
 
 /// A small deterministic generator for synthetic data.
 struct Lcg(u64);
@@ -971,6 +933,22 @@ fn track_test_lists_every_epoch() {
     assert!(stderr(&o).contains("--track-test"), "{}", stderr(&o));
 }
 
+/// Train a network of 4 hidden units on `data` with the default epochs and batch size, and
+/// return what `nabla inspect --json` says of the model.
+fn train_with_default_size(data: &str, model: &Path) -> Value {
+    ok(&nabla(&[
+        "train",
+        "--data",
+        data,
+        "--hidden",
+        "4",
+        "--quiet",
+        "--out",
+        s(model),
+    ]));
+    json_of(&nabla(&["inspect", s(model), "--json"]))
+}
+
 /// Without --epochs/--batch-size, a training set under 10 000 rows gets batch 32 and enough
 /// epochs for about 2 000 optimiser steps (20 to 200), a larger one 10 epochs of batch 128 (the
 /// settings stored in the model say so).
@@ -980,17 +958,7 @@ fn default_epochs_and_batch_follow_the_training_rows() {
     let model = d.join("m.safetensors");
     let small = d.join("small.csv");
     blobs_csv(&small, 700);
-    ok(&nabla(&[
-        "train",
-        "--data",
-        s(&small),
-        "--hidden",
-        "4",
-        "--quiet",
-        "--out",
-        s(&model),
-    ]));
-    let ins = json_of(&nabla(&["inspect", s(&model), "--json"]));
+    let ins = train_with_default_size(s(&small), &model);
     let rows = ins["training"]["rows"]["train"].as_u64().unwrap();
     // 700 rows → about 504 training rows → 16 batches of 32 per epoch → 125 epochs.
     let steps = rows.div_ceil(32);
@@ -1000,33 +968,13 @@ fn default_epochs_and_batch_follow_the_training_rows() {
     assert_eq!(ins["training"]["settings"]["batch_size"], 32, "{ins}");
     assert_eq!(ins["training"]["epochs_run"], expected);
     // Iris (108 training rows, 4 steps per epoch) reaches the cap of 200 epochs.
-    ok(&nabla(&[
-        "train",
-        "--data",
-        "builtin:iris",
-        "--hidden",
-        "4",
-        "--quiet",
-        "--out",
-        s(&model),
-    ]));
-    let ins = json_of(&nabla(&["inspect", s(&model), "--json"]));
+    let ins = train_with_default_size("builtin:iris", &model);
     assert_eq!(ins["training"]["settings"]["epochs"], 200, "{ins}");
     // 14 000 rows leave about 10 080 training rows after the default test and validation
     // splits: a large set.
     let csv = d.join("big.csv");
     blobs_csv(&csv, 14_000);
-    ok(&nabla(&[
-        "train",
-        "--data",
-        s(&csv),
-        "--hidden",
-        "4",
-        "--quiet",
-        "--out",
-        s(&model),
-    ]));
-    let ins = json_of(&nabla(&["inspect", s(&model), "--json"]));
+    let ins = train_with_default_size(s(&csv), &model);
     let rows = ins["training"]["rows"]["train"].as_u64().unwrap();
     assert!((10_000..10_200).contains(&rows), "{ins}");
     assert_eq!(ins["training"]["settings"]["epochs"], 10, "{ins}");

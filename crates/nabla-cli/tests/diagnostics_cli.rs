@@ -1,25 +1,13 @@
 //! `nabla train` prints diagnostics warnings that name the layer and a remedy, adds gradient
 //! norms to the epoch line with --diagnostics, and writes the HTML report with --report.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nabla-diag-cli-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn nabla(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_nabla"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::{nabla, ok, s, stderr, tmpdir};
 
 #[test]
 fn a_deep_sigmoid_network_gets_a_vanishing_gradient_warning() {
-    let d = tmp("vanish");
+    let d = tmpdir("vanish");
     let out = d.join("m.safetensors");
     let o = nabla(&[
         "train",
@@ -36,10 +24,9 @@ fn a_deep_sigmoid_network_gets_a_vanishing_gradient_warning() {
         "--epochs",
         "4",
         "--out",
-        out.to_str().unwrap(),
+        s(&out),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(ok(&o));
     let line = err
         .lines()
         .find(|l| l.starts_with("warning: epoch 3: vanishing gradients in layer 0"))
@@ -49,7 +36,7 @@ fn a_deep_sigmoid_network_gets_a_vanishing_gradient_warning() {
 
 #[test]
 fn a_huge_learning_rate_stops_with_the_epoch_batch_and_a_remedy() {
-    let d = tmp("explode");
+    let d = tmpdir("explode");
     let out = d.join("m.safetensors");
     // A huge learning rate: the loss diverges; the error names epoch and batch and a remedy.
     let o = nabla(&[
@@ -61,9 +48,9 @@ fn a_huge_learning_rate_stops_with_the_epoch_batch_and_a_remedy() {
         "--epochs",
         "3",
         "--out",
-        out.to_str().unwrap(),
+        s(&out),
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     let last = err.lines().last().unwrap_or_default();
     assert!(
@@ -77,7 +64,7 @@ fn a_huge_learning_rate_stops_with_the_epoch_batch_and_a_remedy() {
 
 #[test]
 fn diagnostics_flag_adds_gradient_norms_and_report_holds_the_accuracy() {
-    let d = tmp("report");
+    let d = tmpdir("report");
     let out = d.join("m.safetensors");
     let report = d.join("r.html");
     let o = nabla(&[
@@ -87,12 +74,11 @@ fn diagnostics_flag_adds_gradient_norms_and_report_holds_the_accuracy() {
         "--diagnostics",
         "--json",
         "--out",
-        out.to_str().unwrap(),
+        s(&out),
         "--report",
-        report.to_str().unwrap(),
+        s(&report),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(ok(&o));
     let epoch_line = err.lines().find(|l| l.starts_with("epoch   1/2")).unwrap();
     assert!(
         epoch_line.contains("|∇W| 0=") && epoch_line.contains(" 2="),

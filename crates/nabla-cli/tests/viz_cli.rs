@@ -1,18 +1,14 @@
 //! `nabla explain`, `nabla graph` and `nabla plot`, run as a user would. Numbers are checked
 //! against hand-derived formulas, autograd, and central finite differences computed here.
 
+mod common;
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::nabla;
 use serde_json::Value;
-
-fn nabla(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nabla"))
-        .args(args)
-        .output()
-        .expect("run nabla")
-}
 
 fn ok(args: &[&str]) -> String {
     let out = nabla(args);

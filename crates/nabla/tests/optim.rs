@@ -2,7 +2,7 @@
 //! `optim_fixtures.rs`): resuming from a saved state, state validation, config validation,
 //! parameters without gradients, zeroing, and learning-rate schedules.
 
-use nabla::autograd::{Backward, Var};
+use nabla::autograd::Var;
 use nabla::optim::{
     Adam, AdamConfig, AdamW, AdamWConfig, LrSchedule, Optimizer, OptimizerState, RmsProp,
     RmsPropConfig, Sgd, SgdConfig,
@@ -50,22 +50,33 @@ fn bits(ps: &[Var<f32>]) -> Vec<Vec<u32>> {
         .collect()
 }
 
+// Optimisers over `ps` from their defaults with a change, as in `sgd(ps, |c| c.momentum = 0.9)`.
+fn sgd(ps: Vec<Var<f32>>, change: impl FnOnce(&mut SgdConfig)) -> nabla::Result<Sgd> {
+    let mut cfg = SgdConfig::default();
+    change(&mut cfg);
+    Sgd::new(ps, cfg)
+}
+fn adam(ps: Vec<Var<f32>>, change: impl FnOnce(&mut AdamConfig)) -> nabla::Result<Adam> {
+    let mut cfg = AdamConfig::default();
+    change(&mut cfg);
+    Adam::new(ps, cfg)
+}
+fn adamw(ps: Vec<Var<f32>>, change: impl FnOnce(&mut AdamWConfig)) -> nabla::Result<AdamW> {
+    let mut cfg = AdamWConfig::default();
+    change(&mut cfg);
+    AdamW::new(ps, cfg)
+}
+fn rms(ps: Vec<Var<f32>>, change: impl FnOnce(&mut RmsPropConfig)) -> nabla::Result<RmsProp> {
+    let mut cfg = RmsPropConfig::default();
+    change(&mut cfg);
+    RmsProp::new(ps, cfg)
+}
+
 type Factory = fn(Vec<Var<f32>>) -> Box<dyn Optimizer>;
 
 fn factories() -> Vec<(&'static str, Factory)> {
     vec![
-        ("sgd plain", |p| {
-            Box::new(
-                Sgd::new(
-                    p,
-                    SgdConfig {
-                        lr: 0.05,
-                        ..Default::default()
-                    },
-                )
-                .unwrap(),
-            )
-        }),
+        ("sgd plain", |p| Box::new(sgd(p, |c| c.lr = 0.05).unwrap())),
         ("sgd nesterov", |p| {
             Box::new(
                 Sgd::new(
@@ -95,18 +106,7 @@ fn factories() -> Vec<(&'static str, Factory)> {
                 .unwrap(),
             )
         }),
-        ("adamw", |p| {
-            Box::new(
-                AdamW::new(
-                    p,
-                    AdamWConfig {
-                        lr: 0.05,
-                        ..Default::default()
-                    },
-                )
-                .unwrap(),
-            )
-        }),
+        ("adamw", |p| Box::new(adamw(p, |c| c.lr = 0.05).unwrap())),
         ("rmsprop centred momentum", |p| {
             Box::new(
                 RmsProp::new(
@@ -123,32 +123,31 @@ fn factories() -> Vec<(&'static str, Factory)> {
     ]
 }
 
+/// Optimiser steps `steps` of the resume test's run, which halves the learning rate before
+/// step 3: a run split in two parts must take the same steps as one straight run.
+fn run_steps(opt: &mut dyn Optimizer, ps: &[Var<f32>], steps: std::ops::Range<usize>) {
+    for step in steps {
+        if step == 3 {
+            opt.set_learning_rate(opt.learning_rate() * 0.5);
+        }
+        opt.zero_grad();
+        write_gradients(ps);
+        opt.step().unwrap();
+    }
+}
+
 #[test]
 fn saved_state_resumes_bit_identically() {
     for (label, make) in factories() {
         // Ten uninterrupted steps, with a learning-rate change after three.
         let straight = problem_params();
         let mut opt = make(straight.clone());
-        for step in 0..10 {
-            if step == 3 {
-                opt.set_learning_rate(opt.learning_rate() * 0.5);
-            }
-            opt.zero_grad();
-            write_gradients(&straight);
-            opt.step().unwrap();
-        }
+        run_steps(opt.as_mut(), &straight, 0..10);
 
         // Five steps, save through JSON, a fresh optimiser over fresh parameters, five more.
         let first_half = problem_params();
         let mut opt = make(first_half.clone());
-        for step in 0..5 {
-            if step == 3 {
-                opt.set_learning_rate(opt.learning_rate() * 0.5);
-            }
-            opt.zero_grad();
-            write_gradients(&first_half);
-            opt.step().unwrap();
-        }
+        run_steps(opt.as_mut(), &first_half, 0..5);
         let saved = OptimizerState::from_json(&opt.state().to_json().unwrap()).unwrap();
         assert_eq!(
             saved,
@@ -165,11 +164,7 @@ fn saved_state_resumes_bit_identically() {
         let mut opt = make(resumed.clone());
         opt.load_state(&saved).unwrap();
         assert_eq!(opt.learning_rate(), saved.lr, "{label}: lr not restored");
-        for _ in 0..5 {
-            opt.zero_grad();
-            write_gradients(&resumed);
-            opt.step().unwrap();
-        }
+        run_steps(opt.as_mut(), &resumed, 5..10);
         assert_eq!(
             bits(&resumed),
             bits(&straight),
@@ -182,14 +177,7 @@ fn saved_state_resumes_bit_identically() {
 #[test]
 fn state_names_buffers_by_parameter() {
     let ps = problem_params();
-    let mut opt = Adam::new(
-        ps.clone(),
-        AdamConfig {
-            amsgrad: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = adam(ps.clone(), |c| c.amsgrad = true).unwrap();
     assert!(
         opt.state().buffers.is_empty(),
         "no buffers before the first step"
@@ -240,8 +228,8 @@ fn trained_state<O: Optimizer>(opt: &mut O, ps: &[Var<f32>]) -> OptimizerState {
 #[test]
 fn load_state_rejects_mismatches_and_changes_nothing() {
     let ps = problem_params();
-    let mut adam = Adam::new(ps.clone(), AdamConfig::default()).unwrap();
-    let adam_state = trained_state(&mut adam, &ps);
+    let mut trained = Adam::new(ps.clone(), AdamConfig::default()).unwrap();
+    let adam_state = trained_state(&mut trained, &ps);
 
     // Wrong kind.
     let mut rms = RmsProp::new(problem_params(), RmsPropConfig::default()).unwrap();
@@ -275,27 +263,13 @@ fn load_state_rejects_mismatches_and_changes_nothing() {
 
     // A buffer this configuration does not use (AMSGrad state into plain Adam).
     let ps2 = problem_params();
-    let mut ams = Adam::new(
-        ps2.clone(),
-        AdamConfig {
-            amsgrad: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut ams = adam(ps2.clone(), |c| c.amsgrad = true).unwrap();
     let ams_state = trained_state(&mut ams, &ps2);
     expect_param_error(fresh.load_state(&ams_state), "max_exp_avg_sq");
 
     // Momentum state into SGD without momentum.
     let ps3 = problem_params();
-    let mut sgd_m = Sgd::new(
-        ps3.clone(),
-        SgdConfig {
-            momentum: 0.9,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut sgd_m = sgd(ps3.clone(), |c| c.momentum = 0.9).unwrap();
     let sgd_state = trained_state(&mut sgd_m, &ps3);
     let mut sgd_plain = Sgd::new(problem_params(), SgdConfig::default()).unwrap();
     expect_param_error(sgd_plain.load_state(&sgd_state), "momentum_buffer");
@@ -307,151 +281,55 @@ fn load_state_rejects_mismatches_and_changes_nothing() {
 
 #[test]
 fn invalid_configurations_are_rejected() {
-    fn sgd(cfg: SgdConfig) -> nabla::Result<()> {
-        Sgd::new(problem_params(), cfg).map(|_| ())
-    }
-    fn adam(cfg: AdamConfig) -> nabla::Result<()> {
-        Adam::new(problem_params(), cfg).map(|_| ())
-    }
-    fn adamw(cfg: AdamWConfig) -> nabla::Result<()> {
-        AdamW::new(problem_params(), cfg).map(|_| ())
-    }
-    fn rms(cfg: RmsPropConfig) -> nabla::Result<()> {
-        RmsProp::new(problem_params(), cfg).map(|_| ())
-    }
-    let d = SgdConfig::default();
+    // Each case: a fresh optimiser from its defaults with one change, and the word its error
+    // must contain.
+    let fresh = problem_params;
     for lr in [0.0, -0.1, f64::NAN, f64::INFINITY] {
-        expect_param_error(sgd(SgdConfig { lr, ..d }), "learning rate");
-        expect_param_error(
-            adam(AdamConfig {
-                lr,
-                ..Default::default()
-            }),
-            "learning rate",
-        );
-        expect_param_error(
-            rms(RmsPropConfig {
-                lr,
-                ..Default::default()
-            }),
-            "learning rate",
-        );
+        expect_param_error(sgd(fresh(), |c| c.lr = lr).map(drop), "learning rate");
+        expect_param_error(adam(fresh(), |c| c.lr = lr).map(drop), "learning rate");
+        expect_param_error(rms(fresh(), |c| c.lr = lr).map(drop), "learning rate");
     }
-    expect_param_error(sgd(SgdConfig { momentum: 1.0, ..d }), "momentum");
-    expect_param_error(
-        sgd(SgdConfig {
-            momentum: -0.1,
-            ..d
-        }),
-        "momentum",
-    );
-    expect_param_error(
-        sgd(SgdConfig {
-            weight_decay: -1.0,
-            ..d
-        }),
-        "weight decay",
-    );
-    expect_param_error(
-        sgd(SgdConfig {
-            nesterov: true,
-            ..d
-        }),
-        "nesterov",
-    );
-    expect_param_error(
-        sgd(SgdConfig {
-            nesterov: true,
-            momentum: 0.9,
-            dampening: 0.1,
-            ..d
-        }),
-        "dampening",
-    );
-    sgd(SgdConfig {
-        nesterov: true,
-        momentum: 0.9,
-        ..d
-    })
-    .unwrap();
-    expect_param_error(
-        adam(AdamConfig {
-            betas: (1.0, 0.999),
-            ..Default::default()
-        }),
-        "beta1",
-    );
-    expect_param_error(
-        adam(AdamConfig {
-            betas: (0.9, 1.5),
-            ..Default::default()
-        }),
-        "beta2",
-    );
-    expect_param_error(
-        adam(AdamConfig {
-            eps: 0.0,
-            ..Default::default()
-        }),
-        "eps",
-    );
-    expect_param_error(
-        adamw(AdamWConfig {
-            weight_decay: f64::NAN,
-            ..Default::default()
-        }),
-        "weight decay",
-    );
-    expect_param_error(
-        rms(RmsPropConfig {
-            alpha: 1.0,
-            ..Default::default()
-        }),
-        "alpha",
-    );
-    expect_param_error(
-        rms(RmsPropConfig {
-            momentum: 1.0,
-            ..Default::default()
-        }),
-        "momentum",
-    );
-    expect_param_error(
-        rms(RmsPropConfig {
-            eps: -1e-8,
-            ..Default::default()
-        }),
-        "eps",
-    );
+    let rejected = [
+        (sgd(fresh(), |c| c.momentum = 1.0).map(drop), "momentum"),
+        (sgd(fresh(), |c| c.momentum = -0.1).map(drop), "momentum"),
+        (
+            sgd(fresh(), |c| c.weight_decay = -1.0).map(drop),
+            "weight decay",
+        ),
+        (sgd(fresh(), |c| c.nesterov = true).map(drop), "nesterov"),
+        (
+            sgd(fresh(), |c| {
+                (c.nesterov, c.momentum, c.dampening) = (true, 0.9, 0.1)
+            })
+            .map(drop),
+            "dampening",
+        ),
+        (adam(fresh(), |c| c.betas = (1.0, 0.999)).map(drop), "beta1"),
+        (adam(fresh(), |c| c.betas = (0.9, 1.5)).map(drop), "beta2"),
+        (adam(fresh(), |c| c.eps = 0.0).map(drop), "eps"),
+        (
+            adamw(fresh(), |c| c.weight_decay = f64::NAN).map(drop),
+            "weight decay",
+        ),
+        (rms(fresh(), |c| c.alpha = 1.0).map(drop), "alpha"),
+        (rms(fresh(), |c| c.momentum = 1.0).map(drop), "momentum"),
+        (rms(fresh(), |c| c.eps = -1e-8).map(drop), "eps"),
+    ];
+    for (result, needle) in rejected {
+        expect_param_error(result, needle);
+    }
+    sgd(fresh(), |c| (c.nesterov, c.momentum) = (true, 0.9)).unwrap();
 
     // Empty parameter list, and a parameter that is not a leaf.
-    expect_param_error(Sgd::new(vec![], d).map(|_| ()), "empty");
+    expect_param_error(Sgd::new(vec![], SgdConfig::default()).map(|_| ()), "empty");
     let leaf = Var::parameter(Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap());
-    let computed = Var::from_op(leaf.value().clone(), Identity, vec![leaf.clone()]);
+    // Any operation on a parameter gives a value that is not a leaf.
+    let computed = leaf.mul_scalar(1.0);
     assert!(!computed.is_leaf());
     expect_param_error(
         Adam::new(vec![computed], AdamConfig::default()).map(|_| ()),
         "leaf",
     );
-}
-
-/// A pass-through operation, only to make a non-leaf value.
-struct Identity;
-
-impl Backward<f32> for Identity {
-    fn name(&self) -> &'static str {
-        "identity"
-    }
-
-    fn backward(
-        &self,
-        grad_output: &Tensor<f32>,
-        _inputs: &[&Tensor<f32>],
-        _output: &Tensor<f32>,
-        _needs: &[bool],
-    ) -> nabla::Result<Vec<Option<Tensor<f32>>>> {
-        Ok(vec![Some(grad_output.clone())])
-    }
 }
 
 #[test]
@@ -481,14 +359,7 @@ fn documented_defaults_are_pytorchs() {
 #[test]
 fn parameter_without_gradient_is_skipped() {
     let ps = problem_params();
-    let mut opt = Adam::new(
-        ps.clone(),
-        AdamConfig {
-            lr: 0.1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = adam(ps.clone(), |c| c.lr = 0.1).unwrap();
     let untouched = ps[1].value().clone();
     write_gradients(&ps[..1]);
     assert!(ps[1].grad_ref().is_none());
@@ -511,14 +382,7 @@ fn parameter_without_gradient_is_skipped() {
     // Its first update, when a gradient arrives, is Adam's first step (t = 1), the same as a
     // fresh optimiser's over that parameter alone.
     let alone = Var::parameter(untouched.clone());
-    let mut fresh = Adam::new(
-        vec![alone.clone()],
-        AdamConfig {
-            lr: 0.1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut fresh = adam(vec![alone.clone()], |c| c.lr = 0.1).unwrap();
     write_gradients(&ps);
     write_gradients(std::slice::from_ref(&alone));
     opt.step().unwrap();
@@ -547,14 +411,7 @@ fn zero_grad_zeros_gradients_and_keeps_empty_slots_empty() {
 #[test]
 fn bad_step_inputs_error_without_changing_anything() {
     let ps = problem_params();
-    let mut opt = Sgd::new(
-        ps.clone(),
-        SgdConfig {
-            momentum: 0.9,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = sgd(ps.clone(), |c| c.momentum = 0.9).unwrap();
     write_gradients(&ps);
     let before = values(&ps);
 
@@ -710,14 +567,7 @@ fn schedules_validate_apply_and_serialise() {
     };
     good.validate().unwrap();
 
-    let mut opt = Sgd::new(
-        problem_params(),
-        SgdConfig {
-            lr: 0.2,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = sgd(problem_params(), |c| c.lr = 0.2).unwrap();
     let lr = good.apply(&mut opt, 0.2, 1);
     assert!(close(lr, 0.15));
     assert_eq!(opt.learning_rate(), lr);

@@ -40,6 +40,42 @@ fn net(seed: u64, hidden: Vec<usize>, act: Activation) -> Sequential {
     .unwrap()
 }
 
+/// Ten sigmoid-sized hidden layers of 32: deep enough for gradients to vanish.
+fn deep_net(activation: Activation, init: Init) -> Sequential {
+    Sequential::mlp(&MlpConfig {
+        inputs: 2,
+        hidden: vec![32; 10],
+        outputs: 3,
+        activation,
+        init: Some(init),
+        seed: 11,
+        ..MlpConfig::default()
+    })
+    .unwrap()
+}
+
+fn adam(m: &Sequential, lr: f64) -> Adam {
+    Adam::new(
+        m.parameters(),
+        AdamConfig {
+            lr,
+            ..AdamConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+fn sgd(m: &Sequential, lr: f64) -> Sgd {
+    Sgd::new(
+        m.parameters(),
+        SgdConfig {
+            lr,
+            ..SgdConfig::default()
+        },
+    )
+    .unwrap()
+}
+
 fn cfg(epochs: usize) -> TrainConfig {
     TrainConfig {
         epochs,
@@ -54,14 +90,7 @@ fn learns_three_blobs_and_reports_metrics() {
     let train = blobs(300, 1);
     let val = blobs(90, 2);
     let mut m = net(0, vec![16], Activation::Relu);
-    let mut opt = Adam::new(
-        m.parameters(),
-        AdamConfig {
-            lr: 0.01,
-            ..AdamConfig::default()
-        },
-    )
-    .unwrap();
+    let mut opt = adam(&m, 0.01);
     let mut t = Trainer::new(&mut m, &mut opt, cfg(30)).unwrap();
     let h = t.fit(&train, Some(&val), &mut NoCallback).unwrap();
     assert_eq!(h.epochs.len(), 30);
@@ -130,14 +159,7 @@ fn an_interrupted_run_resumes_bit_identically() {
     // Uninterrupted.
     let mut full = mk();
     {
-        let mut opt = Adam::new(
-            full.parameters(),
-            AdamConfig {
-                lr: 0.02,
-                ..AdamConfig::default()
-            },
-        )
-        .unwrap();
+        let mut opt = adam(&full, 0.02);
         Trainer::new(&mut full, &mut opt, conf.clone())
             .unwrap()
             .fit(&train, None, &mut NoCallback)
@@ -146,14 +168,7 @@ fn an_interrupted_run_resumes_bit_identically() {
     // Stopped after 2 epochs, saved, and continued in a fresh trainer and optimiser.
     let mut part = mk();
     let (state, opt_state, weights) = {
-        let mut opt = Adam::new(
-            part.parameters(),
-            AdamConfig {
-                lr: 0.02,
-                ..AdamConfig::default()
-            },
-        )
-        .unwrap();
+        let mut opt = adam(&part, 0.02);
         let mut cb = StopAfter(2, None);
         let h = Trainer::new(&mut part, &mut opt, conf.clone())
             .unwrap()
@@ -164,14 +179,7 @@ fn an_interrupted_run_resumes_bit_identically() {
     };
     let mut resumed = mk();
     resumed.load_state_dict(&weights).unwrap();
-    let mut opt = Adam::new(
-        resumed.parameters(),
-        AdamConfig {
-            lr: 0.02,
-            ..AdamConfig::default()
-        },
-    )
-    .unwrap();
+    let mut opt = adam(&resumed, 0.02);
     opt.load_state(&opt_state).unwrap();
     let mut t = Trainer::new(&mut resumed, &mut opt, conf).unwrap();
     t.restore_state(state).unwrap();
@@ -186,14 +194,7 @@ fn early_stopping_restores_the_best_weights() {
     let train = blobs(30, 8);
     let val = blobs(300, 9);
     let mut m = net(1, vec![64, 64], Activation::Relu);
-    let mut opt = Adam::new(
-        m.parameters(),
-        AdamConfig {
-            lr: 0.05,
-            ..AdamConfig::default()
-        },
-    )
-    .unwrap();
+    let mut opt = adam(&m, 0.05);
     let mut conf = cfg(200);
     conf.early_stopping = Some(3);
     conf.batch_size = 4;
@@ -223,14 +224,7 @@ fn early_stopping_restores_the_best_weights() {
 fn divergence_stops_with_the_epoch_and_batch_and_keeps_finite_weights() {
     let train = blobs(64, 1);
     let mut m = net(2, vec![8], Activation::Relu);
-    let mut opt = Sgd::new(
-        m.parameters(),
-        SgdConfig {
-            lr: 1e12,
-            ..SgdConfig::default()
-        },
-    )
-    .unwrap();
+    let mut opt = sgd(&m, 1e12);
     let mut conf = cfg(50);
     conf.loss = Loss::CrossEntropy;
     let e = Trainer::new(&mut m, &mut opt, conf)
@@ -252,24 +246,8 @@ fn divergence_stops_with_the_epoch_and_batch_and_keeps_finite_weights() {
 fn vanishing_gradients_in_deep_sigmoid_nets_but_not_with_relu_and_he() {
     let train = blobs(128, 4);
     let first_last_ratio = |act: Activation, init: Init| {
-        let mut m = Sequential::mlp(&MlpConfig {
-            inputs: 2,
-            hidden: vec![32; 10],
-            outputs: 3,
-            activation: act,
-            init: Some(init),
-            seed: 11,
-            ..MlpConfig::default()
-        })
-        .unwrap();
-        let mut opt = Sgd::new(
-            m.parameters(),
-            SgdConfig {
-                lr: 1e-3,
-                ..SgdConfig::default()
-            },
-        )
-        .unwrap();
+        let mut m = deep_net(act, init);
+        let mut opt = sgd(&m, 1e-3);
         let mut conf = cfg(1);
         conf.batch_size = 128;
         let h = Trainer::new(&mut m, &mut opt, conf)
@@ -308,14 +286,7 @@ impl Callback for CountBatches {
 fn batches_cover_the_data_each_epoch() {
     let train = blobs(50, 6);
     let mut m = net(0, vec![4], Activation::Relu);
-    let mut opt = Sgd::new(
-        m.parameters(),
-        SgdConfig {
-            lr: 0.1,
-            ..SgdConfig::default()
-        },
-    )
-    .unwrap();
+    let mut opt = sgd(&m, 0.1);
     let mut cb = CountBatches(0);
     let mut conf = cfg(3);
     conf.batch_size = 16;
@@ -337,24 +308,8 @@ mod diagnostics {
     #[test]
     fn a_deep_sigmoid_net_warns_of_vanishing_gradients_naming_the_layer() {
         let train = blobs(128, 4);
-        let mut m = Sequential::mlp(&MlpConfig {
-            inputs: 2,
-            hidden: vec![32; 10],
-            outputs: 3,
-            activation: Activation::Sigmoid,
-            init: Some(Init::XavierUniform),
-            seed: 11,
-            ..MlpConfig::default()
-        })
-        .unwrap();
-        let mut opt = Sgd::new(
-            m.parameters(),
-            SgdConfig {
-                lr: 0.01,
-                ..SgdConfig::default()
-            },
-        )
-        .unwrap();
+        let mut m = deep_net(Activation::Sigmoid, Init::XavierUniform);
+        let mut opt = sgd(&m, 0.01);
         let h = Trainer::new(&mut m, &mut opt, cfg(4))
             .unwrap()
             .fit(&train, None, &mut NoCallback)
@@ -376,24 +331,8 @@ mod diagnostics {
     #[test]
     fn relu_with_he_does_not_warn() {
         let train = blobs(128, 4);
-        let mut m = Sequential::mlp(&MlpConfig {
-            inputs: 2,
-            hidden: vec![32; 10],
-            outputs: 3,
-            activation: Activation::Relu,
-            init: Some(Init::HeNormal),
-            seed: 11,
-            ..MlpConfig::default()
-        })
-        .unwrap();
-        let mut opt = Sgd::new(
-            m.parameters(),
-            SgdConfig {
-                lr: 0.01,
-                ..SgdConfig::default()
-            },
-        )
-        .unwrap();
+        let mut m = deep_net(Activation::Relu, Init::HeNormal);
+        let mut opt = sgd(&m, 0.01);
         let h = Trainer::new(&mut m, &mut opt, cfg(4))
             .unwrap()
             .fit(&train, None, &mut NoCallback)
@@ -434,14 +373,7 @@ mod diagnostics {
             ..MlpConfig::default()
         })
         .unwrap();
-        let mut opt = Sgd::new(
-            m.parameters(),
-            SgdConfig {
-                lr: 2.5 / lambda_max,
-                ..SgdConfig::default()
-            },
-        )
-        .unwrap();
+        let mut opt = sgd(&m, 2.5 / lambda_max);
         let mut conf = cfg(3);
         conf.batch_size = 64;
         conf.loss = Loss::Mse;
@@ -481,14 +413,7 @@ mod diagnostics {
             let (_, b) = params.iter().find(|(n, _)| n == "0.bias").unwrap();
             b.value_mut().data_mut().iter_mut().for_each(|v| *v = -50.0);
         }
-        let mut opt = Sgd::new(
-            m.parameters(),
-            SgdConfig {
-                lr: 0.01,
-                ..SgdConfig::default()
-            },
-        )
-        .unwrap();
+        let mut opt = sgd(&m, 0.01);
         let h = Trainer::new(&mut m, &mut opt, cfg(1))
             .unwrap()
             .fit(&train, None, &mut NoCallback)

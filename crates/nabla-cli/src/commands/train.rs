@@ -20,8 +20,8 @@ use nabla::loss::Loss;
 use nabla::nn::{Activation, Init, Sequential};
 use nabla::optim::{Optimizer, OptimizerState};
 use nabla::train::{
-    BatchInfo, Callback, Checkpoint, DataSettings, EpochRecord, NetworkSettings, OptimizerSettings,
-    RunSettings, TrainConfig, Trainer, TrainerState,
+    BatchInfo, Callback, Checkpoint, DataSettings, EpochRecord, Metrics, NetworkSettings,
+    OptimizerSettings, RunSettings, TrainConfig, Trainer, TrainerState,
 };
 use nabla::Tensor;
 
@@ -381,6 +381,18 @@ impl Monitor<'_> {
     }
 }
 
+/// Appends one split's figures to an epoch line: `  val loss L acc A r2 R`, each figure only
+/// when the task has it.
+fn push_split_figures(line: &mut String, split: &str, m: &Metrics) {
+    line.push_str(&format!("  {split} loss {:.4}", m.loss));
+    if let Some(a) = m.accuracy {
+        line.push_str(&format!(" acc {a:.4}"));
+    }
+    if let Some(r2) = m.r2 {
+        line.push_str(&format!(" r2 {r2:.4}"));
+    }
+}
+
 impl Callback for Monitor<'_> {
     fn on_batch_end(&mut self, info: &BatchInfo) -> ControlFlow<()> {
         self.rows_in_epoch += info.rows;
@@ -425,22 +437,10 @@ impl Callback for Monitor<'_> {
                 line.push_str(&format!(" acc {a:.4}"));
             }
             if let Some(v) = &record.val {
-                line.push_str(&format!("  val loss {:.4}", v.loss));
-                if let Some(a) = v.accuracy {
-                    line.push_str(&format!(" acc {a:.4}"));
-                }
-                if let Some(r2) = v.r2 {
-                    line.push_str(&format!(" r2 {r2:.4}"));
-                }
+                push_split_figures(&mut line, "val", v);
             }
             if let Some(t) = &record.test {
-                line.push_str(&format!("  test loss {:.4}", t.loss));
-                if let Some(a) = t.accuracy {
-                    line.push_str(&format!(" acc {a:.4}"));
-                }
-                if let Some(r2) = t.r2 {
-                    line.push_str(&format!(" r2 {r2:.4}"));
-                }
+                push_split_figures(&mut line, "test", t);
             }
             line.push_str(&format!(
                 "  {:.1}s  {:.0} rows/s",
@@ -759,8 +759,9 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     };
     let seconds = t0.elapsed().as_secs_f64();
     let task_name = meta.task;
-    let mut summary = json!({
-        "task": task_name,
+    // The run's figures: printed with --json and kept in the model file (serde_json's maps are
+    // sorted, so the keys added below print in the same order as if written here).
+    let run_figures = json!({
         "epochs_run": epochs_done,
         "best_epoch": history.best_epoch,
         "stopped_early": history.stopped_early,
@@ -768,8 +769,10 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         "val": val_m.as_ref().map(metrics_json),
         "test": test_m.as_ref().map(metrics_json),
         "seconds": seconds,
-        "model": out.display().to_string(),
     });
+    let mut summary = run_figures.clone();
+    summary["task"] = json!(task_name);
+    summary["model"] = json!(out.display().to_string());
     let mut settings = serde_json::to_value(&args).unwrap_or_default();
     if let Some(o) = settings.as_object_mut() {
         o.remove("resume");
@@ -777,21 +780,13 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         o.insert("epochs".into(), json!(epochs));
         o.insert("batch_size".into(), json!(batch_size));
     }
-    meta.training = json!({
-        "epochs_run": epochs_done,
-        "best_epoch": history.best_epoch,
-        "stopped_early": history.stopped_early,
-        "train": metrics_json(&train_m),
-        "val": val_m.as_ref().map(metrics_json),
-        "test": test_m.as_ref().map(metrics_json),
-        "rows": {
-            "train": data.train.len(),
-            "val": data.val.as_ref().map_or(0, |d| d.len()),
-            "test": data.test.as_ref().map_or(0, |d| d.len()),
-        },
-        "seconds": seconds,
-        "settings": settings,
+    meta.training = run_figures;
+    meta.training["rows"] = json!({
+        "train": data.train.len(),
+        "val": data.val.as_ref().map_or(0, |d| d.len()),
+        "test": data.test.as_ref().map_or(0, |d| d.len()),
     });
+    meta.training["settings"] = settings;
     nabla::io::save_model(&out, &net, &meta, &BTreeMap::new()).map_err(lib_err)?;
     if let Some(h) = &args.history {
         nabla::io::write_atomic(h, history.to_csv().as_bytes()).map_err(lib_err)?;

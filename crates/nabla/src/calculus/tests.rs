@@ -479,26 +479,20 @@ fn critical_points_with_flat_curvature_and_double_roots() {
 
 #[test]
 fn critical_rejects_bad_input() {
-    assert!(matches!(
-        critical(&p("x*y"), 0.0, 1.0),
-        Err(Error::Param { .. })
-    ));
-    assert!(matches!(
-        critical(&p("x^2"), 3.0, 1.0),
-        Err(Error::Param { .. })
-    ));
-    assert!(matches!(
-        critical(&p("x^2"), 1.0, 1.0),
-        Err(Error::Param { .. })
-    ));
-    assert!(matches!(
-        critical(&p("2"), 0.0, 1.0),
-        Err(Error::Param { .. })
-    ));
-    assert!(matches!(
-        critical(&p("x^2"), f64::NEG_INFINITY, 1.0),
-        Err(Error::Param { .. })
-    ));
+    // Two variables, a reversed and an empty interval, no variable, an unbounded interval.
+    let cases = [
+        ("x*y", 0.0, 1.0),
+        ("x^2", 3.0, 1.0),
+        ("x^2", 1.0, 1.0),
+        ("2", 0.0, 1.0),
+        ("x^2", f64::NEG_INFINITY, 1.0),
+    ];
+    for (f, a, b) in cases {
+        assert!(
+            matches!(critical(&p(f), a, b), Err(Error::Param { .. })),
+            "{f} on [{a}, {b}]"
+        );
+    }
 }
 
 // ---------------------------------------------------------------- property test
@@ -523,17 +517,13 @@ fn arb_expr() -> impl Strategy<Value = Expr> {
             (inner.clone(), inner.clone())
                 .prop_map(|(a, b)| Expr::pow(Expr::call(Func::Exp, a), Expr::call(Func::Sin, b))),
             (
-                prop::sample::select(vec![
-                    Func::Sin,
-                    Func::Cos,
-                    Func::Tan,
-                    Func::Exp,
-                    Func::Ln,
-                    Func::Sqrt,
-                    Func::Tanh,
-                    Func::Sigmoid,
-                    Func::Softplus,
-                ]),
+                // The smooth functions (no kinks or jumps), in the order of Func::ALL.
+                prop::sample::select(
+                    Func::ALL
+                        .into_iter()
+                        .filter(|f| !matches!(f, Func::Abs | Func::Relu | Func::Step | Func::Sign))
+                        .collect::<Vec<_>>()
+                ),
                 inner
             )
                 .prop_map(|(f, a)| Expr::call(f, a)),
@@ -542,10 +532,13 @@ fn arb_expr() -> impl Strategy<Value = Expr> {
 }
 
 /// Whether every subexpression of `e` is finite and moderate at (x, y): outside that, f64
-/// overflow (e.g. `inf^-1 = 0`) makes a finite value with a meaningless derivative.
+/// overflow (e.g. `inf^-1 = 0`) makes a finite value with a meaningless derivative. A value
+/// that is the rounding residue of an exact zero (`sin(pi)` = 1.2e-16) is not moderate either:
+/// `exp(x)^sin(pi)` rounds to exactly 1 near x = 0, so finite differences of
+/// `ln(exp(x)^sin(pi))/tan(pi)` (mathematically −x) see a constant while its derivative is −1.
 fn tame_at(e: &Expr, x: f64, y: f64) -> bool {
     let v = at(e, x, y);
-    if !(v.is_finite() && v.abs() < 1e6) {
+    if !(v.is_finite() && v.abs() < 1e6) || (v != 0.0 && v.abs() < 1e-9) {
         return false;
     }
     match e {

@@ -6,29 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::expr::{pow_f64, Expr, Func};
-use crate::autograd::{Backward, Var};
+use crate::autograd::Var;
 use crate::{Error, Result, Tensor};
-
-/// `step` and `sign` as graph operations: piecewise constant, so their derivative is taken as 0
-/// everywhere (the jump at 0 is ignored, as in [`Func::Step`] and [`Func::Sign`]).
-struct PiecewiseConstant {
-    name: &'static str,
-}
-
-impl Backward<f64> for PiecewiseConstant {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn backward(
-        &self,
-        _grad_output: &Tensor<f64>,
-        inputs: &[&Tensor<f64>],
-        _output: &Tensor<f64>,
-        _needs: &[bool],
-    ) -> Result<Vec<Option<Tensor<f64>>>> {
-        Ok(vec![Some(Tensor::zeros(inputs[0].shape()))])
-    }
-}
 
 /// Builds `expr` as an autograd graph over the given variables.
 ///
@@ -104,9 +83,11 @@ pub fn to_autograd(expr: &Expr, variables: &BTreeMap<String, Var<f64>>) -> Resul
                 Func::Sigmoid => u.sigmoid(),
                 Func::Relu => u.relu(),
                 Func::Softplus => u.softplus(),
+                // Piecewise constant, so the derivative is taken as 0 everywhere (the jump at 0
+                // is ignored, as in [`Func::Step`] and [`Func::Sign`]).
                 Func::Step | Func::Sign => {
                     let value = u.value().map(|x| f.apply(x));
-                    Var::from_op(value, PiecewiseConstant { name: f.name() }, vec![u])
+                    u.unary_op(value, f.name(), |_g, x, _y| Ok(Tensor::zeros(x.shape())))
                 }
             }
         }

@@ -121,28 +121,44 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
+/// Check that `bytes` is long enough for an IDX header of `header_len` bytes and starts with
+/// `magic`; `kind` ("images") and `dimensions` ("3 dimensions") are for the messages.
+fn check_header(
+    bytes: &[u8],
+    name: &str,
+    header_len: usize,
+    magic: u32,
+    kind: &str,
+    dimensions: &str,
+) -> Result<()> {
+    if bytes.len() < header_len {
+        return Err(Error::data(
+            name,
+            format!(
+                "{} bytes is too short for an IDX {kind} header ({header_len} bytes)",
+                bytes.len()
+            ),
+        ));
+    }
+    let found = be_u32(bytes, 0);
+    if found != magic {
+        return Err(Error::data(
+            name,
+            format!(
+                "magic number {found:#010x}, expected {magic:#010x} (IDX u8 {kind}, {dimensions})"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Check the header and size of an images file; return count, rows, cols and the pixels (the
 /// input buffer with its 16-byte header removed, no copy of the pixel data beyond a shift).
 pub(crate) fn parse_images(
     mut bytes: Vec<u8>,
     name: &str,
 ) -> Result<(usize, usize, usize, Vec<u8>)> {
-    if bytes.len() < 16 {
-        return Err(Error::data(
-            name,
-            format!(
-                "{} bytes is too short for an IDX images header (16 bytes)",
-                bytes.len()
-            ),
-        ));
-    }
-    let magic = be_u32(&bytes, 0);
-    if magic != IMAGES_MAGIC {
-        return Err(Error::data(
-            name,
-            format!("magic number {magic:#010x}, expected {IMAGES_MAGIC:#010x} (IDX u8 images, 3 dimensions)"),
-        ));
-    }
+    check_header(&bytes, name, 16, IMAGES_MAGIC, "images", "3 dimensions")?;
     let count = be_u32(&bytes, 4) as usize;
     let rows = be_u32(&bytes, 8) as usize;
     let cols = be_u32(&bytes, 12) as usize;
@@ -172,22 +188,7 @@ pub(crate) fn parse_images(
 
 /// Check the header, size and label range of a labels file; return the labels.
 pub(crate) fn parse_labels(bytes: Vec<u8>, name: &str) -> Result<Vec<u32>> {
-    if bytes.len() < 8 {
-        return Err(Error::data(
-            name,
-            format!(
-                "{} bytes is too short for an IDX labels header (8 bytes)",
-                bytes.len()
-            ),
-        ));
-    }
-    let magic = be_u32(&bytes, 0);
-    if magic != LABELS_MAGIC {
-        return Err(Error::data(
-            name,
-            format!("magic number {magic:#010x}, expected {LABELS_MAGIC:#010x} (IDX u8 labels, 1 dimension)"),
-        ));
-    }
+    check_header(&bytes, name, 8, LABELS_MAGIC, "labels", "1 dimension")?;
     let count = be_u32(&bytes, 4) as usize;
     if bytes.len() - 8 != count {
         return Err(Error::data(

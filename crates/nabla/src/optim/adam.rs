@@ -2,7 +2,8 @@
 //! decoupled weight decay, as `torch.optim.AdamW`.
 
 use super::{
-    check_non_negative, check_positive, check_unit_interval, lerp, Core, Optimizer, OptimizerState,
+    check_non_negative, check_positive, check_unit_interval, forward_to_core, lerp, Core,
+    Optimizer, OptimizerState,
 };
 use crate::autograd::Var;
 use crate::Result;
@@ -327,25 +328,7 @@ macro_rules! impl_optimizer_for_adam {
                 self.inner.step()
             }
 
-            fn zero_grad(&mut self) {
-                self.inner.core.zero_grad();
-            }
-
-            fn learning_rate(&self) -> f64 {
-                self.inner.core.lr()
-            }
-
-            fn set_learning_rate(&mut self, lr: f64) {
-                self.inner.core.set_lr(lr);
-            }
-
-            fn state(&self) -> OptimizerState {
-                self.inner.core.state()
-            }
-
-            fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-                self.inner.core.load_state(state)
-            }
+            forward_to_core!(inner.core);
 
             fn name(&self) -> &'static str {
                 $name

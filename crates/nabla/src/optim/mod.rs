@@ -67,6 +67,33 @@ pub trait Optimizer {
     fn name(&self) -> &'static str;
 }
 
+/// The [`Optimizer`] methods that every optimiser here hands to its [`Core`] (given as the
+/// field path from `self`), written once; each optimiser writes only `step` and `name`.
+macro_rules! forward_to_core {
+    ($($core:ident).+) => {
+        fn zero_grad(&mut self) {
+            self.$($core).+.zero_grad();
+        }
+
+        fn learning_rate(&self) -> f64 {
+            self.$($core).+.lr()
+        }
+
+        fn set_learning_rate(&mut self, lr: f64) {
+            self.$($core).+.set_lr(lr);
+        }
+
+        fn state(&self) -> OptimizerState {
+            self.$($core).+.state()
+        }
+
+        fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+            self.$($core).+.load_state(state)
+        }
+    };
+}
+use forward_to_core;
+
 /// A snapshot of an optimiser, serialisable with serde (for checkpoints).
 ///
 /// Buffers are named `"<parameter index>.<buffer>"`, e.g. `"0.exp_avg"`, `"1.momentum_buffer"`,
@@ -335,13 +362,7 @@ impl Core {
 }
 
 fn check_lr(lr: f64) -> Result<()> {
-    if !lr.is_finite() || lr <= 0.0 {
-        return Err(Error::param(
-            "learning rate",
-            format!("{lr} must be positive and finite"),
-        ));
-    }
-    Ok(())
+    check_positive("learning rate", lr)
 }
 
 /// Check `0 <= value < 1` (momentum, betas, alpha).
@@ -363,7 +384,7 @@ pub(crate) fn check_non_negative(name: &str, value: f64) -> Result<()> {
     Ok(())
 }
 
-/// Check `value > 0` and finite (eps).
+/// Check `value > 0` and finite (learning rate, eps, gamma).
 pub(crate) fn check_positive(name: &str, value: f64) -> Result<()> {
     if !value.is_finite() || value <= 0.0 {
         return Err(Error::param(

@@ -1,7 +1,8 @@
 //! RMSprop, optionally centred and with momentum, as `torch.optim.RMSprop`.
 
 use super::{
-    check_non_negative, check_positive, check_unit_interval, lerp, Core, Optimizer, OptimizerState,
+    check_non_negative, check_positive, check_unit_interval, forward_to_core, lerp, Core,
+    Optimizer, OptimizerState,
 };
 use crate::autograd::Var;
 use crate::Result;
@@ -134,25 +135,7 @@ impl Optimizer for RmsProp {
         })
     }
 
-    fn zero_grad(&mut self) {
-        self.core.zero_grad();
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.core.lr()
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.core.set_lr(lr);
-    }
-
-    fn state(&self) -> OptimizerState {
-        self.core.state()
-    }
-
-    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        self.core.load_state(state)
-    }
+    forward_to_core!(core);
 
     fn name(&self) -> &'static str {
         "rmsprop"

@@ -131,11 +131,5 @@ impl LrSchedule {
 }
 
 fn check_gamma(gamma: f64) -> Result<()> {
-    if !gamma.is_finite() || gamma <= 0.0 {
-        return Err(Error::param(
-            "gamma",
-            format!("{gamma} must be positive and finite"),
-        ));
-    }
-    Ok(())
+    super::check_positive("gamma", gamma)
 }

@@ -1,7 +1,9 @@
 //! Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2
 //! weight decay, as `torch.optim.SGD`.
 
-use super::{check_non_negative, check_unit_interval, Core, Optimizer, OptimizerState};
+use super::{
+    check_non_negative, check_unit_interval, forward_to_core, Core, Optimizer, OptimizerState,
+};
 use crate::autograd::Var;
 use crate::{Error, Result};
 
@@ -123,25 +125,7 @@ impl Optimizer for Sgd {
         })
     }
 
-    fn zero_grad(&mut self) {
-        self.core.zero_grad();
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.core.lr()
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.core.set_lr(lr);
-    }
-
-    fn state(&self) -> OptimizerState {
-        self.core.state()
-    }
-
-    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        self.core.load_state(state)
-    }
+    forward_to_core!(core);
 
     fn name(&self) -> &'static str {
         "sgd"

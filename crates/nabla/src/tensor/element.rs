@@ -45,6 +45,25 @@ pub trait Element:
     fn tan(self) -> Self;
 }
 
+/// Methods of `Element` that call the float method of the same name: `unary` ones take
+/// `self`, `binary` ones `self` and another value.
+macro_rules! forward_to_float {
+    ($t:ty; unary: $($unary:ident)*; binary: $($binary:ident)*) => {
+        $(
+            #[inline(always)]
+            fn $unary(self) -> Self {
+                <$t>::$unary(self)
+            }
+        )*
+        $(
+            #[inline(always)]
+            fn $binary(self, other: Self) -> Self {
+                <$t>::$binary(self, other)
+            }
+        )*
+    };
+}
+
 macro_rules! impl_element {
     ($t:ty, $name:expr) => {
         impl Element for $t {
@@ -60,57 +79,12 @@ macro_rules! impl_element {
                 self as f64
             }
             #[inline(always)]
-            fn exp(self) -> Self {
-                <$t>::exp(self)
-            }
-            #[inline(always)]
-            fn ln(self) -> Self {
-                <$t>::ln(self)
-            }
-            #[inline(always)]
-            fn sqrt(self) -> Self {
-                <$t>::sqrt(self)
-            }
-            #[inline(always)]
-            fn abs(self) -> Self {
-                <$t>::abs(self)
-            }
-            #[inline(always)]
-            fn tanh(self) -> Self {
-                <$t>::tanh(self)
-            }
-            #[inline(always)]
-            fn powf(self, p: Self) -> Self {
-                <$t>::powf(self, p)
-            }
-            #[inline(always)]
-            fn max(self, o: Self) -> Self {
-                <$t>::max(self, o)
-            }
-            #[inline(always)]
-            fn min(self, o: Self) -> Self {
-                <$t>::min(self, o)
-            }
-            #[inline(always)]
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
             }
-            #[inline(always)]
-            fn ln_1p(self) -> Self {
-                <$t>::ln_1p(self)
-            }
-            #[inline(always)]
-            fn sin(self) -> Self {
-                <$t>::sin(self)
-            }
-            #[inline(always)]
-            fn cos(self) -> Self {
-                <$t>::cos(self)
-            }
-            #[inline(always)]
-            fn tan(self) -> Self {
-                <$t>::tan(self)
-            }
+            forward_to_float!($t;
+                unary: exp ln sqrt abs tanh ln_1p sin cos tan;
+                binary: powf max min);
         }
     };
 }

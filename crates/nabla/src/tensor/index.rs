@@ -7,14 +7,7 @@ use crate::{Error, Result};
 impl<E: Element> Tensor<E> {
     /// Check that `self` is `[n, c]` and `indices` has `n` entries each below `c`; return (n, c).
     fn check_row_indices(&self, op: &'static str, indices: &[usize]) -> Result<(usize, usize)> {
-        if self.rank() != 2 {
-            return Err(Error::Shape {
-                op,
-                shape: self.shape.clone(),
-                msg: "expected a 2-D [rows, columns] tensor".into(),
-            });
-        }
-        let (n, c) = (self.shape[0], self.shape[1]);
+        let (n, c) = self.dims_2d(op, "a 2-D [rows, columns] tensor")?;
         if indices.len() != n {
             return Err(Error::ShapeMismatch {
                 op,

@@ -6,14 +6,7 @@ use crate::{Error, Result};
 
 /// (rows, cols) of a 2-D tensor as used after an optional transpose.
 fn used_dims<E: Element>(op: &'static str, t: &Tensor<E>, tr: Trans) -> Result<(usize, usize)> {
-    if t.rank() != 2 {
-        return Err(Error::Shape {
-            op,
-            shape: t.shape.clone(),
-            msg: "expected a 2-D matrix".into(),
-        });
-    }
-    let (r, c) = (t.shape[0], t.shape[1]);
+    let (r, c) = t.dims_2d(op, "a 2-D matrix")?;
     Ok(match tr {
         Trans::No => (r, c),
         Trans::Yes => (c, r),

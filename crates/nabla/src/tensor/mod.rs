@@ -84,6 +84,19 @@ impl<E: Element> Tensor<E> {
         self.shape.len()
     }
 
+    /// `(rows, columns)` of a 2-D tensor; otherwise an [`Error::Shape`] for `op` that says
+    /// "expected {what}".
+    pub(crate) fn dims_2d(&self, op: &'static str, what: &str) -> Result<(usize, usize)> {
+        if self.rank() != 2 {
+            return Err(Error::Shape {
+                op,
+                shape: self.shape.clone(),
+                msg: format!("expected {what}"),
+            });
+        }
+        Ok((self.shape[0], self.shape[1]))
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.data.len()

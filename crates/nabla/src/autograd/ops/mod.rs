@@ -1,7 +1,8 @@
 //! Differentiable operations: one family per file, forward and derivative side by side.
 //!
 //! Each operation is a method on [`Var`](super::Var) that computes its value with the tensor
-//! kernels and records a small struct implementing [`Backward`](super::Backward). Operations
+//! kernels and records its derivative as a closure beside it (through `Var::unary_op` or
+//! `Var::binary_op`, which wrap the closure as a [`Backward`](super::Backward) rule). Operations
 //! whose operand shapes can disagree return [`Result`](crate::Result).
 
 mod arith;
@@ -11,7 +12,93 @@ mod reduce;
 mod softmax;
 mod unary;
 
+use super::{Backward, Var};
 use crate::{Element, Result, Tensor};
+
+/// A derivative rule written as a closure inside the method that computes the forward value,
+/// so that an op's value and its chain-rule step read side by side (as in micrograd). The
+/// closure takes the arguments of [`Backward::backward`].
+struct Rule<F> {
+    name: &'static str,
+    backward: F,
+}
+
+impl<F> Rule<F> {
+    /// The bound on `F` here lets the closure's argument types be inferred.
+    fn new<E: Element>(name: &'static str, backward: F) -> Self
+    where
+        F: Fn(&Tensor<E>, &[&Tensor<E>], &Tensor<E>, &[bool]) -> Result<Vec<Option<Tensor<E>>>>,
+    {
+        Rule { name, backward }
+    }
+}
+
+impl<E, F> Backward<E> for Rule<F>
+where
+    E: Element,
+    F: Fn(&Tensor<E>, &[&Tensor<E>], &Tensor<E>, &[bool]) -> Result<Vec<Option<Tensor<E>>>>,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn backward(
+        &self,
+        g: &Tensor<E>,
+        inputs: &[&Tensor<E>],
+        out: &Tensor<E>,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor<E>>>> {
+        (self.backward)(g, inputs, out, needs)
+    }
+}
+
+/// `Some(grad())` when the input needs a gradient, else `None` without computing it.
+fn grad_if<E: Element>(
+    needed: bool,
+    grad: impl FnOnce() -> Result<Tensor<E>>,
+) -> Result<Option<Tensor<E>>> {
+    if needed {
+        grad().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+impl<E: Element> Var<E> {
+    /// Records a one-input op: `dx(g, x, y)` is ∂L/∂x from ∂L/∂y = `g`, the input `x` and the
+    /// output `y`.
+    pub(crate) fn unary_op(
+        &self,
+        value: Tensor<E>,
+        name: &'static str,
+        dx: impl Fn(&Tensor<E>, &Tensor<E>, &Tensor<E>) -> Result<Tensor<E>> + 'static,
+    ) -> Var<E> {
+        let rule = Rule::new(name, move |g, inputs, y, _needs| {
+            Ok(vec![Some(dx(g, inputs[0], y)?)])
+        });
+        Var::from_op(value, rule, vec![self.clone()])
+    }
+
+    /// Records a two-input op `y = self ∘ other`: `da(g, a, b, y)` and `db(g, a, b, y)` are
+    /// ∂L/∂a and ∂L/∂b, each computed only when that input needs a gradient.
+    pub(crate) fn binary_op(
+        &self,
+        other: &Var<E>,
+        value: Tensor<E>,
+        name: &'static str,
+        da: impl Fn(&Tensor<E>, &Tensor<E>, &Tensor<E>, &Tensor<E>) -> Result<Tensor<E>> + 'static,
+        db: impl Fn(&Tensor<E>, &Tensor<E>, &Tensor<E>, &Tensor<E>) -> Result<Tensor<E>> + 'static,
+    ) -> Var<E> {
+        let rule = Rule::new(name, move |g, inputs, y, needs| {
+            let (a, b) = (inputs[0], inputs[1]);
+            Ok(vec![
+                grad_if(needs[0], || da(g, a, b, y))?,
+                grad_if(needs[1], || db(g, a, b, y))?,
+            ])
+        });
+        Var::from_op(value, rule, vec![self.clone(), other.clone()])
+    }
+}
 
 /// `g ⊙ f(x, y)` elementwise for three same-shaped tensors: the usual shape of a pointwise
 /// derivative (`x` the input, `y` the output).

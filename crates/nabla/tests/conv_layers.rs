@@ -10,8 +10,8 @@ use nabla::io::{load_model, save_model, ModelMeta, FORMAT_VERSION};
 use nabla::loss::{Loss, Targets};
 use nabla::nn::check::check_gradients;
 use nabla::nn::{
-    Activation, ActivationLayer, Conv2d, Conv2dConfig, Flatten, Init, Linear, MaxPool2d, Module,
-    Pass, Sequential, Workspace,
+    Activation, ActivationLayer, Backprop, Conv2d, Conv2dConfig, Flatten, Init, Linear, MaxPool2d,
+    Module, Pass, Sequential, Workspace,
 };
 use nabla::rng::Rng;
 
@@ -190,8 +190,14 @@ fn max_pooling_sends_the_gradient_to_the_first_maximum_of_a_tie() {
     assert_eq!(y, [1.0, 5.0]);
     let mut dy = [10.0f32, 20.0];
     let mut dx = [9.0f32; 8];
-    pool.backward(&x, &y, &mut dy, Some(&mut dx), &mut scratch, &pass)
-        .unwrap();
+    let grads = Backprop {
+        x: &x,
+        y: &y,
+        dy: &mut dy,
+        dx: Some(&mut dx),
+        scratch: &mut scratch,
+    };
+    pool.backward(grads, &pass).unwrap();
     assert_eq!(dx, [10.0, 0.0, 0.0, 20.0, 0.0, 0.0, 0.0, 0.0]);
 }
 

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::module::check_lengths;
-use super::{LayerSpec, Module, Pass};
+use super::{Backprop, LayerSpec, Module, Pass};
 use crate::autograd::Var;
 use crate::ops::activation as act;
 use crate::{Element, Error, Result};
@@ -175,15 +175,14 @@ impl<E: Element> Module<E> for ActivationLayer {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        x: &[E],
-        y: &[E],
-        dy: &mut [E],
-        dx: Option<&mut [E]>,
-        _scratch: &mut [E],
-        pass: &Pass<'_>,
-    ) -> Result<()> {
+    fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
+        let Backprop {
+            x,
+            y,
+            dy,
+            dx,
+            scratch: _,
+        } = grads;
         check_lengths("activation backward", x, y, pass)?;
         let Some(dx) = dx else { return Ok(()) };
         let n = pass.rows * pass.input_len();

@@ -12,7 +12,7 @@
 //! in evaluation mode the statistics are constants and ∂E/∂x = γ/√(running_var + ε) · δ.
 
 use super::module::check_lengths;
-use super::{LayerSpec, Module, Pass};
+use super::{Backprop, LayerSpec, Module, Pass};
 use crate::autograd::Var;
 use crate::{Element, Error, Result, Tensor};
 
@@ -176,15 +176,14 @@ impl<E: Element> Module<E> for BatchNorm<E> {
     }
 
     #[allow(clippy::needless_range_loop)] // ch indexes several per-channel slices
-    fn backward(
-        &self,
-        x: &[E],
-        y: &[E],
-        dy: &mut [E],
-        dx: Option<&mut [E]>,
-        scratch: &mut [E],
-        pass: &Pass<'_>,
-    ) -> Result<()> {
+    fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
+        let Backprop {
+            x,
+            y,
+            dy,
+            dx,
+            scratch,
+        } = grads;
         check_lengths("batchnorm backward", x, y, pass)?;
         let (c, hw) = self.layout(pass.input)?;
         let (rows, len) = (pass.rows, pass.input_len());

@@ -9,7 +9,7 @@
 //! Zero padding contributes nothing and receives no gradient.
 
 use super::module::check_lengths;
-use super::{Init, LayerSpec, Module, Pass};
+use super::{Backprop, Init, LayerSpec, Module, Pass};
 use crate::autograd::Var;
 use crate::rng::Rng;
 use crate::tensor::gemm::{matmul_into, Trans};
@@ -261,15 +261,14 @@ impl<E: Element> Module<E> for Conv2d<E> {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        x: &[E],
-        y: &[E],
-        dy: &mut [E],
-        mut dx: Option<&mut [E]>,
-        scratch: &mut [E],
-        pass: &Pass<'_>,
-    ) -> Result<()> {
+    fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
+        let Backprop {
+            x,
+            y,
+            dy,
+            mut dx,
+            scratch,
+        } = grads;
         check_lengths("conv2d backward", x, y, pass)?;
         let g = self.geometry(pass.input)?;
         let (k, p, o) = (g.k(), g.p(), self.dims()[0]);

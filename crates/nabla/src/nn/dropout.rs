@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use super::module::check_lengths;
-use super::{LayerSpec, Module, Pass};
+use super::{Backprop, LayerSpec, Module, Pass};
 use crate::rng::Rng;
 use crate::{Element, Error, Result};
 
@@ -109,15 +109,14 @@ impl<E: Element> Module<E> for Dropout {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        x: &[E],
-        y: &[E],
-        dy: &mut [E],
-        dx: Option<&mut [E]>,
-        scratch: &mut [E],
-        pass: &Pass<'_>,
-    ) -> Result<()> {
+    fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
+        let Backprop {
+            x,
+            y,
+            dy,
+            dx,
+            scratch,
+        } = grads;
         check_lengths("dropout backward", x, y, pass)?;
         let Some(dx) = dx else { return Ok(()) };
         let n = pass.rows * pass.input_len();

@@ -3,7 +3,7 @@
 //! copies.
 
 use super::module::check_lengths;
-use super::{LayerSpec, Module, Pass};
+use super::{Backprop, LayerSpec, Module, Pass};
 use crate::{Element, Result};
 
 /// Flattens each row to one dimension.
@@ -26,15 +26,14 @@ impl<E: Element> Module<E> for Flatten {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        x: &[E],
-        y: &[E],
-        dy: &mut [E],
-        dx: Option<&mut [E]>,
-        _scratch: &mut [E],
-        pass: &Pass<'_>,
-    ) -> Result<()> {
+    fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
+        let Backprop {
+            x,
+            y,
+            dy,
+            dx,
+            scratch: _,
+        } = grads;
         check_lengths("flatten backward", x, y, pass)?;
         if let Some(dx) = dx {
             let n = pass.rows * pass.input_len();

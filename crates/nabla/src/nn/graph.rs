@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use super::{LayerSpec, Module, Pass, Sequential};
+use super::{Backprop, LayerSpec, Module, Pass, Sequential};
 use crate::autograd::{Backward, Var};
 use crate::{Error, Result, Tensor};
 
@@ -46,14 +46,14 @@ impl Backward<f64> for LayerRule {
         }
         let mut dy = grad_output.data().to_vec();
         let mut dx = vec![0.0; x.len()];
-        self.layer.backward(
-            x.data(),
-            output.data(),
-            &mut dy,
-            Some(&mut dx),
-            &mut self.scratch.borrow_mut(),
-            &pass,
-        )?;
+        let grads = Backprop {
+            x: x.data(),
+            y: output.data(),
+            dy: &mut dy,
+            dx: Some(&mut dx),
+            scratch: &mut self.scratch.borrow_mut(),
+        };
+        self.layer.backward(grads, &pass)?;
         let mut grads = vec![if needs[0] {
             Some(Tensor::from_vec(dx, x.shape())?)
         } else {

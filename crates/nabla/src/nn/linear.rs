@@ -1,7 +1,7 @@
 //! The fully connected layer: forward z = x·Wᵀ + b and its chain rule side by side.
 
 use super::module::check_lengths;
-use super::{Init, LayerSpec, Module, Pass};
+use super::{Backprop, Init, LayerSpec, Module, Pass};
 use crate::autograd::Var;
 use crate::rng::Rng;
 use crate::tensor::gemm::{matmul_into, Trans};
@@ -143,15 +143,14 @@ impl<E: Element> Module<E> for Linear<E> {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        x: &[E],
-        y: &[E],
-        dy: &mut [E],
-        dx: Option<&mut [E]>,
-        _scratch: &mut [E],
-        pass: &Pass<'_>,
-    ) -> Result<()> {
+    fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
+        let Backprop {
+            x,
+            y,
+            dy,
+            dx,
+            scratch: _,
+        } = grads;
         check_lengths("linear backward", x, y, pass)?;
         let (rows, n_in, n_out) = (pass.rows, self.in_features(), self.out_features());
         let delta = &dy[..rows * n_out];

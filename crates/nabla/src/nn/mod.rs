@@ -33,7 +33,7 @@ pub use dropout::{Dropout, DropoutConfig};
 pub use flatten::Flatten;
 pub use init::Init;
 pub use linear::{Linear, LinearConfig};
-pub use module::{Module, Pass};
+pub use module::{Backprop, Module, Pass};
 pub use pool::MaxPool2d;
 pub use sequential::{MlpConfig, Sequential, Workspace};
 pub use spec::{build_layer, BuildContext, LayerBuilder, LayerRegistry, LayerSpec};

@@ -42,6 +42,21 @@ impl Pass<'_> {
     }
 }
 
+/// The buffers of one module's backward pass.
+#[derive(Debug)]
+pub struct Backprop<'a, E> {
+    /// The forward pass's input (`rows × input_len`).
+    pub x: &'a [E],
+    /// The forward pass's output (`rows × output_len`).
+    pub y: &'a [E],
+    /// ∂E/∂y; the layer may overwrite it.
+    pub dy: &'a mut [E],
+    /// Where ∂E/∂x goes (`None` for the first layer, whose input needs no gradient).
+    pub dx: Option<&'a mut [E]>,
+    /// The scratch room the forward pass filled.
+    pub scratch: &'a mut [E],
+}
+
 /// A layer of a network: its forward pass, its backward pass (the chain rule for it), its
 /// parameters and its serialisable description.
 ///
@@ -66,18 +81,9 @@ pub trait Module<E: Element = f32>: fmt::Debug + std::any::Any {
     /// Compute `y` (`rows × output_len`) from `x` (`rows × input_len`).
     fn forward(&self, x: &[E], y: &mut [E], scratch: &mut [E], pass: &Pass<'_>) -> Result<()>;
 
-    /// Given the forward pass's `x` and `y` and ∂E/∂y in `dy` (which the layer may overwrite),
-    /// **add** ∂E/∂θ to each parameter's gradient slot and, when `dx` is given, write ∂E/∂x
-    /// into it.
-    fn backward(
-        &self,
-        x: &[E],
-        y: &[E],
-        dy: &mut [E],
-        dx: Option<&mut [E]>,
-        scratch: &mut [E],
-        pass: &Pass<'_>,
-    ) -> Result<()>;
+    /// Given the forward pass's `x` and `y` and ∂E/∂y (see [`Backprop`]), **add** ∂E/∂θ to
+    /// each parameter's gradient slot and, when `dx` is given, write ∂E/∂x into it.
+    fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()>;
 
     /// The parameters with their local names (`weight`, `bias`), in state-dict order.
     fn parameters(&self) -> Vec<(&'static str, Var<E>)> {

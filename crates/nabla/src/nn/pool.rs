@@ -6,7 +6,7 @@
 //! wins, so its input receives the whole gradient.
 
 use super::module::check_lengths;
-use super::{LayerSpec, Module, Pass};
+use super::{Backprop, LayerSpec, Module, Pass};
 use crate::{Element, Error, Result};
 
 /// `MaxPool2d(kernel, stride)` over `[channels, height, width]` rows, no padding; windows that
@@ -104,15 +104,14 @@ impl<E: Element> Module<E> for MaxPool2d {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        x: &[E],
-        y: &[E],
-        dy: &mut [E],
-        dx: Option<&mut [E]>,
-        scratch: &mut [E],
-        pass: &Pass<'_>,
-    ) -> Result<()> {
+    fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
+        let Backprop {
+            x,
+            y,
+            dy,
+            dx,
+            scratch,
+        } = grads;
         check_lengths("maxpool2d backward", x, y, pass)?;
         let Some(dx) = dx else { return Ok(()) };
         let (n_in, n_out) = (pass.input_len(), pass.output_len());

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::spec::{build_layer, BuildContext};
-use super::{Activation, Init, LayerRegistry, LayerSpec, Module, Pass};
+use super::{Activation, Backprop, Init, LayerRegistry, LayerSpec, Module, Pass};
 use crate::autograd::Var;
 use crate::loss::{Loss, Targets};
 use crate::rng::Rng;
@@ -466,14 +466,14 @@ impl<E: Element> Sequential<E> {
             } else {
                 Some(&mut grad_before[i - 1][..])
             };
-            layer.backward(
-                input,
-                &ws.outputs[i],
-                &mut grad_rest[0],
+            let grads = Backprop {
+                x: input,
+                y: &ws.outputs[i],
+                dy: &mut grad_rest[0],
                 dx,
-                &mut ws.scratch[i],
-                &pass,
-            )?;
+                scratch: &mut ws.scratch[i],
+            };
+            layer.backward(grads, &pass)?;
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use nabla::autograd::Var;
-use nabla::nn::{BuildContext, LayerRegistry, LayerSpec, Module, Pass};
+use nabla::nn::{Backprop, BuildContext, LayerRegistry, LayerSpec, Module, Pass};
 use nabla::{Element, Error, Result, Tensor};
 
 #[derive(Debug)]
@@ -57,15 +57,14 @@ impl<E: Element> Module<E> for ScaleShift<E> {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        x: &[E],
-        _y: &[E],
-        dy: &mut [E],
-        dx: Option<&mut [E]>,
-        _scratch: &mut [E],
-        pass: &Pass<'_>,
-    ) -> Result<()> {
+    fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
+        let Backprop {
+            x,
+            y: _,
+            dy,
+            dx,
+            scratch: _,
+        } = grads;
         let n = self.features();
         {
             let mut gg = self.gain.grad_mut();

@@ -166,11 +166,18 @@ impl<E: Element> Module<E> for ActivationLayer {
         check_lengths("activation forward", x, y, pass)?;
         let n = pass.rows * pass.input_len();
         let (x, y) = (&x[..n], &mut y[..n]);
-        // One loop per variant, so that each is a straight vectorisable pass.
+        // One loop per variant, so that each is a straight pass with no match inside.
         match self.0 {
             Activation::Identity => y.copy_from_slice(x),
             Activation::Relu => y.iter_mut().zip(x).for_each(|(o, &v)| *o = act::relu(v)),
-            a => y.iter_mut().zip(x).for_each(|(o, &v)| *o = a.apply(v)),
+            Activation::Sigmoid => y.iter_mut().zip(x).for_each(|(o, &v)| *o = act::sigmoid(v)),
+            Activation::Tanh => y.iter_mut().zip(x).for_each(|(o, &v)| *o = act::tanh(v)),
+            Activation::LeakyRelu { alpha } => {
+                let alpha = E::from_f64(alpha as f64);
+                y.iter_mut()
+                    .zip(x)
+                    .for_each(|(o, &v)| *o = act::leaky_relu(v, alpha))
+            }
         }
         Ok(())
     }
@@ -187,12 +194,21 @@ impl<E: Element> Module<E> for ActivationLayer {
         let Some(dx) = dx else { return Ok(()) };
         let n = pass.rows * pass.input_len();
         let (y, dy, dx) = (&y[..n], &dy[..n], &mut dx[..n]);
+        // One loop per variant: the derivative from the output, no match inside the loop.
+        #[inline(always)]
+        fn each<E: Element>(dx: &mut [E], dy: &[E], y: &[E], f: impl Fn(E) -> E) {
+            for ((d, &g), &av) in dx.iter_mut().zip(dy).zip(y) {
+                *d = g * f(av);
+            }
+        }
         match self.0 {
             Activation::Identity => dx.copy_from_slice(dy),
-            a => {
-                for ((d, &g), &av) in dx.iter_mut().zip(dy).zip(y) {
-                    *d = g * a.derivative_from_output(av);
-                }
+            Activation::Relu => each(dx, dy, y, act::relu_derivative),
+            Activation::Sigmoid => each(dx, dy, y, act::sigmoid_derivative_from_output),
+            Activation::Tanh => each(dx, dy, y, act::tanh_derivative_from_output),
+            Activation::LeakyRelu { alpha } => {
+                let alpha = E::from_f64(alpha as f64);
+                each(dx, dy, y, |a| act::leaky_relu_derivative(a, alpha))
             }
         }
         Ok(())

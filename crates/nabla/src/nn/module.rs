@@ -33,10 +33,12 @@ pub struct Pass<'a> {
 
 impl Pass<'_> {
     /// Values in one input row.
+    #[inline]
     pub fn input_len(&self) -> usize {
         self.input.iter().product()
     }
     /// Values in one output row.
+    #[inline]
     pub fn output_len(&self) -> usize {
         self.output.iter().product()
     }
@@ -121,6 +123,7 @@ pub trait Module<E: Element = f32>: fmt::Debug + std::any::Any {
 }
 
 /// Shape check shared by layers: `x` and `y` hold `rows` rows of the pass's shapes.
+#[inline]
 pub(crate) fn check_lengths<E>(op: &'static str, x: &[E], y: &[E], pass: &Pass<'_>) -> Result<()> {
     let (n_in, n_out) = (pass.rows * pass.input_len(), pass.rows * pass.output_len());
     if x.len() < n_in || y.len() < n_out {

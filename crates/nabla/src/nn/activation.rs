@@ -95,6 +95,47 @@ impl Activation {
         }
     }
 
+    /// v ← act(v + bias) for each row of `bias.len()` values: one loop per variant, so that
+    /// none has a match inside (the fused linear → activation output pass).
+    pub(crate) fn apply_rows_with_bias<E: Element>(&self, v: &mut [E], bias: &[E]) {
+        #[inline(always)]
+        fn rows<E: Element>(v: &mut [E], bias: &[E], f: impl Fn(E) -> E) {
+            for row in v.chunks_exact_mut(bias.len()) {
+                for (o, &b) in row.iter_mut().zip(bias) {
+                    *o = f(*o + b);
+                }
+            }
+        }
+        match *self {
+            Activation::Identity => rows(v, bias, |z| z),
+            Activation::Relu => rows(v, bias, act::relu),
+            Activation::Sigmoid => rows(v, bias, act::sigmoid),
+            Activation::Tanh => rows(v, bias, act::tanh),
+            Activation::LeakyRelu { alpha } => {
+                let alpha = E::from_f64(alpha as f64);
+                rows(v, bias, |z| act::leaky_relu(z, alpha))
+            }
+        }
+    }
+
+    /// v ← act(v) elementwise, one loop per variant.
+    pub(crate) fn apply_in_place<E: Element>(&self, v: &mut [E]) {
+        #[inline(always)]
+        fn each<E: Element>(v: &mut [E], f: impl Fn(E) -> E) {
+            v.iter_mut().for_each(|o| *o = f(*o));
+        }
+        match *self {
+            Activation::Identity => {}
+            Activation::Relu => each(v, act::relu),
+            Activation::Sigmoid => each(v, act::sigmoid),
+            Activation::Tanh => each(v, act::tanh),
+            Activation::LeakyRelu { alpha } => {
+                let alpha = E::from_f64(alpha as f64);
+                each(v, |z| act::leaky_relu(z, alpha))
+            }
+        }
+    }
+
     /// act′(z) from the input z.
     pub fn derivative<E: Element>(&self, z: E) -> E {
         self.derivative_from_output(self.apply(z))

@@ -1,7 +1,7 @@
 //! The fully connected layer: forward z = x·Wᵀ + b and its chain rule side by side.
 
 use super::module::check_lengths;
-use super::{Backprop, Init, LayerSpec, Module, Pass};
+use super::{Activation, Backprop, Init, LayerSpec, Module, Pass};
 use crate::autograd::Var;
 use crate::rng::Rng;
 use crate::tensor::gemm::{matmul_into, Trans};
@@ -191,6 +191,39 @@ impl<E: Element> Module<E> for Linear<E> {
                 false,
             );
         }
+        Ok(())
+    }
+
+    fn fuses_activation(&self) -> bool {
+        true
+    }
+
+    /// z = x·Wᵀ, then z + b and the activation in one pass over the output.
+    fn forward_activated(
+        &self,
+        x: &[E],
+        y: &mut [E],
+        _scratch: &mut [E],
+        pass: &Pass<'_>,
+        activation: Activation,
+    ) -> Result<()> {
+        check_lengths("linear forward", x, y, pass)?;
+        let (rows, n_in, n_out) = (pass.rows, self.in_features(), self.out_features());
+        let w = self.weight.value();
+        let b = self.bias.value();
+        let y = &mut y[..rows * n_out];
+        matmul_into(
+            rows,
+            n_out,
+            n_in,
+            x,
+            Trans::No,
+            w.data(),
+            Trans::Yes,
+            y,
+            false,
+        );
+        activation.apply_rows_with_bias(y, b.data());
         Ok(())
     }
 

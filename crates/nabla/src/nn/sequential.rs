@@ -421,7 +421,9 @@ impl<E: Element> Sequential<E> {
             });
         }
         ws.rows = rows;
-        for (i, layer) in self.layers.iter().enumerate() {
+        let mut i = 0;
+        while i < self.layers.len() {
+            let layer = &self.layers[i];
             let (before, rest) = ws.outputs.split_at_mut(i);
             let input: &[E] = if i == 0 { x } else { &before[i - 1] };
             let pass = Pass {
@@ -434,7 +436,21 @@ impl<E: Element> Sequential<E> {
                 output: &ws.shapes[i],
                 training: self.training,
             };
-            layer.forward(input, &mut rest[0], &mut ws.scratch[i], &pass)?;
+            if let Some(activation) = ws.fused[i] {
+                // The fused op: layer i and the activation after it in one pass, written
+                // where the activation's output goes.
+                layer.forward_activated(
+                    input,
+                    &mut rest[1],
+                    &mut ws.scratch[i],
+                    &pass,
+                    activation,
+                )?;
+                i += 2;
+            } else {
+                layer.forward(input, &mut rest[0], &mut ws.scratch[i], &pass)?;
+                i += 1;
+            }
         }
         Ok(ws.output())
     }
@@ -523,6 +539,11 @@ impl Sequential<f32> {
 /// rows: every layer's output, ∂E/∂(every layer's output), and each layer's scratch room.
 /// Made once (for the trainer: once per run), then reused: a steady-state step allocates
 /// nothing.
+///
+/// [`Workspace::new`] fuses a layer that can take it (linear) with the elementwise activation
+/// after it: one pass writes act(x·Wᵀ + b) into the activation's output, and the linear
+/// layer's own output z is not kept. [`Workspace::keeping_every_output`] keeps every layer's
+/// output (for explanations that show z).
 #[derive(Debug)]
 pub struct Workspace<E: Element = f32> {
     max_batch: usize,
@@ -533,12 +554,33 @@ pub struct Workspace<E: Element = f32> {
     outputs: Vec<Vec<E>>,
     grads: Vec<Vec<E>>,
     scratch: Vec<Vec<E>>,
+    /// `Some(activation)` where layer i runs fused with the activation layer i + 1.
+    fused: Vec<Option<Activation>>,
     rows: usize,
 }
 
 impl<E: Element> Workspace<E> {
-    /// Plan the shapes of `net` and allocate buffers for batches of up to `max_batch` rows.
+    /// Plan the shapes of `net` and allocate buffers for batches of up to `max_batch` rows,
+    /// fusing linear → activation pairs.
     pub fn new(net: &Sequential<E>, max_batch: usize) -> Result<Self> {
+        let mut ws = Self::keeping_every_output(net, max_batch)?;
+        let layers = &net.layers;
+        let mut i = 0;
+        while i + 1 < layers.len() {
+            match layers[i + 1].activation() {
+                Some(a) if layers[i].fuses_activation() => {
+                    ws.fused[i] = Some(a);
+                    i += 2;
+                }
+                _ => i += 1,
+            }
+        }
+        Ok(ws)
+    }
+
+    /// [`Workspace::new`] without fused layers: every layer's output stays readable with
+    /// [`Workspace::layer_output`].
+    pub fn keeping_every_output(net: &Sequential<E>, max_batch: usize) -> Result<Self> {
         if max_batch == 0 {
             return Err(Error::param("batch size", "must be at least 1"));
         }
@@ -553,6 +595,7 @@ impl<E: Element> Workspace<E> {
             outputs: vec![],
             grads: vec![],
             scratch: vec![],
+            fused: vec![None; net.layers.len()],
             rows: 0,
             shapes,
         };
@@ -601,7 +644,9 @@ impl<E: Element> Workspace<E> {
         &self.shapes[i]
     }
 
-    /// Layer `i`'s output from the last forward pass (`rows × its row size`).
+    /// Layer `i`'s output from the last forward pass (`rows × its row size`). For a layer
+    /// fused with the activation after it (see [`Workspace::new`]) this is not kept: read the
+    /// activation's output, or plan with [`Workspace::keeping_every_output`].
     pub fn layer_output(&self, i: usize) -> &[E] {
         let n = self.rows * self.shapes[i].iter().product::<usize>();
         &self.outputs[i][..n]
@@ -664,6 +709,44 @@ mod tests {
         assert!(a
             .forward_batch(&mut Workspace::new(&a, 4).unwrap(), &x, 4)
             .is_ok());
+    }
+
+    #[test]
+    fn fused_linear_activation_gives_the_same_bits_as_the_layers_one_by_one() {
+        for act in [
+            Activation::Relu,
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::LeakyRelu { alpha: 0.1 },
+        ] {
+            let net = Sequential::mlp(&MlpConfig {
+                inputs: 3,
+                hidden: vec![6, 5],
+                outputs: 2,
+                activation: act,
+                output_activation: Activation::Sigmoid,
+                seed: 4,
+                ..MlpConfig::default()
+            })
+            .unwrap();
+            let x: Vec<f32> = (0..15).map(|i| (i as f32 * 0.7).sin()).collect();
+            let t = [0.0f32, 1.0, 1.0, 0.0, 0.5, 0.5, 1.0, 0.0, 0.0, 1.0];
+            let mut run = |mut ws: Workspace| {
+                net.zero_grad();
+                let l = net
+                    .loss_backward(&mut ws, &x, 5, Targets::Values(&t), Loss::Mse)
+                    .unwrap();
+                let grads: Vec<Vec<f32>> = net
+                    .parameters()
+                    .iter()
+                    .map(|p| p.grad().unwrap().into_vec())
+                    .collect();
+                (l, ws.output().to_vec(), grads)
+            };
+            let fused = run(Workspace::new(&net, 5).unwrap());
+            let plain = run(Workspace::keeping_every_output(&net, 5).unwrap());
+            assert_eq!(fused, plain, "{act:?}");
+        }
     }
 
     #[test]

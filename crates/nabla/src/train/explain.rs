@@ -469,7 +469,7 @@ pub fn explain<E: Element>(net: &Sequential<E>, example: &Example) -> Result<Exp
     example.check_input(net.input_size())?;
     let outputs = net.output_size();
     let expected = example.target_for(outputs)?;
-    let mut ws = Workspace::new(&net, 1)?;
+    let mut ws = Workspace::keeping_every_output(&net, 1)?;
     net.forward_batch(&mut ws, &example.input, 1)?;
     let (kernel, factor) = example.loss.kernel();
     let class;

@@ -731,7 +731,7 @@ mod tests {
             .unwrap();
             let x: Vec<f32> = (0..15).map(|i| (i as f32 * 0.7).sin()).collect();
             let t = [0.0f32, 1.0, 1.0, 0.0, 0.5, 0.5, 1.0, 0.0, 0.0, 1.0];
-            let mut run = |mut ws: Workspace| {
+            let run = |mut ws: Workspace| {
                 net.zero_grad();
                 let l = net
                     .loss_backward(&mut ws, &x, 5, Targets::Values(&t), Loss::Mse)

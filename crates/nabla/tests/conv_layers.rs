@@ -350,3 +350,52 @@ fn batchnorm_running_statistics_and_state_dict_names_follow_pytorch() {
     let want = (1.0 - 0.3) / (running_var[0] as f64 + 1e-5).sqrt();
     assert!((y[0] as f64 - want).abs() < 1e-5, "{} vs {want}", y[0]);
 }
+
+#[test]
+fn average_pooling_forward_and_gradients_with_overlapping_windows() {
+    use nabla::nn::AvgPool2d;
+    let pool = AvgPool2d::new(2);
+    let input = [1usize, 2, 4];
+    let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+    let shape = <AvgPool2d as Module<f32>>::output_shape(&pool, &input).unwrap();
+    let pass = Pass {
+        rows: 1,
+        input: &input,
+        output: &shape,
+        training: false,
+    };
+    let mut y = [0.0f32; 2];
+    pool.forward(&x, &mut y, &mut [], &pass).unwrap();
+    assert_eq!(
+        y,
+        [(1.0 + 2.0 + 5.0 + 6.0) / 4.0, (3.0 + 4.0 + 7.0 + 8.0) / 4.0]
+    );
+    // Overlapping windows (stride 1) after a convolution, against finite differences.
+    let mut rng = Rng::new(50);
+    let conv: Conv2d = Conv2dConfig::new(1, 2, 2).init(&mut rng).unwrap();
+    let mut net = Sequential::new(&[1, 5, 6])
+        .with(conv)
+        .with(ActivationLayer(Activation::Tanh))
+        .with(AvgPool2d {
+            kernel: [2, 3],
+            stride: [1, 1],
+        })
+        .with(Flatten);
+    let flat = net.output_size();
+    net.push(Linear::new(flat, 2, Init::XavierUniform, &mut rng).unwrap());
+    let x = random(3 * 30, 51);
+    let checks = check_gradients(
+        &net,
+        &x,
+        3,
+        Targets::Classes(&[1, 0, 1]),
+        Loss::CrossEntropy,
+        1e-6,
+        400,
+    )
+    .unwrap();
+    for c in &checks {
+        assert!(c.f64_vs_numeric < 1e-6, "{c:?}");
+    }
+    assert_eq!(net.specs()[2].kind(), "avgpool2d");
+}

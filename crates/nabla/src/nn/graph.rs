@@ -75,6 +75,7 @@ fn node_name(spec: &LayerSpec) -> &'static str {
         LayerSpec::Dropout { .. } => "dropout",
         LayerSpec::Conv2d { .. } => "conv2d",
         LayerSpec::MaxPool2d { .. } => "maxpool2d",
+        LayerSpec::AvgPool2d { .. } => "avgpool2d",
         LayerSpec::Flatten => "flatten",
         LayerSpec::BatchNorm { .. } => "batchnorm",
         _ => "layer",

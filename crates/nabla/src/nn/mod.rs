@@ -34,6 +34,6 @@ pub use flatten::Flatten;
 pub use init::Init;
 pub use linear::{Linear, LinearConfig};
 pub use module::{Backprop, Module, Pass};
-pub use pool::MaxPool2d;
+pub use pool::{AvgPool2d, MaxPool2d};
 pub use sequential::{MlpConfig, Sequential, Workspace};
 pub use spec::{build_layer, BuildContext, LayerBuilder, LayerRegistry, LayerSpec};

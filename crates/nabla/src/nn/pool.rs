@@ -129,3 +129,97 @@ impl<E: Element> Module<E> for MaxPool2d {
         Ok(Box::new(*self))
     }
 }
+
+/// `AvgPool2d(kernel, stride)` over `[channels, height, width]` rows, no padding: each output
+/// is the mean of its window, so backward gives every input of the window 1/(kh·kw) of the
+/// output's gradient (overlapping windows add up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AvgPool2d {
+    /// Window height and width.
+    pub kernel: [usize; 2],
+    /// Step between windows (PyTorch's default: the kernel).
+    pub stride: [usize; 2],
+}
+
+impl AvgPool2d {
+    /// Square windows of `kernel` with stride `kernel`.
+    pub fn new(kernel: usize) -> Self {
+        AvgPool2d {
+            kernel: [kernel, kernel],
+            stride: [kernel, kernel],
+        }
+    }
+
+    fn as_max(&self) -> MaxPool2d {
+        MaxPool2d {
+            kernel: self.kernel,
+            stride: self.stride,
+        }
+    }
+
+    /// Visit every (output index, input index) pair of one row's windows.
+    fn windows(&self, input: &[usize], mut visit: impl FnMut(usize, usize)) -> Result<()> {
+        let (c, h, w, oh, ow) = self.as_max().dims(input)?;
+        let [kh, kw] = self.kernel;
+        for ci in 0..c {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let o = (ci * oh + oy) * ow + ox;
+                    let (y0, x0) = (oy * self.stride[0], ox * self.stride[1]);
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            visit(o, (ci * h + y0 + ky) * w + x0 + kx);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<E: Element> Module<E> for AvgPool2d {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::AvgPool2d {
+            kernel: self.kernel,
+            stride: self.stride,
+        }
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let (c, _, _, oh, ow) = self.as_max().dims(input)?;
+        Ok(vec![c, oh, ow])
+    }
+
+    fn forward(&self, x: &[E], y: &mut [E], _scratch: &mut [E], pass: &Pass<'_>) -> Result<()> {
+        check_lengths("avgpool2d forward", x, y, pass)?;
+        let (n_in, n_out) = (pass.input_len(), pass.output_len());
+        let scale = E::ONE / E::from_f64((self.kernel[0] * self.kernel[1]) as f64);
+        let y = &mut y[..pass.rows * n_out];
+        y.iter_mut().for_each(|v| *v = E::ZERO);
+        for s in 0..pass.rows {
+            let (xs, ys) = (&x[s * n_in..], &mut y[s * n_out..(s + 1) * n_out]);
+            self.windows(pass.input, |o, i| ys[o] += xs[i])?;
+            ys.iter_mut().for_each(|v| *v *= scale);
+        }
+        Ok(())
+    }
+
+    fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
+        let Backprop { x, y, dy, dx, .. } = grads;
+        check_lengths("avgpool2d backward", x, y, pass)?;
+        let Some(dx) = dx else { return Ok(()) };
+        let (n_in, n_out) = (pass.input_len(), pass.output_len());
+        let scale = E::ONE / E::from_f64((self.kernel[0] * self.kernel[1]) as f64);
+        dx[..pass.rows * n_in].iter_mut().for_each(|v| *v = E::ZERO);
+        for s in 0..pass.rows {
+            let (gs, dxs) = (&dy[s * n_out..], &mut dx[s * n_in..(s + 1) * n_in]);
+            self.windows(pass.input, |o, i| dxs[i] += gs[o] * scale)?;
+        }
+        Ok(())
+    }
+
+    fn to_f64(&self) -> Result<Box<dyn Module<f64>>> {
+        Ok(Box::new(*self))
+    }
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Activation, ActivationLayer, BatchNormConfig, Conv2dConfig, Dropout, Flatten, Init,
+    Activation, ActivationLayer, AvgPool2d, BatchNormConfig, Conv2dConfig, Dropout, Flatten, Init,
     LinearConfig, MaxPool2d, Module,
 };
 use crate::rng::Rng;
@@ -36,6 +36,11 @@ pub enum LayerSpec {
     },
     /// [`super::MaxPool2d`].
     MaxPool2d {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    },
+    /// [`super::AvgPool2d`].
+    AvgPool2d {
         kernel: [usize; 2],
         stride: [usize; 2],
     },
@@ -83,6 +88,10 @@ impl LayerSpec {
                 "maxpool2d({}×{}, stride {}×{})",
                 kernel[0], kernel[1], stride[0], stride[1]
             ),
+            LayerSpec::AvgPool2d { kernel, stride } => format!(
+                "avgpool2d({}×{}, stride {}×{})",
+                kernel[0], kernel[1], stride[0], stride[1]
+            ),
             LayerSpec::Flatten => "flatten".into(),
             LayerSpec::BatchNorm { channels, .. } => format!("batchnorm({channels})"),
             LayerSpec::Custom { name, .. } => name.clone(),
@@ -98,6 +107,7 @@ impl LayerSpec {
             LayerSpec::Dropout { .. } => "dropout",
             LayerSpec::Conv2d { .. } => "conv2d",
             LayerSpec::MaxPool2d { .. } => "maxpool2d",
+            LayerSpec::AvgPool2d { .. } => "avgpool2d",
             LayerSpec::Flatten => "flatten",
             LayerSpec::BatchNorm { .. } => "batchnorm",
             LayerSpec::Custom { name, .. } => name,
@@ -207,6 +217,10 @@ pub fn build_layer<E: Element>(
             .init::<E>(ctx.rng)?,
         ),
         LayerSpec::MaxPool2d { kernel, stride } => Box::new(MaxPool2d {
+            kernel: *kernel,
+            stride: *stride,
+        }),
+        LayerSpec::AvgPool2d { kernel, stride } => Box::new(AvgPool2d {
             kernel: *kernel,
             stride: *stride,
         }),

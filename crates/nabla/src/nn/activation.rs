@@ -95,44 +95,62 @@ impl Activation {
         }
     }
 
-    /// v ← act(v + bias) for each row of `bias.len()` values: one loop per variant, so that
-    /// none has a match inside (the fused linear → activation output pass).
-    pub(crate) fn apply_rows_with_bias<E: Element>(&self, v: &mut [E], bias: &[E]) {
-        #[inline(always)]
-        fn rows<E: Element>(v: &mut [E], bias: &[E], f: impl Fn(E) -> E) {
-            for row in v.chunks_exact_mut(bias.len()) {
-                for (o, &b) in row.iter_mut().zip(bias) {
-                    *o = f(*o + b);
-                }
-            }
-        }
+    /// Run `pass` with this activation's function, chosen once: the loop inside `pass` is
+    /// compiled for each variant and has no match per element.
+    pub(crate) fn with_function<E: Element>(&self, pass: impl ElementwisePass<E>) {
         match *self {
-            Activation::Identity => rows(v, bias, |z| z),
-            Activation::Relu => rows(v, bias, act::relu),
-            Activation::Sigmoid => rows(v, bias, act::sigmoid),
-            Activation::Tanh => rows(v, bias, act::tanh),
+            Activation::Identity => pass.run(|z| z),
+            Activation::Relu => pass.run(act::relu),
+            Activation::Sigmoid => pass.run(act::sigmoid),
+            Activation::Tanh => pass.run(act::tanh),
             Activation::LeakyRelu { alpha } => {
                 let alpha = E::from_f64(alpha as f64);
-                rows(v, bias, |z| act::leaky_relu(z, alpha))
+                pass.run(move |z| act::leaky_relu(z, alpha))
             }
         }
     }
 
-    /// v ← act(v) elementwise, one loop per variant.
-    pub(crate) fn apply_in_place<E: Element>(&self, v: &mut [E]) {
-        #[inline(always)]
-        fn each<E: Element>(v: &mut [E], f: impl Fn(E) -> E) {
-            v.iter_mut().for_each(|o| *o = f(*o));
-        }
+    /// Run `pass` with act′ as a function of the output a (see
+    /// [`Activation::derivative_from_output`]), chosen once.
+    pub(crate) fn with_derivative_from_output<E: Element>(&self, pass: impl ElementwisePass<E>) {
         match *self {
-            Activation::Identity => {}
-            Activation::Relu => each(v, act::relu),
-            Activation::Sigmoid => each(v, act::sigmoid),
-            Activation::Tanh => each(v, act::tanh),
+            Activation::Identity => pass.run(|_| E::ONE),
+            Activation::Relu => pass.run(act::relu_derivative),
+            Activation::Sigmoid => pass.run(act::sigmoid_derivative_from_output),
+            Activation::Tanh => pass.run(act::tanh_derivative_from_output),
             Activation::LeakyRelu { alpha } => {
                 let alpha = E::from_f64(alpha as f64);
-                each(v, |z| act::leaky_relu(z, alpha))
+                pass.run(move |a| act::leaky_relu_derivative(a, alpha))
             }
+        }
+    }
+
+    /// v ← act(v + bias) for each row of `bias.len()` values (the fused linear → activation
+    /// output pass).
+    pub(crate) fn apply_rows_with_bias<E: Element>(&self, v: &mut [E], bias: &[E]) {
+        struct Rows<'a, E>(&'a mut [E], &'a [E]);
+        impl<E: Element> ElementwisePass<E> for Rows<'_, E> {
+            fn run(self, f: impl Fn(E) -> E) {
+                for row in self.0.chunks_exact_mut(self.1.len()) {
+                    for (o, &b) in row.iter_mut().zip(self.1) {
+                        *o = f(*o + b);
+                    }
+                }
+            }
+        }
+        self.with_function(Rows(v, bias));
+    }
+
+    /// v ← act(v) elementwise.
+    pub(crate) fn apply_in_place<E: Element>(&self, v: &mut [E]) {
+        struct InPlace<'a, E>(&'a mut [E]);
+        impl<E: Element> ElementwisePass<E> for InPlace<'_, E> {
+            fn run(self, f: impl Fn(E) -> E) {
+                self.0.iter_mut().for_each(|o| *o = f(*o));
+            }
+        }
+        if *self != Activation::Identity {
+            self.with_function(InPlace(v));
         }
     }
 
@@ -187,6 +205,13 @@ impl Activation {
     }
 }
 
+/// An elementwise loop that takes the function to apply as a generic argument, so that
+/// [`Activation::with_function`] can choose the function once per pass.
+pub(crate) trait ElementwisePass<E> {
+    /// Run the loop with `f`.
+    fn run(self, f: impl Fn(E) -> E);
+}
+
 /// An activation function as a module of its own (it takes an index in [`super::Sequential`],
 /// as in PyTorch, and has no parameters; its configuration is the [`Activation`] it applies): a = act(z) elementwise, and backward
 /// ∂E/∂z = ∂E/∂a · act′(z), with act′ read from the stored output a.
@@ -207,18 +232,15 @@ impl<E: Element> Module<E> for ActivationLayer {
         check_lengths("activation forward", x, y, pass)?;
         let n = pass.rows * pass.input_len();
         let (x, y) = (&x[..n], &mut y[..n]);
-        // One loop per variant, so that each is a straight pass with no match inside.
+        struct Map<'a, E>(&'a [E], &'a mut [E]);
+        impl<E: Element> ElementwisePass<E> for Map<'_, E> {
+            fn run(self, f: impl Fn(E) -> E) {
+                self.1.iter_mut().zip(self.0).for_each(|(o, &v)| *o = f(v));
+            }
+        }
         match self.0 {
             Activation::Identity => y.copy_from_slice(x),
-            Activation::Relu => y.iter_mut().zip(x).for_each(|(o, &v)| *o = act::relu(v)),
-            Activation::Sigmoid => y.iter_mut().zip(x).for_each(|(o, &v)| *o = act::sigmoid(v)),
-            Activation::Tanh => y.iter_mut().zip(x).for_each(|(o, &v)| *o = act::tanh(v)),
-            Activation::LeakyRelu { alpha } => {
-                let alpha = E::from_f64(alpha as f64);
-                y.iter_mut()
-                    .zip(x)
-                    .for_each(|(o, &v)| *o = act::leaky_relu(v, alpha))
-            }
+            a => a.with_function(Map(x, y)),
         }
         Ok(())
     }
@@ -235,22 +257,18 @@ impl<E: Element> Module<E> for ActivationLayer {
         let Some(dx) = dx else { return Ok(()) };
         let n = pass.rows * pass.input_len();
         let (y, dy, dx) = (&y[..n], &dy[..n], &mut dx[..n]);
-        // One loop per variant: the derivative from the output, no match inside the loop.
-        #[inline(always)]
-        fn each<E: Element>(dx: &mut [E], dy: &[E], y: &[E], f: impl Fn(E) -> E) {
-            for ((d, &g), &av) in dx.iter_mut().zip(dy).zip(y) {
-                *d = g * f(av);
+        // ∂E/∂z = ∂E/∂a · act′, act′ read from the output a.
+        struct Chain<'a, E>(&'a mut [E], &'a [E], &'a [E]);
+        impl<E: Element> ElementwisePass<E> for Chain<'_, E> {
+            fn run(self, derivative: impl Fn(E) -> E) {
+                for ((d, &g), &a) in self.0.iter_mut().zip(self.1).zip(self.2) {
+                    *d = g * derivative(a);
+                }
             }
         }
         match self.0 {
             Activation::Identity => dx.copy_from_slice(dy),
-            Activation::Relu => each(dx, dy, y, act::relu_derivative),
-            Activation::Sigmoid => each(dx, dy, y, act::sigmoid_derivative_from_output),
-            Activation::Tanh => each(dx, dy, y, act::tanh_derivative_from_output),
-            Activation::LeakyRelu { alpha } => {
-                let alpha = E::from_f64(alpha as f64);
-                each(dx, dy, y, |a| act::leaky_relu_derivative(a, alpha))
-            }
+            a => a.with_derivative_from_output(Chain(dx, dy, y)),
         }
         Ok(())
     }

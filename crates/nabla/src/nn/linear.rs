@@ -118,29 +118,9 @@ impl<E: Element> Module<E> for Linear<E> {
         Ok(vec![self.out_features()])
     }
 
-    fn forward(&self, x: &[E], y: &mut [E], _scratch: &mut [E], pass: &Pass<'_>) -> Result<()> {
-        check_lengths("linear forward", x, y, pass)?;
-        let (rows, n_in, n_out) = (pass.rows, self.in_features(), self.out_features());
-        let w = self.weight.value();
-        let b = self.bias.value();
-        let y = &mut y[..rows * n_out];
-        matmul_into(
-            rows,
-            n_out,
-            n_in,
-            x,
-            Trans::No,
-            w.data(),
-            Trans::Yes,
-            y,
-            false,
-        );
-        for row in y.chunks_exact_mut(n_out) {
-            for (o, &bv) in row.iter_mut().zip(b.data()) {
-                *o += bv;
-            }
-        }
-        Ok(())
+    fn forward(&self, x: &[E], y: &mut [E], scratch: &mut [E], pass: &Pass<'_>) -> Result<()> {
+        // z = x·Wᵀ + b is the fused pass with the identity.
+        self.forward_activated(x, y, scratch, pass, Activation::Identity)
     }
 
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {

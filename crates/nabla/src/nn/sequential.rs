@@ -264,9 +264,15 @@ impl<E: Element> Sequential<E> {
 
     /// The parameters with their state-dict names (`0.weight`, `0.bias`, ...), in order.
     pub fn named_parameters(&self) -> Vec<(String, Var<E>)> {
+        self.named(false)
+    }
+
+    /// Each layer's parameters (and, with `buffers`, then its buffers) under state-dict names.
+    fn named(&self, buffers: bool) -> Vec<(String, Var<E>)> {
         let mut out = vec![];
         for (i, l) in self.layers.iter().enumerate() {
-            for (n, v) in l.parameters() {
+            let extra = if buffers { l.buffers() } else { vec![] };
+            for (n, v) in l.parameters().into_iter().chain(extra) {
                 out.push((format!("{i}.{n}"), v));
             }
         }
@@ -296,13 +302,7 @@ impl<E: Element> Sequential<E> {
     /// Every parameter and buffer (saved, untrained state such as running statistics) with
     /// its state-dict name, layer by layer: each layer's parameters, then its buffers.
     pub fn named_tensors(&self) -> Vec<(String, Var<E>)> {
-        let mut out = vec![];
-        for (i, l) in self.layers.iter().enumerate() {
-            for (n, v) in l.parameters().into_iter().chain(l.buffers()) {
-                out.push((format!("{i}.{n}"), v));
-            }
-        }
-        out
+        self.named(true)
     }
 
     /// A copy of every parameter and buffer by name, in PyTorch state-dict order.

@@ -3,10 +3,11 @@
 //! paddings (rectangular ones included), the tie rule of max pooling, and a save/load round
 //! trip of a small CNN.
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use nabla::data::Task;
-use nabla::io::{load_model, save_model, ModelMeta, FORMAT_VERSION};
+use nabla::io::{load_model, save_model};
 use nabla::loss::{Loss, Targets};
 use nabla::nn::check::check_gradients;
 use nabla::nn::{
@@ -69,18 +70,22 @@ const CASES: [Case; 4] = [
     ([2, 6, 6], 4, [1, 1], [2, 2], [0, 1]),
 ];
 
+/// The convolution of one case, drawn from `seed`.
+fn conv_of(&(input, out, kernel, stride, padding): &Case, seed: u64) -> Conv2d {
+    Conv2dConfig {
+        stride,
+        padding,
+        kernel,
+        ..Conv2dConfig::new(input[0], out, 1)
+    }
+    .init(&mut Rng::new(seed))
+    .unwrap()
+}
+
 #[test]
 fn conv2d_forward_matches_a_direct_convolution() {
     for (k, &(input, out, kernel, stride, padding)) in CASES.iter().enumerate() {
-        let mut rng = Rng::new(k as u64);
-        let conv: Conv2d = Conv2dConfig {
-            stride,
-            padding,
-            kernel,
-            ..Conv2dConfig::new(input[0], out, 1)
-        }
-        .init(&mut rng)
-        .unwrap();
+        let conv = conv_of(&CASES[k], k as u64);
         let shape = conv.output_shape(&input).unwrap();
         let rows = 2;
         let n_in: usize = input.iter().product();
@@ -113,25 +118,11 @@ fn conv2d_forward_matches_a_direct_convolution() {
     }
 }
 
-fn cnn(
-    input: [usize; 3],
-    out: usize,
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    padding: [usize; 2],
-    seed: u64,
-) -> Sequential {
-    let mut rng = Rng::new(seed);
-    let conv: Conv2d = Conv2dConfig {
-        stride,
-        padding,
-        kernel,
-        ..Conv2dConfig::new(input[0], out, 1)
-    }
-    .init(&mut rng)
-    .unwrap();
-    let mut net = Sequential::new(&input)
-        .with(conv)
+/// conv → tanh → (2×2 max pooling when it fits) → flatten → linear(3).
+fn cnn(case: &Case, seed: u64) -> Sequential {
+    let mut rng = Rng::new(seed + 1);
+    let mut net = Sequential::new(&case.0)
+        .with(conv_of(case, seed))
         .with(ActivationLayer(Activation::Tanh));
     let shape = net.output_shape().unwrap();
     if shape[1] >= 2 && shape[2] >= 2 {
@@ -145,8 +136,8 @@ fn cnn(
 
 #[test]
 fn cnn_gradients_match_finite_differences_in_f64() {
-    for (k, &(input, out, kernel, stride, padding)) in CASES.iter().enumerate() {
-        let mut net = cnn(input, out, kernel, stride, padding, 20 + k as u64);
+    for (k, case) in CASES.iter().enumerate() {
+        let mut net = cnn(case, 20 + k as u64);
         net.set_training(false);
         let rows = 3;
         let x = random(rows * net.input_size(), 30 + k as u64);
@@ -203,7 +194,7 @@ fn max_pooling_sends_the_gradient_to_the_first_maximum_of_a_tie() {
 
 #[test]
 fn a_cnn_trains_a_step_saves_and_reloads_with_its_layers() {
-    let net = cnn([2, 7, 6], 3, [3, 2], [2, 1], [1, 0], 7);
+    let net = cnn(&CASES[1], 7);
     let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["0.weight", "0.bias", "4.weight", "4.bias"]);
     assert_eq!(net.named_parameters()[0].1.shape(), [3, 2, 3, 2]);
@@ -223,21 +214,7 @@ fn a_cnn_trains_a_step_saves_and_reloads_with_its_layers() {
     let dir = std::env::temp_dir().join(format!("nabla-cnn-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("cnn.safetensors");
-    let meta = ModelMeta {
-        format_version: FORMAT_VERSION,
-        input_shape: vec![],
-        layers: vec![],
-        architecture: None,
-        task: Task::Classify,
-        loss: Loss::CrossEntropy,
-        class_labels: vec!["a".into(), "b".into(), "c".into()],
-        feature_names: vec![],
-        target: None,
-        standardization: None,
-        target_standardization: None,
-        data_source: "random".into(),
-        training: serde_json::Value::Null,
-    };
+    let meta = common::classifier_meta(&["a", "b", "c"], &[], "random");
     save_model(&path, &net, &meta, &BTreeMap::new()).unwrap();
     let (back, meta_back, _) = load_model(&path).unwrap();
     assert_eq!(meta_back.input_shape, [2, 7, 6]);

@@ -6,8 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use nabla::data::Task;
-use nabla::io::{load_model, load_model_with, save_model, ModelMeta, FORMAT_VERSION};
+use nabla::io::{load_model, load_model_with, save_model};
 use nabla::loss::{Loss, Targets};
 use nabla::nn::{check::check_gradients, Activation, ActivationLayer, Init, Linear, Sequential};
 use nabla::optim::{Adam, AdamConfig};
@@ -73,21 +72,7 @@ fn a_user_defined_layer_trains_saves_reloads_and_predicts() {
     let dir = std::env::temp_dir().join(format!("nabla-custom-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("custom.safetensors");
-    let meta = ModelMeta {
-        format_version: FORMAT_VERSION,
-        input_shape: vec![],
-        layers: vec![],
-        architecture: None,
-        task: Task::Classify,
-        loss: Loss::CrossEntropy,
-        class_labels: vec!["a".into(), "b".into(), "c".into()],
-        feature_names: vec!["x1".into(), "x2".into()],
-        target: None,
-        standardization: None,
-        target_standardization: None,
-        data_source: "blobs".into(),
-        training: serde_json::Value::Null,
-    };
+    let meta = common::classifier_meta(&["a", "b", "c"], &["x1", "x2"], "blobs");
     save_model(&path, &net, &meta, &BTreeMap::new()).unwrap();
     let e = load_model(&path).unwrap_err().to_string();
     assert!(e.contains("scale_shift"), "{e}");

@@ -1,10 +1,14 @@
-//! A layer defined outside the library, as a user would write one: y = x ⊙ gain + shift per
+//! Shared by the library's integration tests: a model file's metadata for a classifier, and a
+//! layer defined outside the library, as a user would write one: y = x ⊙ gain + shift per
 //! feature, with learned `gain` and `shift`. It implements [`Module`] and nothing else of
 //! nabla's, and is then trained, saved, reloaded and checked like a built-in layer.
 
 #![allow(dead_code)]
 
 use nabla::autograd::Var;
+use nabla::data::Task;
+use nabla::io::{ModelMeta, FORMAT_VERSION};
+use nabla::loss::Loss;
 use nabla::nn::{Backprop, BuildContext, LayerRegistry, LayerSpec, Module, Pass};
 use nabla::{Element, Error, Result, Tensor};
 
@@ -116,4 +120,24 @@ pub fn registry() -> LayerRegistry {
     let mut r = LayerRegistry::new();
     r.register("scale_shift", build);
     r
+}
+
+/// Metadata of a cross-entropy classifier over `classes`, trained on `source` (the layers are
+/// filled in by `save_model`).
+pub fn classifier_meta(classes: &[&str], features: &[&str], source: &str) -> ModelMeta {
+    ModelMeta {
+        format_version: FORMAT_VERSION,
+        input_shape: vec![],
+        layers: vec![],
+        architecture: None,
+        task: Task::Classify,
+        loss: Loss::CrossEntropy,
+        class_labels: classes.iter().map(|c| c.to_string()).collect(),
+        feature_names: features.iter().map(|f| f.to_string()).collect(),
+        target: None,
+        standardization: None,
+        target_standardization: None,
+        data_source: source.into(),
+        training: serde_json::Value::Null,
+    }
 }

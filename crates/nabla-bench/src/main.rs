@@ -285,13 +285,7 @@ fn w3(steps: usize) -> Result<()> {
     net.push(shared_linear(202, 203, 8, 1, 1.0)?);
     net.push(ActivationLayer(Activation::Sigmoid));
     let mut ws = Workspace::new(&net, 4)?;
-    let mut opt = Sgd::new(
-        net.parameters(),
-        SgdConfig {
-            lr: 0.5,
-            ..SgdConfig::default()
-        },
-    )?;
+    let mut opt = Sgd::new(net.parameters(), SgdConfig::with_lr(0.5))?;
     let mut sse_after_1000 = None;
     let t0 = Instant::now();
     for i in 0..steps {

@@ -175,23 +175,13 @@ mod tests {
     fn real_report() -> (ReportInput, f32) {
         let (train, _, _) = blobs(300, 1);
         let (val, vx, vy) = blobs(90, 2);
-        let mut net = Sequential::mlp(&MlpConfig {
-            inputs: 2,
-            hidden: vec![8],
-            outputs: 3,
-            activation: Activation::Tanh,
-            seed: 5,
-            ..MlpConfig::default()
-        })
-        .unwrap();
-        let mut opt = Adam::new(
-            net.parameters(),
-            AdamConfig {
-                lr: 0.03,
-                ..AdamConfig::default()
-            },
+        let mut net = Sequential::mlp(
+            &MlpConfig::new(2, [8], 3)
+                .with_activation(Activation::Tanh)
+                .with_seed(5),
         )
         .unwrap();
+        let mut opt = Adam::new(net.parameters(), AdamConfig::with_lr(0.03)).unwrap();
         let cfg = TrainConfig {
             epochs: 12,
             batch_size: 32,

@@ -275,14 +275,11 @@ fn init_from_a_plain_state_dict() {
     use nabla::nn::{Activation, MlpConfig, Sequential};
     let d = tmpdir("initfrom");
     // iris: 4 features, 3 classes; --hidden 6 → 0.weight [6,4], 0.bias, 2.weight [3,6], 2.bias.
-    let net = Sequential::mlp(&MlpConfig {
-        inputs: 4,
-        hidden: vec![6],
-        outputs: 3,
-        activation: Activation::Relu,
-        seed: 99,
-        ..MlpConfig::default()
-    })
+    let net = Sequential::mlp(
+        &MlpConfig::new(4, [6], 3)
+            .with_activation(Activation::Relu)
+            .with_seed(99),
+    )
     .unwrap();
     let plain = d.join("plain.safetensors");
     nabla::io::save_safetensors(&plain, &net.state_dict(), &BTreeMap::new()).unwrap();

@@ -113,14 +113,9 @@ fn model_fixture(tag: &str, hidden: Vec<usize>, loss: &str) -> (PathBuf, PathBuf
     }
     std::fs::write(&csv, rows).unwrap();
     let outputs = if loss == "bce" { 1 } else { 3 };
-    let cfg = MlpConfig {
-        inputs: 3,
-        hidden,
-        outputs,
-        activation: Activation::Sigmoid,
-        seed: 11,
-        ..MlpConfig::default()
-    };
+    let cfg = MlpConfig::new(3, hidden, outputs)
+        .with_activation(Activation::Sigmoid)
+        .with_seed(11);
     let net = Sequential::mlp(&cfg).unwrap();
     let meta = ModelMeta {
         format_version: FORMAT_VERSION,

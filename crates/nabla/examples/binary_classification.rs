@@ -27,21 +27,12 @@ fn main() -> nabla::Result<()> {
     let train = ring(2000, 1)?;
     let test = ring(500, 2)?;
     // One logit: the network outputs z and P(class 1) = sigmoid(z), trained with BCE on logits.
-    let mut net = Sequential::mlp(&MlpConfig {
-        inputs: 2,
-        hidden: vec![16],
-        outputs: 1,
-        activation: Activation::Tanh,
-        seed: 3,
-        ..MlpConfig::default()
-    })?;
-    let mut opt = Adam::new(
-        net.parameters(),
-        AdamConfig {
-            lr: 0.02,
-            ..AdamConfig::default()
-        },
+    let mut net = Sequential::mlp(
+        &MlpConfig::new(2, [16], 1)
+            .with_activation(Activation::Tanh)
+            .with_seed(3),
     )?;
+    let mut opt = Adam::new(net.parameters(), AdamConfig::with_lr(0.02))?;
     let cfg = TrainConfig {
         epochs: 60,
         batch_size: 32,

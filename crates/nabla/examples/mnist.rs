@@ -70,15 +70,12 @@ fn main() -> nabla::Result<()> {
         test.len(),
         start.elapsed().as_secs_f64()
     );
-    let mut net = Sequential::mlp(&MlpConfig {
-        inputs: 784,
-        hidden: vec![256, 128],
-        outputs: 10,
-        activation: Activation::Relu,
-        dropout,
-        seed,
-        ..MlpConfig::default()
-    })?;
+    let mut net = Sequential::mlp(
+        &MlpConfig::new(784, [256, 128], 10)
+            .with_activation(Activation::Relu)
+            .with_dropout(dropout)
+            .with_seed(seed),
+    )?;
     let mut opt = Adam::new(
         net.parameters(),
         AdamConfig {

@@ -25,21 +25,12 @@ fn main() -> nabla::Result<()> {
             outputs: 1,
         },
     )?;
-    let mut net = Sequential::mlp(&MlpConfig {
-        inputs: 1,
-        hidden: vec![32, 32],
-        outputs: 1,
-        activation: Activation::Tanh,
-        seed: 1,
-        ..MlpConfig::default()
-    })?;
-    let mut opt = Adam::new(
-        net.parameters(),
-        AdamConfig {
-            lr: 0.01,
-            ..AdamConfig::default()
-        },
+    let mut net = Sequential::mlp(
+        &MlpConfig::new(1, [32, 32], 1)
+            .with_activation(Activation::Tanh)
+            .with_seed(1),
     )?;
+    let mut opt = Adam::new(net.parameters(), AdamConfig::with_lr(0.01))?;
     let cfg = TrainConfig {
         epochs: 300,
         batch_size: 64,

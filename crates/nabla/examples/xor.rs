@@ -43,13 +43,7 @@ fn main() -> nabla::Result<()> {
             peer_bias(203, 1),
         )?)
         .with(ActivationLayer(Activation::Sigmoid));
-    let mut opt = Sgd::new(
-        net.parameters(),
-        SgdConfig {
-            lr: 0.5,
-            ..SgdConfig::default()
-        },
-    )?;
+    let mut opt = Sgd::new(net.parameters(), SgdConfig::with_lr(0.5))?;
     let mut ws = Workspace::new(&net, 4)?;
     println!("step  SSE");
     for step in 1..=10_000 {

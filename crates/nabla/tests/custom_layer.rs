@@ -41,14 +41,7 @@ fn a_user_defined_layer_trains_saves_reloads_and_predicts() {
     let train = blobs(300, 1);
     let mut net = model(2);
     let before: Vec<f32> = net.state_dict()[0].1.data().to_vec();
-    let mut opt = Adam::new(
-        net.parameters(),
-        AdamConfig {
-            lr: 0.01,
-            ..AdamConfig::default()
-        },
-    )
-    .unwrap();
+    let mut opt = Adam::new(net.parameters(), AdamConfig::with_lr(0.01)).unwrap();
     let cfg = TrainConfig {
         epochs: 30,
         batch_size: 32,

@@ -108,14 +108,9 @@ enum TargetsOwned {
 
 fn check(act: Activation, lossk: Loss, outputs: usize, seed: u64) {
     let (rows, cols) = (7, 5);
-    let cfg = MlpConfig {
-        inputs: cols,
-        hidden: vec![6, 4],
-        outputs,
-        activation: act,
-        seed,
-        ..MlpConfig::default()
-    };
+    let cfg = MlpConfig::new(cols, [6, 4], outputs)
+        .with_activation(act)
+        .with_seed(seed);
     let mut net = Sequential::mlp(&cfg).unwrap();
     net.set_training(false);
     let x = random_input(rows, cols, seed + 1);
@@ -172,15 +167,10 @@ fn every_activation_and_loss_agrees_with_autograd() {
 
 #[test]
 fn dropout_in_training_mode_matches_autograd_with_the_same_masks() {
-    let cfg = MlpConfig {
-        inputs: 4,
-        hidden: vec![8],
-        outputs: 3,
-        activation: Activation::Relu,
-        dropout: 0.5,
-        seed: 5,
-        ..MlpConfig::default()
-    };
+    let cfg = MlpConfig::new(4, [8], 3)
+        .with_activation(Activation::Relu)
+        .with_dropout(0.5)
+        .with_seed(5);
     let net = Sequential::mlp(&cfg).unwrap();
     let states = net.dropout_rng_states();
     let x = random_input(6, 4, 1);
@@ -206,13 +196,7 @@ fn dropout_in_training_mode_matches_autograd_with_the_same_masks() {
 
 #[test]
 fn engine_gradients_accumulate_until_zeroed() {
-    let cfg = MlpConfig {
-        inputs: 3,
-        hidden: vec![4],
-        outputs: 2,
-        seed: 2,
-        ..MlpConfig::default()
-    };
+    let cfg = MlpConfig::new(3, [4], 2).with_seed(2);
     let net = Sequential::mlp(&cfg).unwrap();
     let x = random_input(5, 3, 3);
     let c = vec![0u32, 1, 1, 0, 1];
@@ -234,12 +218,7 @@ fn engine_gradients_accumulate_until_zeroed() {
 
 #[test]
 fn bad_batches_are_errors_not_panics() {
-    let cfg = MlpConfig {
-        inputs: 3,
-        hidden: vec![4],
-        outputs: 2,
-        ..MlpConfig::default()
-    };
+    let cfg = MlpConfig::new(3, [4], 2);
     let net = Sequential::mlp(&cfg).unwrap();
     let mut ws = Workspace::new(&net, 4).unwrap();
     let x = vec![0.0f32; 15];

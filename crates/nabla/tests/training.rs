@@ -29,28 +29,22 @@ fn blobs(n: usize, seed: u64) -> ArrayData {
 }
 
 fn net(seed: u64, hidden: Vec<usize>, act: Activation) -> Sequential {
-    Sequential::mlp(&MlpConfig {
-        inputs: 2,
-        hidden,
-        outputs: 3,
-        activation: act,
-        seed,
-        ..MlpConfig::default()
-    })
+    Sequential::mlp(
+        &MlpConfig::new(2, hidden, 3)
+            .with_activation(act)
+            .with_seed(seed),
+    )
     .unwrap()
 }
 
 /// Ten sigmoid-sized hidden layers of 32: deep enough for gradients to vanish.
 fn deep_net(activation: Activation, init: Init) -> Sequential {
-    Sequential::mlp(&MlpConfig {
-        inputs: 2,
-        hidden: vec![32; 10],
-        outputs: 3,
-        activation,
-        init: Some(init),
-        seed: 11,
-        ..MlpConfig::default()
-    })
+    Sequential::mlp(
+        &MlpConfig::new(2, [32; 10], 3)
+            .with_activation(activation)
+            .with_init(init)
+            .with_seed(11),
+    )
     .unwrap()
 }
 
@@ -365,14 +359,7 @@ mod diagnostics {
             },
         )
         .unwrap();
-        let mut m = Sequential::mlp(&MlpConfig {
-            inputs: 1,
-            hidden: vec![],
-            outputs: 1,
-            seed: 2,
-            ..MlpConfig::default()
-        })
-        .unwrap();
+        let mut m = Sequential::mlp(&MlpConfig::new(1, [], 1).with_seed(2)).unwrap();
         let mut opt = sgd(&m, 2.5 / lambda_max);
         let mut conf = cfg(3);
         conf.batch_size = 64;

@@ -92,6 +92,45 @@ pub trait Backward<E: Element> {
     ) -> Result<Vec<Option<Tensor<E>>>>;
 }
 
+/// A derivative rule written as a closure beside the code that computes the forward value, so
+/// that an op's value and its chain-rule step read side by side (as in micrograd). The closure
+/// takes the arguments of [`Backward::backward`]. Every built-in op, loss and recorded layer
+/// enters the graph through one: `Var::from_op(value, Rule::new("name", |g, inputs, y, needs|
+/// ...), inputs)`.
+pub struct Rule<F> {
+    name: &'static str,
+    backward: F,
+}
+
+impl<F> Rule<F> {
+    /// The bound on `F` here lets the closure's argument types be inferred.
+    pub fn new<E: Element>(name: &'static str, backward: F) -> Self
+    where
+        F: Fn(&Tensor<E>, &[&Tensor<E>], &Tensor<E>, &[bool]) -> Result<Vec<Option<Tensor<E>>>>,
+    {
+        Rule { name, backward }
+    }
+}
+
+impl<E, F> Backward<E> for Rule<F>
+where
+    E: Element,
+    F: Fn(&Tensor<E>, &[&Tensor<E>], &Tensor<E>, &[bool]) -> Result<Vec<Option<Tensor<E>>>>,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn backward(
+        &self,
+        g: &Tensor<E>,
+        inputs: &[&Tensor<E>],
+        out: &Tensor<E>,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor<E>>>> {
+        (self.backward)(g, inputs, out, needs)
+    }
+}
+
 struct GradFn<E: Element> {
     rule: Box<dyn Backward<E>>,
     inputs: Vec<Var<E>>,

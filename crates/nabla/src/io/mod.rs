@@ -404,14 +404,9 @@ mod tests {
 
     #[test]
     fn save_and_load_round_trip_rebuilds_the_same_network() {
-        let cfg = MlpConfig {
-            inputs: 2,
-            hidden: vec![5, 4],
-            outputs: 3,
-            activation: Activation::Tanh,
-            seed: 9,
-            ..MlpConfig::default()
-        };
+        let cfg = MlpConfig::new(2, [5, 4], 3)
+            .with_activation(Activation::Tanh)
+            .with_seed(9);
         let net = Sequential::mlp(&cfg).unwrap();
         let path = tmpdir("rt").join("m.safetensors");
         save_model(&path, &net, &meta_for(&cfg), &BTreeMap::new()).unwrap();
@@ -428,12 +423,7 @@ mod tests {
 
     #[test]
     fn truncated_corrupt_and_foreign_files_are_rejected() {
-        let cfg = MlpConfig {
-            inputs: 2,
-            hidden: vec![3],
-            outputs: 2,
-            ..MlpConfig::default()
-        };
+        let cfg = MlpConfig::new(2, [3], 2);
         let net = Sequential::mlp(&cfg).unwrap();
         let dir = tmpdir("bad");
         let good = dir.join("good.safetensors");

@@ -5,7 +5,7 @@
 //! `bce_with_logits` and `cross_entropy` take raw scores (logits) and are stable for logits of
 //! any finite size: no `exp` of a large positive number is ever evaluated.
 
-use crate::autograd::{Backward, Var};
+use crate::autograd::{Rule, Var};
 use crate::{Element, Error, Result, Tensor};
 
 fn same_shape<E: Element>(op: &'static str, a: &Tensor<E>, b: &Tensor<E>) -> Result<()> {
@@ -22,37 +22,41 @@ fn same_shape<E: Element>(op: &'static str, a: &Tensor<E>, b: &Tensor<E>) -> Res
 /// ∂loss/∂target from (prediction, ∂loss/∂prediction, target).
 type TargetGrad<E> = fn(&Tensor<E>, &Tensor<E>, &Tensor<E>) -> Result<Tensor<E>>;
 
-/// A loss node: ∂loss/∂prediction was computed with the value; the rule scales it by the
-/// incoming gradient. `target_grad` gives ∂loss/∂target when the target needs one.
-struct KernelLossBackward<E: Element> {
+/// The loss node: `value` with ∂loss/∂prediction (`grad`) computed by the kernel beside it;
+/// the rule scales `grad` by the incoming gradient. `target_grad` gives ∂loss/∂target when a
+/// second input (the target) needs one.
+fn kernel_loss<E: Element>(
     name: &'static str,
+    value: E,
     grad: Tensor<E>,
     target_grad: TargetGrad<E>,
-}
-
-impl<E: Element> Backward<E> for KernelLossBackward<E> {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn backward(
-        &self,
-        g: &Tensor<E>,
-        inputs: &[&Tensor<E>],
-        _out: &Tensor<E>,
-        needs: &[bool],
-    ) -> Result<Vec<Option<Tensor<E>>>> {
+    inputs: Vec<Var<E>>,
+) -> Var<E> {
+    let rule = Rule::new(name, move |g: &Tensor<E>, inputs, _out, needs| {
         let g = g.item()?;
-        let d_pred = self.grad.mul_scalar(g);
-        let mut grads = vec![Some(d_pred)];
+        let mut grads = vec![Some(grad.mul_scalar(g))];
         if inputs.len() > 1 {
             grads.push(if needs[1] {
-                Some((self.target_grad)(inputs[0], &self.grad, inputs[1])?.mul_scalar(g))
+                Some(target_grad(inputs[0], &grad, inputs[1])?.mul_scalar(g))
             } else {
                 None
             });
         }
         Ok(grads)
+    });
+    Var::from_op(Tensor::scalar(value), rule, inputs)
+}
+
+/// A mean needs at least one element.
+fn nonempty<E: Element>(op: &'static str, x: &Tensor<E>) -> Result<()> {
+    if x.is_empty() {
+        return Err(Error::Shape {
+            op,
+            shape: x.shape().to_vec(),
+            msg: "mean over no elements".into(),
+        });
     }
+    Ok(())
 }
 
 fn no_target_grad<E: Element>(_: &Tensor<E>, _: &Tensor<E>, _: &Tensor<E>) -> Result<Tensor<E>> {
@@ -67,12 +71,8 @@ fn squared_error<E: Element>(
 ) -> Result<Var<E>> {
     let (y, t) = (pred.value(), target.value());
     same_shape(name, &y, &t)?;
-    if mean && y.is_empty() {
-        return Err(Error::Shape {
-            op: name,
-            shape: y.shape().to_vec(),
-            msg: "mean over no elements".into(),
-        });
+    if mean {
+        nonempty(name, &y)?;
     }
     let mut grad = Tensor::zeros(y.shape());
     let total = super::squared_error(
@@ -85,14 +85,11 @@ fn squared_error<E: Element>(
     );
     drop((y, t));
     // ∂/∂t = −∂/∂y.
-    let rule = KernelLossBackward {
+    Ok(kernel_loss(
         name,
+        total,
         grad,
-        target_grad: |_, d_pred, _| Ok(d_pred.neg()),
-    };
-    Ok(Var::from_op(
-        Tensor::scalar(total),
-        rule,
+        |_, d_pred, _| Ok(d_pred.neg()),
         vec![pred.clone(), target.clone()],
     ))
 }
@@ -117,13 +114,7 @@ pub fn mse<E: Element>(pred: &Var<E>, target: &Var<E>) -> Result<Var<E>> {
 pub fn bce_with_logits<E: Element>(logits: &Var<E>, targets: &Var<E>) -> Result<Var<E>> {
     let (x, t) = (logits.value(), targets.value());
     same_shape("bce_with_logits", &x, &t)?;
-    if x.is_empty() {
-        return Err(Error::Shape {
-            op: "bce_with_logits",
-            shape: x.shape().to_vec(),
-            msg: "mean over no elements".into(),
-        });
-    }
+    nonempty("bce_with_logits", &x)?;
     let mut grad = Tensor::zeros(x.shape());
     let value = super::bce(
         x.data(),
@@ -134,14 +125,11 @@ pub fn bce_with_logits<E: Element>(logits: &Var<E>, targets: &Var<E>) -> Result<
     );
     drop((x, t));
     // ∂/∂t = −x/n.
-    let rule = KernelLossBackward {
-        name: "bce_with_logits",
+    Ok(kernel_loss(
+        "bce_with_logits",
+        value,
         grad,
-        target_grad: |x, _, _| Ok(x.mul_scalar(-E::ONE / E::from_f64(x.len() as f64))),
-    };
-    Ok(Var::from_op(
-        Tensor::scalar(value),
-        rule,
+        |x, _, _| Ok(x.mul_scalar(-E::ONE / E::from_f64(x.len() as f64))),
         vec![logits.clone(), targets.clone()],
     ))
 }
@@ -177,14 +165,11 @@ pub fn cross_entropy<E: Element>(logits: &Var<E>, classes: &[usize]) -> Result<V
     let mut grad = Tensor::zeros(x.shape());
     let value = super::softmax_cross_entropy(x.data(), c, classes.iter().copied(), grad.data_mut());
     drop(x);
-    let rule = KernelLossBackward {
-        name: "cross_entropy",
+    Ok(kernel_loss(
+        "cross_entropy",
+        value,
         grad,
-        target_grad: no_target_grad,
-    };
-    Ok(Var::from_op(
-        Tensor::scalar(value),
-        rule,
+        no_target_grad,
         vec![logits.clone()],
     ))
 }

@@ -246,14 +246,7 @@ impl<E: Element> Module<E> for ActivationLayer {
     }
 
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
-        let Backprop {
-            x,
-            y,
-            dy,
-            dx,
-            scratch: _,
-        } = grads;
-        check_lengths("activation backward", x, y, pass)?;
+        let (_, y, dy, dx, _) = grads.checked("activation backward", pass)?;
         let Some(dx) = dx else { return Ok(()) };
         let n = pass.rows * pass.input_len();
         let (y, dy, dx) = (&y[..n], &dy[..n], &mut dx[..n]);

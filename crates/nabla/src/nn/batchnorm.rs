@@ -177,14 +177,7 @@ impl<E: Element> Module<E> for BatchNorm<E> {
 
     #[allow(clippy::needless_range_loop)] // ch indexes several per-channel slices
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
-        let Backprop {
-            x,
-            y,
-            dy,
-            dx,
-            scratch,
-        } = grads;
-        check_lengths("batchnorm backward", x, y, pass)?;
+        let (_, _, dy, dx, scratch) = grads.checked("batchnorm backward", pass)?;
         let (c, hw) = self.layout(pass.input)?;
         let (rows, len) = (pass.rows, pass.input_len());
         let n = (rows * hw) as f64;

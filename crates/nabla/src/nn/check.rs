@@ -153,14 +153,11 @@ mod tests {
             (Activation::Relu, Loss::Sse, 3),
             (Activation::LeakyRelu { alpha: 0.1 }, Loss::BceWithLogits, 3),
         ] {
-            let mut net = Sequential::mlp(&MlpConfig {
-                inputs: 4,
-                hidden: vec![5, 3],
-                outputs,
-                activation: act,
-                seed: 9,
-                ..MlpConfig::default()
-            })
+            let mut net = Sequential::mlp(
+                &MlpConfig::new(4, [5, 3], outputs)
+                    .with_activation(act)
+                    .with_seed(9),
+            )
             .unwrap();
             net.set_training(false);
             let checks =
@@ -177,14 +174,11 @@ mod tests {
     #[test]
     fn samples_elements_and_rejects_bad_input() {
         let (x, classes) = batch();
-        let mut net = Sequential::mlp(&MlpConfig {
-            inputs: 4,
-            hidden: vec![5],
-            outputs: 3,
-            activation: Activation::Tanh,
-            seed: 2,
-            ..MlpConfig::default()
-        })
+        let mut net = Sequential::mlp(
+            &MlpConfig::new(4, [5], 3)
+                .with_activation(Activation::Tanh)
+                .with_seed(2),
+        )
         .unwrap();
         net.set_training(false);
         let t = Targets::Classes(&classes);

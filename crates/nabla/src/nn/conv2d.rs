@@ -262,14 +262,7 @@ impl<E: Element> Module<E> for Conv2d<E> {
     }
 
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
-        let Backprop {
-            x,
-            y,
-            dy,
-            mut dx,
-            scratch,
-        } = grads;
-        check_lengths("conv2d backward", x, y, pass)?;
+        let (x, _, dy, mut dx, scratch) = grads.checked("conv2d backward", pass)?;
         let g = self.geometry(pass.input)?;
         let (k, p, o) = (g.k(), g.p(), self.dims()[0]);
         let (col, dcol) = scratch[..2 * k * p].split_at_mut(k * p);

@@ -110,14 +110,7 @@ impl<E: Element> Module<E> for Dropout {
     }
 
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
-        let Backprop {
-            x,
-            y,
-            dy,
-            dx,
-            scratch,
-        } = grads;
-        check_lengths("dropout backward", x, y, pass)?;
+        let (_, _, dy, dx, scratch) = grads.checked("dropout backward", pass)?;
         let Some(dx) = dx else { return Ok(()) };
         let n = pass.rows * pass.input_len();
         let (dy, dx) = (&dy[..n], &mut dx[..n]);

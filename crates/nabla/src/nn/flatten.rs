@@ -27,14 +27,7 @@ impl<E: Element> Module<E> for Flatten {
     }
 
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
-        let Backprop {
-            x,
-            y,
-            dy,
-            dx,
-            scratch: _,
-        } = grads;
-        check_lengths("flatten backward", x, y, pass)?;
+        let (_, _, dy, dx, _) = grads.checked("flatten backward", pass)?;
         if let Some(dx) = dx {
             let n = pass.rows * pass.input_len();
             dx[..n].copy_from_slice(&dy[..n]);

@@ -4,15 +4,17 @@
 
 use std::cell::RefCell;
 
-use super::{Backprop, LayerSpec, Module, Pass, Sequential};
-use crate::autograd::{Backward, Var};
+use super::{Backprop, Module, Pass, Sequential};
+use crate::autograd::{Rule, Var};
 use crate::{Error, Result, Tensor};
+
+/// What a derivative rule returns: one gradient per input.
+type Grads = Result<Vec<Option<Tensor<f64>>>>;
 
 /// The derivative rule of one layer node: a private copy of the layer (same values, its own
 /// parameter leaves) runs the backward pass, and its parameter gradients are handed back as the
 /// gradients of the node's parameter inputs.
 struct LayerRule {
-    name: &'static str,
     layer: Box<dyn Module<f64>>,
     input_shape: Vec<usize>,
     output_shape: Vec<usize>,
@@ -20,19 +22,15 @@ struct LayerRule {
     scratch: RefCell<Vec<f64>>,
 }
 
-impl Backward<f64> for LayerRule {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
+impl LayerRule {
+    /// ∂E/∂x (when `need_x`) and ∂E/∂θ of every parameter, from ∂E/∂y = `grad_output`.
     fn backward(
         &self,
         grad_output: &Tensor<f64>,
-        inputs: &[&Tensor<f64>],
+        x: &Tensor<f64>,
         output: &Tensor<f64>,
-        needs: &[bool],
-    ) -> Result<Vec<Option<Tensor<f64>>>> {
-        let x = inputs[0];
+        need_x: bool,
+    ) -> Grads {
         let rows = x.shape()[0];
         let pass = Pass {
             rows,
@@ -54,7 +52,7 @@ impl Backward<f64> for LayerRule {
             scratch: &mut self.scratch.borrow_mut(),
         };
         self.layer.backward(grads, &pass)?;
-        let mut grads = vec![if needs[0] {
+        let mut grads = vec![if need_x {
             Some(Tensor::from_vec(dx, x.shape())?)
         } else {
             None
@@ -63,22 +61,6 @@ impl Backward<f64> for LayerRule {
             grads.push(Some(p.grad().unwrap_or_else(|| Tensor::zeros(&p.shape()))));
         }
         Ok(grads)
-    }
-}
-
-/// The node's name: the layer's kind (the rule's name must live as long as the program, so a
-/// custom layer's own name is drawn as `layer`).
-fn node_name(spec: &LayerSpec) -> &'static str {
-    match spec {
-        LayerSpec::Activation { activation } => activation.name(),
-        LayerSpec::Linear { .. } => "linear",
-        LayerSpec::Dropout { .. } => "dropout",
-        LayerSpec::Conv2d { .. } => "conv2d",
-        LayerSpec::MaxPool2d { .. } => "maxpool2d",
-        LayerSpec::AvgPool2d { .. } => "avgpool2d",
-        LayerSpec::Flatten => "flatten",
-        LayerSpec::BatchNorm { .. } => "batchnorm",
-        _ => "layer",
     }
 }
 
@@ -123,13 +105,17 @@ impl Sequential<f64> {
             let has_params = inputs.len() > 1;
             let spec = layer.spec();
             let rule = LayerRule {
-                name: node_name(&spec),
                 layer: copy,
                 input_shape: in_shape.clone(),
                 output_shape: shapes[i].clone(),
                 training: self.is_training(),
                 scratch: RefCell::new(scratch),
             };
+            let rule = Rule::new(
+                // A rule's name lives as long as the program: a custom layer is drawn as `layer`.
+                spec.builtin_kind().unwrap_or("layer"),
+                move |g, inputs, y, needs| rule.backward(g, inputs[0], y, needs[0]),
+            );
             h = Var::from_op(Tensor::from_vec(y, &out_shape)?, rule, inputs);
             if has_params {
                 h.set_label(format!("z{i}"));
@@ -149,14 +135,11 @@ mod tests {
 
     #[test]
     fn recorded_graph_gradients_match_the_engine_and_finite_differences() {
-        let net = Sequential::<f32>::mlp(&MlpConfig {
-            inputs: 3,
-            hidden: vec![4],
-            outputs: 2,
-            activation: Activation::Tanh,
-            seed: 5,
-            ..MlpConfig::default()
-        })
+        let net = Sequential::<f32>::mlp(
+            &MlpConfig::new(3, [4], 2)
+                .with_activation(Activation::Tanh)
+                .with_seed(5),
+        )
         .unwrap()
         .to_f64()
         .unwrap();

@@ -124,14 +124,7 @@ impl<E: Element> Module<E> for Linear<E> {
     }
 
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
-        let Backprop {
-            x,
-            y,
-            dy,
-            dx,
-            scratch: _,
-        } = grads;
-        check_lengths("linear backward", x, y, pass)?;
+        let (x, _, dy, dx, _) = grads.checked("linear backward", pass)?;
         let (rows, n_in, n_out) = (pass.rows, self.in_features(), self.out_features());
         let delta = &dy[..rows * n_out];
         {

@@ -59,6 +59,26 @@ pub struct Backprop<'a, E> {
     pub scratch: &'a mut [E],
 }
 
+impl<'a, E> Backprop<'a, E> {
+    /// The parts `(x, y, dy, dx, scratch)`, after checking that `x` and `y` hold the pass's
+    /// rows; a short slice is a [`Error::ShapeMismatch`] naming `op`.
+    #[allow(clippy::type_complexity)]
+    pub fn checked(
+        self,
+        op: &'static str,
+        pass: &Pass<'_>,
+    ) -> Result<(
+        &'a [E],
+        &'a [E],
+        &'a mut [E],
+        Option<&'a mut [E]>,
+        &'a mut [E],
+    )> {
+        check_lengths(op, self.x, self.y, pass)?;
+        Ok((self.x, self.y, self.dy, self.dx, self.scratch))
+    }
+}
+
 /// A layer of a network: its forward pass, its backward pass (the chain rule for it), its
 /// parameters and its serialisable description.
 ///

@@ -105,14 +105,7 @@ impl<E: Element> Module<E> for MaxPool2d {
     }
 
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
-        let Backprop {
-            x,
-            y,
-            dy,
-            dx,
-            scratch,
-        } = grads;
-        check_lengths("maxpool2d backward", x, y, pass)?;
+        let (_, _, dy, dx, scratch) = grads.checked("maxpool2d backward", pass)?;
         let Some(dx) = dx else { return Ok(()) };
         let (n_in, n_out) = (pass.input_len(), pass.output_len());
         dx[..pass.rows * n_in].iter_mut().for_each(|v| *v = E::ZERO);
@@ -206,8 +199,7 @@ impl<E: Element> Module<E> for AvgPool2d {
     }
 
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
-        let Backprop { x, y, dy, dx, .. } = grads;
-        check_lengths("avgpool2d backward", x, y, pass)?;
+        let (_, _, dy, dx, _) = grads.checked("avgpool2d backward", pass)?;
         let Some(dx) = dx else { return Ok(()) };
         let (n_in, n_out) = (pass.input_len(), pass.output_len());
         let scale = E::ONE / E::from_f64((self.kernel[0] * self.kernel[1]) as f64);

@@ -64,6 +64,50 @@ impl Default for MlpConfig {
 }
 
 impl MlpConfig {
+    /// `inputs` features, the hidden widths, `outputs`; every other field at its default
+    /// (ReLU hidden layers, identity output, no dropout, the activation's initialiser, seed 0).
+    /// The `with_*` methods change one field each:
+    /// `MlpConfig::new(2, [8], 1).with_activation(Activation::Tanh).with_seed(3)`.
+    pub fn new(inputs: usize, hidden: impl Into<Vec<usize>>, outputs: usize) -> Self {
+        MlpConfig {
+            inputs,
+            hidden: hidden.into(),
+            outputs,
+            ..MlpConfig::default()
+        }
+    }
+
+    /// The activation of the hidden layers.
+    pub fn with_activation(self, activation: Activation) -> Self {
+        MlpConfig { activation, ..self }
+    }
+
+    /// The activation of the output layer.
+    pub fn with_output_activation(self, output_activation: Activation) -> Self {
+        MlpConfig {
+            output_activation,
+            ..self
+        }
+    }
+
+    /// Dropout probability after each hidden activation.
+    pub fn with_dropout(self, dropout: f32) -> Self {
+        MlpConfig { dropout, ..self }
+    }
+
+    /// The weight initialiser of every Linear layer.
+    pub fn with_init(self, init: Init) -> Self {
+        MlpConfig {
+            init: Some(init),
+            ..self
+        }
+    }
+
+    /// The seed of the initial weights and dropout masks.
+    pub fn with_seed(self, seed: u64) -> Self {
+        MlpConfig { seed, ..self }
+    }
+
     /// The layer list: Linear, activation (and dropout) per hidden layer, then the output
     /// Linear and, unless identity, the output activation.
     pub fn layer_specs(&self) -> Result<Vec<LayerSpec>> {
@@ -426,16 +470,7 @@ impl<E: Element> Sequential<E> {
             let layer = &self.layers[i];
             let (before, rest) = ws.outputs.split_at_mut(i);
             let input: &[E] = if i == 0 { x } else { &before[i - 1] };
-            let pass = Pass {
-                rows,
-                input: if i == 0 {
-                    &self.input_shape
-                } else {
-                    &ws.shapes[i - 1]
-                },
-                output: &ws.shapes[i],
-                training: self.training,
-            };
+            let pass = layer_pass(&self.input_shape, &ws.shapes, i, rows, self.training);
             if let Some(activation) = ws.fused[i] {
                 // The fused op: layer i and the activation after it in one pass, written
                 // where the activation's output goes.
@@ -467,16 +502,7 @@ impl<E: Element> Sequential<E> {
         for (i, layer) in self.layers.iter().enumerate().rev() {
             let (grad_before, grad_rest) = ws.grads.split_at_mut(i);
             let input: &[E] = if i == 0 { x } else { &ws.outputs[i - 1] };
-            let pass = Pass {
-                rows,
-                input: if i == 0 {
-                    &self.input_shape
-                } else {
-                    &ws.shapes[i - 1]
-                },
-                output: &ws.shapes[i],
-                training: self.training,
-            };
+            let pass = layer_pass(&self.input_shape, &ws.shapes, i, rows, self.training);
             let dx = if i == 0 {
                 None
             } else {
@@ -532,6 +558,23 @@ impl Sequential<f32> {
         Self::build(input_shape, specs, init, seed, |spec, ctx| {
             registry.build(spec, ctx)
         })
+    }
+}
+
+/// The pass of layer `i` over `rows` rows: its input is the network's input or layer i − 1's
+/// output.
+fn layer_pass<'a>(
+    input_shape: &'a [usize],
+    shapes: &'a [Vec<usize>],
+    i: usize,
+    rows: usize,
+    training: bool,
+) -> Pass<'a> {
+    Pass {
+        rows,
+        input: if i == 0 { input_shape } else { &shapes[i - 1] },
+        output: &shapes[i],
+        training,
     }
 }
 
@@ -603,16 +646,7 @@ impl<E: Element> Workspace<E> {
             let n = max_batch * ws.shapes[i].iter().product::<usize>();
             ws.outputs.push(vec![E::ZERO; n]);
             ws.grads.push(vec![E::ZERO; n]);
-            let pass = Pass {
-                rows: max_batch,
-                input: if i == 0 {
-                    &ws.input_shape
-                } else {
-                    &ws.shapes[i - 1]
-                },
-                output: &ws.shapes[i],
-                training: true,
-            };
+            let pass = layer_pass(&ws.input_shape, &ws.shapes, i, max_batch, true);
             ws.scratch.push(vec![E::ZERO; layer.scratch_len(&pass)]);
         }
         Ok(ws)
@@ -683,15 +717,7 @@ mod tests {
     use crate::nn::{ActivationLayer, Dropout, Linear};
 
     fn small(seed: u64) -> Sequential {
-        Sequential::mlp(&MlpConfig {
-            inputs: 3,
-            hidden: vec![4],
-            outputs: 2,
-            dropout: 0.1,
-            seed,
-            ..MlpConfig::default()
-        })
-        .unwrap()
+        Sequential::mlp(&MlpConfig::new(3, [4], 2).with_dropout(0.1).with_seed(seed)).unwrap()
     }
 
     #[test]
@@ -719,15 +745,12 @@ mod tests {
             Activation::Tanh,
             Activation::LeakyRelu { alpha: 0.1 },
         ] {
-            let net = Sequential::mlp(&MlpConfig {
-                inputs: 3,
-                hidden: vec![6, 5],
-                outputs: 2,
-                activation: act,
-                output_activation: Activation::Sigmoid,
-                seed: 4,
-                ..MlpConfig::default()
-            })
+            let net = Sequential::mlp(
+                &MlpConfig::new(3, [6, 5], 2)
+                    .with_activation(act)
+                    .with_output_activation(Activation::Sigmoid)
+                    .with_seed(4),
+            )
             .unwrap();
             let x: Vec<f32> = (0..15).map(|i| (i as f32 * 0.7).sin()).collect();
             let t = [0.0f32, 1.0, 1.0, 0.0, 0.5, 0.5, 1.0, 0.0, 0.0, 1.0];

@@ -102,6 +102,15 @@ impl LayerSpec {
     /// custom layer's name: what a drawn graph calls the layer's node.
     pub fn kind(&self) -> &str {
         match self {
+            LayerSpec::Custom { name, .. } => name,
+            builtin => builtin.builtin_kind().unwrap_or("layer"),
+        }
+    }
+
+    /// [`LayerSpec::kind`] of a built-in layer, as a name that lives as long as the program
+    /// (`None` for a custom layer).
+    pub fn builtin_kind(&self) -> Option<&'static str> {
+        Some(match self {
             LayerSpec::Linear { .. } => "linear",
             LayerSpec::Activation { activation } => activation.name(),
             LayerSpec::Dropout { .. } => "dropout",
@@ -110,8 +119,8 @@ impl LayerSpec {
             LayerSpec::AvgPool2d { .. } => "avgpool2d",
             LayerSpec::Flatten => "flatten",
             LayerSpec::BatchNorm { .. } => "batchnorm",
-            LayerSpec::Custom { name, .. } => name,
-        }
+            LayerSpec::Custom { .. } => return None,
+        })
     }
 
     /// The activation this layer applies, if it is one.

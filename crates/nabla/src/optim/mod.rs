@@ -405,3 +405,17 @@ pub(crate) fn lerp(start: f32, end: f32, weight: f32) -> f32 {
         end - (end - start) * (1.0 - weight)
     }
 }
+
+/// `with_lr(lr)` on each optimiser's settings: that learning rate, PyTorch's defaults for the
+/// rest (`Adam::new(params, AdamConfig::with_lr(0.01))`).
+macro_rules! settings_with_lr {
+    ($($settings:ty),*) => {
+        $(impl $settings {
+            /// These settings with learning rate `lr` and every other field at its default.
+            pub fn with_lr(lr: f64) -> Self {
+                Self { lr, ..Self::default() }
+            }
+        })*
+    };
+}
+settings_with_lr!(AdamConfig, AdamWConfig, RmsPropConfig, SgdConfig);

@@ -336,14 +336,7 @@ mod tests {
 
     /// A small network after one Adam step, so that the optimiser has buffers.
     fn checkpoint() -> Checkpoint {
-        let cfg = MlpConfig {
-            inputs: 4,
-            hidden: vec![8, 4],
-            outputs: 3,
-            dropout: 0.2,
-            seed: 7,
-            ..MlpConfig::default()
-        };
+        let cfg = MlpConfig::new(4, [8, 4], 3).with_dropout(0.2).with_seed(7);
         let net = Sequential::mlp(&cfg).unwrap();
         let params: Vec<_> = net.named_parameters().into_iter().map(|(_, v)| v).collect();
         for p in &params {

@@ -711,14 +711,11 @@ mod tests {
     use crate::nn::{Dropout, MlpConfig};
 
     fn mlp(hidden: Vec<usize>, outputs: usize, activation: Activation) -> Sequential {
-        Sequential::mlp(&MlpConfig {
-            inputs: 3,
-            hidden,
-            outputs,
-            activation,
-            seed: 7,
-            ..MlpConfig::default()
-        })
+        Sequential::mlp(
+            &MlpConfig::new(3, hidden, outputs)
+                .with_activation(activation)
+                .with_seed(7),
+        )
         .unwrap()
     }
 
@@ -920,14 +917,11 @@ mod tests {
             .all(|w| w[0].product.abs() >= w[1].product.abs()));
         assert!((c.total - c.gradient).abs() <= 1e-12 * (1.0 + c.gradient.abs()));
         // 40⁴ · 2 paths: not searched; the total is δ × input.
-        let net = Sequential::<f64>::mlp(&MlpConfig {
-            inputs: 2,
-            hidden: vec![40; 5],
-            outputs: 2,
-            activation: Activation::Tanh,
-            seed: 3,
-            ..MlpConfig::default()
-        })
+        let net = Sequential::<f64>::mlp(
+            &MlpConfig::new(2, [40; 5], 2)
+                .with_activation(Activation::Tanh)
+                .with_seed(3),
+        )
         .unwrap();
         let example = Example {
             input: vec![0.7, -0.2],
@@ -971,15 +965,12 @@ mod tests {
         assert!(explain(&mlp(vec![2], 3, Activation::Relu), &short).is_err());
 
         // Dropout is the identity: the same figures as without it, even in training mode.
-        let mut with = Sequential::mlp(&MlpConfig {
-            inputs: 3,
-            hidden: vec![4],
-            outputs: 3,
-            activation: Activation::Tanh,
-            dropout: 0.5,
-            seed: 7,
-            ..MlpConfig::default()
-        })
+        let mut with = Sequential::mlp(
+            &MlpConfig::new(3, [4], 3)
+                .with_activation(Activation::Tanh)
+                .with_dropout(0.5)
+                .with_seed(7),
+        )
         .unwrap();
         with.set_training(true);
         let without = mlp(vec![4], 3, Activation::Tanh);

@@ -278,14 +278,9 @@ mod tests {
 
     #[test]
     fn predict_outputs_matches_the_autograd_forward() {
-        let cfg = MlpConfig {
-            inputs: 3,
-            hidden: vec![5],
-            outputs: 2,
-            activation: Activation::Tanh,
-            seed: 4,
-            ..MlpConfig::default()
-        };
+        let cfg = MlpConfig::new(3, [5], 2)
+            .with_activation(Activation::Tanh)
+            .with_seed(4);
         let mut net = Sequential::mlp(&cfg).unwrap();
         net.set_training(false);
         let x: Vec<f32> = (0..21).map(|i| (i as f32 * 0.37).sin()).collect();

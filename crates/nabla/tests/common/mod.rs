@@ -62,13 +62,7 @@ impl<E: Element> Module<E> for ScaleShift<E> {
     }
 
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
-        let Backprop {
-            x,
-            y: _,
-            dy,
-            dx,
-            scratch: _,
-        } = grads;
+        let (x, _, dy, dx, _) = grads.checked("scale-shift backward", pass)?;
         let n = self.features();
         {
             let mut gg = self.gain.grad_mut();

@@ -12,45 +12,8 @@ mod reduce;
 mod softmax;
 mod unary;
 
-use super::{Backward, Var};
+use super::{Rule, Var};
 use crate::{Element, Result, Tensor};
-
-/// A derivative rule written as a closure inside the method that computes the forward value,
-/// so that an op's value and its chain-rule step read side by side (as in micrograd). The
-/// closure takes the arguments of [`Backward::backward`].
-struct Rule<F> {
-    name: &'static str,
-    backward: F,
-}
-
-impl<F> Rule<F> {
-    /// The bound on `F` here lets the closure's argument types be inferred.
-    fn new<E: Element>(name: &'static str, backward: F) -> Self
-    where
-        F: Fn(&Tensor<E>, &[&Tensor<E>], &Tensor<E>, &[bool]) -> Result<Vec<Option<Tensor<E>>>>,
-    {
-        Rule { name, backward }
-    }
-}
-
-impl<E, F> Backward<E> for Rule<F>
-where
-    E: Element,
-    F: Fn(&Tensor<E>, &[&Tensor<E>], &Tensor<E>, &[bool]) -> Result<Vec<Option<Tensor<E>>>>,
-{
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn backward(
-        &self,
-        g: &Tensor<E>,
-        inputs: &[&Tensor<E>],
-        out: &Tensor<E>,
-        needs: &[bool],
-    ) -> Result<Vec<Option<Tensor<E>>>> {
-        (self.backward)(g, inputs, out, needs)
-    }
-}
 
 /// `Some(grad())` when the input needs a gradient, else `None` without computing it.
 fn grad_if<E: Element>(

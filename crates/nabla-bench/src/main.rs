@@ -215,9 +215,8 @@ fn w2(epochs: usize, batch: usize, hidden: &[usize], samples: usize) -> Result<(
     let mut opt = Sgd::new(
         net.parameters(),
         SgdConfig {
-            lr: 0.05,
             momentum: 0.9,
-            ..SgdConfig::default()
+            ..SgdConfig::with_lr(0.05)
         },
     )?;
     let mut epoch_times = vec![];

@@ -182,12 +182,9 @@ mod tests {
         )
         .unwrap();
         let mut opt = Adam::new(net.parameters(), AdamConfig::with_lr(0.03)).unwrap();
-        let cfg = TrainConfig {
-            epochs: 12,
-            batch_size: 32,
-            loss: Loss::CrossEntropy,
-            ..TrainConfig::default()
-        };
+        let cfg = TrainConfig::new(Loss::CrossEntropy)
+            .with_epochs(12)
+            .with_batch_size(32);
         let history = Trainer::new(&mut net, &mut opt, cfg)
             .unwrap()
             .fit(&train, Some(&val), &mut NoCallback)

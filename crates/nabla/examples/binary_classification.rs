@@ -33,12 +33,9 @@ fn main() -> nabla::Result<()> {
             .with_seed(3),
     )?;
     let mut opt = Adam::new(net.parameters(), AdamConfig::with_lr(0.02))?;
-    let cfg = TrainConfig {
-        epochs: 60,
-        batch_size: 32,
-        loss: Loss::BceWithLogits,
-        ..TrainConfig::default()
-    };
+    let cfg = TrainConfig::new(Loss::BceWithLogits)
+        .with_epochs(60)
+        .with_batch_size(32);
     let history = Trainer::new(&mut net, &mut opt, cfg)?.fit(&train, None, &mut NoCallback)?;
     for e in history.epochs.iter().filter(|e| e.epoch % 10 == 0) {
         println!(

@@ -76,20 +76,12 @@ fn main() -> nabla::Result<()> {
             .with_dropout(dropout)
             .with_seed(seed),
     )?;
-    let mut opt = Adam::new(
-        net.parameters(),
-        AdamConfig {
-            lr,
-            ..AdamConfig::default()
-        },
-    )?;
-    let cfg = TrainConfig {
-        epochs,
-        batch_size: batch,
-        seed,
-        schedule,
-        ..TrainConfig::default()
-    };
+    let mut opt = Adam::new(net.parameters(), AdamConfig::with_lr(lr))?;
+    let cfg = TrainConfig::new(Loss::CrossEntropy)
+        .with_epochs(epochs)
+        .with_batch_size(batch)
+        .with_seed(seed)
+        .with_schedule(schedule);
     let mut cb = Report { test: &test, start };
     Trainer::new(&mut net, &mut opt, cfg)?.fit(&data.train, None, &mut cb)?;
     let m = evaluate(&net, &test, Loss::CrossEntropy, Task::Classify, 1000)?;

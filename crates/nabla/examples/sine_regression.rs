@@ -31,17 +31,14 @@ fn main() -> nabla::Result<()> {
             .with_seed(1),
     )?;
     let mut opt = Adam::new(net.parameters(), AdamConfig::with_lr(0.01))?;
-    let cfg = TrainConfig {
-        epochs: 300,
-        batch_size: 64,
-        loss: Loss::Mse,
-        task: Task::Regress,
-        schedule: LrSchedule::CosineAnnealing {
+    let cfg = TrainConfig::new(Loss::Mse)
+        .with_epochs(300)
+        .with_batch_size(64)
+        .with_task(Task::Regress)
+        .with_schedule(LrSchedule::CosineAnnealing {
             t_max: 300,
             eta_min: 1e-4,
-        },
-        ..TrainConfig::default()
-    };
+        });
     Trainer::new(&mut net, &mut opt, cfg)?.fit(&data, None, &mut NoCallback)?;
     let m = evaluate(&net, &data, Loss::Mse, Task::Regress, 512)?;
     println!(

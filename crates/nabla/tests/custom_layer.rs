@@ -42,12 +42,9 @@ fn a_user_defined_layer_trains_saves_reloads_and_predicts() {
     let mut net = model(2);
     let before: Vec<f32> = net.state_dict()[0].1.data().to_vec();
     let mut opt = Adam::new(net.parameters(), AdamConfig::with_lr(0.01)).unwrap();
-    let cfg = TrainConfig {
-        epochs: 30,
-        batch_size: 32,
-        loss: Loss::CrossEntropy,
-        ..TrainConfig::default()
-    };
+    let cfg = TrainConfig::new(Loss::CrossEntropy)
+        .with_epochs(30)
+        .with_batch_size(32);
     let history = Trainer::new(&mut net, &mut opt, cfg)
         .unwrap()
         .fit(&train, None, &mut NoCallback)

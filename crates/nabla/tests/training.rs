@@ -9,8 +9,8 @@ use nabla::nn::{Activation, Init, MlpConfig, Sequential};
 use nabla::optim::{Adam, AdamConfig, LrSchedule, Optimizer, Sgd, SgdConfig};
 use nabla::rng::Rng;
 use nabla::train::{
-    ArrayData, BatchInfo, Callback, EpochRecord, NoCallback, TargetData, TrainConfig, Trainer,
-    TrainerState,
+    ArrayData, BatchInfo, BatchSource, Callback, EpochRecord, History, NoCallback, TargetData,
+    TrainConfig, Trainer, TrainerState,
 };
 
 fn blobs(n: usize, seed: u64) -> ArrayData {
@@ -49,34 +49,34 @@ fn deep_net(activation: Activation, init: Init) -> Sequential {
 }
 
 fn adam(m: &Sequential, lr: f64) -> Adam {
-    Adam::new(
-        m.parameters(),
-        AdamConfig {
-            lr,
-            ..AdamConfig::default()
-        },
-    )
-    .unwrap()
+    Adam::new(m.parameters(), AdamConfig::with_lr(lr)).unwrap()
 }
 
 fn sgd(m: &Sequential, lr: f64) -> Sgd {
-    Sgd::new(
-        m.parameters(),
-        SgdConfig {
-            lr,
-            ..SgdConfig::default()
-        },
-    )
-    .unwrap()
+    Sgd::new(m.parameters(), SgdConfig::with_lr(lr)).unwrap()
+}
+
+/// Train `m` with `opt` and `conf` on `train` (validating on `val`), reporting to `cb`.
+fn fit(
+    m: &mut Sequential,
+    opt: &mut dyn Optimizer,
+    conf: TrainConfig,
+    train: &ArrayData,
+    val: Option<&ArrayData>,
+    cb: &mut dyn Callback,
+) -> History {
+    let val = val.map(|v| v as &dyn BatchSource);
+    Trainer::new(m, opt, conf)
+        .unwrap()
+        .fit(train, val, cb)
+        .unwrap()
 }
 
 fn cfg(epochs: usize) -> TrainConfig {
-    TrainConfig {
-        epochs,
-        batch_size: 16,
-        seed: 4,
-        ..TrainConfig::default()
-    }
+    TrainConfig::new(Loss::CrossEntropy)
+        .with_epochs(epochs)
+        .with_batch_size(16)
+        .with_seed(4)
 }
 
 #[test]
@@ -108,16 +108,12 @@ fn same_seed_gives_bit_identical_weights() {
         let mut opt = Sgd::new(
             m.parameters(),
             SgdConfig {
-                lr: 0.1,
                 momentum: 0.9,
-                ..SgdConfig::default()
+                ..SgdConfig::with_lr(0.1)
             },
         )
         .unwrap();
-        Trainer::new(&mut m, &mut opt, cfg(5))
-            .unwrap()
-            .fit(&train, None, &mut NoCallback)
-            .unwrap();
+        fit(&mut m, &mut opt, cfg(5), &train, None, &mut NoCallback);
         m.state_dict()
     };
     let a = run();
@@ -154,20 +150,21 @@ fn an_interrupted_run_resumes_bit_identically() {
     let mut full = mk();
     {
         let mut opt = adam(&full, 0.02);
-        Trainer::new(&mut full, &mut opt, conf.clone())
-            .unwrap()
-            .fit(&train, None, &mut NoCallback)
-            .unwrap();
+        fit(
+            &mut full,
+            &mut opt,
+            conf.clone(),
+            &train,
+            None,
+            &mut NoCallback,
+        );
     }
     // Stopped after 2 epochs, saved, and continued in a fresh trainer and optimiser.
     let mut part = mk();
     let (state, opt_state, weights) = {
         let mut opt = adam(&part, 0.02);
         let mut cb = StopAfter(2, None);
-        let h = Trainer::new(&mut part, &mut opt, conf.clone())
-            .unwrap()
-            .fit(&train, None, &mut cb)
-            .unwrap();
+        let h = fit(&mut part, &mut opt, conf.clone(), &train, None, &mut cb);
         assert!(h.interrupted);
         (cb.1.unwrap().0, opt.state(), part.state_dict())
     };
@@ -192,10 +189,7 @@ fn early_stopping_restores_the_best_weights() {
     let mut conf = cfg(200);
     conf.early_stopping = Some(3);
     conf.batch_size = 4;
-    let h = Trainer::new(&mut m, &mut opt, conf)
-        .unwrap()
-        .fit(&train, Some(&val), &mut NoCallback)
-        .unwrap();
+    let h = fit(&mut m, &mut opt, conf, &train, Some(&val), &mut NoCallback);
     assert!(h.stopped_early, "ran all {} epochs", h.epochs.len());
     let best = h.best_epoch.unwrap();
     let best_loss = h.epochs[best - 1].val.as_ref().unwrap().loss;
@@ -244,10 +238,7 @@ fn vanishing_gradients_in_deep_sigmoid_nets_but_not_with_relu_and_he() {
         let mut opt = sgd(&m, 1e-3);
         let mut conf = cfg(1);
         conf.batch_size = 128;
-        let h = Trainer::new(&mut m, &mut opt, conf)
-            .unwrap()
-            .fit(&train, None, &mut NoCallback)
-            .unwrap();
+        let h = fit(&mut m, &mut opt, conf, &train, None, &mut NoCallback);
         let norms = &h.epochs[0].grad_norms;
         let first = norms.iter().find(|(n, _)| n == "0.weight").unwrap().1;
         let last = norms
@@ -284,10 +275,7 @@ fn batches_cover_the_data_each_epoch() {
     let mut cb = CountBatches(0);
     let mut conf = cfg(3);
     conf.batch_size = 16;
-    Trainer::new(&mut m, &mut opt, conf)
-        .unwrap()
-        .fit(&train, None, &mut cb)
-        .unwrap();
+    fit(&mut m, &mut opt, conf, &train, None, &mut cb);
     assert_eq!(cb.0, 3 * 4);
     let mut opt2 = Sgd::new(m.parameters(), SgdConfig::default()).unwrap();
     let mut bad = cfg(1);
@@ -297,18 +285,20 @@ fn batches_cover_the_data_each_epoch() {
 
 mod diagnostics {
     use super::*;
-    use nabla::train::{diagnose, WarningKind};
+    use nabla::train::{diagnose, Warning, WarningKind};
+
+    /// The warnings of four epochs of SGD on a deep network.
+    fn deep_net_warnings(activation: Activation, init: Init) -> Vec<Warning> {
+        let train = blobs(128, 4);
+        let mut m = deep_net(activation, init);
+        let mut opt = sgd(&m, 0.01);
+        let h = fit(&mut m, &mut opt, cfg(4), &train, None, &mut NoCallback);
+        diagnose(&h.epochs)
+    }
 
     #[test]
     fn a_deep_sigmoid_net_warns_of_vanishing_gradients_naming_the_layer() {
-        let train = blobs(128, 4);
-        let mut m = deep_net(Activation::Sigmoid, Init::XavierUniform);
-        let mut opt = sgd(&m, 0.01);
-        let h = Trainer::new(&mut m, &mut opt, cfg(4))
-            .unwrap()
-            .fit(&train, None, &mut NoCallback)
-            .unwrap();
-        let w = diagnose(&h.epochs);
+        let w = deep_net_warnings(Activation::Sigmoid, Init::XavierUniform);
         let first = w
             .iter()
             .find(|w| w.kind == WarningKind::VanishingGradient && w.layer == 0)
@@ -324,14 +314,7 @@ mod diagnostics {
 
     #[test]
     fn relu_with_he_does_not_warn() {
-        let train = blobs(128, 4);
-        let mut m = deep_net(Activation::Relu, Init::HeNormal);
-        let mut opt = sgd(&m, 0.01);
-        let h = Trainer::new(&mut m, &mut opt, cfg(4))
-            .unwrap()
-            .fit(&train, None, &mut NoCallback)
-            .unwrap();
-        let w = diagnose(&h.epochs);
+        let w = deep_net_warnings(Activation::Relu, Init::HeNormal);
         assert!(w.is_empty(), "{w:?}");
     }
 
@@ -401,10 +384,7 @@ mod diagnostics {
             b.value_mut().data_mut().iter_mut().for_each(|v| *v = -50.0);
         }
         let mut opt = sgd(&m, 0.01);
-        let h = Trainer::new(&mut m, &mut opt, cfg(1))
-            .unwrap()
-            .fit(&train, None, &mut NoCallback)
-            .unwrap();
+        let h = fit(&mut m, &mut opt, cfg(1), &train, None, &mut NoCallback);
         assert_eq!(h.epochs[0].layers[0].dead_fraction, 1.0);
         let w = diagnose(&h.epochs);
         assert!(

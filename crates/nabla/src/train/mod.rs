@@ -198,6 +198,42 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Minimise `loss`; every other field at its default (10 epochs of 32-row batches,
+    /// shuffled with seed 0, classification, constant learning rate, no early stopping). The
+    /// `with_*` methods change one field each:
+    /// `TrainConfig::new(Loss::Mse).with_epochs(300).with_task(Task::Regress)`.
+    pub fn new(loss: Loss) -> Self {
+        TrainConfig {
+            loss,
+            ..TrainConfig::default()
+        }
+    }
+
+    /// Passes over the training data.
+    pub fn with_epochs(self, epochs: usize) -> Self {
+        TrainConfig { epochs, ..self }
+    }
+
+    /// Rows per mini-batch.
+    pub fn with_batch_size(self, batch_size: usize) -> Self {
+        TrainConfig { batch_size, ..self }
+    }
+
+    /// Classification or regression.
+    pub fn with_task(self, task: Task) -> Self {
+        TrainConfig { task, ..self }
+    }
+
+    /// The learning rate per epoch.
+    pub fn with_schedule(self, schedule: LrSchedule) -> Self {
+        TrainConfig { schedule, ..self }
+    }
+
+    /// The seed of the shuffling generator.
+    pub fn with_seed(self, seed: u64) -> Self {
+        TrainConfig { seed, ..self }
+    }
+
     /// Check every field's domain.
     pub fn validate(&self) -> Result<()> {
         if self.batch_size == 0 {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{nabla, stderr, stdout};
+use common::{nabla, nabla_cmd, stderr, stdout};
 use serde_json::Value;
 
 fn json(args: &[&str]) -> Value {
@@ -14,7 +14,7 @@ fn json(args: &[&str]) -> Value {
 
 #[test]
 fn grad_prints_partials_and_values() {
-    let out = nabla(&["grad", "x^2*y + x*y*z + z^2", "--at", "x=1,y=2,z=3"]);
+    let out = nabla_cmd("grad {} --at x=1,y=2,z=3", &["x^2*y + x*y*z + z^2"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     for line in [
@@ -59,7 +59,7 @@ fn grad_json_contract() {
 
 #[test]
 fn grad_steps_text_and_json() {
-    let out = nabla(&["grad", "x*(x-1)*(x-2)*(x-3)", "--steps"]);
+    let out = nabla_cmd("grad x*(x-1)*(x-2)*(x-3) --steps", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -107,15 +107,13 @@ fn minimize_quartic() {
     let n = v["iterations"].as_u64().unwrap() as usize;
     assert_eq!(steps.len(), n + 1);
 
-    let out = nabla(&["minimize", "x*(x-1)*(x-2)*(x-3)", "--from", "x=1.25"]);
+    let out = nabla_cmd("minimize x*(x-1)*(x-2)*(x-3) --from x=1.25", &[]);
     assert!(out.status.success());
     let text = stdout(&out);
     assert!(text.contains("x = 0.38196601"), "{text}");
     assert!(text.contains("converged: yes"), "{text}");
 
-    let out = nabla(&[
-        "minimize", "x^2", "--from", "x=1", "--lr", "0.25", "--trace",
-    ]);
+    let out = nabla_cmd("minimize x^2 --from x=1 --lr 0.25 --trace", &[]);
     let text = stdout(&out);
     // x halves each step: 1, 0.5, 0.25 with gradient 2x.
     assert!(
@@ -126,7 +124,7 @@ fn minimize_quartic() {
 
 #[test]
 fn minimize_divergence_exits_one() {
-    let out = nabla(&["minimize", "exp(x^2)", "--from", "x=3", "--lr", "1"]);
+    let out = nabla_cmd("minimize exp(x^2) --from x=3 --lr 1", &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
@@ -151,7 +149,7 @@ fn critical_quartic() {
         assert_eq!(p["kind"], kind);
     }
     assert!((points[1]["value"].as_f64().unwrap() - 0.5625).abs() < 1e-12);
-    let out = nabla(&["critical", "x*(x-1)*(x-2)*(x-3)", "--in", "-1..4"]);
+    let out = nabla_cmd("critical x*(x-1)*(x-2)*(x-3) --in -1..4", &[]);
     let text = stdout(&out);
     assert!(
         text.contains("0.381966") && text.contains("2.618034"),

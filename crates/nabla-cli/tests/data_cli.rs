@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::{json_of, nabla, ok, s, stderr, stdout, tmpdir};
+use common::{json_of, nabla, nabla_cmd, ok, s, stderr, stdout, tmpdir};
 use serde_json::Value;
 
 /// A small deterministic generator for synthetic data.
@@ -53,7 +53,7 @@ fn tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
 fn default_train_reaches_97_percent_on_digits() {
     let d = tmpdir("default");
     let out = d.join("model.safetensors");
-    let v = json_of(&nabla(&["train", "--json", "--quiet", "--out", s(&out)]));
+    let v = json_of(&nabla_cmd("train --json --quiet --out {}", &[s(&out)]));
     let acc = v["test"]["accuracy"].as_f64().unwrap();
     assert!(acc >= 0.97, "default test accuracy {acc}");
     assert_eq!(v["task"], "classification");
@@ -66,30 +66,16 @@ fn default_train_reaches_97_percent_on_digits() {
 fn train_prints_progress_and_summary() {
     let d = tmpdir("summary");
     let out = d.join("m.safetensors");
-    let o = nabla(&[
-        "train",
-        "--data",
-        "builtin:iris",
-        "--epochs",
-        "3",
-        "--out",
-        s(&out),
-    ]);
+    let o = nabla_cmd("train --data builtin:iris --epochs 3 --out {}", &[s(&out)]);
     ok(&o);
     let err = stderr(&o);
     assert_eq!(err.matches("epoch ").count(), 3, "{err}");
     assert!(stdout(&o).contains("test accuracy:"), "{}", stdout(&o));
     // Quiet: no progress at all.
-    let q = nabla(&[
-        "train",
-        "--data",
-        "builtin:iris",
-        "--epochs",
-        "2",
-        "--quiet",
-        "--out",
-        s(&out),
-    ]);
+    let q = nabla_cmd(
+        "train --data builtin:iris --epochs 2 --quiet --out {}",
+        &[s(&out)],
+    );
     assert_eq!(stderr(ok(&q)), "");
 }
 
@@ -99,31 +85,16 @@ fn round_trip_train_eval_predict_inspect() {
     let csv = d.join("blobs.csv");
     blobs_csv(&csv, 150);
     let model = d.join("m.safetensors");
-    let tr = json_of(&nabla(&[
-        "train",
-        "--data",
-        s(&csv),
-        "--epochs",
-        "20",
-        "--hidden",
-        "8",
-        "--lr",
-        "0.02",
-        "--json",
-        "--quiet",
-        "--out",
-        s(&model),
-    ]));
+    let tr = json_of(&nabla_cmd(
+        "train --data {} --epochs 20 --hidden 8 --lr 0.02 --json --quiet --out {}",
+        &[s(&csv), s(&model)],
+    ));
     assert!(tr["test"]["accuracy"].as_f64().unwrap() >= 0.95, "{tr}");
 
-    let ev = json_of(&nabla(&[
-        "eval",
-        "--model",
-        s(&model),
-        "--data",
-        s(&csv),
-        "--json",
-    ]));
+    let ev = json_of(&nabla_cmd(
+        "eval --model {} --data {} --json",
+        &[s(&model), s(&csv)],
+    ));
     let labels: Vec<&str> = ev["confusion_matrix"]["labels"]
         .as_array()
         .unwrap()
@@ -142,16 +113,10 @@ fn round_trip_train_eval_predict_inspect() {
 
     // Predict on the same file (target present) and without the target column.
     let pred = d.join("pred.csv");
-    ok(&nabla(&[
-        "predict",
-        "--model",
-        s(&model),
-        "--data",
-        s(&csv),
-        "--proba",
-        "--out",
-        s(&pred),
-    ]));
+    ok(&nabla_cmd(
+        "predict --model {} --data {} --proba --out {}",
+        &[s(&model), s(&csv), s(&pred)],
+    ));
     let text = std::fs::read_to_string(&pred).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next().unwrap(), "prediction,p_cat,p_dog,p_fish");
@@ -187,7 +152,10 @@ fn round_trip_train_eval_predict_inspect() {
         .map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n")
         .collect();
     std::fs::write(&features_only, body).unwrap();
-    let o = nabla(&["predict", "--model", s(&model), "--data", s(&features_only)]);
+    let o = nabla_cmd(
+        "predict --model {} --data {}",
+        &[s(&model), s(&features_only)],
+    );
     let same: Vec<String> = text
         .lines()
         .skip(1)
@@ -196,7 +164,7 @@ fn round_trip_train_eval_predict_inspect() {
     let got: Vec<String> = stdout(ok(&o)).lines().skip(1).map(String::from).collect();
     assert_eq!(got, same);
 
-    let ins = json_of(&nabla(&["inspect", s(&model), "--json"]));
+    let ins = json_of(&nabla_cmd("inspect {} --json", &[s(&model)]));
     assert_eq!(
         ins["class_labels"],
         serde_json::json!(["cat", "dog", "fish"])
@@ -205,7 +173,7 @@ fn round_trip_train_eval_predict_inspect() {
     assert_eq!(ins["target"], "label");
     assert!(ins["standardization"]["mean"].as_array().unwrap().len() == 3);
     assert_eq!(ins["training"]["test"]["accuracy"], tr["test"]["accuracy"]);
-    let text = stdout(ok(&nabla(&["inspect", s(&model)])));
+    let text = stdout(ok(&nabla_cmd("inspect {}", &[s(&model)])));
     assert!(
         text.contains("Linear(3 → 8)") && text.contains("classes (3): cat, dog, fish"),
         "{text}"
@@ -217,21 +185,10 @@ fn json_fields_and_history_columns() {
     let d = tmpdir("json");
     let model = d.join("m.safetensors");
     let hist = d.join("h.csv");
-    let v = json_of(&nabla(&[
-        "train",
-        "--data",
-        "builtin:iris",
-        "--epochs",
-        "4",
-        "--hidden",
-        "5",
-        "--json",
-        "--quiet",
-        "--out",
-        s(&model),
-        "--history",
-        s(&hist),
-    ]));
+    let v = json_of(&nabla_cmd(
+        "train --data builtin:iris --epochs 4 --hidden 5 --json --quiet --out {} --history {}",
+        &[s(&model), s(&hist)],
+    ));
     for key in [
         "task",
         "epochs_run",
@@ -285,22 +242,7 @@ fn init_from_a_plain_state_dict() {
     nabla::io::save_safetensors(&plain, &net.state_dict(), &BTreeMap::new()).unwrap();
     let out = d.join("m.safetensors");
     // A learning rate so small that one epoch of Adam moves nothing visibly.
-    ok(&nabla(&[
-        "train",
-        "--data",
-        "builtin:iris",
-        "--hidden",
-        "6",
-        "--epochs",
-        "1",
-        "--lr",
-        "1e-12",
-        "--init-from",
-        s(&plain),
-        "--out",
-        s(&out),
-        "--quiet",
-    ]));
+    ok(&nabla_cmd("train --data builtin:iris --hidden 6 --epochs 1 --lr 1e-12 --init-from {} --out {} --quiet", &[s(&plain), s(&out)]));
     let before = tensors(&plain);
     let after = tensors(&out);
     assert_eq!(before.len(), 4);
@@ -314,20 +256,10 @@ fn init_from_a_plain_state_dict() {
         assert!(worst < 1e-6, "{n1} moved by {worst}");
     }
     // A different architecture is refused, naming the first mismatch.
-    let o = nabla(&[
-        "train",
-        "--data",
-        "builtin:iris",
-        "--hidden",
-        "7",
-        "--epochs",
-        "1",
-        "--init-from",
-        s(&plain),
-        "--out",
-        s(&d.join("x.safetensors")),
-        "--quiet",
-    ]);
+    let o = nabla_cmd(
+        "train --data builtin:iris --hidden 7 --epochs 1 --init-from {} --out {} --quiet",
+        &[s(&plain), s(&d.join("x.safetensors"))],
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(
@@ -377,7 +309,7 @@ fn checkpoint_and_resume_is_bit_identical() {
     assert!(ck.metadata.contains_key("nabla_checkpoint"));
     assert!(ck.tensors.iter().any(|(n, _)| n.starts_with("__optim.")));
 
-    ok(&nabla(&["train", "--resume", s(&part), "--quiet"]));
+    ok(&nabla_cmd("train --resume {} --quiet", &[s(&part)]));
     let x = tensors(&full);
     let y = tensors(&part);
     assert_eq!(x.len(), y.len());
@@ -388,7 +320,7 @@ fn checkpoint_and_resume_is_bit_identical() {
         assert_eq!(bits_a, bits_b, "{n1} differs after resume");
     }
     // A finished model is not a checkpoint.
-    let o = nabla(&["train", "--resume", s(&full), "--quiet"]);
+    let o = nabla_cmd("train --resume {} --quiet", &[s(&full)]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not a checkpoint"));
 }
@@ -406,27 +338,16 @@ fn regression_on_a_synthetic_csv() {
     }
     std::fs::write(&csv, text).unwrap();
     let model = d.join("m.safetensors");
-    let v = json_of(&nabla(&[
-        "train",
-        "--data",
-        s(&csv),
-        "--hidden",
-        "",
-        "--epochs",
-        "60",
-        "--lr",
-        "0.05",
-        "--json",
-        "--quiet",
-        "--out",
-        s(&model),
-    ]));
+    let v = json_of(&nabla_cmd(
+        "train --data {} --hidden {} --epochs 60 --lr 0.05 --json --quiet --out {}",
+        &[s(&csv), "", s(&model)],
+    ));
     assert_eq!(v["task"], "regression");
     let r2 = v["test"]["r2"].as_f64().unwrap();
     assert!(r2 > 0.99, "{v}");
     assert!(v["test"]["rmse"].as_f64().unwrap() < 1.0, "{v}");
     // Predictions come back in the target's units: compare with the formula.
-    let o = nabla(&["predict", "--model", s(&model), "--data", s(&csv)]);
+    let o = nabla_cmd("predict --model {} --data {}", &[s(&model), s(&csv)]);
     let preds: Vec<f64> = stdout(ok(&o))
         .lines()
         .skip(1)
@@ -442,14 +363,10 @@ fn regression_on_a_synthetic_csv() {
     for (p, row) in preds.iter().zip(&rows) {
         assert!((p - row[2]).abs() < 1.0, "{p} vs {}", row[2]);
     }
-    let ev = json_of(&nabla(&[
-        "eval",
-        "--model",
-        s(&model),
-        "--data",
-        s(&csv),
-        "--json",
-    ]));
+    let ev = json_of(&nabla_cmd(
+        "eval --model {} --data {} --json",
+        &[s(&model), s(&csv)],
+    ));
     for k in ["mse", "rmse", "mae", "r2"] {
         assert!(ev[k].is_number(), "{ev}");
     }
@@ -466,21 +383,11 @@ fn split_files_choose_the_test_rows() {
     std::fs::write(d.join("b.test.txt"), test_rows).unwrap();
     let model = d.join("m.safetensors");
     let prefix = d.join("b");
-    ok(&nabla(&[
-        "train",
-        "--data",
-        s(&csv),
-        "--split-file",
-        s(&prefix),
-        "--epochs",
-        "2",
-        "--quiet",
-        "--out",
-        s(&model),
-        "--val-split",
-        "0",
-    ]));
-    let ins = json_of(&nabla(&["inspect", s(&model), "--json"]));
+    ok(&nabla_cmd(
+        "train --data {} --split-file {} --epochs 2 --quiet --out {} --val-split 0",
+        &[s(&csv), s(&prefix), s(&model)],
+    ));
+    let ins = json_of(&nabla_cmd("inspect {} --json", &[s(&model)]));
     assert_eq!(ins["training"]["rows"]["test"], 15);
     assert_eq!(ins["training"]["rows"]["train"], 45);
     assert_eq!(ins["training"]["rows"]["val"], 0);
@@ -488,42 +395,28 @@ fn split_files_choose_the_test_rows() {
 
 #[test]
 fn gradcheck_passes_and_reports_every_tensor() {
-    let o = nabla(&[
-        "gradcheck",
-        "--data",
-        "builtin:iris",
-        "--hidden",
-        "5,4",
-        "--activation",
-        "tanh",
-    ]);
+    let o = nabla_cmd(
+        "gradcheck --data builtin:iris --hidden 5,4 --activation tanh",
+        &[],
+    );
     let text = stdout(ok(&o));
     for t in [
         "0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias",
     ] {
         assert!(text.contains(t), "{text}");
     }
-    let v = json_of(&nabla(&[
-        "gradcheck",
-        "--data",
-        "builtin:xor",
-        "--hidden",
-        "3",
-        "--json",
-    ]));
+    let v = json_of(&nabla_cmd(
+        "gradcheck --data builtin:xor --hidden 3 --json",
+        &[],
+    ));
     assert_eq!(v["passed"], true);
     // xor has two classes: one logit with binary cross-entropy.
     assert_eq!(v["loss"], "bce");
     // An impossible tolerance fails with exit code 1.
-    let o = nabla(&[
-        "gradcheck",
-        "--data",
-        "builtin:iris",
-        "--hidden",
-        "4",
-        "--fused-tol",
-        "0",
-    ]);
+    let o = nabla_cmd(
+        "gradcheck --data builtin:iris --hidden 4 --fused-tol 0",
+        &[],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
 }
 
@@ -561,41 +454,25 @@ fn bad_input_gives_one_clear_line_and_the_right_exit_code() {
     };
     train(s(&d.join("missing.csv")), &[], 1, &["missing.csv"]);
     train(&w("empty.csv", ""), &[], 1, &["empty"]);
-    train(
-        &w("ragged.csv", "a,b,y\n1,2,0\n3,1\n4,5,1\n"),
-        &[],
-        1,
-        &["line 3"],
-    );
-    train(
-        &w("text.csv", "a,b,y\n1,2,0\n3,oops,1\n4,5,1\n"),
-        &[],
-        1,
-        &["line 3", "column b"],
-    );
-    train(
-        &w("nan.csv", "a,b,y\n1,NaN,0\n3,2,1\n4,5,1\n"),
-        &[],
-        1,
-        &["line 2"],
-    );
-    train(
-        &w("inf.csv", "a,b,y\n1,2,0\n3,inf,1\n4,5,1\n"),
-        &[],
-        1,
-        &["line 3"],
-    );
+    // Malformed CSV files: the message names the line (and column) that is wrong.
+    for (name, text, needles) in [
+        ("ragged.csv", "a,b,y\n1,2,0\n3,1\n4,5,1\n", &["line 3"][..]),
+        (
+            "text.csv",
+            "a,b,y\n1,2,0\n3,oops,1\n4,5,1\n",
+            &["line 3", "column b"][..],
+        ),
+        ("nan.csv", "a,b,y\n1,NaN,0\n3,2,1\n4,5,1\n", &["line 2"][..]),
+        ("inf.csv", "a,b,y\n1,2,0\n3,inf,1\n4,5,1\n", &["line 3"][..]),
+        ("one.csv", "a,b,y\n1,2,x\n3,2,x\n4,5,x\n", &["class"][..]),
+    ] {
+        train(&w(name, text), &[], 1, needles);
+    }
     train(
         &w("ok.csv", "a,b,y\n1,2,0\n3,2,1\n4,5,1\n5,5,0\n"),
         &["--target", "nope"],
         1,
         &["nope", "a, b, y"],
-    );
-    train(
-        &w("one.csv", "a,b,y\n1,2,x\n3,2,x\n4,5,x\n"),
-        &[],
-        1,
-        &["class"],
     );
     train("builtin:iris", &["--lr", "-1"], 2, &["--lr"]);
     train("builtin:iris", &["--batch-size", "0"], 2, &["--batch-size"]);
@@ -618,16 +495,10 @@ fn bad_input_gives_one_clear_line_and_the_right_exit_code() {
 
     // A model and data that do not fit it.
     let model = d.join("iris.safetensors");
-    ok(&nabla(&[
-        "train",
-        "--data",
-        "builtin:iris",
-        "--epochs",
-        "1",
-        "--quiet",
-        "--out",
-        s(&model),
-    ]));
+    ok(&nabla_cmd(
+        "train --data builtin:iris --epochs 1 --quiet --out {}",
+        &[s(&model)],
+    ));
     let m = s(&model);
     fails(
         &[
@@ -699,31 +570,15 @@ fn python_recomputes_the_forward_pass() {
     let csv = d.join("blobs.csv");
     blobs_csv(&csv, 90);
     let model = d.join("m.safetensors");
-    ok(&nabla(&[
-        "train",
-        "--data",
-        s(&csv),
-        "--hidden",
-        "6,5",
-        "--activation",
-        "tanh",
-        "--epochs",
-        "5",
-        "--quiet",
-        "--out",
-        s(&model),
-    ]));
+    ok(&nabla_cmd(
+        "train --data {} --hidden 6,5 --activation tanh --epochs 5 --quiet --out {}",
+        &[s(&csv), s(&model)],
+    ));
     let pred = d.join("pred.csv");
-    ok(&nabla(&[
-        "predict",
-        "--model",
-        s(&model),
-        "--data",
-        s(&csv),
-        "--proba",
-        "--out",
-        s(&pred),
-    ]));
+    ok(&nabla_cmd(
+        "predict --model {} --data {} --proba --out {}",
+        &[s(&model), s(&csv), s(&pred)],
+    ));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_model.py");
     let o = Command::new("python3")
         .arg(&script)
@@ -751,28 +606,14 @@ fn python_recomputes_the_forward_pass() {
         ));
     }
     std::fs::write(&csv2, text).unwrap();
-    ok(&nabla(&[
-        "train",
-        "--data",
-        s(&csv2),
-        "--hidden",
-        "4",
-        "--epochs",
-        "3",
-        "--quiet",
-        "--out",
-        s(&model),
-    ]));
-    ok(&nabla(&[
-        "predict",
-        "--model",
-        s(&model),
-        "--data",
-        s(&csv2),
-        "--proba",
-        "--out",
-        s(&pred),
-    ]));
+    ok(&nabla_cmd(
+        "train --data {} --hidden 4 --epochs 3 --quiet --out {}",
+        &[s(&csv2), s(&model)],
+    ));
+    ok(&nabla_cmd(
+        "predict --model {} --data {} --proba --out {}",
+        &[s(&model), s(&csv2), s(&pred)],
+    ));
     let o = Command::new("python3")
         .arg(&script)
         .args([&model, &csv2, &pred])
@@ -801,24 +642,8 @@ fn split_files_use_exactly_the_listed_rows() {
     std::fs::write(d.join("s.train.txt"), list(&train)).unwrap();
     std::fs::write(d.join("s.test.txt"), list(&test)).unwrap();
     let model = d.join("m.safetensors");
-    let summary = json_of(&nabla(&[
-        "train",
-        "--data",
-        s(&csv),
-        "--split-file",
-        s(&d.join("s")),
-        "--epochs",
-        "3",
-        "--hidden",
-        "4",
-        "--val-split",
-        "0",
-        "--quiet",
-        "--json",
-        "--out",
-        s(&model),
-    ]));
-    let ins = json_of(&nabla(&["inspect", s(&model), "--json"]));
+    let summary = json_of(&nabla_cmd("train --data {} --split-file {} --epochs 3 --hidden 4 --val-split 0 --quiet --json --out {}", &[s(&csv), s(&d.join("s")), s(&model)]));
+    let ins = json_of(&nabla_cmd("inspect {} --json", &[s(&model)]));
     assert_eq!(ins["training"]["rows"]["train"], train.len());
     assert_eq!(ins["training"]["rows"]["test"], test.len());
     let mean = ins["standardization"]["mean"].as_array().unwrap();
@@ -841,14 +666,10 @@ fn split_files_use_exactly_the_listed_rows() {
         t.push('\n');
     }
     std::fs::write(&only_test, t).unwrap();
-    let ev = json_of(&nabla(&[
-        "eval",
-        "--model",
-        s(&model),
-        "--data",
-        s(&only_test),
-        "--json",
-    ]));
+    let ev = json_of(&nabla_cmd(
+        "eval --model {} --data {} --json",
+        &[s(&model), s(&only_test)],
+    ));
     assert_eq!(ev["rows"], test.len());
     let (a, b) = (
         ev["loss"].as_f64().unwrap(),
@@ -867,20 +688,10 @@ fn split_files_use_exactly_the_listed_rows() {
 fn track_test_lists_every_epoch() {
     let d = tmpdir("tracktest");
     let model = d.join("m.safetensors");
-    let v = json_of(&nabla(&[
-        "train",
-        "--data",
-        "builtin:iris",
-        "--epochs",
-        "4",
-        "--hidden",
-        "8",
-        "--track-test",
-        "--quiet",
-        "--json",
-        "--out",
-        s(&model),
-    ]));
+    let v = json_of(&nabla_cmd(
+        "train --data builtin:iris --epochs 4 --hidden 8 --track-test --quiet --json --out {}",
+        &[s(&model)],
+    ));
     let per = v["test_per_epoch"].as_array().expect("test_per_epoch");
     assert_eq!(per.len(), 4, "{v}");
     let mut last = 0.0;
@@ -894,19 +705,10 @@ fn track_test_lists_every_epoch() {
     }
     // Tracking does not change training: the same run without it ends with the last epoch's
     // test figures (computed there by the final evaluation, not the per-epoch one).
-    let plain = json_of(&nabla(&[
-        "train",
-        "--data",
-        "builtin:iris",
-        "--epochs",
-        "4",
-        "--hidden",
-        "8",
-        "--quiet",
-        "--json",
-        "--out",
-        s(&model),
-    ]));
+    let plain = json_of(&nabla_cmd(
+        "train --data builtin:iris --epochs 4 --hidden 8 --quiet --json --out {}",
+        &[s(&model)],
+    ));
     assert!(plain.get("test_per_epoch").is_none());
     assert_eq!(per[3]["test_accuracy"], plain["test"]["accuracy"]);
     let (a, b) = (
@@ -916,16 +718,10 @@ fn track_test_lists_every_epoch() {
     assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} vs {b}");
     assert_eq!(per[3]["test_accuracy"], v["test"]["accuracy"]);
     // Without a test set there is nothing to track: a usage error.
-    let o = nabla(&[
-        "train",
-        "--data",
-        "builtin:iris",
-        "--test-split",
-        "0",
-        "--track-test",
-        "--out",
-        s(&model),
-    ]);
+    let o = nabla_cmd(
+        "train --data builtin:iris --test-split 0 --track-test --out {}",
+        &[s(&model)],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--track-test"), "{}", stderr(&o));
 }
@@ -933,17 +729,11 @@ fn track_test_lists_every_epoch() {
 /// Train a network of 4 hidden units on `data` with the default epochs and batch size, and
 /// return what `nabla inspect --json` says of the model.
 fn train_with_default_size(data: &str, model: &Path) -> Value {
-    ok(&nabla(&[
-        "train",
-        "--data",
-        data,
-        "--hidden",
-        "4",
-        "--quiet",
-        "--out",
-        s(model),
-    ]));
-    json_of(&nabla(&["inspect", s(model), "--json"]))
+    ok(&nabla_cmd(
+        "train --data {} --hidden 4 --quiet --out {}",
+        &[data, s(model)],
+    ));
+    json_of(&nabla_cmd("inspect {} --json", &[s(model)]))
 }
 
 /// Without --epochs/--batch-size, a training set under 10 000 rows gets batch 32 and enough

@@ -3,29 +3,13 @@
 
 mod common;
 
-use common::{nabla, ok, s, stderr, tmpdir};
+use common::{nabla_cmd, ok, s, stderr, tmpdir};
 
 #[test]
 fn a_deep_sigmoid_network_gets_a_vanishing_gradient_warning() {
     let d = tmpdir("vanish");
     let out = d.join("m.safetensors");
-    let o = nabla(&[
-        "train",
-        "--hidden",
-        "32,32,32,32,32,32,32,32",
-        "--activation",
-        "sigmoid",
-        "--init",
-        "xavier",
-        "--optimizer",
-        "sgd",
-        "--lr",
-        "0.01",
-        "--epochs",
-        "4",
-        "--out",
-        s(&out),
-    ]);
+    let o = nabla_cmd("train --hidden 32,32,32,32,32,32,32,32 --activation sigmoid --init xavier --optimizer sgd --lr 0.01 --epochs 4 --out {}", &[s(&out)]);
     let err = stderr(ok(&o));
     let line = err
         .lines()
@@ -39,17 +23,10 @@ fn a_huge_learning_rate_stops_with_the_epoch_batch_and_a_remedy() {
     let d = tmpdir("explode");
     let out = d.join("m.safetensors");
     // A huge learning rate: the loss diverges; the error names epoch and batch and a remedy.
-    let o = nabla(&[
-        "train",
-        "--optimizer",
-        "sgd",
-        "--lr",
-        "1e6",
-        "--epochs",
-        "3",
-        "--out",
-        s(&out),
-    ]);
+    let o = nabla_cmd(
+        "train --optimizer sgd --lr 1e6 --epochs 3 --out {}",
+        &[s(&out)],
+    );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     let last = err.lines().last().unwrap_or_default();
@@ -67,17 +44,10 @@ fn diagnostics_flag_adds_gradient_norms_and_report_holds_the_accuracy() {
     let d = tmpdir("report");
     let out = d.join("m.safetensors");
     let report = d.join("r.html");
-    let o = nabla(&[
-        "train",
-        "--epochs",
-        "2",
-        "--diagnostics",
-        "--json",
-        "--out",
-        s(&out),
-        "--report",
-        s(&report),
-    ]);
+    let o = nabla_cmd(
+        "train --epochs 2 --diagnostics --json --out {} --report {}",
+        &[s(&out), s(&report)],
+    );
     let err = stderr(ok(&o));
     let epoch_line = err.lines().find(|l| l.starts_with("epoch   1/2")).unwrap();
     assert!(

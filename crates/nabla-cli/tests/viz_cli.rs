@@ -7,14 +7,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::nabla;
+use common::{nabla, nabla_cmd};
 use serde_json::Value;
 
-fn ok(args: &[&str]) -> String {
-    let out = nabla(args);
+/// The standard output of `nabla_cmd(line, values)`, after checking that it succeeded.
+fn ok(line: &str, values: &[&str]) -> String {
+    let out = nabla_cmd(line, values);
     assert!(
         out.status.success(),
-        "{args:?}: {}",
+        "{line} {values:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -42,7 +43,7 @@ fn number_after(text: &str, prefix: &str) -> f64 {
 
 #[test]
 fn explain_textbook_total_equals_autograd_and_the_hand_chain_rule() {
-    let text = ok(&["explain"]);
+    let text = ok("explain", &[]);
     let total = number_after(&text, "∂E/∂w1 (product along the path)");
     let autograd = number_after(&text, "∂E/∂w1 (autograd)");
     assert!((total - autograd).abs() <= 1e-15, "{total} vs {autograd}");
@@ -64,7 +65,7 @@ fn explain_textbook_total_equals_autograd_and_the_hand_chain_rule() {
         ("w2", delta2 * a1),
         ("b2", delta2),
     ] {
-        let v: Value = serde_json::from_str(&ok(&["explain", "--param", param, "--json"])).unwrap();
+        let v: Value = serde_json::from_str(&ok("explain --param {} --json", &[param])).unwrap();
         let total = v["total"].as_f64().unwrap();
         assert!(
             (total - v["autograd"].as_f64().unwrap()).abs() <= 1e-15,
@@ -149,18 +150,10 @@ fn explain_model_sums_paths_and_matches_autograd() {
     let (model, csv) = model_fixture("paths", vec![4, 3], "cross_entropy");
     let (m, d) = (model.to_str().unwrap(), csv.to_str().unwrap());
     // 0.weight feeds neuron 2 of layer 1, then 3 neurons of layer 2, then 3 outputs: 9 paths.
-    let v: Value = serde_json::from_str(&ok(&[
-        "explain",
-        "--model",
-        m,
-        "--data",
-        d,
-        "--row",
-        "4",
-        "--param",
-        "0.weight[2,1]",
-        "--json",
-    ]))
+    let v: Value = serde_json::from_str(&ok(
+        "explain --model {} --data {} --row 4 --param 0.weight[2,1] --json",
+        &[m, d],
+    ))
     .unwrap();
     assert_eq!(v["path_count"], 9);
     assert_eq!(v["paths_listed"], "all");
@@ -183,18 +176,10 @@ fn explain_model_sums_paths_and_matches_autograd() {
     assert_eq!(v["forward"]["target"]["class"], 1);
 
     // A bias in the last layer has a single path; BCE with one logit also agrees.
-    let v: Value = serde_json::from_str(&ok(&[
-        "explain",
-        "--model",
-        m,
-        "--data",
-        d,
-        "--row",
-        "0",
-        "--param",
-        "4.bias[1]",
-        "--json",
-    ]))
+    let v: Value = serde_json::from_str(&ok(
+        "explain --model {} --data {} --row 0 --param 4.bias[1] --json",
+        &[m, d],
+    ))
     .unwrap();
     assert_eq!(v["path_count"], 1);
     let (total, autograd) = (
@@ -210,17 +195,10 @@ fn explain_many_paths_prints_the_delta_recursion() {
     let (m, d) = (model.to_str().unwrap(), csv.to_str().unwrap());
     // From 0.weight through hidden layers of 6 and 5 neurons to 3 outputs: 6 × 5 × 3 = 90
     // paths, more than the 64 that are listed one by one.
-    let text = ok(&[
-        "explain",
-        "--model",
-        m,
-        "--data",
-        d,
-        "--row",
-        "2",
-        "--param",
-        "0.weight[0,0]",
-    ]);
+    let text = ok(
+        "explain --model {} --data {} --row 2 --param 0.weight[0,0]",
+        &[m, d],
+    );
     assert!(text.contains("90 paths"), "{text}");
     assert!(
         text.contains("δ3[k]") && text.contains("δ1[0] = "),
@@ -232,18 +210,10 @@ fn explain_many_paths_prints_the_delta_recursion() {
     assert!((total - autograd).abs() <= 1e-12 * (1.0 + autograd.abs()));
 
     let (model, csv) = model_fixture("bce", vec![3], "bce");
-    let v: Value = serde_json::from_str(&ok(&[
-        "explain",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        csv.to_str().unwrap(),
-        "--row",
-        "1",
-        "--param",
-        "0.weight[1,2]",
-        "--json",
-    ]))
+    let v: Value = serde_json::from_str(&ok(
+        "explain --model {} --data {} --row 1 --param 0.weight[1,2] --json",
+        &[model.to_str().unwrap(), csv.to_str().unwrap()],
+    ))
     .unwrap();
     let (total, autograd) = (
         v["total"].as_f64().unwrap(),
@@ -339,14 +309,13 @@ fn apply(op: &str, args: &[f64]) -> f64 {
 #[test]
 fn graph_of_an_expression_has_values_gradients_and_finite_difference_edges() {
     let out = tmp("g.dot");
-    let text = ok(&[
-        "graph",
-        "x^2*y + x*y*z + z^2 + sin(x)/exp(y) - z",
-        "--at",
-        "x=1,y=2,z=3",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let text = ok(
+        "graph {} --at x=1,y=2,z=3 --out {}",
+        &[
+            "x^2*y + x*y*z + z^2 + sin(x)/exp(y) - z",
+            out.to_str().unwrap(),
+        ],
+    );
     assert!(text.contains("DOT"));
     let dot = std::fs::read_to_string(&out).unwrap();
     assert!(dot.starts_with("digraph"));
@@ -437,17 +406,14 @@ fn graph_of_an_expression_has_values_gradients_and_finite_difference_edges() {
 fn graph_of_a_model_and_svg_rendering() {
     let (model, csv) = model_fixture("graph", vec![4], "cross_entropy");
     let out = tmp("net.dot");
-    ok(&[
-        "graph",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        csv.to_str().unwrap(),
-        "--row",
-        "3",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    ok(
+        "graph --model {} --data {} --row 3 --out {}",
+        &[
+            model.to_str().unwrap(),
+            csv.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+    );
     let dot = std::fs::read_to_string(&out).unwrap();
     for needle in [
         "linear",
@@ -460,14 +426,10 @@ fn graph_of_a_model_and_svg_rendering() {
         assert!(dot.contains(needle), "{needle} missing from\n{dot}");
     }
     let svg_out = tmp("g.svg");
-    let run = nabla(&[
-        "graph",
-        "x*y",
-        "--at",
-        "x=2,y=3",
-        "--out",
-        svg_out.to_str().unwrap(),
-    ]);
+    let run = nabla_cmd(
+        "graph x*y --at x=2,y=3 --out {}",
+        &[svg_out.to_str().unwrap()],
+    );
     let has_dot = Command::new("dot").arg("-V").output().is_ok();
     if has_dot {
         assert!(
@@ -499,21 +461,15 @@ fn png_facts(path: &Path) -> (u32, u32, usize) {
 #[test]
 fn plot_activations_png_and_svg() {
     let png_path = tmp("act.png");
-    ok(&[
-        "plot",
-        "activations",
-        "--out",
-        png_path.to_str().unwrap(),
-        "--width",
-        "640",
-        "--height",
-        "480",
-    ]);
+    ok(
+        "plot activations --out {} --width 640 --height 480",
+        &[png_path.to_str().unwrap()],
+    );
     let (w, h, colours) = png_facts(&png_path);
     assert_eq!((w, h), (640, 480));
     assert!(colours > 20, "blank picture ({colours} colours)");
     let svg_path = tmp("act.svg");
-    ok(&["plot", "activations", "--out", svg_path.to_str().unwrap()]);
+    ok("plot activations --out {}", &[svg_path.to_str().unwrap()]);
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     assert!(
         svg.contains("<svg") && svg.contains("width=\"1000\"") && svg.contains("height=\"800\"")
@@ -526,19 +482,10 @@ fn plot_activations_png_and_svg() {
 #[test]
 fn plot_fn_marks_stationary_points_and_descent() {
     let svg_path = tmp("f.svg");
-    let text = ok(&[
-        "plot",
-        "fn",
-        "x*(x-1)*(x-2)*(x-3)",
-        "--in",
-        "-0.5..3.5",
-        "--descent-from",
-        "x=1.25",
-        "--lr",
-        "0.05",
-        "--out",
-        svg_path.to_str().unwrap(),
-    ]);
+    let text = ok(
+        "plot fn x*(x-1)*(x-2)*(x-3) --in -0.5..3.5 --descent-from x=1.25 --lr 0.05 --out {}",
+        &[svg_path.to_str().unwrap()],
+    );
     // f′ = 4x³ − 18x² + 22x − 6 = 2(2x − 3)(x² − 3x + 1): stationary at 1.5 and (3 ± √5)/2.
     let low = (3.0 - 5f64.sqrt()) / 2.0;
     assert!(text.contains("3 stationary point(s)"), "{text}");
@@ -558,29 +505,19 @@ fn plot_fn_marks_stationary_points_and_descent() {
         assert!(svg.contains(needle), "{needle} missing");
     }
     let png_path = tmp("f.png");
-    ok(&[
-        "plot",
-        "fn",
-        "sin(x)",
-        "--in",
-        "0..6",
-        "--out",
-        png_path.to_str().unwrap(),
-    ]);
+    ok(
+        "plot fn sin(x) --in 0..6 --out {}",
+        &[png_path.to_str().unwrap()],
+    );
     let (w, h, colours) = png_facts(&png_path);
     assert_eq!((w, h), (1000, 800));
     assert!(colours > 20);
-    let out = nabla(&[
-        "plot",
-        "fn",
-        "x*y",
-        "--in",
-        "0..1",
-        "--out",
-        png_path.to_str().unwrap(),
-    ]);
+    let out = nabla_cmd(
+        "plot fn x*y --in 0..1 --out {}",
+        &[png_path.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(2));
-    let out = nabla(&["plot", "fn", "x", "--in", "0..1", "--out", "f.jpg"]);
+    let out = nabla_cmd("plot fn x --in 0..1 --out f.jpg", &[]);
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -602,25 +539,19 @@ fn plot_history_from_csv() {
     }
     std::fs::write(&csv, rows).unwrap();
     let png_path = tmp("curves.png");
-    let text = ok(&[
-        "plot",
-        "history",
-        csv.to_str().unwrap(),
-        "--out",
-        png_path.to_str().unwrap(),
-    ]);
+    let text = ok(
+        "plot history {} --out {}",
+        &[csv.to_str().unwrap(), png_path.to_str().unwrap()],
+    );
     assert!(text.contains("20 epochs"));
     let (w, h, colours) = png_facts(&png_path);
     assert_eq!((w, h), (1000, 1100));
     assert!(colours > 20);
     let svg_path = tmp("curves.svg");
-    ok(&[
-        "plot",
-        "history",
-        csv.to_str().unwrap(),
-        "--out",
-        svg_path.to_str().unwrap(),
-    ]);
+    ok(
+        "plot history {} --out {}",
+        &[csv.to_str().unwrap(), svg_path.to_str().unwrap()],
+    );
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     for needle in [
         "Loss per epoch",
@@ -633,13 +564,10 @@ fn plot_history_from_csv() {
         assert!(svg.contains(needle), "{needle} missing");
     }
     std::fs::write(&csv, "epoch,train_loss\n1,abc\n").unwrap();
-    let out = nabla(&[
-        "plot",
-        "history",
-        csv.to_str().unwrap(),
-        "--out",
-        png_path.to_str().unwrap(),
-    ]);
+    let out = nabla_cmd(
+        "plot history {} --out {}",
+        &[csv.to_str().unwrap(), png_path.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2, column 2"));
 }

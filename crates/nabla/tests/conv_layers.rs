@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use nabla::io::{load_model, save_model};
 use nabla::loss::{Loss, Targets};
-use nabla::nn::check::check_gradients;
 use nabla::nn::{
     Activation, ActivationLayer, Backprop, Conv2d, Conv2dConfig, Flatten, Init, Linear, MaxPool2d,
     Module, Pass, Sequential, Workspace,
@@ -142,16 +141,7 @@ fn cnn_gradients_match_finite_differences_in_f64() {
         let rows = 3;
         let x = random(rows * net.input_size(), 30 + k as u64);
         let classes = [0u32, 2, 1];
-        let checks = check_gradients(
-            &net,
-            &x,
-            rows,
-            Targets::Classes(&classes),
-            Loss::CrossEntropy,
-            1e-6,
-            400,
-        )
-        .unwrap();
+        let checks = common::classifier_gradients(&net, &x, rows, &classes, 400);
         assert_eq!(checks.len(), 4);
         for c in &checks {
             assert!(c.f64_vs_numeric < 1e-6, "case {k}: {c:?}");
@@ -243,16 +233,7 @@ fn batchnorm_gradients_match_finite_differences_in_training_and_evaluation() {
     for training in [true, false] {
         let mut net = bn_mlp(40);
         net.set_training(training);
-        let checks = check_gradients(
-            &net,
-            &x,
-            6,
-            Targets::Classes(&classes),
-            Loss::CrossEntropy,
-            1e-6,
-            400,
-        )
-        .unwrap();
+        let checks = common::classifier_gradients(&net, &x, 6, &classes, 400);
         let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
@@ -274,16 +255,7 @@ fn batchnorm_gradients_match_finite_differences_in_training_and_evaluation() {
     let flat = cnn.output_size();
     cnn.push(Linear::new(flat, 2, Init::XavierUniform, &mut rng).unwrap());
     let x = random(4 * 50, 44);
-    let checks = check_gradients(
-        &cnn,
-        &x,
-        4,
-        Targets::Classes(&[0, 1, 1, 0]),
-        Loss::CrossEntropy,
-        1e-6,
-        400,
-    )
-    .unwrap();
+    let checks = common::classifier_gradients(&cnn, &x, 4, &[0, 1, 1, 0], 400);
     for c in &checks {
         assert!(c.f64_vs_numeric < 1e-6, "2-D: {c:?}");
     }
@@ -361,16 +333,7 @@ fn average_pooling_forward_and_gradients_with_overlapping_windows() {
     let flat = net.output_size();
     net.push(Linear::new(flat, 2, Init::XavierUniform, &mut rng).unwrap());
     let x = random(3 * 30, 51);
-    let checks = check_gradients(
-        &net,
-        &x,
-        3,
-        Targets::Classes(&[1, 0, 1]),
-        Loss::CrossEntropy,
-        1e-6,
-        400,
-    )
-    .unwrap();
+    let checks = common::classifier_gradients(&net, &x, 3, &[1, 0, 1], 400);
     for c in &checks {
         assert!(c.f64_vs_numeric < 1e-6, "{c:?}");
     }

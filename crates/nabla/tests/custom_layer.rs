@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use nabla::io::{load_model, load_model_with, save_model};
-use nabla::loss::{Loss, Targets};
-use nabla::nn::{check::check_gradients, Activation, ActivationLayer, Init, Linear, Sequential};
+use nabla::loss::Loss;
+use nabla::nn::{Activation, ActivationLayer, Init, Linear, Sequential};
 use nabla::optim::{Adam, AdamConfig};
 use nabla::rng::Rng;
 use nabla::train::{predict_outputs, ArrayData, NoCallback, TargetData, TrainConfig, Trainer};
@@ -79,16 +79,7 @@ fn a_user_defined_layer_trains_saves_reloads_and_predicts() {
     // The same layer code in f64 against finite differences.
     let x: Vec<f32> = test_rows(&test, 6);
     let classes = [0u32, 1, 2, 0, 1, 2];
-    let checks = check_gradients(
-        &back,
-        &x,
-        6,
-        Targets::Classes(&classes),
-        Loss::CrossEntropy,
-        1e-6,
-        100,
-    )
-    .unwrap();
+    let checks = common::classifier_gradients(&back, &x, 6, &classes, 100);
     assert_eq!(checks.len(), 6);
     for c in &checks {
         assert!(c.f64_vs_numeric < 1e-6, "{c:?}");

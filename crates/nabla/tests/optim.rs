@@ -51,25 +51,22 @@ fn bits(ps: &[Var<f32>]) -> Vec<Vec<u32>> {
 }
 
 // Optimisers over `ps` from their defaults with a change, as in `sgd(ps, |c| c.momentum = 0.9)`.
-fn sgd(ps: Vec<Var<f32>>, change: impl FnOnce(&mut SgdConfig)) -> nabla::Result<Sgd> {
-    let mut cfg = SgdConfig::default();
+fn changed<C: Default>(change: impl FnOnce(&mut C)) -> C {
+    let mut cfg = C::default();
     change(&mut cfg);
-    Sgd::new(ps, cfg)
+    cfg
+}
+fn sgd(ps: Vec<Var<f32>>, change: impl FnOnce(&mut SgdConfig)) -> nabla::Result<Sgd> {
+    Sgd::new(ps, changed(change))
 }
 fn adam(ps: Vec<Var<f32>>, change: impl FnOnce(&mut AdamConfig)) -> nabla::Result<Adam> {
-    let mut cfg = AdamConfig::default();
-    change(&mut cfg);
-    Adam::new(ps, cfg)
+    Adam::new(ps, changed(change))
 }
 fn adamw(ps: Vec<Var<f32>>, change: impl FnOnce(&mut AdamWConfig)) -> nabla::Result<AdamW> {
-    let mut cfg = AdamWConfig::default();
-    change(&mut cfg);
-    AdamW::new(ps, cfg)
+    AdamW::new(ps, changed(change))
 }
 fn rms(ps: Vec<Var<f32>>, change: impl FnOnce(&mut RmsPropConfig)) -> nabla::Result<RmsProp> {
-    let mut cfg = RmsPropConfig::default();
-    change(&mut cfg);
-    RmsProp::new(ps, cfg)
+    RmsProp::new(ps, changed(change))
 }
 
 type Factory = fn(Vec<Var<f32>>) -> Box<dyn Optimizer>;

@@ -95,34 +95,17 @@ fn build(kind: &str, cfg: &Value, params: Vec<Var<f32>>) -> Box<dyn Optimizer> {
                 cfg["betas"][0].as_f64().unwrap(),
                 cfg["betas"][1].as_f64().unwrap(),
             );
+            let adam = AdamConfig {
+                lr: f("lr"),
+                betas,
+                eps: f("eps"),
+                weight_decay: f("weight_decay"),
+                amsgrad: b("amsgrad"),
+            };
             if kind == "adam" {
-                Box::new(
-                    Adam::new(
-                        params,
-                        AdamConfig {
-                            lr: f("lr"),
-                            betas,
-                            eps: f("eps"),
-                            weight_decay: f("weight_decay"),
-                            amsgrad: b("amsgrad"),
-                        },
-                    )
-                    .unwrap(),
-                )
+                Box::new(Adam::new(params, adam).unwrap())
             } else {
-                Box::new(
-                    AdamW::new(
-                        params,
-                        AdamWConfig {
-                            lr: f("lr"),
-                            betas,
-                            eps: f("eps"),
-                            weight_decay: f("weight_decay"),
-                            amsgrad: b("amsgrad"),
-                        },
-                    )
-                    .unwrap(),
-                )
+                Box::new(AdamW::new(params, AdamWConfig::from(adam)).unwrap())
             }
         }
         "rmsprop" => Box::new(

@@ -213,9 +213,7 @@ fn divergence_stops_with_the_epoch_and_batch_and_keeps_finite_weights() {
     let train = blobs(64, 1);
     let mut m = net(2, vec![8], Activation::Relu);
     let mut opt = sgd(&m, 1e12);
-    let mut conf = cfg(50);
-    conf.loss = Loss::CrossEntropy;
-    let e = Trainer::new(&mut m, &mut opt, conf)
+    let e = Trainer::new(&mut m, &mut opt, cfg(50))
         .unwrap()
         .fit(&train, None, &mut NoCallback)
         .unwrap_err();
@@ -273,9 +271,7 @@ fn batches_cover_the_data_each_epoch() {
     let mut m = net(0, vec![4], Activation::Relu);
     let mut opt = sgd(&m, 0.1);
     let mut cb = CountBatches(0);
-    let mut conf = cfg(3);
-    conf.batch_size = 16;
-    fit(&mut m, &mut opt, conf, &train, None, &mut cb);
+    fit(&mut m, &mut opt, cfg(3), &train, None, &mut cb);
     assert_eq!(cb.0, 3 * 4);
     let mut opt2 = Sgd::new(m.parameters(), SgdConfig::default()).unwrap();
     let mut bad = cfg(1);

@@ -18,6 +18,21 @@ pub fn nabla(args: &[&str]) -> Output {
 }
 
 /// A fresh, empty folder for one test, unique to this test process.
+/// Run nabla with the words of `line` (split on white space), each `{}` word replaced by the
+/// next of `values` (paths and texts that may hold spaces).
+pub fn nabla_cmd(line: &str, values: &[&str]) -> Output {
+    let mut values = values.iter();
+    let args: Vec<&str> = line
+        .split_whitespace()
+        .map(|w| match w {
+            "{}" => *values.next().expect("a value for each {} of the line"),
+            w => w,
+        })
+        .collect();
+    assert!(values.next().is_none(), "more values than {{}} in: {line}");
+    nabla(&args)
+}
+
 pub fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("nabla-cli-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);

@@ -52,6 +52,19 @@ pub struct AdamWConfig {
     pub amsgrad: bool,
 }
 
+impl From<AdamConfig> for AdamWConfig {
+    /// The same figures, the weight decay now decoupled from the moments.
+    fn from(c: AdamConfig) -> Self {
+        AdamWConfig {
+            lr: c.lr,
+            betas: c.betas,
+            eps: c.eps,
+            weight_decay: c.weight_decay,
+            amsgrad: c.amsgrad,
+        }
+    }
+}
+
 impl Default for AdamWConfig {
     fn default() -> Self {
         AdamWConfig {

@@ -25,7 +25,7 @@ const SMALL_THRESHOLD: usize = 4096;
 
 /// The general matrix product of the `gemm` crate for one element type: the fallback behind
 /// [`matmul_into`] (f64, CPUs without AVX2 and FMA, or `NABLA_GEMM_FALLBACK=1`).
-pub trait Gemm: Sized {
+pub trait Gemm: Sized + Copy + 'static {
     /// C = alpha·C + beta·A·B.
     ///
     /// # Safety
@@ -50,49 +50,24 @@ pub trait Gemm: Sized {
         alpha: Self,
         beta: Self,
         threads: usize,
-    );
-}
-
-macro_rules! impl_gemm {
-    ($t:ty) => {
-        impl Gemm for $t {
-            unsafe fn gemm_raw(
-                m: usize,
-                n: usize,
-                k: usize,
-                dst: *mut Self,
-                dst_cs: isize,
-                dst_rs: isize,
-                read_dst: bool,
-                lhs: *const Self,
-                lhs_cs: isize,
-                lhs_rs: isize,
-                rhs: *const Self,
-                rhs_cs: isize,
-                rhs_rs: isize,
-                alpha: Self,
-                beta: Self,
-                threads: usize,
-            ) {
-                let par = if threads <= 1 {
-                    gemm::Parallelism::None
-                } else {
-                    gemm::Parallelism::Rayon(threads)
-                };
-                // SAFETY: the caller guarantees the pointer contract stated on the trait method.
-                unsafe {
-                    gemm::gemm(
-                        m, n, k, dst, dst_cs, dst_rs, read_dst, lhs, lhs_cs, lhs_rs, rhs, rhs_cs,
-                        rhs_rs, alpha, beta, false, false, false, par,
-                    )
-                }
-            }
+    ) {
+        let par = if threads <= 1 {
+            gemm::Parallelism::None
+        } else {
+            gemm::Parallelism::Rayon(threads)
+        };
+        // SAFETY: the caller guarantees the pointer contract stated on the trait method.
+        unsafe {
+            gemm::gemm(
+                m, n, k, dst, dst_cs, dst_rs, read_dst, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs,
+                alpha, beta, false, false, false, par,
+            )
         }
-    };
+    }
 }
 
-impl_gemm!(f32);
-impl_gemm!(f64);
+impl Gemm for f32 {}
+impl Gemm for f64 {}
 
 /// Whether an operand is read as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,7 +113,7 @@ pub fn matmul_into<E: Element>(
     }
     let work = m * n * k;
     if work <= SMALL_THRESHOLD {
-        small_matmul(m, n, k, a, ta, b, tb, c, accumulate);
+        small_matmul((m, n, k), (a, ta), (b, tb), c, accumulate);
         return;
     }
     // (column stride, row stride) of each operand as used in the product.
@@ -201,15 +176,11 @@ pub fn matmul_into<E: Element>(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// [`matmul_into`] by a plain loop, for products too small to pay for a blocked kernel.
 fn small_matmul<E: Element>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[E],
-    ta: Trans,
-    b: &[E],
-    tb: Trans,
+    (m, n, k): (usize, usize, usize),
+    (a, ta): (&[E], Trans),
+    (b, tb): (&[E], Trans),
     c: &mut [E],
     accumulate: bool,
 ) {

@@ -135,3 +135,17 @@ pub fn classifier_meta(classes: &[&str], features: &[&str], source: &str) -> Mod
         training: serde_json::Value::Null,
     }
 }
+
+/// [`check_gradients`] of a classifier under cross-entropy on `rows` rows of `x` with labels
+/// `classes`: central differences with step 1e-6, up to `samples` elements per tensor.
+pub fn classifier_gradients(
+    net: &nabla::nn::Sequential,
+    x: &[f32],
+    rows: usize,
+    classes: &[u32],
+    samples: usize,
+) -> Vec<nabla::nn::check::TensorCheck> {
+    let targets = nabla::loss::Targets::Classes(classes);
+    nabla::nn::check::check_gradients(net, x, rows, targets, Loss::CrossEntropy, 1e-6, samples)
+        .unwrap()
+}

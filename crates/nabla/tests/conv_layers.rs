@@ -96,6 +96,7 @@ fn conv2d_forward_matches_a_direct_convolution() {
             input: &input,
             output: &shape,
             training: false,
+            activation: Activation::Identity,
         };
         let mut scratch = vec![0.0f32; conv.scratch_len(&pass)];
         conv.forward(&x, &mut y, &mut scratch, &pass).unwrap();
@@ -164,6 +165,7 @@ fn max_pooling_sends_the_gradient_to_the_first_maximum_of_a_tie() {
         input: &input,
         output: &shape,
         training: true,
+        activation: Activation::Identity,
     };
     let mut scratch = vec![0.0f32; <MaxPool2d as Module<f32>>::scratch_len(&pool, &pass)];
     let mut y = [0.0f32; 2];
@@ -312,6 +314,7 @@ fn average_pooling_forward_and_gradients_with_overlapping_windows() {
         input: &input,
         output: &shape,
         training: false,
+        activation: Activation::Identity,
     };
     let mut y = [0.0f32; 2];
     pool.forward(&x, &mut y, &mut [], &pass).unwrap();

@@ -141,17 +141,19 @@ impl Activation {
         self.with_function(Rows(v, bias));
     }
 
-    /// v ← act(v) elementwise.
-    pub(crate) fn apply_in_place<E: Element>(&self, v: &mut [E]) {
-        struct InPlace<'a, E>(&'a mut [E]);
-        impl<E: Element> ElementwisePass<E> for InPlace<'_, E> {
+    /// v ← act(v + bias[i]) over each plane i of `v.len() / bias.len()` values (a
+    /// convolution's channels).
+    pub(crate) fn apply_planes_with_bias<E: Element>(&self, v: &mut [E], bias: &[E]) {
+        struct Planes<'a, E>(&'a mut [E], &'a [E]);
+        impl<E: Element> ElementwisePass<E> for Planes<'_, E> {
             fn run(self, f: impl Fn(E) -> E) {
-                self.0.iter_mut().for_each(|o| *o = f(*o));
+                let plane = self.0.len() / self.1.len().max(1);
+                for (o, &b) in self.0.chunks_exact_mut(plane.max(1)).zip(self.1) {
+                    o.iter_mut().for_each(|v| *v = f(*v + b));
+                }
             }
         }
-        if *self != Activation::Identity {
-            self.with_function(InPlace(v));
-        }
+        self.with_function(Planes(v, bias));
     }
 
     /// act′(z) from the input z.

@@ -12,7 +12,7 @@ use super::module::check_lengths;
 use super::{Backprop, Init, LayerSpec, Module, Pass};
 use crate::autograd::Var;
 use crate::rng::Rng;
-use crate::tensor::gemm::{matmul_into, Trans};
+use crate::tensor::gemm::{matmul_into, max_threads, parallel_parts, Trans};
 use crate::{Element, Error, Result, Tensor};
 
 /// Settings of a [`Conv2d`] layer (`[height, width]` pairs; PyTorch's defaults stride 1,
@@ -74,6 +74,11 @@ impl Conv2dConfig {
     }
 }
 
+/// The threads a batch of `rows` samples is shared among.
+fn threads_for(rows: usize) -> usize {
+    max_threads().min(rows).max(1)
+}
+
 /// A 2-D convolution over `[channels, height, width]` rows, weights `[out, in, kh, kw]` and
 /// biases `[out]` as PyTorch stores them.
 #[derive(Clone, Debug)]
@@ -110,52 +115,119 @@ impl Geometry {
         self.oh * self.ow
     }
 
-    /// The input index feeding column-matrix entry (row `r`, position `(oy, ox)`), or `None`
-    /// in the zero padding.
+    /// Visit every run of one column-matrix row that lies on one output row: `f(out, src, lo,
+    /// hi)` with `out` the run's first index in the column matrix (`ow` entries) and, unless
+    /// the whole run is in the zero padding, `src` the input index that output column `lo`
+    /// reads; entries `lo..hi` read inputs `src + (ox − lo)·stride`, the rest are padding.
     #[inline(always)]
-    fn source(&self, ci: usize, ky: usize, kx: usize, oy: usize, ox: usize) -> Option<usize> {
-        let y = (oy * self.stride[0] + ky).checked_sub(self.padding[0])?;
-        let x = (ox * self.stride[1] + kx).checked_sub(self.padding[1])?;
-        (y < self.h && x < self.w).then_some((ci * self.h + y) * self.w + x)
+    fn runs(&self, mut f: impl FnMut(usize, Option<usize>, usize, usize)) {
+        let p = self.p();
+        let ([sy, sx], [py, px]) = (self.stride, self.padding);
+        for ci in 0..self.c {
+            for ky in 0..self.kh {
+                for kx in 0..self.kw {
+                    let row = ((ci * self.kh + ky) * self.kw + kx) * p;
+                    // Output columns whose input column ox·sx + kx − px lies in 0..w.
+                    let lo = px.saturating_sub(kx).div_ceil(sx).min(self.ow);
+                    let hi = (self.w + px)
+                        .saturating_sub(kx)
+                        .div_ceil(sx)
+                        .clamp(lo, self.ow);
+                    for oy in 0..self.oh {
+                        let out = row + oy * self.ow;
+                        let y = (oy * sy + ky).checked_sub(py).filter(|&y| y < self.h);
+                        match y {
+                            Some(y) if lo < hi => {
+                                let x0 = lo * sx + kx - px;
+                                f(out, Some((ci * self.h + y) * self.w + x0), lo, hi)
+                            }
+                            _ => f(out, None, 0, 0),
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Lay one sample's windows out as columns: `col[(ci·kh + ky)·kw + kx][oy·ow + ox]`.
     fn im2col<E: Element>(&self, x: &[E], col: &mut [E]) {
-        let p = self.p();
-        for ci in 0..self.c {
-            for ky in 0..self.kh {
-                for kx in 0..self.kw {
-                    let row = &mut col[((ci * self.kh + ky) * self.kw + kx) * p..][..p];
-                    for oy in 0..self.oh {
-                        for ox in 0..self.ow {
-                            row[oy * self.ow + ox] = match self.source(ci, ky, kx, oy, ox) {
-                                Some(i) => x[i],
-                                None => E::ZERO,
-                            };
-                        }
-                    }
+        let (ow, sx) = (self.ow, self.stride[1]);
+        self.runs(|out, src, lo, hi| {
+            let run = &mut col[out..out + ow];
+            let Some(src) = src else {
+                run.fill(E::ZERO);
+                return;
+            };
+            run[..lo].fill(E::ZERO);
+            run[hi..].fill(E::ZERO);
+            if sx == 1 {
+                run[lo..hi].copy_from_slice(&x[src..src + hi - lo]);
+            } else {
+                for (j, v) in run[lo..hi].iter_mut().enumerate() {
+                    *v = x[src + j * sx];
                 }
             }
-        }
+        });
     }
 
     /// The adjoint of [`Geometry::im2col`]: add each column entry to the input it came from.
     fn col2im<E: Element>(&self, col: &[E], dx: &mut [E]) {
-        let p = self.p();
-        for ci in 0..self.c {
-            for ky in 0..self.kh {
-                for kx in 0..self.kw {
-                    let row = &col[((ci * self.kh + ky) * self.kw + kx) * p..][..p];
-                    for oy in 0..self.oh {
-                        for ox in 0..self.ow {
-                            if let Some(i) = self.source(ci, ky, kx, oy, ox) {
-                                dx[i] += row[oy * self.ow + ox];
-                            }
-                        }
-                    }
+        let sx = self.stride[1];
+        self.runs(|out, src, lo, hi| {
+            let Some(src) = src else { return };
+            let run = &col[out + lo..out + hi];
+            if sx == 1 {
+                for (d, &v) in dx[src..src + hi - lo].iter_mut().zip(run) {
+                    *d += v;
+                }
+            } else {
+                for (j, &v) in run.iter().enumerate() {
+                    dx[src + j * sx] += v;
                 }
             }
+        });
+    }
+}
+
+/// A pointer into a buffer whose disjoint parts the threads of one batch fill.
+#[derive(Clone, Copy)]
+struct Parts<E>(*mut E);
+// SAFETY: every use hands each part a range no other part touches, and `parallel_parts`
+// returns only after every part is done.
+unsafe impl<E> Sync for Parts<E> {}
+unsafe impl<E> Send for Parts<E> {}
+
+impl<E> Parts<E> {
+    /// Elements `start..start + len`.
+    ///
+    /// # Safety
+    /// The range lies inside the buffer and no other live slice overlaps it.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice(&self, start: usize, len: usize) -> &mut [E] {
+        // SAFETY: as the caller guarantees.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
+    }
+}
+
+/// The batch split into at most `parts` runs of samples: run `i` is `range(i)`.
+#[derive(Clone, Copy)]
+struct Split {
+    rows: usize,
+    chunk: usize,
+}
+
+impl Split {
+    fn new(rows: usize, parts: usize) -> Self {
+        Split {
+            rows,
+            chunk: rows.div_ceil(parts.max(1)).max(1),
         }
+    }
+    fn parts(&self) -> usize {
+        self.rows.div_ceil(self.chunk)
+    }
+    fn range(&self, i: usize) -> std::ops::Range<usize> {
+        i * self.chunk..((i + 1) * self.chunk).min(self.rows)
     }
 }
 
@@ -188,6 +260,27 @@ impl<E: Element> Conv2d<E> {
     fn dims(&self) -> [usize; 4] {
         let s = self.weight.shape();
         [s[0], s[1], s[2], s[3]]
+    }
+
+    /// One thread's scratch room: a column matrix, its gradient, and ∂E/∂W and ∂E/∂b.
+    fn part_len(&self, g: &Geometry) -> usize {
+        let o = self.dims()[0];
+        2 * g.k() * g.p() + o * g.k() + o
+    }
+
+    /// The scratch room of one part and the batch's split into parts, as many as the scratch
+    /// holds.
+    fn split(&self, g: &Geometry, rows: usize, scratch: usize) -> Result<(usize, Split)> {
+        let part_len = self.part_len(g);
+        let parts = (scratch / part_len.max(1)).min(threads_for(rows));
+        if parts == 0 {
+            return Err(Error::ShapeMismatch {
+                op: "conv2d (scratch room vs one sample's column matrix)",
+                lhs: vec![scratch],
+                rhs: vec![part_len],
+            });
+        }
+        Ok((part_len, Split::new(rows, parts)))
     }
 
     fn geometry(&self, input: &[usize]) -> Result<Geometry> {
@@ -235,65 +328,100 @@ impl<E: Element> Module<E> for Conv2d<E> {
         Ok(vec![self.dims()[0], g.oh, g.ow])
     }
 
-    /// Room for one sample's column matrix and its gradient.
+    /// Room, for each thread of a batch, for one sample's column matrix and its gradient and
+    /// for the thread's share of ∂E/∂W and ∂E/∂b.
     fn scratch_len(&self, pass: &Pass<'_>) -> usize {
         self.geometry(pass.input)
-            .map(|g| 2 * g.k() * g.p())
+            .map(|g| threads_for(pass.rows) * self.part_len(&g))
             .unwrap_or(0)
     }
 
+    fn fuses_activation(&self) -> bool {
+        true
+    }
+
+    /// Per sample y = W·col + b, with the bias and the activation in one pass over the output;
+    /// the samples of a batch are shared among the threads.
     fn forward(&self, x: &[E], y: &mut [E], scratch: &mut [E], pass: &Pass<'_>) -> Result<()> {
+        let activation = pass.activation;
         check_lengths("conv2d forward", x, y, pass)?;
         let g = self.geometry(pass.input)?;
         let (k, p, o) = (g.k(), g.p(), self.dims()[0]);
-        let col = &mut scratch[..k * p];
+        let (part_len, split) = self.split(&g, pass.rows, scratch.len())?;
         let w = self.weight.value();
         let b = self.bias.value();
+        let (w, b) = (w.data(), b.data());
         let (n_in, n_out) = (pass.input_len(), pass.output_len());
-        for s in 0..pass.rows {
-            g.im2col(&x[s * n_in..(s + 1) * n_in], col);
-            let ys = &mut y[s * n_out..(s + 1) * n_out];
-            matmul_into(o, p, k, w.data(), Trans::No, col, Trans::No, ys, false);
-            for (plane, &bv) in ys.chunks_exact_mut(p).zip(b.data()) {
-                plane.iter_mut().for_each(|v| *v += bv);
+        let (ys, scratch) = (Parts(y.as_mut_ptr()), Parts(scratch.as_mut_ptr()));
+        parallel_parts(split.parts(), &|i| {
+            let rows = split.range(i);
+            // SAFETY: part i alone owns its samples' outputs and its scratch room.
+            let (y, col) = unsafe {
+                (
+                    ys.slice(rows.start * n_out, rows.len() * n_out),
+                    scratch.slice(i * part_len, k * p),
+                )
+            };
+            for (s, ys) in rows.zip(y.chunks_exact_mut(n_out)) {
+                g.im2col(&x[s * n_in..(s + 1) * n_in], col);
+                matmul_into(o, p, k, w, Trans::No, col, Trans::No, ys, false);
+                activation.apply_planes_with_bias(ys, b);
             }
-        }
+        });
         Ok(())
     }
 
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
-        let (x, _, dy, mut dx, scratch) = grads.checked("conv2d backward", pass)?;
+        let (x, _, dy, dx, scratch) = grads.checked("conv2d backward", pass)?;
         let g = self.geometry(pass.input)?;
         let (k, p, o) = (g.k(), g.p(), self.dims()[0]);
-        let (col, dcol) = scratch[..2 * k * p].split_at_mut(k * p);
-        let (n_in, n_out) = (pass.input_len(), pass.output_len());
+        let (part_len, split) = self.split(&g, pass.rows, scratch.len())?;
         let w = self.weight.value();
+        let w = w.data();
+        let (n_in, n_out) = (pass.input_len(), pass.output_len());
+        let dxs = dx.map(|d| Parts(d.as_mut_ptr()));
+        let room = Parts(scratch.as_mut_ptr());
+        parallel_parts(split.parts(), &|i| {
+            let rows = split.range(i);
+            // SAFETY: part i alone owns its scratch room and its samples' ∂E/∂x.
+            let part = unsafe { room.slice(i * part_len, part_len) };
+            let (col, rest) = part.split_at_mut(k * p);
+            let (dcol, rest) = rest.split_at_mut(k * p);
+            let (gw, gb) = rest.split_at_mut(o * k);
+            gw.fill(E::ZERO);
+            gb.fill(E::ZERO);
+            for s in rows {
+                let delta = &dy[s * n_out..(s + 1) * n_out];
+                g.im2col(&x[s * n_in..(s + 1) * n_in], col);
+                // ∂E/∂W += δ·colᵀ, ∂E/∂b += Σ δ over positions.
+                matmul_into(o, k, p, delta, Trans::No, col, Trans::Yes, gw, true);
+                for (b, plane) in gb.iter_mut().zip(delta.chunks_exact(p)) {
+                    *b += plane.iter().fold(E::ZERO, |acc, &v| acc + v);
+                }
+                if let Some(dxs) = dxs {
+                    // ∂E/∂col = Wᵀ·δ, added back to the inputs (col2im).
+                    matmul_into(k, p, o, w, Trans::Yes, delta, Trans::No, dcol, false);
+                    // SAFETY: sample s belongs to part i alone.
+                    let dx = unsafe { dxs.slice(s * n_in, n_in) };
+                    dx.fill(E::ZERO);
+                    g.col2im(dcol, dx);
+                }
+            }
+        });
+        // The threads' shares, added in part order (the same figures whichever thread ran
+        // which part).
         let mut gw = self.weight.grad_mut();
-        let gw = gw.get_or_insert_with(|| Tensor::zeros(w.shape()));
+        let gw = gw.get_or_insert_with(|| Tensor::zeros(&self.dims()));
         let mut gb = self.bias.grad_mut();
         let gb = gb.get_or_insert_with(|| Tensor::zeros(&[o]));
-        for s in 0..pass.rows {
-            let delta = &dy[s * n_out..(s + 1) * n_out];
-            g.im2col(&x[s * n_in..(s + 1) * n_in], col);
-            matmul_into(
-                o,
-                k,
-                p,
-                delta,
-                Trans::No,
-                col,
-                Trans::Yes,
-                gw.data_mut(),
-                true,
-            );
-            for (b, plane) in gb.data_mut().iter_mut().zip(delta.chunks_exact(p)) {
-                *b += plane.iter().fold(E::ZERO, |acc, &v| acc + v);
+        for i in 0..split.parts() {
+            let part = &scratch[i * part_len + 2 * k * p..(i + 1) * part_len];
+            let (pw, pb) = part.split_at(o * k);
+            for (a, &v) in gw.data_mut().iter_mut().zip(pw) {
+                *a += v;
             }
-            if let Some(dx) = dx.as_deref_mut() {
-                matmul_into(k, p, o, w.data(), Trans::Yes, delta, Trans::No, dcol, false);
-                let dxs = &mut dx[s * n_in..(s + 1) * n_in];
-                dxs.iter_mut().for_each(|v| *v = E::ZERO);
-                g.col2im(dcol, dxs);
+            for (a, &v) in gb.data_mut().iter_mut().zip(pb) {
+                *a += v;
             }
         }
         Ok(())

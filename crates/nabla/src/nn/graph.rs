@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use super::{Backprop, Module, Pass, Sequential};
+use super::{Activation, Backprop, Module, Pass, Sequential};
 use crate::autograd::{Rule, Var};
 use crate::{Error, Result, Tensor};
 
@@ -37,6 +37,7 @@ impl LayerRule {
             input: &self.input_shape,
             output: &self.output_shape,
             training: self.training,
+            activation: Activation::Identity,
         };
         let params = self.layer.parameters();
         for (_, p) in &params {
@@ -88,6 +89,7 @@ impl Sequential<f64> {
                 input: &in_shape,
                 output: &shapes[i],
                 training: self.is_training(),
+                activation: Activation::Identity,
             };
             let mut scratch = vec![0.0; copy.scratch_len(&pass)];
             let out_len: usize = shapes[i].iter().product();

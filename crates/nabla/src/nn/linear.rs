@@ -1,7 +1,7 @@
 //! The fully connected layer: forward z = x·Wᵀ + b and its chain rule side by side.
 
 use super::module::check_lengths;
-use super::{Activation, Backprop, Init, LayerSpec, Module, Pass};
+use super::{Backprop, Init, LayerSpec, Module, Pass};
 use crate::autograd::Var;
 use crate::rng::Rng;
 use crate::tensor::gemm::{matmul_into, Trans};
@@ -118,11 +118,6 @@ impl<E: Element> Module<E> for Linear<E> {
         Ok(vec![self.out_features()])
     }
 
-    fn forward(&self, x: &[E], y: &mut [E], scratch: &mut [E], pass: &Pass<'_>) -> Result<()> {
-        // z = x·Wᵀ + b is the fused pass with the identity.
-        self.forward_activated(x, y, scratch, pass, Activation::Identity)
-    }
-
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
         let (x, _, dy, dx, _) = grads.checked("linear backward", pass)?;
         let (rows, n_in, n_out) = (pass.rows, self.in_features(), self.out_features());
@@ -172,14 +167,8 @@ impl<E: Element> Module<E> for Linear<E> {
     }
 
     /// z = x·Wᵀ, then z + b and the activation in one pass over the output.
-    fn forward_activated(
-        &self,
-        x: &[E],
-        y: &mut [E],
-        _scratch: &mut [E],
-        pass: &Pass<'_>,
-        activation: Activation,
-    ) -> Result<()> {
+    fn forward(&self, x: &[E], y: &mut [E], _scratch: &mut [E], pass: &Pass<'_>) -> Result<()> {
+        let activation = pass.activation;
         check_lengths("linear forward", x, y, pass)?;
         let (rows, n_in, n_out) = (pass.rows, self.in_features(), self.out_features());
         let w = self.weight.value();

@@ -29,6 +29,10 @@ pub struct Pass<'a> {
     pub output: &'a [usize],
     /// Training behaviour (dropout masks) or evaluation behaviour.
     pub training: bool,
+    /// The elementwise activation to apply to the output within this pass: set by the engine
+    /// only for a layer whose [`Module::fuses_activation`] is true (the fused linear → ReLU
+    /// op); [`Activation::Identity`] otherwise, and always in backward passes.
+    pub activation: Activation,
 }
 
 impl Pass<'_> {
@@ -107,28 +111,12 @@ pub trait Module<E: Element = f32>: fmt::Debug + std::any::Any {
     /// each parameter's gradient slot and, when `dx` is given, write ∂E/∂x into it.
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()>;
 
-    /// Whether [`Module::forward_activated`] applies a following elementwise activation within
-    /// this layer's own pass over its output (a fused op of the engine: the linear layer adds
-    /// its bias and applies the activation in one pass). Default: no.
+    /// Whether [`Module::forward`] applies [`Pass::activation`] to its output within its own
+    /// pass over it (a fused op of the engine: the linear layer adds its bias and applies the
+    /// activation in one pass). Default: no, and the engine then runs the activation layer
+    /// after it.
     fn fuses_activation(&self) -> bool {
         false
-    }
-
-    /// The forward pass followed by `activation` on `y`, for a layer whose
-    /// [`Module::fuses_activation`] is true; `y` then holds act(layer(x)). The default runs
-    /// the two one after the other.
-    fn forward_activated(
-        &self,
-        x: &[E],
-        y: &mut [E],
-        scratch: &mut [E],
-        pass: &Pass<'_>,
-        activation: Activation,
-    ) -> Result<()> {
-        self.forward(x, y, scratch, pass)?;
-        let n = pass.rows * pass.output_len();
-        activation.apply_in_place(&mut y[..n]);
-        Ok(())
     }
 
     /// The parameters with their local names (`weight`, `bias`), in state-dict order.

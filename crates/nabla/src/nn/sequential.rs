@@ -470,22 +470,14 @@ impl<E: Element> Sequential<E> {
             let layer = &self.layers[i];
             let (before, rest) = ws.outputs.split_at_mut(i);
             let input: &[E] = if i == 0 { x } else { &before[i - 1] };
-            let pass = layer_pass(&self.input_shape, &ws.shapes, i, rows, self.training);
-            if let Some(activation) = ws.fused[i] {
-                // The fused op: layer i and the activation after it in one pass, written
-                // where the activation's output goes.
-                layer.forward_activated(
-                    input,
-                    &mut rest[1],
-                    &mut ws.scratch[i],
-                    &pass,
-                    activation,
-                )?;
-                i += 2;
-            } else {
-                layer.forward(input, &mut rest[0], &mut ws.scratch[i], &pass)?;
-                i += 1;
-            }
+            let mut pass = layer_pass(&self.input_shape, &ws.shapes, i, rows, self.training);
+            // The fused op: layer i and the activation after it in one pass, written where the
+            // activation's output goes.
+            let fused = ws.fused[i];
+            let out = usize::from(fused.is_some());
+            pass.activation = fused.unwrap_or(Activation::Identity);
+            layer.forward(input, &mut rest[out], &mut ws.scratch[i], &pass)?;
+            i += 1 + out;
         }
         Ok(ws.output())
     }
@@ -575,6 +567,7 @@ fn layer_pass<'a>(
         input: if i == 0 { input_shape } else { &shapes[i - 1] },
         output: &shapes[i],
         training,
+        activation: Activation::Identity,
     }
 }
 

@@ -83,6 +83,14 @@ pub fn max_threads() -> usize {
     rayon::current_num_threads().max(1)
 }
 
+/// Run `part(i)` for every `i` in `0..parts` on the threads products use (the caller
+/// included), and return when all are done. Products computed inside a part run on that part's
+/// thread. Nothing allocates: layers split a batch this way (a part per thread, each with its
+/// own scratch room) where one product per sample is too small to split.
+pub fn parallel_parts(parts: usize, part: &(dyn Fn(usize) + Sync + '_)) {
+    pool::run(max_threads(), parts, part);
+}
+
 /// `c = beta_c·c + a'·b'` where `a'` is `m × k` and `b'` is `k × n` after the optional transposes,
 /// and `c` is row-major `m × n`. `accumulate = false` overwrites `c`; `true` adds to it.
 ///

@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use super::batch::per_sample;
 use super::module::check_lengths;
 use super::{Backprop, LayerSpec, Module, Pass};
 use crate::autograd::Var;
@@ -130,7 +131,7 @@ impl Activation {
     pub(crate) fn apply_rows_with_bias<E: Element>(&self, v: &mut [E], bias: &[E]) {
         struct Rows<'a, E>(&'a mut [E], &'a [E]);
         impl<E: Element> ElementwisePass<E> for Rows<'_, E> {
-            fn run(self, f: impl Fn(E) -> E) {
+            fn run(self, f: impl Fn(E) -> E + Sync) {
                 for row in self.0.chunks_exact_mut(self.1.len()) {
                     for (o, &b) in row.iter_mut().zip(self.1) {
                         *o = f(*o + b);
@@ -146,7 +147,7 @@ impl Activation {
     pub(crate) fn apply_planes_with_bias<E: Element>(&self, v: &mut [E], bias: &[E]) {
         struct Planes<'a, E>(&'a mut [E], &'a [E]);
         impl<E: Element> ElementwisePass<E> for Planes<'_, E> {
-            fn run(self, f: impl Fn(E) -> E) {
+            fn run(self, f: impl Fn(E) -> E + Sync) {
                 let plane = self.0.len() / self.1.len().max(1);
                 for (o, &b) in self.0.chunks_exact_mut(plane.max(1)).zip(self.1) {
                     o.iter_mut().for_each(|v| *v = f(*v + b));
@@ -211,7 +212,7 @@ impl Activation {
 /// [`Activation::with_function`] can choose the function once per pass.
 pub(crate) trait ElementwisePass<E> {
     /// Run the loop with `f`.
-    fn run(self, f: impl Fn(E) -> E);
+    fn run(self, f: impl Fn(E) -> E + Sync);
 }
 
 /// An activation function as a module of its own (it takes an index in [`super::Sequential`],
@@ -236,7 +237,7 @@ impl<E: Element> Module<E> for ActivationLayer {
         let (x, y) = (&x[..n], &mut y[..n]);
         struct Map<'a, E>(&'a [E], &'a mut [E]);
         impl<E: Element> ElementwisePass<E> for Map<'_, E> {
-            fn run(self, f: impl Fn(E) -> E) {
+            fn run(self, f: impl Fn(E) -> E + Sync) {
                 self.1.iter_mut().zip(self.0).for_each(|(o, &v)| *o = f(v));
             }
         }
@@ -250,21 +251,27 @@ impl<E: Element> Module<E> for ActivationLayer {
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
         let (_, y, dy, dx, _) = grads.checked("activation backward", pass)?;
         let Some(dx) = dx else { return Ok(()) };
-        let n = pass.rows * pass.input_len();
-        let (y, dy, dx) = (&y[..n], &dy[..n], &mut dx[..n]);
-        // ∂E/∂z = ∂E/∂a · act′, act′ read from the output a.
-        struct Chain<'a, E>(&'a mut [E], &'a [E], &'a [E]);
+        // ∂E/∂z = ∂E/∂a · act′, act′ read from the output a; the rows shared among threads.
+        struct Chain<'a, E>(&'a mut [E], &'a [E], &'a [E], &'a Pass<'a>);
         impl<E: Element> ElementwisePass<E> for Chain<'_, E> {
-            fn run(self, derivative: impl Fn(E) -> E) {
-                for ((d, &g), &a) in self.0.iter_mut().zip(self.1).zip(self.2) {
-                    *d = g * derivative(a);
-                }
+            fn run(self, derivative: impl Fn(E) -> E + Sync) {
+                let Chain(dx, dy, y, pass) = self;
+                let len = pass.input_len();
+                per_sample(
+                    pass.rows,
+                    len,
+                    (dx, len),
+                    (&mut [0u8; 0][..], 0),
+                    |s, dx, _| {
+                        let (dy, y) = (&dy[s * len..][..len], &y[s * len..][..len]);
+                        for ((d, &g), &a) in dx.iter_mut().zip(dy).zip(y) {
+                            *d = g * derivative(a);
+                        }
+                    },
+                );
             }
         }
-        match self.0 {
-            Activation::Identity => dx.copy_from_slice(dy),
-            a => a.with_derivative_from_output(Chain(dx, dy, y)),
-        }
+        self.0.with_derivative_from_output(Chain(dx, dy, y, pass));
         Ok(())
     }
 

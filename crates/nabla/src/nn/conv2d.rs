@@ -8,11 +8,12 @@
 //!
 //! Zero padding contributes nothing and receives no gradient.
 
+use super::batch::{threads_for, Parts, Split};
 use super::module::check_lengths;
 use super::{Backprop, Init, LayerSpec, Module, Pass};
 use crate::autograd::Var;
 use crate::rng::Rng;
-use crate::tensor::gemm::{matmul_into, max_threads, parallel_parts, Trans};
+use crate::tensor::gemm::{matmul_into, parallel_parts, Trans};
 use crate::{Element, Error, Result, Tensor};
 
 /// Settings of a [`Conv2d`] layer (`[height, width]` pairs; PyTorch's defaults stride 1,
@@ -74,11 +75,6 @@ impl Conv2dConfig {
     }
 }
 
-/// The threads a batch of `rows` samples is shared among.
-fn threads_for(rows: usize) -> usize {
-    max_threads().min(rows).max(1)
-}
-
 /// A 2-D convolution over `[channels, height, width]` rows, weights `[out, in, kh, kw]` and
 /// biases `[out]` as PyTorch stores them.
 #[derive(Clone, Debug)]
@@ -113,6 +109,10 @@ impl Geometry {
     /// Columns of the column matrix (output positions).
     fn p(&self) -> usize {
         self.oh * self.ow
+    }
+    /// Values of one sample's column matrix: the measure of a sample's work.
+    fn work(&self) -> usize {
+        self.k() * self.p()
     }
 
     /// Visit every run of one column-matrix row that lies on one output row: `f(out, src, lo,
@@ -189,48 +189,6 @@ impl Geometry {
     }
 }
 
-/// A pointer into a buffer whose disjoint parts the threads of one batch fill.
-#[derive(Clone, Copy)]
-struct Parts<E>(*mut E);
-// SAFETY: every use hands each part a range no other part touches, and `parallel_parts`
-// returns only after every part is done.
-unsafe impl<E> Sync for Parts<E> {}
-unsafe impl<E> Send for Parts<E> {}
-
-impl<E> Parts<E> {
-    /// Elements `start..start + len`.
-    ///
-    /// # Safety
-    /// The range lies inside the buffer and no other live slice overlaps it.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self, start: usize, len: usize) -> &mut [E] {
-        // SAFETY: as the caller guarantees.
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
-    }
-}
-
-/// The batch split into at most `parts` runs of samples: run `i` is `range(i)`.
-#[derive(Clone, Copy)]
-struct Split {
-    rows: usize,
-    chunk: usize,
-}
-
-impl Split {
-    fn new(rows: usize, parts: usize) -> Self {
-        Split {
-            rows,
-            chunk: rows.div_ceil(parts.max(1)).max(1),
-        }
-    }
-    fn parts(&self) -> usize {
-        self.rows.div_ceil(self.chunk)
-    }
-    fn range(&self, i: usize) -> std::ops::Range<usize> {
-        i * self.chunk..((i + 1) * self.chunk).min(self.rows)
-    }
-}
-
 impl<E: Element> Conv2d<E> {
     /// A layer from explicit weights `[out, in, kh, kw]` and biases `[out]`.
     pub fn from_tensors(
@@ -272,7 +230,7 @@ impl<E: Element> Conv2d<E> {
     /// holds.
     fn split(&self, g: &Geometry, rows: usize, scratch: usize) -> Result<(usize, Split)> {
         let part_len = self.part_len(g);
-        let parts = (scratch / part_len.max(1)).min(threads_for(rows));
+        let parts = (scratch / part_len.max(1)).min(threads_for(rows, g.work()));
         if parts == 0 {
             return Err(Error::ShapeMismatch {
                 op: "conv2d (scratch room vs one sample's column matrix)",
@@ -332,7 +290,7 @@ impl<E: Element> Module<E> for Conv2d<E> {
     /// for the thread's share of ∂E/∂W and ∂E/∂b.
     fn scratch_len(&self, pass: &Pass<'_>) -> usize {
         self.geometry(pass.input)
-            .map(|g| threads_for(pass.rows) * self.part_len(&g))
+            .map(|g| threads_for(pass.rows, g.work()) * self.part_len(&g))
             .unwrap_or(0)
     }
 

@@ -13,6 +13,7 @@
 //! implementing [`Module`].
 
 mod activation;
+mod batch;
 mod batchnorm;
 pub mod check;
 mod conv2d;

@@ -5,6 +5,7 @@
 //! **Ties:** the first maximum in row-major window order (top row first, then left to right)
 //! wins, so its input receives the whole gradient.
 
+use super::batch::per_sample;
 use super::module::check_lengths;
 use super::{Backprop, LayerSpec, Module, Pass};
 use crate::{Element, Error, Result};
@@ -77,30 +78,36 @@ impl<E: Element> Module<E> for MaxPool2d {
         check_lengths("maxpool2d forward", x, y, pass)?;
         let (c, h, w, oh, ow) = self.dims(pass.input)?;
         let (n_in, n_out) = (pass.input_len(), pass.output_len());
-        let [kh, kw] = self.kernel;
-        for s in 0..pass.rows {
-            let xs = &x[s * n_in..(s + 1) * n_in];
-            for ci in 0..c {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let (y0, x0) = (oy * self.stride[0], ox * self.stride[1]);
-                        let mut best = (ci * h + y0) * w + x0;
-                        for ky in 0..kh {
-                            for kx in 0..kw {
-                                let i = (ci * h + y0 + ky) * w + x0 + kx;
-                                // Strictly greater: the first maximum wins a tie.
-                                if xs[i] > xs[best] {
-                                    best = i;
+        let ([kh, kw], [sy, sx]) = (self.kernel, self.stride);
+        per_sample(
+            pass.rows,
+            n_in,
+            (y, n_out),
+            (scratch, n_out),
+            |s, y, arg| {
+                let xs = &x[s * n_in..(s + 1) * n_in];
+                for (ci, plane) in xs.chunks_exact(h * w).take(c).enumerate() {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let first = oy * sy * w + ox * sx;
+                            let (mut best, mut max) = (first, plane[first]);
+                            for ky in 0..kh {
+                                let start = first + ky * w;
+                                for (kx, &v) in plane[start..start + kw].iter().enumerate() {
+                                    // Strictly greater: the first maximum wins a tie.
+                                    if v > max {
+                                        (best, max) = (start + kx, v);
+                                    }
                                 }
                             }
+                            let o = (ci * oh + oy) * ow + ox;
+                            y[o] = max;
+                            arg[o] = E::from_f64((ci * h * w + best) as f64);
                         }
-                        let o = s * n_out + (ci * oh + oy) * ow + ox;
-                        y[o] = xs[best];
-                        scratch[o] = E::from_f64(best as f64);
                     }
                 }
-            }
-        }
+            },
+        );
         Ok(())
     }
 
@@ -108,13 +115,19 @@ impl<E: Element> Module<E> for MaxPool2d {
         let (_, _, dy, dx, scratch) = grads.checked("maxpool2d backward", pass)?;
         let Some(dx) = dx else { return Ok(()) };
         let (n_in, n_out) = (pass.input_len(), pass.output_len());
-        dx[..pass.rows * n_in].iter_mut().for_each(|v| *v = E::ZERO);
-        for s in 0..pass.rows {
-            for o in 0..n_out {
-                let at = scratch[s * n_out + o].to_f64() as usize;
-                dx[s * n_in + at] += dy[s * n_out + o];
-            }
-        }
+        per_sample(
+            pass.rows,
+            n_in,
+            (dx, n_in),
+            (&mut [0u8; 0][..], 0),
+            |s, dx, _| {
+                dx.fill(E::ZERO);
+                let (dy, arg) = (&dy[s * n_out..][..n_out], &scratch[s * n_out..][..n_out]);
+                for (&g, &at) in dy.iter().zip(arg) {
+                    dx[at.to_f64() as usize] += g;
+                }
+            },
+        );
         Ok(())
     }
 

@@ -6,8 +6,8 @@
 //! running statistic and evaluation output must lie within [`TOL`] of PyTorch's.
 
 use nabla::nn::{
-    AvgPool2d, Backprop, BatchNorm, BatchNormConfig, Conv2d, Flatten, LayerSpec, MaxPool2d, Module,
-    Pass, Sequential,
+    Activation, AvgPool2d, Backprop, BatchNorm, BatchNormConfig, Conv2d, Flatten, LayerSpec,
+    MaxPool2d, Module, Pass, Sequential,
 };
 use nabla::Tensor;
 use serde_json::Value;
@@ -153,6 +153,7 @@ fn run(
         input,
         output: &output,
         training,
+        activation: Activation::Identity,
     };
     let mut scratch = vec![0.0; layer.scratch_len(&pass)];
     let mut y = vec![f64::NAN; rows * pass.output_len()];

@@ -100,7 +100,7 @@ fn conv2d_forward_matches_a_direct_convolution() {
         };
         let mut scratch = vec![0.0f32; conv.scratch_len(&pass)];
         conv.forward(&x, &mut y, &mut scratch, &pass).unwrap();
-        let (w, b) = (conv.weight.value(), conv.bias.value());
+        let (w, b) = (conv.weight.value(), conv.bias.as_ref().unwrap().value());
         for s in 0..rows {
             let want = direct_conv(
                 &x[s * n_in..(s + 1) * n_in],

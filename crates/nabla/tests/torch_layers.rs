@@ -204,13 +204,7 @@ fn conv2d_matches_pytorch() {
         let inc = cfg["in_channels"].as_u64().unwrap() as usize;
         assert_eq!(weight.shape, [out, inc, kernel[0], kernel[1]], "{name}");
         let has_bias = cfg["bias"].as_bool().unwrap();
-        // nabla's Conv2d always has a bias; PyTorch's bias=False is the same layer with a zero
-        // bias (its bias gradient has no PyTorch counterpart and is not compared).
-        let bias = if has_bias {
-            array(&c["bias"]).tensor()
-        } else {
-            Tensor::zeros(&[out])
-        };
+        let bias = has_bias.then(|| array(&c["bias"]).tensor());
         let conv = Conv2d::from_tensors(weight.tensor(), bias, stride, padding).unwrap();
         assert_eq!(
             Module::<f64>::spec(&conv),
@@ -220,16 +214,13 @@ fn conv2d_matches_pytorch() {
                 kernel,
                 stride,
                 padding,
+                bias: has_bias,
             },
             "{name}"
         );
         let torch_names = names(&c["state_dict"]);
         let nabla_names: Vec<&str> = conv.parameters().iter().map(|(n, _)| *n).collect();
-        if has_bias {
-            assert_eq!(nabla_names, torch_names, "{name}: state-dict names");
-        } else {
-            assert_eq!(nabla_names[..1], torch_names, "{name}: state-dict names");
-        }
+        assert_eq!(nabla_names, torch_names, "{name}: state-dict names");
 
         let (x, dy, y) = (array(&c["x"]), array(&c["dy"]), array(&c["y"]));
         let step = run(name, &conv, &x, &dy, &y.shape, true);

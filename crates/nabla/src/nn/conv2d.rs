@@ -30,6 +30,8 @@ pub struct Conv2dConfig {
     pub stride: [usize; 2],
     /// Zero rows/columns added on each side (default `[0, 0]`).
     pub padding: [usize; 2],
+    /// Whether the layer adds a learned bias per output channel (default true).
+    pub bias: bool,
     /// Initialiser of the weights, with fan-in = in·kh·kw (default Kaiming uniform with a = √5,
     /// PyTorch's, as [`Init::TorchDefault`] — which also draws the biases from U(±1/√fan_in)).
     pub init: Init,
@@ -44,6 +46,7 @@ impl Conv2dConfig {
             kernel: [kernel, kernel],
             stride: [1, 1],
             padding: [0, 0],
+            bias: true,
             init: Init::TorchDefault,
         }
     }
@@ -67,11 +70,14 @@ impl Conv2dConfig {
         let fan_out = self.out_channels * kh * kw;
         let mut w = Tensor::<f32>::zeros(&[self.out_channels, self.in_channels, kh, kw]);
         self.init.fill(w.data_mut(), fan_in, fan_out, rng);
-        let mut b = Tensor::<f32>::zeros(&[self.out_channels]);
-        if self.init == Init::TorchDefault {
-            self.init.fill(b.data_mut(), fan_in, fan_out, rng);
-        }
-        Conv2d::from_tensors(w.cast(), b.cast(), self.stride, self.padding)
+        let b = self.bias.then(|| {
+            let mut b = Tensor::<f32>::zeros(&[self.out_channels]);
+            if self.init == Init::TorchDefault {
+                self.init.fill(b.data_mut(), fan_in, fan_out, rng);
+            }
+            b.cast()
+        });
+        Conv2d::from_tensors(w.cast(), b, self.stride, self.padding)
     }
 }
 
@@ -81,8 +87,8 @@ impl Conv2dConfig {
 pub struct Conv2d<E: Element = f32> {
     /// `[out_channels, in_channels, kh, kw]`.
     pub weight: Var<E>,
-    /// `[out_channels]`.
-    pub bias: Var<E>,
+    /// `[out_channels]`, unless the layer has no bias.
+    pub bias: Option<Var<E>>,
     stride: [usize; 2],
     padding: [usize; 2],
 }
@@ -190,18 +196,21 @@ impl Geometry {
 }
 
 impl<E: Element> Conv2d<E> {
-    /// A layer from explicit weights `[out, in, kh, kw]` and biases `[out]`.
+    /// A layer from explicit weights `[out, in, kh, kw]` and biases `[out]` (`None`: no bias).
     pub fn from_tensors(
         weight: Tensor<E>,
-        bias: Tensor<E>,
+        bias: Option<Tensor<E>>,
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> Result<Self> {
-        if weight.rank() != 4 || bias.rank() != 1 || bias.shape()[0] != weight.shape()[0] {
+        let bias_fits = bias
+            .as_ref()
+            .is_none_or(|b| b.rank() == 1 && Some(&b.shape()[0]) == weight.shape().first());
+        if weight.rank() != 4 || !bias_fits {
             return Err(Error::ShapeMismatch {
                 op: "Conv2d::from_tensors (weight [out, in, kh, kw] vs bias [out])",
                 lhs: weight.shape().to_vec(),
-                rhs: bias.shape().to_vec(),
+                rhs: bias.map(|b| b.shape().to_vec()).unwrap_or_default(),
             });
         }
         if stride.contains(&0) {
@@ -209,7 +218,7 @@ impl<E: Element> Conv2d<E> {
         }
         Ok(Conv2d {
             weight: Var::parameter(weight),
-            bias: Var::parameter(bias),
+            bias: bias.map(Var::parameter),
             stride,
             padding,
         })
@@ -278,6 +287,7 @@ impl<E: Element> Module<E> for Conv2d<E> {
             kernel: [kh, kw],
             stride: self.stride,
             padding: self.padding,
+            bias: self.bias.is_some(),
         }
     }
 
@@ -307,8 +317,10 @@ impl<E: Element> Module<E> for Conv2d<E> {
         let (k, p, o) = (g.k(), g.p(), self.dims()[0]);
         let (part_len, split) = self.split(&g, pass.rows, scratch.len())?;
         let w = self.weight.value();
-        let b = self.bias.value();
-        let (w, b) = (w.data(), b.data());
+        let b = self.bias.as_ref().map(|b| b.value());
+        // Without a bias: one zero added to the whole output.
+        let zero = [E::ZERO];
+        let (w, b) = (w.data(), b.as_ref().map_or(&zero[..], |b| b.data()));
         let (n_in, n_out) = (pass.input_len(), pass.output_len());
         let (ys, scratch) = (Parts(y.as_mut_ptr()), Parts(scratch.as_mut_ptr()));
         parallel_parts(split.parts(), &|i| {
@@ -370,29 +382,36 @@ impl<E: Element> Module<E> for Conv2d<E> {
         // which part).
         let mut gw = self.weight.grad_mut();
         let gw = gw.get_or_insert_with(|| Tensor::zeros(&self.dims()));
-        let mut gb = self.bias.grad_mut();
-        let gb = gb.get_or_insert_with(|| Tensor::zeros(&[o]));
+        let mut gb = self.bias.as_ref().map(|b| b.grad_mut());
+        let mut gb = gb
+            .as_mut()
+            .map(|g| g.get_or_insert_with(|| Tensor::zeros(&[o])));
         for i in 0..split.parts() {
             let part = &scratch[i * part_len + 2 * k * p..(i + 1) * part_len];
             let (pw, pb) = part.split_at(o * k);
             for (a, &v) in gw.data_mut().iter_mut().zip(pw) {
                 *a += v;
             }
-            for (a, &v) in gb.data_mut().iter_mut().zip(pb) {
-                *a += v;
+            if let Some(gb) = gb.as_mut() {
+                for (a, &v) in gb.data_mut().iter_mut().zip(pb) {
+                    *a += v;
+                }
             }
         }
         Ok(())
     }
 
     fn parameters(&self) -> Vec<(&'static str, Var<E>)> {
-        vec![("weight", self.weight.clone()), ("bias", self.bias.clone())]
+        let bias = self.bias.iter().map(|b| ("bias", b.clone()));
+        std::iter::once(("weight", self.weight.clone()))
+            .chain(bias)
+            .collect()
     }
 
     fn to_f64(&self) -> Result<Box<dyn Module<f64>>> {
         Ok(Box::new(Conv2d::<f64>::from_tensors(
             self.weight.value().cast(),
-            self.bias.value().cast(),
+            self.bias.as_ref().map(|b| b.value().cast()),
             self.stride,
             self.padding,
         )?))

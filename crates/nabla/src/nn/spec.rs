@@ -33,6 +33,9 @@ pub enum LayerSpec {
         kernel: [usize; 2],
         stride: [usize; 2],
         padding: [usize; 2],
+        /// A learned bias per output channel (absent in older files: true).
+        #[serde(default = "with_bias")]
+        bias: bool,
     },
     /// [`super::MaxPool2d`].
     MaxPool2d {
@@ -80,9 +83,16 @@ impl LayerSpec {
                 kernel,
                 stride,
                 padding,
+                bias,
             } => format!(
-                "conv2d({in_channels} → {out_channels}, kernel {}×{}, stride {}×{}, padding {}×{})",
-                kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1]
+                "conv2d({in_channels} → {out_channels}, kernel {}×{}, stride {}×{}, padding {}×{}{})",
+                kernel[0],
+                kernel[1],
+                stride[0],
+                stride[1],
+                padding[0],
+                padding[1],
+                if *bias { "" } else { ", no bias" }
             ),
             LayerSpec::MaxPool2d { kernel, stride } => format!(
                 "maxpool2d({}×{}, stride {}×{})",
@@ -214,6 +224,7 @@ pub fn build_layer<E: Element>(
             kernel,
             stride,
             padding,
+            bias,
         } => Box::new(
             Conv2dConfig {
                 in_channels: *in_channels,
@@ -221,6 +232,7 @@ pub fn build_layer<E: Element>(
                 kernel: *kernel,
                 stride: *stride,
                 padding: *padding,
+                bias: *bias,
                 init: ctx.init,
             }
             .init::<E>(ctx.rng)?,
@@ -253,4 +265,9 @@ pub fn build_layer<E: Element>(
             ))
         }
     })
+}
+
+/// The serde default of [`LayerSpec::Conv2d`]'s `bias`.
+fn with_bias() -> bool {
+    true
 }

@@ -13,7 +13,7 @@ use nabla::data::{
 };
 use nabla::io::ModelMeta;
 use nabla::loss::Loss;
-use nabla::nn::{Activation, Init, LayerSpec, MlpConfig};
+use nabla::nn::{shape_text, Activation, Architecture, Init, LayerSpec, MlpConfig, Sequential};
 use nabla::optim::{
     Adam, AdamConfig, AdamW, AdamWConfig, LrSchedule, Optimizer, RmsProp, RmsPropConfig, Sgd,
     SgdConfig,
@@ -113,7 +113,9 @@ pub enum TaskFlag {
 /// else (data, files, models, divergence) a failure (exit 1).
 pub fn lib_err(e: nabla::Error) -> CliError {
     match e {
-        nabla::Error::Param { .. } => CliError::usage(e.to_string()),
+        nabla::Error::Param { .. } | nabla::Error::Architecture { .. } => {
+            CliError::usage(e.to_string())
+        }
         other => CliError::failure(other.to_string()),
     }
 }
@@ -179,6 +181,8 @@ pub struct Prepared {
     /// Regression targets of (train, val, test) in their original units.
     pub truth: [Option<Vec<f32>>; 3],
     pub source: String,
+    /// The shape of one image when the source holds images (see `LoadedData::image_shape`).
+    pub image_shape: Option<Vec<usize>>,
 }
 
 fn check_fraction(flag: &str, v: f64) -> Result<(), CliError> {
@@ -220,6 +224,7 @@ pub fn prepare_data(flags: &DataFlags, seed: u64) -> Result<Prepared, CliError> 
         class_names: None,
     };
     let loaded = load_source(&source, &opts).map_err(lib_err)?;
+    let image_shape = loaded.image_shape.clone();
     let images = source.starts_with("mnist:");
     // The target column's name (the last column unless --target names one), kept in the model
     // so that `predict` can drop it from a file that has it; image folders have no columns.
@@ -333,6 +338,7 @@ pub fn prepare_data(flags: &DataFlags, seed: u64) -> Result<Prepared, CliError> 
         target_scaler,
         truth,
         source,
+        image_shape,
     })
 }
 
@@ -374,6 +380,121 @@ pub struct ArchFlags {
     /// for 2 classes, MSE for regression), cross_entropy, bce, sse, mse.
     #[arg(long, default_value = "auto")]
     pub loss: String,
+    /// The layers, with PyTorch's names, instead of --hidden: e.g. "conv2d(32,3), relu,
+    /// maxpool2d(2), flatten, linear". Layers: conv2d(OUT, K[, stride=S][, padding=P][, bias=false]),
+    /// maxpool2d(K[, stride=S]), avgpool2d(K[, stride=S]), batchnorm, flatten, linear(OUT),
+    /// relu, leaky_relu(ALPHA), tanh, sigmoid, dropout(P); K, S, P are N or HxW. Input
+    /// channels and features follow from the data; the last linear may leave out OUT, which
+    /// the task sets.
+    #[arg(long, value_name = "SPEC", conflicts_with_all = ["hidden", "activation", "dropout"])]
+    #[serde(default)]
+    pub arch: Option<String>,
+    /// Shape of one input row for --arch, C,H,W (e.g. 1,28,28 for a CSV of 28×28 pixel
+    /// columns); C·H·W must equal the number of features [default: 1,28,28 for mnist:DIR,
+    /// 1,8,8 for builtin:digits, flat rows for tables].
+    #[arg(long, value_name = "C,H,W", requires = "arch")]
+    #[serde(default)]
+    pub input_shape: Option<String>,
+}
+
+/// Parse `--input-shape C,H,W`.
+pub fn parse_input_shape(text: &str) -> Result<Vec<usize>, CliError> {
+    let dims: Option<Vec<usize>> = text
+        .split(',')
+        .map(|d| d.trim().parse().ok().filter(|&n: &usize| n > 0))
+        .collect();
+    match dims {
+        Some(d) if d.len() == 3 => Ok(d),
+        _ => Err(CliError::usage(format!(
+            "--input-shape {text}: expected C,H,W, three whole numbers of at least 1 (e.g. 1,28,28)"
+        ))),
+    }
+}
+
+/// The network `train` builds: its input shape and layers, and how its weights are drawn.
+#[derive(Clone, Debug)]
+pub struct NetworkPlan {
+    pub input_shape: Vec<usize>,
+    pub layers: Vec<LayerSpec>,
+    pub init: Option<Init>,
+    pub seed: u64,
+    /// Values in one output row.
+    pub outputs: usize,
+    /// The MLP settings, when the layers come from --hidden (kept in the model file).
+    pub mlp: Option<MlpConfig>,
+}
+
+impl NetworkPlan {
+    /// The network with fresh weights.
+    pub fn build(&self) -> Result<Sequential, CliError> {
+        Sequential::from_specs(&self.input_shape, &self.layers, self.init, self.seed)
+            .map_err(|e| CliError::usage(e.to_string()))
+    }
+
+    /// One line for people (see [`describe_network`]).
+    pub fn describe(&self) -> String {
+        describe_network(&self.input_shape, &self.layers)
+    }
+}
+
+/// The network and loss for `data`: an MLP from --hidden, or the layers of --arch resolved
+/// for the data's row shape (--input-shape, else the source's image shape, else flat rows).
+pub fn network_plan(
+    arch: &ArchFlags,
+    data: &Prepared,
+    seed: u64,
+) -> Result<(NetworkPlan, Loss), CliError> {
+    let features = data.train.n_features;
+    let (cfg, loss) = network_config(arch, features, data.task, data.class_names.len(), seed)?;
+    let Some(text) = &arch.arch else {
+        let plan = NetworkPlan {
+            input_shape: vec![cfg.inputs],
+            layers: cfg.layer_specs().map_err(lib_err)?,
+            init: cfg.init,
+            seed,
+            outputs: cfg.outputs,
+            mlp: Some(cfg),
+        };
+        return Ok((plan, loss));
+    };
+    let input_shape = match &arch.input_shape {
+        Some(t) => {
+            let shape = parse_input_shape(t)?;
+            let values: usize = shape.iter().product();
+            if values != features {
+                return Err(CliError::usage(format!(
+                    "--input-shape {t}: {} is {values} values per row, but {} has {features} features",
+                    shape_text(&shape),
+                    data.source
+                )));
+            }
+            shape
+        }
+        None => data.image_shape.clone().unwrap_or_else(|| vec![features]),
+    };
+    let layers = Architecture::parse(text)
+        .and_then(|a| a.resolve(&input_shape, cfg.outputs))
+        .map_err(|e| {
+            // A 2-D layer on the flat rows of a table: the rows may be images in columns.
+            let flat_input = match &e {
+                nabla::Error::Architecture { shape, .. } => shape.as_ref() == Some(&input_shape),
+                _ => false,
+            };
+            let hint = match flat_input && input_shape.len() == 1 {
+                true => " — for pixel columns: --input-shape C,H,W",
+                false => "",
+            };
+            CliError::usage(format!("--arch: {e}{hint}"))
+        })?;
+    let plan = NetworkPlan {
+        input_shape,
+        layers,
+        init: cfg.init,
+        seed,
+        outputs: cfg.outputs,
+        mlp: None,
+    };
+    Ok((plan, loss))
 }
 
 /// Resolve the network's shape and loss for `inputs` features and the task.
@@ -702,8 +823,7 @@ pub fn metrics_text(m: &nabla::train::Metrics) -> String {
 
 /// One line describing a network: `64 → 256 relu → 128 relu → 10`.
 pub fn describe_network(input_shape: &[usize], layers: &[LayerSpec]) -> String {
-    let dims: Vec<String> = input_shape.iter().map(|d| d.to_string()).collect();
-    let mut s = dims.join("×");
+    let mut s = shape_text(input_shape);
     for l in layers {
         match l {
             LayerSpec::Linear { out_features, .. } => s.push_str(&format!(" → {out_features}")),
@@ -718,11 +838,6 @@ pub fn describe_network(input_shape: &[usize], layers: &[LayerSpec]) -> String {
         }
     }
     s
-}
-
-/// [`describe_network`] of the network an [`MlpConfig`] builds.
-pub fn describe_mlp(cfg: &MlpConfig) -> String {
-    describe_network(&[cfg.inputs], &cfg.layer_specs().unwrap_or_default())
 }
 
 /// How the output layer and loss read, for people.

@@ -54,6 +54,16 @@ pub enum Error {
         column: Option<String>,
         msg: String,
     },
+    /// A layer of an architecture string ([`crate::nn::Architecture`]) that does not parse or
+    /// cannot take the shape that reaches it. `position` is 1-based, `layer` the layer as
+    /// written, `shape` the row shape that reaches it (for shape errors).
+    #[error("layer {position} '{layer}': {msg}")]
+    Architecture {
+        position: usize,
+        layer: String,
+        shape: Option<Vec<usize>>,
+        msg: String,
+    },
     /// A model file or model description that is wrong (corrupt, foreign, mismatched).
     #[error("model {path}: {msg}")]
     Model { path: String, msg: String },

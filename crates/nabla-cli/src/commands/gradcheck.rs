@@ -90,14 +90,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 standardize: None,
             };
             let prepared = pipeline::prepare_data(&flags, args.seed)?;
-            let (cfg, loss) = pipeline::network_config(
-                &args.arch,
-                prepared.train.n_features,
-                prepared.task,
-                prepared.class_names.len(),
-                args.seed,
-            )?;
-            let net = Sequential::mlp(&cfg).map_err(|e| CliError::usage(e.to_string()))?;
+            let (plan, loss) = pipeline::network_plan(&args.arch, &prepared, args.seed)?;
+            let net = plan.build()?;
             (net, prepared.train, loss, prepared.source)
         }
     };

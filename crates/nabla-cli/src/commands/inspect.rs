@@ -4,15 +4,15 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use nabla::nn::LayerSpec;
+use nabla::nn::{shape_text, LayerSpec};
 
 use super::{print_json, CliError};
 use crate::pipeline;
 
 /// Show what a model file holds.
 ///
-/// Architecture, parameters per layer, the data it was trained
-/// on, its class labels, standardisation and its final figures.
+/// Architecture, every layer with its output shape and parameter count, the data it was
+/// trained on, its class labels, standardisation and its final figures.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The model file.
@@ -61,10 +61,19 @@ pub fn run(args: Args) -> Result<(), CliError> {
             }),
         });
     }
+    // A format-1 file (an MLP of an earlier release) prints as that release printed it; a
+    // newer one lists each layer's output shape too.
+    let shapes = match meta.format_version {
+        0 | 1 => None,
+        _ => Some(net.layer_shapes().map_err(pipeline::lib_err)?),
+    };
+    for (l, shape) in layers.iter_mut().zip(shapes.iter().flatten()) {
+        l["output_shape"] = json!(shape);
+    }
     let total = net.num_parameters();
     let outputs = net.output_size();
     if args.json {
-        return print_json(&json!({
+        let mut summary = json!({
             "model": args.model.display().to_string(),
             "format_version": meta.format_version,
             "task": meta.task,
@@ -79,7 +88,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "standardization": meta.standardization,
             "target_standardization": meta.target_standardization,
             "training": meta.training,
-        }));
+        });
+        if shapes.is_some() {
+            summary["input_shape"] = json!(net.input_shape());
+        }
+        return print_json(&summary);
     }
     println!(
         "model: {} (nabla format {})",
@@ -97,7 +110,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         pipeline::describe_network(net.input_shape(), &net.specs())
     );
     println!("layers (PyTorch nn.Sequential indices):");
-    for l in &layers {
+    if let Some(shapes) = &shapes {
+        print!("{}", summary_table(&net, shapes, total));
+    }
+    for l in layers.iter().filter(|_| shapes.is_none()) {
         let i = l["index"].as_u64().unwrap_or(0);
         let kind = l["kind"].as_str().unwrap_or("");
         if kind == "linear" {
@@ -165,4 +181,73 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The layer as PyTorch's `print(model)` names its class, with nabla's description of its
+/// settings: `Conv2d(1 → 4, kernel 3×3, stride 1×1, padding 0×0)`, `ReLU`, `Linear(36 → 10)`.
+fn torch_title(spec: &LayerSpec, input_rank: usize) -> String {
+    let kind = spec.kind();
+    let class = match kind {
+        "linear" => "Linear",
+        "conv2d" => "Conv2d",
+        "maxpool2d" => "MaxPool2d",
+        "avgpool2d" => "AvgPool2d",
+        "flatten" => "Flatten",
+        "dropout" => "Dropout",
+        "batchnorm" if input_rank == 1 => "BatchNorm1d",
+        "batchnorm" => "BatchNorm2d",
+        "relu" => "ReLU",
+        "leaky_relu" => "LeakyReLU",
+        "tanh" => "Tanh",
+        "sigmoid" => "Sigmoid",
+        "identity" => "Identity",
+        custom => custom,
+    };
+    let description = spec.describe();
+    format!("{class}{}", description.strip_prefix(kind).unwrap_or(""))
+}
+
+/// One row per layer, as torchinfo's summary: index, layer, output shape of one row and
+/// parameters; the input's shape first and the total last.
+fn summary_table(net: &nabla::nn::Sequential, shapes: &[Vec<usize>], total: usize) -> String {
+    let text = |cells: [&str; 4]| cells.map(str::to_string);
+    let mut rows = vec![
+        text(["index", "layer", "output shape", "parameters"]),
+        text(["", "input", &shape_text(net.input_shape()), ""]),
+    ];
+    let mut input_rank = net.input_shape().len();
+    for (i, (layer, shape)) in net.layers().iter().zip(shapes).enumerate() {
+        let count: usize = layer
+            .parameters()
+            .iter()
+            .map(|(_, p)| p.value().len())
+            .sum();
+        rows.push([
+            i.to_string(),
+            torch_title(&layer.spec(), input_rank),
+            shape_text(shape),
+            count.to_string(),
+        ]);
+        input_rank = shape.len();
+    }
+    rows.push(text(["", "total", "", &total.to_string()]));
+    let mut widths = [0; 4];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for [index, layer, shape, params] in &rows {
+        let line = format!(
+            "  {index:>iw$}  {layer:<lw$}  {shape:<sw$}  {params:>pw$}",
+            iw = widths[0],
+            lw = widths[1],
+            sw = widths[2],
+            pw = widths[3]
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }

@@ -17,7 +17,7 @@ use nabla::autograd::Var;
 use nabla::data::Task;
 use nabla::io::{ModelMeta, FORMAT_VERSION};
 use nabla::loss::Loss;
-use nabla::nn::{Activation, Init, Sequential};
+use nabla::nn::{Activation, Init};
 use nabla::optim::{Optimizer, OptimizerState};
 use nabla::train::{
     BatchInfo, Callback, Checkpoint, DataSettings, EpochRecord, Metrics, NetworkSettings,
@@ -190,6 +190,12 @@ fn run_settings(args: &Args) -> Result<RunSettings, CliError> {
                     Loss::from_name(name).map_err(|e| CliError::usage(format!("--loss: {e}")))?,
                 ),
             },
+            architecture: a.arch.clone(),
+            input_shape: a
+                .input_shape
+                .as_deref()
+                .map(pipeline::parse_input_shape)
+                .transpose()?,
         },
         optimizer: OptimizerSettings {
             name: o.optimizer.clone(),
@@ -265,6 +271,11 @@ fn resumed_args(saved: &RunSettings, cmd: &Args, path: &Path) -> Result<Args, Cl
             dropout: n.dropout,
             init: init.to_string(),
             loss: n.loss.map_or("auto", |l| l.name()).to_string(),
+            arch: n.architecture.clone(),
+            input_shape: n.input_shape.as_ref().map(|shape| {
+                let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+                dims.join(",")
+            }),
         },
         optim: OptimFlags {
             optimizer: o.name.clone(),
@@ -547,14 +558,8 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         defaults::for_training_rows(data.train.len(), args.batch_size);
     let epochs = args.epochs.unwrap_or(default_epochs);
     let n_classes = data.class_names.len();
-    let (cfg, loss) = pipeline::network_config(
-        &args.arch,
-        data.train.n_features,
-        data.task,
-        n_classes,
-        args.seed,
-    )?;
-    let mut net = Sequential::mlp(&cfg).map_err(|e| CliError::usage(e.to_string()))?;
+    let (plan, loss) = pipeline::network_plan(&args.arch, &data, args.seed)?;
+    let mut net = plan.build()?;
     if let Some(path) = &args.init_from {
         let file = nabla::io::load_safetensors(path).map_err(lib_err)?;
         let weights: Vec<(String, Tensor)> = file
@@ -570,7 +575,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             CliError::failure(format!(
                 "--init-from {}: {msg} (architecture from the flags: {})",
                 path.display(),
-                pipeline::describe_mlp(&cfg)
+                plan.describe()
             ))
         })?;
     }
@@ -599,9 +604,9 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     };
     let mut meta = ModelMeta {
         format_version: FORMAT_VERSION,
-        input_shape: vec![cfg.inputs],
-        layers: cfg.layer_specs().map_err(lib_err)?,
-        architecture: Some(cfg.clone()),
+        input_shape: plan.input_shape.clone(),
+        layers: plan.layers.clone(),
+        architecture: plan.mlp.clone(),
         task: data.task,
         loss,
         class_labels: data.class_names.clone(),
@@ -636,8 +641,8 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         );
         eprintln!(
             "network: {} ({}), {} parameters",
-            pipeline::describe_mlp(&cfg),
-            pipeline::describe_loss(loss, cfg.outputs),
+            plan.describe(),
+            pipeline::describe_loss(loss, plan.outputs),
             net.num_parameters()
         );
         eprintln!(
@@ -802,7 +807,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         let confusion = match (&data.test, data.task) {
             (Some(t), Task::Classify) if !t.is_empty() => {
                 let outputs = nabla::train::predict_outputs(&net, t, 256).map_err(lib_err)?;
-                let predicted = nabla::train::predicted_classes(&outputs, cfg.outputs);
+                let predicted = nabla::train::predicted_classes(&outputs, plan.outputs);
                 let truth = t.labels().unwrap_or_default();
                 let cm = nabla::train::ConfusionMatrix::new(n_classes, truth, &predicted)
                     .map_err(lib_err)?;
@@ -825,7 +830,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             ("seed".into(), args.seed.to_string()),
             (
                 "loss".into(),
-                pipeline::describe_loss(loss, cfg.outputs).to_string(),
+                pipeline::describe_loss(loss, plan.outputs).to_string(),
             ),
         ];
         let input = crate::report::ReportInput {
@@ -838,7 +843,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
                 data.val.as_ref().map_or(0, |d| d.len()),
                 data.test.as_ref().map_or(0, |d| d.len())
             ),
-            architecture: pipeline::describe_mlp(&cfg),
+            architecture: plan.describe(),
             hyperparameters,
             history: history.clone(),
             final_metrics,

@@ -8,6 +8,8 @@ use crate::{Error, Result};
 /// Names accepted after `builtin:`.
 pub const BUILTIN_NAMES: [&str; 3] = ["digits", "iris", "xor"];
 
+/// One digit image: 1 channel of 8×8 pixels, row-major in the CSV's 64 columns.
+const DIGITS_SHAPE: [usize; 3] = [1, 8, 8];
 /// scikit-learn's digits (1797 × 64, classes 0–9), gzip-compressed CSV.
 const DIGITS_CSV_GZ: &[u8] = include_bytes!("builtin/digits.csv.gz");
 /// scikit-learn's iris (150 × 4, target 0/1/2).
@@ -16,6 +18,19 @@ const IRIS_CSV: &str = include_str!("builtin/iris.csv");
 const XOR_CSV: &str = "x1,x2,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n";
 /// Iris species in the order of the CSV's 0/1/2 target.
 const IRIS_SPECIES: [&str; 3] = ["setosa", "versicolor", "virginica"];
+
+/// The shape of one row of `ds`, loaded from the built-in `name`, when its features are an
+/// image: the digits' pixel columns `p0..p63` in order (another target column leaves them
+/// an image no longer).
+pub(crate) fn image_shape(name: &str, ds: &Dataset) -> Option<Vec<usize>> {
+    let pixels = DIGITS_SHAPE.iter().product::<usize>();
+    let is_image = name == "digits"
+        && ds
+            .feature_names
+            .iter()
+            .eq(&(0..pixels).map(|i| format!("p{i}")).collect::<Vec<_>>());
+    is_image.then(|| DIGITS_SHAPE.to_vec())
+}
 
 /// Load a built-in by name, applying `opts` as for a CSV file (so `--target` may pick another
 /// column, for instance iris petal width as a regression target).

@@ -48,7 +48,7 @@ pub fn load_mnist_dir(dir: &Path) -> Result<LoadedData> {
     };
     // A gzip stream inflates on one core; the training and test files inflate side by side.
     let (train, test) = rayon::join(
-        || load_idx_pair(&train_paths.0, &train_paths.1),
+        || load_images(&train_paths.0, &train_paths.1),
         || {
             test_paths
                 .as_ref()
@@ -56,8 +56,12 @@ pub fn load_mnist_dir(dir: &Path) -> Result<LoadedData> {
                 .transpose()
         },
     );
-    let (train, test) = (train?, test?);
-    Ok(LoadedData { train, test })
+    let ((train, [rows, cols]), test) = (train?, test?);
+    Ok(LoadedData {
+        train,
+        test,
+        image_shape: Some(vec![1, rows, cols]),
+    })
 }
 
 /// The first existing name among the accepted spellings of one IDX file.
@@ -85,6 +89,11 @@ fn find_idx_file(dir: &Path, part: &str, kind: &str, dims: u8) -> Result<Option<
 
 /// Load one images file and its labels file into a [`Dataset`] with `u8` features.
 pub fn load_idx_pair(images_path: &Path, labels_path: &Path) -> Result<Dataset> {
+    Ok(load_images(images_path, labels_path)?.0)
+}
+
+/// [`load_idx_pair`], and the images' rows and columns.
+fn load_images(images_path: &Path, labels_path: &Path) -> Result<(Dataset, [usize; 2])> {
     let images_name = images_path.display().to_string();
     let labels_name = labels_path.display().to_string();
     let images = read_maybe_gzip(images_path)?;
@@ -101,7 +110,7 @@ pub fn load_idx_pair(images_path: &Path, labels_path: &Path) -> Result<Dataset> 
         ));
     }
     let n_features = rows * cols;
-    Ok(Dataset {
+    let ds = Dataset {
         features: Features::U8 {
             data: pixels,
             scale: 1.0 / 255.0,
@@ -114,7 +123,8 @@ pub fn load_idx_pair(images_path: &Path, labels_path: &Path) -> Result<Dataset> 
             name: "label".into(),
         },
         source_name: images_name,
-    })
+    };
+    Ok((ds, [rows, cols]))
 }
 
 fn be_u32(bytes: &[u8], at: usize) -> u32 {

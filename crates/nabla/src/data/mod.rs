@@ -157,6 +157,11 @@ pub struct LoadedData {
     pub train: Dataset,
     /// The source's own test rows, if it defines them.
     pub test: Option<Dataset>,
+    /// The natural shape of one row when the source holds images: `[1, rows, columns]` for
+    /// MNIST-format files and `[1, 8, 8]` for `builtin:digits`; `None` for tables. The
+    /// features are the same either way (pixels row-major); the shape tells a convolutional
+    /// network how to read them.
+    pub image_shape: Option<Vec<usize>>,
 }
 
 /// A data set held in memory.
@@ -366,11 +371,18 @@ impl Dataset {
 ///   read with the CSV rules and `opts`;
 /// * `mnist:DIR`: the four IDX files of MNIST or Fashion-MNIST in `DIR` (`.gz` or not); the
 ///   `t10k` pair, when present, becomes [`LoadedData::test`]; `opts.task` must not be `Regress`;
+///
+/// and, for image sources, the shape of one image ([`LoadedData::image_shape`]).
 /// * anything else: a CSV file path, gzip-compressed when it ends in `.gz`, see [`load_csv`].
 pub fn load_source(spec: &str, opts: &LoadOptions) -> Result<LoadedData> {
     if let Some(name) = spec.strip_prefix("builtin:") {
         let train = builtin::load_builtin(name, opts)?;
-        return Ok(LoadedData { train, test: None });
+        let image_shape = builtin::image_shape(name, &train);
+        return Ok(LoadedData {
+            train,
+            test: None,
+            image_shape,
+        });
     }
     if let Some(dir) = spec.strip_prefix("mnist:") {
         if opts.task == TaskChoice::Regress {
@@ -382,7 +394,11 @@ pub fn load_source(spec: &str, opts: &LoadOptions) -> Result<LoadedData> {
         return load_mnist_dir(std::path::Path::new(dir));
     }
     let train = load_csv(std::path::Path::new(spec), opts)?;
-    Ok(LoadedData { train, test: None })
+    Ok(LoadedData {
+        train,
+        test: None,
+        image_shape: None,
+    })
 }
 
 #[cfg(test)]

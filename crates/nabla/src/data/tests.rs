@@ -877,3 +877,29 @@ fn fill_batch_targets_subset_and_describe() {
     assert!(text.contains("3 rows, 2 features, 2 classes"), "{text}");
     assert!(text.contains("x=2 y=1"), "{text}");
 }
+
+#[test]
+fn image_sources_give_the_shape_of_one_image_and_tables_none() {
+    let dir = temp_dir("idx-shape");
+    // two 2×3 images
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        idx_images(2, 2, 3, &[0; 12]),
+    )
+    .unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx_labels(&[1, 2])).unwrap();
+    let mnist = load_source(&format!("mnist:{}", dir.display()), &LoadOptions::default());
+    assert_eq!(mnist.unwrap().image_shape, Some(vec![1, 2, 3]));
+    let digits = load_source("builtin:digits", &LoadOptions::default()).unwrap();
+    assert_eq!(digits.image_shape, Some(vec![1, 8, 8]));
+    // Another target column leaves 64 columns that are no longer the image.
+    let other_target = LoadOptions {
+        target: Some("p5".into()),
+        task: TaskChoice::Regress,
+        ..LoadOptions::default()
+    };
+    let digits = load_source("builtin:digits", &other_target).unwrap();
+    assert_eq!(digits.image_shape, None);
+    let iris = load_source("builtin:iris", &LoadOptions::default()).unwrap();
+    assert_eq!(iris.image_shape, None);
+}

@@ -13,6 +13,7 @@
 //! implementing [`Module`].
 
 mod activation;
+mod arch;
 mod batch;
 mod batchnorm;
 pub mod check;
@@ -28,6 +29,7 @@ mod sequential;
 mod spec;
 
 pub use activation::{Activation, ActivationLayer};
+pub use arch::{shape_text, Architecture};
 pub use batchnorm::{BatchNorm, BatchNormConfig};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dropout::{Dropout, DropoutConfig};

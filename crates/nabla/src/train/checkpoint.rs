@@ -73,6 +73,13 @@ pub struct NetworkSettings {
     /// Loss; `None`: chosen from the task (cross-entropy for several classes, binary
     /// cross-entropy on one logit for two, MSE for regression).
     pub loss: Option<Loss>,
+    /// The layers as an [`crate::nn::Architecture`] string; when set it replaces `hidden`,
+    /// `activation` and `dropout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    /// The shape of one input row given by the front end (`None`: the source's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<usize>>,
 }
 
 /// The optimiser and learning-rate schedule of a run.
@@ -315,6 +322,8 @@ mod tests {
                 dropout: 0.2,
                 init: None,
                 loss: Some(Loss::CrossEntropy),
+                architecture: None,
+                input_shape: None,
             },
             optimizer: OptimizerSettings {
                 name: "adam".into(),

@@ -210,7 +210,8 @@ impl Example {
         Ok(())
     }
 
-    /// The example as an f64 autograd graph, for drawing: the input `x` (`[1, inputs]`), one
+    /// The example as an f64 autograd graph, for drawing: the input `x` (`[1, ...the
+    /// network's input shape]`), one
     /// node per layer recorded by [`Sequential::record`] (so every derivative rule is the
     /// layer's own backward pass), the target `t` and the loss op, labelled `E`. Returns the
     /// loss node; call `backward` on it for ∂E/∂node.
@@ -220,10 +221,8 @@ impl Example {
         self.check_input(net.input_size())?;
         let outputs = net.output_size();
         let target = self.target_for(outputs)?;
-        let x = Var::constant(Tensor::from_vec(
-            self.input.clone(),
-            &[1, self.input.len()],
-        )?);
+        let row_shape = [&[1], net.input_shape()].concat();
+        let x = Var::constant(Tensor::from_vec(self.input.clone(), &row_shape)?);
         x.set_label("x");
         let y = net.record(&x)?;
         let loss = match target {

@@ -91,13 +91,7 @@ fn conv2d_forward_matches_a_direct_convolution() {
         let n_out: usize = shape.iter().product();
         let x = random(rows * n_in, 10 + k as u64);
         let mut y = vec![0.0f32; rows * n_out];
-        let pass = Pass {
-            rows,
-            input: &input,
-            output: &shape,
-            training: false,
-            activation: Activation::Identity,
-        };
+        let pass = Pass::new(rows, &input, &shape, false);
         let mut scratch = vec![0.0f32; conv.scratch_len(&pass)];
         conv.forward(&x, &mut y, &mut scratch, &pass).unwrap();
         let (w, b) = (conv.weight.value(), conv.bias.as_ref().unwrap().value());
@@ -160,13 +154,7 @@ fn max_pooling_sends_the_gradient_to_the_first_maximum_of_a_tie() {
     let x = [1.0f32, 1.0, 0.0, 5.0, 1.0, 1.0, 2.0, 5.0];
     let shape = <MaxPool2d as Module<f32>>::output_shape(&pool, &input).unwrap();
     assert_eq!(shape, [1, 1, 2]);
-    let pass = Pass {
-        rows: 1,
-        input: &input,
-        output: &shape,
-        training: true,
-        activation: Activation::Identity,
-    };
+    let pass = Pass::new(1, &input, &shape, true);
     let mut scratch = vec![0.0f32; <MaxPool2d as Module<f32>>::scratch_len(&pool, &pass)];
     let mut y = [0.0f32; 2];
     pool.forward(&x, &mut y, &mut scratch, &pass).unwrap();
@@ -309,13 +297,7 @@ fn average_pooling_forward_and_gradients_with_overlapping_windows() {
     let input = [1usize, 2, 4];
     let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
     let shape = <AvgPool2d as Module<f32>>::output_shape(&pool, &input).unwrap();
-    let pass = Pass {
-        rows: 1,
-        input: &input,
-        output: &shape,
-        training: false,
-        activation: Activation::Identity,
-    };
+    let pass = Pass::new(1, &input, &shape, false);
     let mut y = [0.0f32; 2];
     pool.forward(&x, &mut y, &mut [], &pass).unwrap();
     assert_eq!(

@@ -6,8 +6,8 @@
 //! running statistic and evaluation output must lie within [`TOL`] of PyTorch's.
 
 use nabla::nn::{
-    Activation, AvgPool2d, Backprop, BatchNorm, BatchNormConfig, Conv2d, Flatten, LayerSpec,
-    MaxPool2d, Module, Pass, Sequential,
+    AvgPool2d, Backprop, BatchNorm, BatchNormConfig, Conv2d, Flatten, LayerSpec, MaxPool2d, Module,
+    Pass, Sequential,
 };
 use nabla::Tensor;
 use serde_json::Value;
@@ -148,13 +148,7 @@ fn run(
         "{case}: output shape"
     );
     assert_eq!(dy.shape, want_y_shape, "{case}: dy shape");
-    let pass = Pass {
-        rows,
-        input,
-        output: &output,
-        training,
-        activation: Activation::Identity,
-    };
+    let pass = Pass::new(rows, input, &output, training);
     let mut scratch = vec![0.0; layer.scratch_len(&pass)];
     let mut y = vec![f64::NAN; rows * pass.output_len()];
     layer.forward(&x.data, &mut y, &mut scratch, &pass).unwrap();

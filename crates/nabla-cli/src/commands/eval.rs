@@ -1,14 +1,12 @@
 //! `nabla eval --model MODEL --data SOURCE [--target COL] [--json]`.
 
-use std::path::PathBuf;
-
 use serde_json::json;
 
 use nabla::data::Target;
 use nabla::train::{predict_outputs, predicted_classes, ConfusionMatrix};
 
 use super::{json_number, print_json, CliError};
-use crate::pipeline::{self, figures, lib_err, metrics_json, metrics_text};
+use crate::pipeline::{figures, lib_err, metrics_json, metrics_text};
 
 /// Evaluate a saved model on labelled data.
 ///
@@ -17,15 +15,8 @@ use crate::pipeline::{self, figures, lib_err, metrics_json, metrics_text};
 /// files are used.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The model file (from `nabla train`).
-    #[arg(long, value_name = "MODEL")]
-    pub model: PathBuf,
-    /// Labelled data with the model's feature columns and its target column.
-    #[arg(long, value_name = "SOURCE")]
-    pub data: String,
-    /// Target column (default: the one the model was trained on).
-    #[arg(long, value_name = "COLUMN")]
-    pub target: Option<String>,
+    #[command(flatten)]
+    pub input: super::ModelInput,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -33,11 +24,10 @@ pub struct Args {
 
 /// Runs `nabla eval`.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let (net, meta) = pipeline::load_model(&args.model)?;
-    let md = pipeline::load_for_model(&args.data, args.target.as_deref(), &meta, true, true)?;
+    let (net, meta, md) = args.input.load(true)?;
     let rows = md.data.len();
     if rows == 0 {
-        return Err(CliError::failure(format!("{}: no rows", args.data)));
+        return Err(CliError::failure(format!("{}: no rows", args.input.data)));
     }
     let m = figures(
         &net,
@@ -48,9 +38,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
     )?;
     let head = format!(
         "model {} ({}) on {}: {rows} rows",
-        args.model.display(),
+        args.input.model.display(),
         meta.task,
-        args.data
+        args.input.data
     );
     let Target::Classes { labels, .. } = &md.data.target else {
         let mse = m.rmse.map(|r| (r as f64) * (r as f64));

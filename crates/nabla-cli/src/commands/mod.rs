@@ -154,3 +154,40 @@ pub fn json_point(point: &BTreeMap<String, f64>) -> serde_json::Value {
             .collect(),
     )
 }
+
+/// A saved model and the data `eval` and `predict` run it on.
+#[derive(clap::Args, Debug)]
+pub struct ModelInput {
+    /// The model file (from `nabla train`).
+    #[arg(long, value_name = "MODEL")]
+    pub model: std::path::PathBuf,
+    /// The rows: a CSV with the model's feature columns (for `eval` also its target column),
+    /// builtin:NAME or mnist:DIR (its t10k files).
+    #[arg(long, value_name = "SOURCE")]
+    pub data: String,
+    /// The target column (default: the one the model was trained on); `predict` drops it when
+    /// the data has it.
+    #[arg(long, value_name = "COLUMN")]
+    pub target: Option<String>,
+}
+
+impl ModelInput {
+    /// The model, its metadata and the data prepared for it (the test rows of a source that
+    /// has them); `target_required`: the data must have the target column.
+    pub fn load(
+        &self,
+        target_required: bool,
+    ) -> Result<
+        (
+            nabla::nn::Sequential,
+            nabla::io::ModelMeta,
+            crate::pipeline::ModelData,
+        ),
+        CliError,
+    > {
+        let (net, meta) = crate::pipeline::load_model(&self.model)?;
+        let target = self.target.as_deref();
+        let md = crate::pipeline::load_for_model(&self.data, target, &meta, target_required, true)?;
+        Ok((net, meta, md))
+    }
+}

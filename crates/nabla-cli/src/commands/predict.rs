@@ -6,7 +6,7 @@ use nabla::data::Task;
 use nabla::train::{class_probabilities, predict_outputs, predicted_classes};
 
 use super::CliError;
-use crate::pipeline::{self, lib_err};
+use crate::pipeline::lib_err;
 
 /// Predict with a saved model, as CSV.
 ///
@@ -15,16 +15,8 @@ use crate::pipeline::{self, lib_err};
 /// the model's class order. The data may have the target column or not.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The model file (from `nabla train`).
-    #[arg(long, value_name = "MODEL")]
-    pub model: PathBuf,
-    /// Rows to predict: a CSV with the model's feature columns (the target column may be
-    /// present; it is ignored), or another source.
-    #[arg(long, value_name = "SOURCE")]
-    pub data: String,
-    /// Name of a target column to drop (default: the model's).
-    #[arg(long, value_name = "COLUMN")]
-    pub target: Option<String>,
+    #[command(flatten)]
+    pub input: super::ModelInput,
     /// Add one probability column per class.
     #[arg(long)]
     pub proba: bool,
@@ -44,8 +36,7 @@ fn csv_field(s: &str) -> String {
 
 /// Runs `nabla predict`.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let (net, meta) = pipeline::load_model(&args.model)?;
-    let md = pipeline::load_for_model(&args.data, args.target.as_deref(), &meta, false, true)?;
+    let (net, meta, md) = args.input.load(false)?;
     let outputs = net.output_size();
     let raw = predict_outputs(&net, &md.data, 256).map_err(lib_err)?;
     let mut csv = String::new();

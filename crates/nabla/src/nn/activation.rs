@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::batch::per_sample;
+use super::batch::each_row;
 use super::module::check_lengths;
 use super::{Backprop, LayerSpec, Module, Pass};
 use crate::autograd::Var;
@@ -257,18 +257,12 @@ impl<E: Element> Module<E> for ActivationLayer {
             fn run(self, derivative: impl Fn(E) -> E + Sync) {
                 let Chain(dx, dy, y, pass) = self;
                 let len = pass.input_len();
-                per_sample(
-                    pass.rows,
-                    len,
-                    (dx, len),
-                    (&mut [0u8; 0][..], 0),
-                    |s, dx, _| {
-                        let (dy, y) = (&dy[s * len..][..len], &y[s * len..][..len]);
-                        for ((d, &g), &a) in dx.iter_mut().zip(dy).zip(y) {
-                            *d = g * derivative(a);
-                        }
-                    },
-                );
+                each_row(pass.rows, len, (dx, len), |s, dx| {
+                    let (dy, y) = (&dy[s * len..][..len], &y[s * len..][..len]);
+                    for ((d, &g), &a) in dx.iter_mut().zip(dy).zip(y) {
+                        *d = g * derivative(a);
+                    }
+                });
             }
         }
         self.0.with_derivative_from_output(Chain(dx, dy, y, pass));

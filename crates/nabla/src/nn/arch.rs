@@ -726,41 +726,47 @@ mod tests {
         }
     }
 
+    /// [`each_fails`] of parse errors (no shape) on 1×8×8 inputs.
+    fn syntax_fails(cases: &[(&str, &str)]) {
+        let map: &[usize] = &[1, 8, 8];
+        let cases: Vec<_> = cases
+            .iter()
+            .map(|&(text, want)| (text, map, want))
+            .collect();
+        each_fails(&cases, false);
+    }
+
     #[test]
     fn syntax_errors_name_the_layer_its_position_and_what_it_takes() {
-        let x: &[usize] = &[1, 8, 8];
-        each_fails(
-            &[
-                ("relu, linear(4), conv2d(64)", x, "layer 3 'conv2d(64)': conv2d takes (OUT, K[, stride=S][, padding=P][, bias=false])"),
-                ("conv2d(4, 3, 1, 1, 1)", x, "layer 1 'conv2d(4, 3, 1, 1, 1)': bias '1' is not true or false"),
-                ("conv2d(4, 3, 1, 1, true, 1)", x, "layer 1 'conv2d(4, 3, 1, 1, true, 1)': conv2d takes"),
-                ("conv2d(4, k=3)", x, "layer 1 'conv2d(4, k=3)': unknown argument 'k'; conv2d takes"),
-                ("conv2d(4, 3, stride=1, stride=2)", x, "layer 1 'conv2d(4, 3, stride=1, stride=2)': stride is given twice"),
-                ("conv2d(4, stride=2, 3)", x, "layer 1 'conv2d(4, stride=2, 3)': conv2d takes"),
-                ("conv2d(0, 3)", x, "layer 1 'conv2d(0, 3)': OUT '0' is not a whole number of at least 1"),
-                ("conv2d(4, 3x)", x, "layer 1 'conv2d(4, 3x)': K '3x' is not a size: expected a whole number of at least 1, or HxW"),
-                ("conv2d(4, 3x3x3)", x, "layer 1 'conv2d(4, 3x3x3)': K '3x3x3' is not a size"),
-                ("conv2d(4, 3, padding=-1)", x, "layer 1 'conv2d(4, 3, padding=-1)': padding '-1' is not a size: expected a whole number of at least 0"),
-                ("maxpool2d(2, stride=0)", x, "layer 1 'maxpool2d(2, stride=0)': stride '0' is not a size"),
-                ("maxpool2d()", x, "layer 1 'maxpool2d()': maxpool2d takes (K[, stride=S])"),
-                ("avgpool2d(2, padding=1)", x, "layer 1 'avgpool2d(2, padding=1)': unknown argument 'padding'"),
-                ("linear(4, 5)", x, "layer 1 'linear(4, 5)': linear takes (OUT)"),
-                ("linear(x)", x, "layer 1 'linear(x)': OUT 'x' is not a whole number"),
-                ("relu(1)", x, "layer 1 'relu(1)': relu takes no arguments"),
-                ("flatten, batchnorm(3)", x, "layer 2 'batchnorm(3)': batchnorm takes no arguments"),
-                ("dropout(half)", x, "layer 1 'dropout(half)': P 'half' is not a number"),
-                ("leaky_relu(0.1, 2)", x, "layer 1 'leaky_relu(0.1, 2)': leaky_relu takes (ALPHA)"),
-                ("relu, conv(4, 3)", x, "layer 2 'conv(4, 3)': unknown layer 'conv'; the layers are conv2d,"),
-                ("relu,, tanh", x, "layer 2 '': no layer here"),
-                ("relu, tanh,", x, "layer 3 '': no layer here"),
-                ("relu, conv2d(4, 3", x, "layer 2 'conv2d(4, 3': missing ')'"),
-                ("relu, tanh), sigmoid", x, "layer 2 'tanh)': unexpected ')'"),
-                ("conv2d(4, (3))", x, "layer 1 'conv2d(4, (3))': unexpected '('"),
-                ("relu(), flatten() x", x, "layer 2 'flatten() x': text after ')'"),
-                ("linear(4,)", x, "layer 1 'linear(4,)': an argument is empty"),
-            ],
-            false,
-        );
+        syntax_fails(&[
+            ("relu, linear(4), conv2d(64)", "layer 3 'conv2d(64)': conv2d takes (OUT, K[, stride=S][, padding=P][, bias=false])"),
+            ("conv2d(4, 3, 1, 1, 1)", "layer 1 'conv2d(4, 3, 1, 1, 1)': bias '1' is not true or false"),
+            ("conv2d(4, 3, 1, 1, true, 1)", "layer 1 'conv2d(4, 3, 1, 1, true, 1)': conv2d takes"),
+            ("conv2d(4, k=3)", "layer 1 'conv2d(4, k=3)': unknown argument 'k'; conv2d takes"),
+            ("conv2d(4, 3, stride=1, stride=2)", "layer 1 'conv2d(4, 3, stride=1, stride=2)': stride is given twice"),
+            ("conv2d(4, stride=2, 3)", "layer 1 'conv2d(4, stride=2, 3)': conv2d takes"),
+            ("conv2d(0, 3)", "layer 1 'conv2d(0, 3)': OUT '0' is not a whole number of at least 1"),
+            ("conv2d(4, 3x)", "layer 1 'conv2d(4, 3x)': K '3x' is not a size: expected a whole number of at least 1, or HxW"),
+            ("conv2d(4, 3x3x3)", "layer 1 'conv2d(4, 3x3x3)': K '3x3x3' is not a size"),
+            ("conv2d(4, 3, padding=-1)", "layer 1 'conv2d(4, 3, padding=-1)': padding '-1' is not a size: expected a whole number of at least 0"),
+            ("maxpool2d(2, stride=0)", "layer 1 'maxpool2d(2, stride=0)': stride '0' is not a size"),
+            ("maxpool2d()", "layer 1 'maxpool2d()': maxpool2d takes (K[, stride=S])"),
+            ("avgpool2d(2, padding=1)", "layer 1 'avgpool2d(2, padding=1)': unknown argument 'padding'"),
+            ("linear(4, 5)", "layer 1 'linear(4, 5)': linear takes (OUT)"),
+            ("linear(x)", "layer 1 'linear(x)': OUT 'x' is not a whole number"),
+            ("relu(1)", "layer 1 'relu(1)': relu takes no arguments"),
+            ("flatten, batchnorm(3)", "layer 2 'batchnorm(3)': batchnorm takes no arguments"),
+            ("dropout(half)", "layer 1 'dropout(half)': P 'half' is not a number"),
+            ("leaky_relu(0.1, 2)", "layer 1 'leaky_relu(0.1, 2)': leaky_relu takes (ALPHA)"),
+            ("relu, conv(4, 3)", "layer 2 'conv(4, 3)': unknown layer 'conv'; the layers are conv2d,"),
+            ("relu,, tanh", "layer 2 '': no layer here"),
+            ("relu, tanh,", "layer 3 '': no layer here"),
+            ("relu, conv2d(4, 3", "layer 2 'conv2d(4, 3': missing ')'"),
+            ("relu, tanh), sigmoid", "layer 2 'tanh)': unexpected ')'"),
+            ("conv2d(4, (3))", "layer 1 'conv2d(4, (3))': unexpected '('"),
+            ("relu(), flatten() x", "layer 2 'flatten() x': text after ')'"),
+            ("linear(4,)", "layer 1 'linear(4,)': an argument is empty"),
+        ]);
         let e = Architecture::parse(" ").unwrap_err();
         assert!(matches!(e, Error::Param { .. }), "{e}");
     }

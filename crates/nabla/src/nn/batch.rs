@@ -79,3 +79,15 @@ pub(crate) fn per_sample<A: Send, B: Send>(
         }
     });
 }
+
+/// [`per_sample`] over one buffer: `f(s, a_s)` for every sample `s`.
+pub(crate) fn each_row<A: Send>(
+    rows: usize,
+    work: usize,
+    (a, a_len): (&mut [A], usize),
+    f: impl Fn(usize, &mut [A]) + Sync,
+) {
+    per_sample(rows, work, (a, a_len), (&mut [0u8; 0][..], 0), |s, a, _| {
+        f(s, a)
+    });
+}

@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use super::{Activation, Backprop, Module, Pass, Sequential};
+use super::{Backprop, Module, Pass, Sequential};
 use crate::autograd::{Rule, Var};
 use crate::{Error, Result, Tensor};
 
@@ -32,13 +32,7 @@ impl LayerRule {
         need_x: bool,
     ) -> Grads {
         let rows = x.shape()[0];
-        let pass = Pass {
-            rows,
-            input: &self.input_shape,
-            output: &self.output_shape,
-            training: self.training,
-            activation: Activation::Identity,
-        };
+        let pass = Pass::new(rows, &self.input_shape, &self.output_shape, self.training);
         let params = self.layer.parameters();
         for (_, p) in &params {
             p.zero_grad();
@@ -84,13 +78,7 @@ impl Sequential<f64> {
         let mut in_shape = self.input_shape().to_vec();
         for (i, layer) in self.layers().iter().enumerate() {
             let copy = layer.to_f64()?;
-            let pass = Pass {
-                rows,
-                input: &in_shape,
-                output: &shapes[i],
-                training: self.is_training(),
-                activation: Activation::Identity,
-            };
+            let pass = Pass::new(rows, &in_shape, &shapes[i], self.is_training());
             let mut scratch = vec![0.0; copy.scratch_len(&pass)];
             let out_len: usize = shapes[i].iter().product();
             let mut y = vec![0.0; rows * out_len];

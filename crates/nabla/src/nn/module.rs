@@ -35,7 +35,19 @@ pub struct Pass<'a> {
     pub activation: Activation,
 }
 
-impl Pass<'_> {
+impl<'a> Pass<'a> {
+    /// A pass of `rows` rows from `input`-shaped rows to `output`-shaped ones, with no fused
+    /// activation.
+    pub fn new(rows: usize, input: &'a [usize], output: &'a [usize], training: bool) -> Self {
+        Pass {
+            rows,
+            input,
+            output,
+            training,
+            activation: Activation::Identity,
+        }
+    }
+
     /// Values in one input row.
     #[inline]
     pub fn input_len(&self) -> usize {

@@ -5,7 +5,7 @@
 //! **Ties:** the first maximum in row-major window order (top row first, then left to right)
 //! wins, so its input receives the whole gradient.
 
-use super::batch::per_sample;
+use super::batch::{each_row, per_sample};
 use super::module::check_lengths;
 use super::{Backprop, LayerSpec, Module, Pass};
 use crate::{Element, Error, Result};
@@ -115,19 +115,13 @@ impl<E: Element> Module<E> for MaxPool2d {
         let (_, _, dy, dx, scratch) = grads.checked("maxpool2d backward", pass)?;
         let Some(dx) = dx else { return Ok(()) };
         let (n_in, n_out) = (pass.input_len(), pass.output_len());
-        per_sample(
-            pass.rows,
-            n_in,
-            (dx, n_in),
-            (&mut [0u8; 0][..], 0),
-            |s, dx, _| {
-                dx.fill(E::ZERO);
-                let (dy, arg) = (&dy[s * n_out..][..n_out], &scratch[s * n_out..][..n_out]);
-                for (&g, &at) in dy.iter().zip(arg) {
-                    dx[at.to_f64() as usize] += g;
-                }
-            },
-        );
+        each_row(pass.rows, n_in, (dx, n_in), |s, dx| {
+            dx.fill(E::ZERO);
+            let (dy, arg) = (&dy[s * n_out..][..n_out], &scratch[s * n_out..][..n_out]);
+            for (&g, &at) in dy.iter().zip(arg) {
+                dx[at.to_f64() as usize] += g;
+            }
+        });
         Ok(())
     }
 

@@ -562,13 +562,12 @@ fn layer_pass<'a>(
     rows: usize,
     training: bool,
 ) -> Pass<'a> {
-    Pass {
+    Pass::new(
         rows,
-        input: if i == 0 { input_shape } else { &shapes[i - 1] },
-        output: &shapes[i],
+        if i == 0 { input_shape } else { &shapes[i - 1] },
+        &shapes[i],
         training,
-        activation: Activation::Identity,
-    }
+    )
 }
 
 /// Buffers for one network's forward and backward passes on batches of up to `max_batch`

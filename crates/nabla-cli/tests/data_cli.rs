@@ -4,9 +4,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
-use common::{json_of, nabla, nabla_cmd, ok, s, stderr, stdout, tmpdir};
+use common::{
+    json_of, nabla, nabla_cmd, ok, python_check_passes, s, skip_python, stderr, stdout, tmpdir,
+};
 use serde_json::Value;
 
 /// A small deterministic generator for synthetic data.
@@ -562,8 +563,7 @@ fn bad_input_gives_one_clear_line_and_the_right_exit_code() {
 
 #[test]
 fn python_recomputes_the_forward_pass() {
-    if std::env::var("NABLA_SKIP_PYTHON").as_deref() == Ok("1") {
-        eprintln!("NABLA_SKIP_PYTHON=1: skipping the Python check");
+    if skip_python() {
         return;
     }
     let d = tmpdir("python");
@@ -579,19 +579,7 @@ fn python_recomputes_the_forward_pass() {
         "predict --model {} --data {} --proba --out {}",
         &[s(&model), s(&csv), s(&pred)],
     ));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_model.py");
-    let o = Command::new("python3")
-        .arg(&script)
-        .args([&model, &csv, &pred])
-        .output()
-        .expect("python3 must be installed (or set NABLA_SKIP_PYTHON=1)");
-    assert!(
-        o.status.success(),
-        "the Python check failed (run .ci/install-test-deps for numpy and safetensors, or set \
-         NABLA_SKIP_PYTHON=1):\n{}{}",
-        stdout(&o),
-        stderr(&o)
-    );
+    python_check_passes(&model, &csv, &pred);
     // Two classes: one logit, sigmoid.
     let csv2 = d.join("two.csv");
     let mut r = Lcg(5);
@@ -614,12 +602,7 @@ fn python_recomputes_the_forward_pass() {
         "predict --model {} --data {} --proba --out {}",
         &[s(&model), s(&csv2), s(&pred)],
     ));
-    let o = Command::new("python3")
-        .arg(&script)
-        .args([&model, &csv2, &pred])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    python_check_passes(&model, &csv2, &pred);
 }
 
 /// `--split-file` trains on exactly the listed rows and tests on exactly the listed rows, in

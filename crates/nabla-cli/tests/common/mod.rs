@@ -69,3 +69,37 @@ pub fn ok(o: &Output) -> &Output {
 pub fn json_of(o: &Output) -> Value {
     serde_json::from_str(&stdout(ok(o))).expect("JSON on stdout")
 }
+
+/// True (with a note) when NABLA_SKIP_PYTHON=1 asks to skip the Python checks.
+pub fn skip_python() -> bool {
+    let skip = std::env::var("NABLA_SKIP_PYTHON").as_deref() == Ok("1");
+    if skip {
+        eprintln!("NABLA_SKIP_PYTHON=1: skipping the Python check");
+    }
+    skip
+}
+
+/// Run tests/python/check_model.py on a model, the data it predicted and the `predict --proba`
+/// output, with the interpreter `$NABLA_PYTHON` (default `python3`).
+pub fn check_model_py(model: &Path, data: &Path, predictions: &Path) -> Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_model.py");
+    let python = std::env::var("NABLA_PYTHON").unwrap_or_else(|_| "python3".into());
+    Command::new(&python)
+        .arg(script)
+        .args([model, data, predictions])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} ({e}); set NABLA_SKIP_PYTHON=1 to skip"))
+}
+
+/// [`check_model_py`], asserting that the check passed; what it printed.
+pub fn python_check_passes(model: &Path, data: &Path, predictions: &Path) -> String {
+    let o = check_model_py(model, data, predictions);
+    assert!(
+        o.status.success(),
+        "the Python check failed (run .ci/install-test-deps for numpy and safetensors, or set \
+         NABLA_SKIP_PYTHON=1):\n{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}

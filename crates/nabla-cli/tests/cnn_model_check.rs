@@ -12,7 +12,7 @@ mod lib_common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{check_model_py, nabla_cmd, ok, python_check_passes, s, skip_python, stdout, tmpdir};
+use common::{check_model_py, nabla_cmd, ok, python_check_passes, python_tmpdir, s, stdout};
 use nabla::data::{load_source, LoadOptions, Standardizer};
 use nabla::io::{save_model, ModelMeta};
 use nabla::loss::Loss;
@@ -90,10 +90,9 @@ fn trained_cnn_file(path: &Path) {
 
 #[test]
 fn python_recomputes_a_trained_cnn_and_rejects_wrong_probabilities() {
-    if skip_python() {
+    let Some(d) = python_tmpdir("cnn-python") else {
         return;
-    }
-    let d = tmpdir("cnn-python");
+    };
     let model = d.join("cnn.safetensors");
     trained_cnn_file(&model);
     let pred = d.join("pred.csv");

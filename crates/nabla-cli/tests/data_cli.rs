@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::{
-    json_of, nabla, nabla_cmd, ok, python_check_passes, s, skip_python, stderr, stdout, tmpdir,
+    json_of, nabla, nabla_cmd, ok, python_check_passes, python_tmpdir, s, stderr, stdout, tmpdir,
 };
 use serde_json::Value;
 
@@ -563,10 +563,9 @@ fn bad_input_gives_one_clear_line_and_the_right_exit_code() {
 
 #[test]
 fn python_recomputes_the_forward_pass() {
-    if skip_python() {
+    let Some(d) = python_tmpdir("python") else {
         return;
-    }
-    let d = tmpdir("python");
+    };
     let csv = d.join("blobs.csv");
     blobs_csv(&csv, 90);
     let model = d.join("m.safetensors");

@@ -79,6 +79,11 @@ pub fn skip_python() -> bool {
     skip
 }
 
+/// A fresh [`tmpdir`] for a test of the Python check, or `None` when the check is skipped.
+pub fn python_tmpdir(tag: &str) -> Option<PathBuf> {
+    (!skip_python()).then(|| tmpdir(tag))
+}
+
 /// Run tests/python/check_model.py on a model, the data it predicted and the `predict --proba`
 /// output, with the interpreter `$NABLA_PYTHON` (default `python3`).
 pub fn check_model_py(model: &Path, data: &Path, predictions: &Path) -> Output {

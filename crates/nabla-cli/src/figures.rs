@@ -109,62 +109,40 @@ impl ImageFormat {
     }
 }
 
-/// Encodes an RGB buffer (3 bytes per pixel, rows top to bottom) as a PNG file.
-pub fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> DrawResult {
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut bytes, width, height);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        encoder.set_compression(png::Compression::Best);
-        let mut writer = encoder.write_header().map_err(draw_err)?;
-        writer.write_image_data(rgb).map_err(draw_err)?;
-    }
-    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+/// Writes `bytes` to `path` atomically (a temporary file renamed over it), so that a failed
+/// drawing never leaves half a picture behind.
+pub fn write_file(path: &Path, bytes: &[u8]) -> DrawResult {
+    nabla::io::write_atomic(path, bytes).map_err(|e| format!("cannot write {e}"))
 }
 
 /// Draws with `draw` onto a `width × height` picture saved at `path` (PNG or SVG by its
-/// extension). A macro because plotters' drawing areas are generic over the backend.
+/// extension, written atomically). A macro because plotters' drawing areas are generic over
+/// the backend: `$body` is compiled once for each.
 macro_rules! render_to_file {
     ($path:expr, $width:expr, $height:expr, |$root:ident| $body:expr) => {
         (|| -> Result<(), String> {
-            use plotters::prelude::IntoDrawingArea;
             let path: &std::path::Path = $path;
             let (width, height): (u32, u32) = ($width, $height);
-            $crate::figures::ensure_font()?;
-            match $crate::figures::ImageFormat::from_path(path)? {
+            let bytes = match $crate::figures::ImageFormat::from_path(path)? {
                 $crate::figures::ImageFormat::Svg => {
-                    let $root = plotters::prelude::SVGBackend::new(path, (width, height))
-                        .into_drawing_area();
-                    $body?;
-                    $root
-                        .present()
-                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    $crate::figures::render_svg_string(width, height, |area| {
+                        let $root = area.clone();
+                        $body
+                    })?
+                    .into_bytes()
                 }
                 $crate::figures::ImageFormat::Png => {
-                    let mut rgb = vec![255u8; width as usize * height as usize * 3];
-                    {
-                        let $root = plotters::prelude::BitMapBackend::with_buffer(
-                            &mut rgb,
-                            (width, height),
-                        )
-                        .into_drawing_area();
-                        $body?;
-                        $root.present().map_err($crate::figures::draw_err_pub)?;
-                    }
-                    $crate::figures::write_png(path, width, height, &rgb)?;
+                    $crate::figures::render_png_bytes(width, height, |area| {
+                        let $root = area.clone();
+                        $body
+                    })?
                 }
-            }
-            Ok(())
+            };
+            $crate::figures::write_file(path, &bytes)
         })()
     };
 }
 pub(crate) use render_to_file;
-
-/// [`draw_err`] for use from the macro.
-pub fn draw_err_pub<E: std::fmt::Display>(e: E) -> String {
-    draw_err(e)
-}
 
 /// Draws with `draw` onto an SVG held in a string (for inline SVG in HTML).
 pub fn render_svg_string(
@@ -180,6 +158,31 @@ pub fn render_svg_string(
         root.present().map_err(draw_err)?;
     }
     Ok(out)
+}
+
+/// Draws with `draw` into an RGB buffer (the bitmap backend) and encodes it as PNG bytes.
+pub fn render_png_bytes(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> DrawResult,
+) -> DrawResult<Vec<u8>> {
+    ensure_font()?;
+    let mut rgb = vec![255u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(draw_err)?;
+    }
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::Best);
+        let mut writer = encoder.write_header().map_err(draw_err)?;
+        writer.write_image_data(&rgb).map_err(draw_err)?;
+    }
+    Ok(bytes)
 }
 
 // ------------------------------------------------------------------ helpers

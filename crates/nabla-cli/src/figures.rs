@@ -1,8 +1,10 @@
 //! Pictures drawn with plotters: training curves, a function with its derivative and a
-//! gradient-descent path, and the activation functions with their derivatives.
+//! gradient-descent path, the activation functions with their derivatives, and grids of small
+//! images (a convolutional layer's filters, a row's feature maps).
 //!
-//! The output format follows the file extension: `.svg` is written by plotters' SVG backend,
-//! `.png` is drawn into an RGB buffer by the bitmap backend and encoded with the `png` crate.
+//! The output format follows the file extension: `.svg` is made by plotters' SVG backend,
+//! `.png` is drawn into an RGB buffer by the bitmap backend and encoded with the `png` crate;
+//! either is written atomically.
 //! Text is laid out (and, in PNGs, rasterised) with a TrueType font read at run time from the
 //! system (see [`ensure_font`]): no font file ships with nabla.
 
@@ -109,62 +111,40 @@ impl ImageFormat {
     }
 }
 
-/// Encodes an RGB buffer (3 bytes per pixel, rows top to bottom) as a PNG file.
-pub fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> DrawResult {
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut bytes, width, height);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        encoder.set_compression(png::Compression::Best);
-        let mut writer = encoder.write_header().map_err(draw_err)?;
-        writer.write_image_data(rgb).map_err(draw_err)?;
-    }
-    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+/// Writes `bytes` to `path` atomically (a temporary file renamed over it), so that a failed
+/// drawing never leaves half a picture behind.
+pub fn write_file(path: &Path, bytes: &[u8]) -> DrawResult {
+    nabla::io::write_atomic(path, bytes).map_err(|e| format!("cannot write {e}"))
 }
 
 /// Draws with `draw` onto a `width × height` picture saved at `path` (PNG or SVG by its
-/// extension). A macro because plotters' drawing areas are generic over the backend.
+/// extension, written atomically). A macro because plotters' drawing areas are generic over
+/// the backend: `$body` is compiled once for each.
 macro_rules! render_to_file {
     ($path:expr, $width:expr, $height:expr, |$root:ident| $body:expr) => {
         (|| -> Result<(), String> {
-            use plotters::prelude::IntoDrawingArea;
             let path: &std::path::Path = $path;
             let (width, height): (u32, u32) = ($width, $height);
-            $crate::figures::ensure_font()?;
-            match $crate::figures::ImageFormat::from_path(path)? {
+            let bytes = match $crate::figures::ImageFormat::from_path(path)? {
                 $crate::figures::ImageFormat::Svg => {
-                    let $root = plotters::prelude::SVGBackend::new(path, (width, height))
-                        .into_drawing_area();
-                    $body?;
-                    $root
-                        .present()
-                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    $crate::figures::render_svg_string(width, height, |area| {
+                        let $root = area.clone();
+                        $body
+                    })?
+                    .into_bytes()
                 }
                 $crate::figures::ImageFormat::Png => {
-                    let mut rgb = vec![255u8; width as usize * height as usize * 3];
-                    {
-                        let $root = plotters::prelude::BitMapBackend::with_buffer(
-                            &mut rgb,
-                            (width, height),
-                        )
-                        .into_drawing_area();
-                        $body?;
-                        $root.present().map_err($crate::figures::draw_err_pub)?;
-                    }
-                    $crate::figures::write_png(path, width, height, &rgb)?;
+                    $crate::figures::render_png_bytes(width, height, |area| {
+                        let $root = area.clone();
+                        $body
+                    })?
                 }
-            }
-            Ok(())
+            };
+            $crate::figures::write_file(path, &bytes)
         })()
     };
 }
 pub(crate) use render_to_file;
-
-/// [`draw_err`] for use from the macro.
-pub fn draw_err_pub<E: std::fmt::Display>(e: E) -> String {
-    draw_err(e)
-}
 
 /// Draws with `draw` onto an SVG held in a string (for inline SVG in HTML).
 pub fn render_svg_string(
@@ -180,6 +160,31 @@ pub fn render_svg_string(
         root.present().map_err(draw_err)?;
     }
     Ok(out)
+}
+
+/// Draws with `draw` into an RGB buffer (the bitmap backend) and encodes it as PNG bytes.
+pub fn render_png_bytes(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> DrawResult,
+) -> DrawResult<Vec<u8>> {
+    ensure_font()?;
+    let mut rgb = vec![255u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(draw_err)?;
+    }
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::Best);
+        let mut writer = encoder.write_header().map_err(draw_err)?;
+        writer.write_image_data(&rgb).map_err(draw_err)?;
+    }
+    Ok(bytes)
 }
 
 // ------------------------------------------------------------------ helpers
@@ -700,6 +705,247 @@ pub fn draw_activations<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> Dr
                 .map_err(draw_err)?;
         }
         draw_legend_at(&mut chart, SeriesLabelPosition::UpperLeft, 13)?;
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ grids of small images
+
+/// How a block's values become colours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TileScale {
+    /// Each tile on its own grey scale: black at its smallest value, white at its largest; a
+    /// tile whose values are all equal is mid-grey, its value written beside its number.
+    OwnGrey,
+    /// One diverging scale for the whole block: blue at −m, white at 0, red at +m, with m the
+    /// largest |value| in the block, so that tiles compare and signs show.
+    SharedDiverging,
+}
+
+/// A titled block of small images of one size (`height × width` values each, row-major),
+/// drawn in a grid and numbered from 0.
+pub struct TileBlock {
+    pub title: String,
+    pub height: usize,
+    pub width: usize,
+    pub tiles: Vec<Vec<f32>>,
+    pub scale: TileScale,
+}
+
+impl TileBlock {
+    /// One tile per channel of a `[channels, height, width]` row.
+    pub fn channels(
+        title: String,
+        shape: &[usize],
+        values: &[f32],
+        scale: TileScale,
+    ) -> DrawResult<Self> {
+        let &[c, h, w] = shape else {
+            return Err(format!(
+                "{title}: shape {shape:?} is not [channels, height, width]"
+            ));
+        };
+        if values.len() != c * h * w || h * w == 0 {
+            return Err(format!(
+                "{title}: {} values for shape {shape:?}",
+                values.len()
+            ));
+        }
+        let tiles = values.chunks(h * w).map(<[f32]>::to_vec).collect();
+        Ok(TileBlock {
+            title,
+            height: h,
+            width: w,
+            tiles,
+            scale,
+        })
+    }
+
+    /// The note under the title that says how to read the colours.
+    fn scale_note(&self) -> String {
+        match self.scale {
+            TileScale::OwnGrey => {
+                "each image on its own grey scale: black = its minimum, white = its maximum".into()
+            }
+            TileScale::SharedDiverging => {
+                let m = self.largest_magnitude();
+                format!("one scale for all: blue = −{m:.3}, white = 0, red = +{m:.3}")
+            }
+        }
+    }
+
+    fn largest_magnitude(&self) -> f32 {
+        self.tiles
+            .iter()
+            .flatten()
+            .filter(|v| v.is_finite())
+            .fold(0.0f32, |m, v| m.max(v.abs()))
+    }
+}
+
+/// The finite minimum and maximum of `values`, if any.
+fn finite_min_max(values: &[f32]) -> Option<(f32, f32)> {
+    values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, &v| match acc {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+        })
+}
+
+/// `a` blended towards `b` by `t` in [0, 1].
+fn blend(a: RGBColor, b: RGBColor, t: f32) -> RGBColor {
+    let mix = |x: u8, y: u8| (x as f32 + (y as f32 - x as f32) * t.clamp(0.0, 1.0)).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// The colour of every value of one tile (non-finite values are mid-grey).
+fn tile_colours(values: &[f32], scale: TileScale, magnitude: f32) -> Vec<RGBColor> {
+    let mid = RGBColor(128, 128, 128);
+    let own = finite_min_max(values);
+    values
+        .iter()
+        .map(|&v| match (scale, own) {
+            _ if !v.is_finite() => mid,
+            (TileScale::OwnGrey, Some((lo, hi))) if hi > lo => {
+                blend(BLACK, WHITE, (v - lo) / (hi - lo))
+            }
+            (TileScale::OwnGrey, _) => mid,
+            (TileScale::SharedDiverging, _) if magnitude == 0.0 => WHITE,
+            (TileScale::SharedDiverging, _) if v < 0.0 => blend(WHITE, BLUE, -v / magnitude),
+            (TileScale::SharedDiverging, _) => blend(WHITE, VERMILION, v / magnitude),
+        })
+        .collect()
+}
+
+/// Pixels between a tile's number and its image, and between cells.
+const TILE_LABEL: u32 = 14;
+const TILE_GAP: u32 = 8;
+/// The largest side a tile is drawn at.
+const TILE_MAX_SIDE: f64 = 240.0;
+
+/// Columns and pixels per value that make `n` tiles of `rows × cols` values largest on a
+/// `width × height` area (each cell also holds a label strip and a gap).
+fn tile_layout(n: usize, (rows, cols): (usize, usize), width: u32, height: u32) -> (usize, f64) {
+    let mut best = (1, 0.0);
+    for columns in 1..=n {
+        let grid_rows = n.div_ceil(columns);
+        let cell_w = (width as f64 - (columns as f64 - 1.0) * TILE_GAP as f64) / columns as f64;
+        let cell_h = height as f64 / grid_rows as f64 - (TILE_LABEL + TILE_GAP) as f64;
+        let scale = (cell_w / cols as f64)
+            .min(cell_h / rows as f64)
+            .min(TILE_MAX_SIDE / rows.max(cols) as f64);
+        if scale > best.1 {
+            best = (columns, scale);
+        }
+    }
+    // Whole pixels per value when there is room for at least one.
+    (
+        best.0,
+        if best.1 >= 1.0 {
+            best.1.floor()
+        } else {
+            best.1
+        },
+    )
+}
+
+/// One block: its title and scale note, then its tiles in a centred grid, each numbered and
+/// framed in grey.
+fn draw_tile_block<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    block: &TileBlock,
+) -> DrawResult {
+    area.draw(&Text::new(
+        block.title.as_str(),
+        (12, 6),
+        (FONT, 16).into_font(),
+    ))
+    .map_err(draw_err)?;
+    area.draw(&Text::new(
+        block.scale_note(),
+        (12, 26),
+        (FONT, 12).into_font().color(&GREY),
+    ))
+    .map_err(draw_err)?;
+    let (width, height) = area.dim_in_pixel();
+    let (grid_w, grid_h) = (width.saturating_sub(24), height.saturating_sub(52));
+    let n = block.tiles.len();
+    let (columns, scale) = tile_layout(n, (block.height, block.width), grid_w, grid_h);
+    let (tile_w, tile_h) = (scale * block.width as f64, scale * block.height as f64);
+    if tile_w < block.width as f64 * 0.5 || tile_h < 1.0 {
+        return Err(format!(
+            "{}: {n} images of {}×{} do not fit in {width}×{height} pixels; pass a larger \
+             --width/--height",
+            block.title, block.height, block.width
+        ));
+    }
+    let used_w = columns as f64 * tile_w + (columns as f64 - 1.0) * TILE_GAP as f64;
+    let left = 12.0 + (grid_w as f64 - used_w).max(0.0) / 2.0;
+    let magnitude = block.largest_magnitude();
+    for (k, values) in block.tiles.iter().enumerate() {
+        let x0 = left + (k % columns) as f64 * (tile_w + TILE_GAP as f64);
+        let label_y = 44.0 + (k / columns) as f64 * (tile_h + (TILE_LABEL + TILE_GAP) as f64);
+        let y0 = label_y + TILE_LABEL as f64;
+        // A flat tile on its own scale is mid-grey; its label gives the value.
+        let label = match (block.scale, finite_min_max(values)) {
+            (TileScale::OwnGrey, Some((lo, hi))) if lo == hi => {
+                let v = format!("{lo:.3}");
+                format!("{k} = {}", v.trim_end_matches('0').trim_end_matches('.'))
+            }
+            _ => k.to_string(),
+        };
+        area.draw(&Text::new(
+            label,
+            (x0 as i32, label_y as i32),
+            (FONT, 11).into_font().color(&GREY),
+        ))
+        .map_err(draw_err)?;
+        // Pixel edges rounded from one grid so that neighbouring values leave no gaps.
+        let edge = |origin: f64, i: usize| (origin + i as f64 * scale).round() as i32;
+        let colours = tile_colours(values, block.scale, magnitude);
+        for (i, row) in colours.chunks(block.width).enumerate() {
+            for (j, colour) in row.iter().enumerate() {
+                area.draw(&Rectangle::new(
+                    [
+                        (edge(x0, j), edge(y0, i)),
+                        (edge(x0, j + 1), edge(y0, i + 1)),
+                    ],
+                    colour.filled(),
+                ))
+                .map_err(draw_err)?;
+            }
+        }
+        area.draw(&Rectangle::new(
+            [
+                (edge(x0, 0) - 1, edge(y0, 0) - 1),
+                (edge(x0, block.width), edge(y0, block.height)),
+            ],
+            GREY.stroke_width(1),
+        ))
+        .map_err(draw_err)?;
+    }
+    Ok(())
+}
+
+/// `title` across the top, then `blocks` stacked one under another, each an equal share of
+/// the height.
+pub fn draw_tile_blocks<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    blocks: &[TileBlock],
+) -> DrawResult {
+    root.fill(&WHITE).map_err(draw_err)?;
+    let (header, body) = root.split_vertically(40);
+    header
+        .draw(&Text::new(title, (12, 10), (FONT, 18).into_font()))
+        .map_err(draw_err)?;
+    if blocks.is_empty() {
+        return Err(format!("{title}: nothing to draw"));
+    }
+    for (area, block) in body.split_evenly((blocks.len(), 1)).iter().zip(blocks) {
+        draw_tile_block(area, block)?;
     }
     Ok(())
 }

@@ -758,6 +758,32 @@ pub fn load_for_model(
     })
 }
 
+/// Row `row` (0-based) of `source` for a saved model, read as [`load_for_model`] reads it
+/// (the model's target column and standardisation; the training rows of `mnist:DIR`): the data
+/// set and the row's features. Every error is a failure (exit 1), a row past the end included.
+pub fn load_row(
+    source: &str,
+    target_flag: Option<&str>,
+    meta: &ModelMeta,
+    target_required: bool,
+    row: usize,
+) -> Result<(Dataset, Vec<f32>), CliError> {
+    let ds = load_for_model(source, target_flag, meta, target_required, false)
+        .map_err(|e| CliError::failure(e.message))?
+        .data;
+    if row >= ds.len() {
+        return Err(CliError::failure(format!(
+            "--row {row}: {source} has {} rows (0 to {})",
+            ds.len(),
+            ds.len().saturating_sub(1)
+        )));
+    }
+    let mut x = vec![0f32; ds.n_features];
+    ds.fill_batch(&[row], &mut x)
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    Ok((ds, x))
+}
+
 /// Load a model file, mapping errors.
 pub fn load_model(path: &Path) -> Result<(nabla::nn::Sequential, ModelMeta), CliError> {
     let (net, meta, _) = nabla::io::load_model(path).map_err(lib_err)?;

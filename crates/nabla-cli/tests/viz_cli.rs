@@ -88,12 +88,41 @@ fn explain_textbook_total_equals_autograd_and_the_hand_chain_rule() {
     }
 }
 
+/// Saves `net` through the library as a classifier of `classes` over the named features (the
+/// target column named `target`), standardised with `standardization`, at `tag.safetensors`.
+fn save_classifier(
+    tag: &str,
+    net: &nabla::nn::Sequential,
+    loss: nabla::loss::Loss,
+    (classes, feature_names, target): (&[&str], Vec<String>, &str),
+    standardization: nabla::data::Standardizer,
+    source: &str,
+) -> PathBuf {
+    use nabla::io::{save_model, ModelMeta, FORMAT_VERSION};
+    let meta = ModelMeta {
+        format_version: FORMAT_VERSION,
+        input_shape: vec![],
+        layers: vec![],
+        architecture: None,
+        task: nabla::data::Task::Classify,
+        loss,
+        class_labels: classes.iter().map(|c| c.to_string()).collect(),
+        feature_names,
+        target: Some(target.into()),
+        standardization: Some(standardization),
+        target_standardization: None,
+        data_source: source.into(),
+        training: Value::Null,
+    };
+    let model = tmp(&format!("{tag}.safetensors"));
+    save_model(&model, net, &meta, &BTreeMap::new()).unwrap();
+    model
+}
+
 /// Writes a small classification CSV and a model with the given hidden widths, saved through the
 /// library, with a standardisation so that the explained row must be standardised.
 fn model_fixture(tag: &str, hidden: Vec<usize>, loss: &str) -> (PathBuf, PathBuf) {
     use nabla::data::Standardizer;
-    use nabla::data::Task;
-    use nabla::io::{save_model, ModelMeta, FORMAT_VERSION};
     use nabla::loss::Loss;
     use nabla::nn::{Activation, MlpConfig, Sequential};
     let csv = tmp(&format!("{tag}.csv"));
@@ -118,30 +147,27 @@ fn model_fixture(tag: &str, hidden: Vec<usize>, loss: &str) -> (PathBuf, PathBuf
         .with_activation(Activation::Sigmoid)
         .with_seed(11);
     let net = Sequential::mlp(&cfg).unwrap();
-    let meta = ModelMeta {
-        format_version: FORMAT_VERSION,
-        input_shape: vec![],
-        layers: vec![],
-        architecture: Some(cfg),
-        task: Task::Classify,
-        loss: Loss::from_name(loss).unwrap(),
-        class_labels: if loss == "bce" {
-            vec!["a".into(), "b".into()]
-        } else {
-            vec!["a".into(), "b".into(), "c".into()]
-        },
-        feature_names: vec!["f1".into(), "f2".into(), "f3".into()],
-        target: Some("label".into()),
-        standardization: Some(Standardizer {
-            mean: vec![0.5, 0.1, 2.0],
-            std: vec![2.0, 0.7, 3.0],
-        }),
-        target_standardization: None,
-        data_source: csv.display().to_string(),
-        training: Value::Null,
+    let classes: &[&str] = if loss == "bce" {
+        &["a", "b"]
+    } else {
+        &["a", "b", "c"]
     };
-    let model = tmp(&format!("{tag}.safetensors"));
-    save_model(&model, &net, &meta, &BTreeMap::new()).unwrap();
+    let standardization = Standardizer {
+        mean: vec![0.5, 0.1, 2.0],
+        std: vec![2.0, 0.7, 3.0],
+    };
+    let model = save_classifier(
+        tag,
+        &net,
+        Loss::from_name(loss).unwrap(),
+        (
+            classes,
+            ["f1", "f2", "f3"].map(String::from).to_vec(),
+            "label",
+        ),
+        standardization,
+        &csv.display().to_string(),
+    );
     (model, csv)
 }
 
@@ -458,6 +484,19 @@ fn png_facts(path: &Path) -> (u32, u32, usize) {
     (info.width, info.height, colours.len())
 }
 
+/// The text of the SVG at `path`, after checking that it holds each of `needles`.
+fn svg_containing(path: &Path, needles: &[&str]) -> String {
+    let svg = std::fs::read_to_string(path).unwrap();
+    for needle in std::iter::once(&"<svg").chain(needles) {
+        assert!(
+            svg.contains(needle),
+            "{needle} missing from {}",
+            path.display()
+        );
+    }
+    svg
+}
+
 #[test]
 fn plot_activations_png_and_svg() {
     let png_path = tmp("act.png");
@@ -470,13 +509,18 @@ fn plot_activations_png_and_svg() {
     assert!(colours > 20, "blank picture ({colours} colours)");
     let svg_path = tmp("act.svg");
     ok("plot activations --out {}", &[svg_path.to_str().unwrap()]);
-    let svg = std::fs::read_to_string(&svg_path).unwrap();
-    assert!(
-        svg.contains("<svg") && svg.contains("width=\"1000\"") && svg.contains("height=\"800\"")
+    svg_containing(
+        &svg_path,
+        &[
+            "width=\"1000\"",
+            "height=\"800\"",
+            "sigmoid",
+            "tanh",
+            "ReLU",
+            "leaky ReLU",
+            "σ′(0) = 0.25",
+        ],
     );
-    for text in ["sigmoid", "tanh", "ReLU", "leaky ReLU", "σ′(0) = 0.25"] {
-        assert!(svg.contains(text), "{text} missing");
-    }
 }
 
 #[test]
@@ -493,17 +537,16 @@ fn plot_fn_marks_stationary_points_and_descent() {
         text.contains(&format!("x = {low:.6}")),
         "descent ends at the left minimum: {text}"
     );
-    let svg = std::fs::read_to_string(&svg_path).unwrap();
-    for needle in [
-        "<svg",
-        "minimum (0.382, -1.000)",
-        "maximum (1.500, 0.562)",
-        "minimum (2.618, -1.000)",
-        "gradient descent, lr = 0.05",
-        "f′(x)",
-    ] {
-        assert!(svg.contains(needle), "{needle} missing");
-    }
+    svg_containing(
+        &svg_path,
+        &[
+            "minimum (0.382, -1.000)",
+            "maximum (1.500, 0.562)",
+            "minimum (2.618, -1.000)",
+            "gradient descent, lr = 0.05",
+            "f′(x)",
+        ],
+    );
     let png_path = tmp("f.png");
     ok(
         "plot fn sin(x) --in 0..6 --out {}",
@@ -552,17 +595,17 @@ fn plot_history_from_csv() {
         "plot history {} --out {}",
         &[csv.to_str().unwrap(), svg_path.to_str().unwrap()],
     );
-    let svg = std::fs::read_to_string(&svg_path).unwrap();
-    for needle in [
-        "Loss per epoch",
-        "Accuracy per epoch",
-        "Gradient norm per parameter (log scale)",
-        "validation loss",
-        "0.weight",
-        "2.weight",
-    ] {
-        assert!(svg.contains(needle), "{needle} missing");
-    }
+    svg_containing(
+        &svg_path,
+        &[
+            "Loss per epoch",
+            "Accuracy per epoch",
+            "Gradient norm per parameter (log scale)",
+            "validation loss",
+            "0.weight",
+            "2.weight",
+        ],
+    );
     std::fs::write(&csv, "epoch,train_loss\n1,abc\n").unwrap();
     let out = nabla_cmd(
         "plot history {} --out {}",
@@ -570,4 +613,290 @@ fn plot_history_from_csv() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2, column 2"));
+}
+
+// ------------------------------------------------------------------ convolutional pictures
+
+/// A CNN for `input` ([c, h, w]) with 3×3 convolutions of `channels` (padding 1, ReLU after
+/// each, 2×2 max pooling after the first when there are two; the first one's last channel
+/// dead), then flatten and linear(10), saved as a digits classifier with a per-pixel standardisation; returns the path and the
+/// network.
+fn cnn_fixture(
+    tag: &str,
+    input: [usize; 3],
+    channels: &[usize],
+) -> (PathBuf, nabla::nn::Sequential) {
+    use nabla::data::Standardizer;
+    use nabla::loss::Loss;
+    use nabla::nn::{Activation, LayerSpec, Sequential};
+    let conv = |in_channels, out_channels| LayerSpec::Conv2d {
+        in_channels,
+        out_channels,
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [1, 1],
+        bias: true,
+    };
+    let relu = LayerSpec::Activation {
+        activation: Activation::Relu,
+    };
+    let mut specs = vec![conv(input[0], channels[0]), relu.clone()];
+    let mut side = input[1];
+    for pair in channels.windows(2) {
+        specs.push(LayerSpec::MaxPool2d {
+            kernel: [2, 2],
+            stride: [2, 2],
+        });
+        side /= 2;
+        specs.extend([conv(pair[0], pair[1]), relu.clone()]);
+    }
+    specs.extend([
+        LayerSpec::Flatten,
+        LayerSpec::Linear {
+            in_features: channels[channels.len() - 1] * side * side,
+            out_features: 10,
+        },
+    ]);
+    let net = Sequential::from_specs(&input, &specs, None, 5).unwrap();
+    // The first convolution's last channel is dead: with a bias of −1000 the ReLU after it
+    // outputs 0 everywhere.
+    net.named_parameters()[1].1.value_mut().data_mut()[channels[0] - 1] = -1000.0;
+    let n: usize = input.iter().product();
+    let digits: Vec<String> = (0..10).map(|c| c.to_string()).collect();
+    let digits: Vec<&str> = digits.iter().map(String::as_str).collect();
+    let pixels = (0..n).map(|j| format!("p{j}")).collect();
+    let standardization = Standardizer {
+        mean: (0..n).map(|j| (j % 7) as f32).collect(),
+        std: (0..n).map(|j| 1.0 + (j % 3) as f32).collect(),
+    };
+    let path = save_classifier(
+        tag,
+        &net,
+        Loss::CrossEntropy,
+        (&digits, pixels, "target"),
+        standardization,
+        "builtin:digits",
+    );
+    (path, net)
+}
+
+/// The `fill` colours of an SVG's filled `<rect>`s in order (the first is the background), and
+/// the number of frames (`fill="none"` rects).
+fn svg_rects(svg: &str) -> (Vec<[u8; 3]>, usize) {
+    let mut filled = vec![];
+    let mut frames = 0;
+    for rect in svg.split("<rect").skip(1) {
+        let fill = rect
+            .split("fill=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        if fill == "none" {
+            frames += 1;
+        } else {
+            let hex = |i: usize| u8::from_str_radix(&fill[1 + 2 * i..3 + 2 * i], 16).unwrap();
+            filled.push([hex(0), hex(1), hex(2)]);
+        }
+    }
+    (filled, frames)
+}
+
+/// The grey (0–255) a value gets on a tile's own scale, black at its minimum, white at its maximum.
+fn own_grey(values: &[f32]) -> Vec<i32> {
+    let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    values
+        .iter()
+        .map(|v| ((v - lo) / (hi - lo) * 255.0).round() as i32)
+        .collect()
+}
+
+/// The one error line and exit code of a command that must fail.
+fn failure(line: &str, values: &[&str]) -> (Option<i32>, String) {
+    let out = nabla_cmd(line, values);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "{line}: one line expected:\n{err}");
+    (out.status.code(), err)
+}
+
+#[test]
+fn plot_filters_draws_one_tile_per_output_channel_on_a_shared_scale() {
+    let (model, net) = cnn_fixture("filters", [2, 6, 6], &[5]);
+    let m = model.to_str().unwrap();
+    let svg_path = tmp("filters.svg");
+    let text = ok(
+        "plot filters --model {} --out {}",
+        &[m, svg_path.to_str().unwrap()],
+    );
+    let title = "Filters of layer 0: conv2d(2 → 5, kernel 3×3, stride 1×1, padding 1×1), weight [5, 2, 3, 3]";
+    assert!(text.contains(title), "{text}");
+    let svg = svg_containing(
+        &svg_path,
+        &[
+            title,
+            "5 filters of 3×3, each the mean over 2 input channels",
+        ],
+    );
+    let (filled, frames) = svg_rects(&svg);
+    assert_eq!(frames, 5, "one framed tile per output channel");
+    assert_eq!(
+        filled.len(),
+        1 + 5 * 9,
+        "background and 9 pixels per filter"
+    );
+    // Each pixel: the mean over the 2 input channels; red where it is positive, blue where
+    // negative, and the largest |mean| fully saturated.
+    let weight = net.named_parameters()[0].1.value().clone();
+    let means: Vec<f32> = weight
+        .data()
+        .chunks(18)
+        .flat_map(|f| (0..9).map(move |p| (f[p] + f[9 + p]) / 2.0))
+        .collect();
+    let largest = means.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(
+        svg.contains(&format!("blue = −{largest:.3}")),
+        "the scale is named"
+    );
+    for (k, (&v, c)) in means.iter().zip(&filled[1..]).enumerate() {
+        let (red, blue) = (c[0] as i32, c[2] as i32);
+        assert_eq!(v > 0.0, red > blue, "pixel {k}: {v} drawn as {c:?}");
+        if v.abs() == largest {
+            assert!(*c == [213, 94, 0] || *c == [0, 114, 178], "{c:?}");
+        }
+    }
+    let png_path = tmp("filters.png");
+    ok(
+        "plot filters --model {} --out {} --width 500 --height 300",
+        &[m, png_path.to_str().unwrap()],
+    );
+    let (w, h, colours) = png_facts(&png_path);
+    assert_eq!((w, h), (500, 300));
+    assert!(colours > 20, "blank picture ({colours} colours)");
+}
+
+#[test]
+fn plot_feature_maps_draws_the_input_and_every_conv_layer_of_one_row() {
+    use nabla::data::{load_source, LoadOptions};
+    use nabla::nn::Workspace;
+    let (model, net) = cnn_fixture("fmaps", [1, 8, 8], &[4, 6]);
+    let m = model.to_str().unwrap();
+    let svg_path = tmp("fmaps.svg");
+    let text = ok(
+        "plot feature-maps --model {} --data builtin:digits --row 7 --out {}",
+        &[m, svg_path.to_str().unwrap()],
+    );
+    assert!(
+        text.contains("2 conv layer(s): layer 1 4×8×8, layer 4 6×4×4"),
+        "{text}"
+    );
+    let svg = svg_containing(
+        &svg_path,
+        &[
+            "Feature maps of row 7 of builtin:digits",
+            "input 1×8×8",
+            "layer 1: relu after layer 0, conv2d(1 → 4, kernel 3×3, stride 1×1, padding 1×1) — 4 channels of 8×8",
+            "layer 4: relu after layer 3, conv2d(4 → 6, kernel 3×3, stride 1×1, padding 1×1) — 6 channels of 4×4",
+        ],
+    );
+    let (filled, frames) = svg_rects(&svg);
+    assert_eq!(
+        frames,
+        1 + 4 + 6,
+        "one framed tile for the input and per channel"
+    );
+    assert_eq!(filled.len(), 1 + 64 + 4 * 64 + 6 * 16);
+    // The input tile is row 7 standardised with the model's statistics, and the first channel
+    // of layer 1 is that row through conv → ReLU, each on its own grey scale.
+    let (_, meta, _) = nabla::io::load_model(&model).unwrap();
+    let opts = LoadOptions {
+        target: Some("target".into()),
+        ..LoadOptions::default()
+    };
+    let mut ds = load_source("builtin:digits", &opts).unwrap().train;
+    meta.standardization.unwrap().apply(&mut ds).unwrap();
+    let mut x = vec![0f32; 64];
+    ds.fill_batch(&[7], &mut x).unwrap();
+    let mut ws = Workspace::keeping_every_output(&net, 1).unwrap();
+    let mut net = net;
+    net.set_training(false);
+    net.forward_batch(&mut ws, &x, 1).unwrap();
+    let channel0 = &ws.layer_output(1)[..64];
+    assert!(channel0.iter().all(|&v| v >= 0.0), "after the ReLU");
+    for (tile, want) in [
+        (&filled[1..65], own_grey(&x)),
+        (&filled[65..129], own_grey(channel0)),
+    ] {
+        for (k, (c, g)) in tile.iter().zip(want).enumerate() {
+            assert!(c[0] == c[1] && c[1] == c[2], "grey");
+            assert!((c[0] as i32 - g).abs() <= 1, "pixel {k}: {} vs {g}", c[0]);
+        }
+    }
+    // The dead channel (3 of layer 1) is flat: mid-grey, its value beside its number.
+    assert!(svg.contains("\n3 = 0\n"), "the flat channel's label");
+    assert!(filled[65 + 3 * 64..65 + 4 * 64]
+        .iter()
+        .all(|c| *c == [128, 128, 128]));
+    let png_path = tmp("fmaps.png");
+    ok(
+        "plot feature-maps --model {} --data builtin:digits --row 0 --out {}",
+        &[m, png_path.to_str().unwrap()],
+    );
+    let (w, h, colours) = png_facts(&png_path);
+    assert_eq!((w, h), (1000, 60 + 280 * 3));
+    assert!(colours > 20, "blank picture ({colours} colours)");
+}
+
+#[test]
+fn conv_pictures_explain_themselves_and_reject_models_and_rows_they_cannot_draw() {
+    for (what, needles) in [
+        ("filters", ["mean of the filter", "diverging colour scale"]),
+        ("feature-maps", ["activation right after it", "own grey"]),
+    ] {
+        let help = ok("plot {} --help", &[what]);
+        for needle in needles {
+            assert!(
+                help.contains(needle),
+                "{what} --help: {needle} missing:\n{help}"
+            );
+        }
+    }
+    let (mlp, csv) = model_fixture("noconv", vec![4], "cross_entropy");
+    let (mlp, csv) = (mlp.to_str().unwrap(), csv.to_str().unwrap());
+    let out = tmp("never.png");
+    let out = out.to_str().unwrap();
+    let (code, err) = failure("plot filters --model {} --out {}", &[mlp, out]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim(),
+        "error: plot filters: the model has no conv2d layer; its layers are: linear, sigmoid, linear"
+    );
+    let (code, err) = failure(
+        "plot feature-maps --model {} --data {} --row 0 --out {}",
+        &[mlp, csv, out],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("plot feature-maps: the model has no conv2d layer"),
+        "{err}"
+    );
+    let (cnn, _) = cnn_fixture("rows", [1, 8, 8], &[2]);
+    let cnn = cnn.to_str().unwrap();
+    let (code, err) = failure(
+        "plot feature-maps --model {} --data builtin:digits --row 1797 --out {}",
+        &[cnn, out],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("--row 1797: builtin:digits has 1797 rows (0 to 1796)"),
+        "{err}"
+    );
+    let (code, err) = failure(
+        "plot feature-maps --model {} --data builtin:iris --row 0 --out {}",
+        &[cnn, out],
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("but the model expects 64"), "{err}");
+    assert!(!Path::new(out).exists(), "no picture on failure");
 }

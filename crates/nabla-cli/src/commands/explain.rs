@@ -15,7 +15,7 @@ use nabla::train::explain::{
 use serde_json::{json, Value};
 
 use super::{json_number, print_json, CliError};
-use crate::pipeline::load_for_model;
+use crate::pipeline::load_row;
 
 /// Explain the gradient of the loss with respect to one weight or bias, path by path.
 #[derive(clap::Args, Debug)]
@@ -53,19 +53,7 @@ pub struct LoadedExample {
 pub fn load_example(model: &Path, data: &str, row: usize) -> Result<LoadedExample, CliError> {
     let (net, meta, _) =
         nabla::io::load_model(model).map_err(|e| CliError::failure(e.to_string()))?;
-    let ds = load_for_model(data, None, &meta, true, false)
-        .map_err(|e| CliError::failure(e.message))?
-        .data;
-    if row >= ds.len() {
-        return Err(CliError::failure(format!(
-            "--row {row}: {data} has {} rows (0 to {})",
-            ds.len(),
-            ds.len().saturating_sub(1)
-        )));
-    }
-    let mut x = vec![0f32; ds.n_features];
-    ds.fill_batch(&[row], &mut x)
-        .map_err(|e| CliError::failure(e.to_string()))?;
+    let (ds, x) = load_row(data, None, &meta, true, row)?;
     let expected = match &ds.target {
         Target::Classes { labels, .. } => Expected::Class(labels[row] as usize),
         Target::Values { values, .. } => {

@@ -1,16 +1,23 @@
-//! `nabla plot history|fn|activations ... --out FILE.(png|svg)`: pictures of training curves,
-//! of a function with its derivative and a gradient-descent path, and of the activations.
+//! `nabla plot history|fn|activations|filters|feature-maps ... --out FILE.(png|svg)`:
+//! pictures of training curves, of a function with its derivative and a gradient-descent path,
+//! of the activations, and of a convolutional model's filters and feature maps.
 
 use std::path::{Path, PathBuf};
 
 use nabla::calculus::{critical, derivative, minimize, DescentOptions};
+use nabla::nn::{LayerSpec, Sequential, Workspace};
 use nabla::train::HistoryTable;
 
 use super::critical::parse_interval;
 use super::{parse_expr, parse_point, CliError};
-use crate::figures::{draw_activations, draw_function, draw_history, render_to_file, FunctionPlot};
+use crate::figures::{
+    draw_activations, draw_function, draw_history, draw_tile_blocks, render_to_file, FunctionPlot,
+    TileBlock, TileScale,
+};
+use crate::pipeline::{lib_err, load_model, load_row};
 
-/// Draw pictures: training curves, a function and its derivative, the activation functions.
+/// Draw pictures: training curves, a function and its derivative, the activation functions, a
+/// convolutional model's filters and feature maps.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(subcommand)]
@@ -29,6 +36,24 @@ pub enum What {
     Fn(FnArgs),
     /// sigmoid, tanh, ReLU and leaky ReLU with their derivatives.
     Activations(ActivationArgs),
+    /// The filters of a model's first conv2d layer, one small image per output channel.
+    ///
+    /// The layer's weights [out, in, kh, kw] are drawn as `out` images of kh×kw pixels,
+    /// numbered by output channel; with several input channels each image is the mean of the
+    /// filter over them. All images share one diverging colour scale: blue for negative
+    /// weights, white for 0, red for positive, saturated at the layer's largest |weight| (the
+    /// picture names it), so that filters compare with each other and signs show.
+    Filters(FiltersArgs),
+    /// What each conv2d layer of a model makes of one example: one grey image per channel.
+    ///
+    /// Row N of the data goes through the model as `predict` reads it (the model's target
+    /// column dropped, its standardisation applied, shaped as the model's input). The picture
+    /// has a titled block for the input and one per conv2d layer; a conv2d layer's block shows
+    /// the output of the activation right after it when there is one (what the next layer
+    /// sees), else the convolution's own output. Each channel's image is on its own grey
+    /// scale, black at its minimum and white at its maximum (a constant channel is mid-grey,
+    /// its value written beside its number).
+    FeatureMaps(FeatureMapsArgs),
 }
 
 /// Output file and size, shared by every picture.
@@ -95,6 +120,33 @@ pub struct ActivationArgs {
     pub output: OutputArgs,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct FiltersArgs {
+    /// A model file (from `nabla train` or `nabla::io::save_model`) with a conv2d layer.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FeatureMapsArgs {
+    /// A model file with at least one conv2d layer.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// The data source of the example (a CSV path, builtin:NAME, mnist:DIR).
+    #[arg(long, value_name = "SOURCE")]
+    pub data: String,
+    /// The 0-based row of the example in the data.
+    #[arg(long)]
+    pub row: usize,
+    /// Name of a target column to drop (default: the model's).
+    #[arg(long, value_name = "COLUMN")]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 fn check_extension(path: &Path) -> Result<(), CliError> {
     crate::figures::ImageFormat::from_path(path)
         .map(|_| ())
@@ -107,6 +159,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         What::History(a) => history(a),
         What::Fn(a) => function(a),
         What::Activations(a) => activations(a),
+        What::Filters(a) => filters(a),
+        What::FeatureMaps(a) => feature_maps(a),
     }
 }
 
@@ -221,4 +275,146 @@ fn activations(args: ActivationArgs) -> Result<(), CliError> {
         .map_err(CliError::failure)?;
     println!("wrote {} ({w}×{h})", args.output.out.display());
     Ok(())
+}
+
+/// The indices of the model's conv2d layers; none is an error for `plot {picture}` that lists
+/// the layers the model has.
+fn conv_layers(net: &Sequential, picture: &str) -> Result<Vec<usize>, CliError> {
+    let specs = net.specs();
+    let convs: Vec<usize> = (0..specs.len())
+        .filter(|&i| matches!(specs[i], LayerSpec::Conv2d { .. }))
+        .collect();
+    if convs.is_empty() {
+        let kinds: Vec<&str> = specs.iter().map(LayerSpec::kind).collect();
+        return Err(CliError::failure(format!(
+            "plot {picture}: the model has no conv2d layer; its layers are: {}",
+            kinds.join(", ")
+        )));
+    }
+    Ok(convs)
+}
+
+fn filters(args: FiltersArgs) -> Result<(), CliError> {
+    check_extension(&args.output.out)?;
+    let (w, h) = args.output.size((1000, 600))?;
+    let (net, _) = load_model(&args.model)?;
+    let layer = conv_layers(&net, "filters")?[0];
+    let weight = net.layers()[layer]
+        .parameters()
+        .into_iter()
+        .find(|(name, _)| *name == "weight")
+        .map(|(_, var)| var.value().clone())
+        .ok_or_else(|| CliError::failure(format!("layer {layer} (conv2d) has no weight")))?;
+    let &[outputs, inputs, kh, kw] = weight.shape() else {
+        return Err(CliError::failure(format!(
+            "layer {layer} (conv2d): weight of shape {:?}, expected [out, in, kh, kw]",
+            weight.shape()
+        )));
+    };
+    // Filter o's mean over its input channels, kh×kw values.
+    let tiles = weight
+        .data()
+        .chunks(inputs * kh * kw)
+        .map(|filter| {
+            (0..kh * kw)
+                .map(|p| (0..inputs).map(|c| filter[c * kh * kw + p]).sum::<f32>() / inputs as f32)
+                .collect()
+        })
+        .collect();
+    let spec = net.layers()[layer].spec().describe();
+    let mean = if inputs > 1 {
+        format!(", each the mean over {inputs} input channels")
+    } else {
+        String::new()
+    };
+    let block = TileBlock {
+        title: format!("{outputs} filters of {kh}×{kw}{mean}"),
+        height: kh,
+        width: kw,
+        tiles,
+        scale: TileScale::SharedDiverging,
+    };
+    let title =
+        format!("Filters of layer {layer}: {spec}, weight [{outputs}, {inputs}, {kh}, {kw}]");
+    render_to_file!(&args.output.out, w, h, |root| draw_tile_blocks(
+        &root,
+        &title,
+        std::slice::from_ref(&block)
+    ))
+    .map_err(CliError::failure)?;
+    println!("wrote {} ({w}×{h}): {title}", args.output.out.display());
+    Ok(())
+}
+
+fn feature_maps(args: FeatureMapsArgs) -> Result<(), CliError> {
+    check_extension(&args.output.out)?;
+    let (net, meta) = load_model(&args.model)?;
+    let convs = conv_layers(&net, "feature-maps")?;
+    let default_height = (60 + 280 * (convs.len() as u32 + 1)).min(8000);
+    let (w, h) = args.output.size((1000, default_height))?;
+    let (_, x) = load_row(&args.data, args.target.as_deref(), &meta, false, args.row)?;
+    let mut ws = Workspace::keeping_every_output(&net, 1).map_err(lib_err)?;
+    net.forward_batch(&mut ws, &x, 1).map_err(lib_err)?;
+    let layers = net.layers();
+    let standardised = match meta.standardization {
+        Some(_) => ", standardised as in training",
+        None => "",
+    };
+    let input = TileBlock::channels(
+        format!("input {}{standardised}", dims(net.input_shape())),
+        net.input_shape(),
+        &x,
+        TileScale::OwnGrey,
+    );
+    let mut blocks = vec![input.map_err(CliError::failure)?];
+    let mut shown = vec![];
+    for &conv in &convs {
+        let after = conv + 1;
+        let (i, what) = match layers.get(after).and_then(|l| l.activation()) {
+            Some(a) => (after, format!("{} after", a.name())),
+            None => (conv, "output of".to_string()),
+        };
+        let shape = ws.shape(i);
+        let title = format!(
+            "layer {i}: {what} layer {conv}, {} — {}",
+            layers[conv].spec().describe(),
+            channel_count(shape)
+        );
+        let block = TileBlock::channels(title, shape, ws.layer_output(i), TileScale::OwnGrey);
+        blocks.push(block.map_err(CliError::failure)?);
+        shown.push(format!("layer {i} {}", dims(shape)));
+    }
+    let title = format!(
+        "Feature maps of row {} of {} through {}",
+        args.row,
+        args.data,
+        args.model.display()
+    );
+    render_to_file!(&args.output.out, w, h, |root| draw_tile_blocks(
+        &root, &title, &blocks
+    ))
+    .map_err(CliError::failure)?;
+    println!(
+        "wrote {} ({w}×{h}): row {} of {}, {} conv layer(s): {}",
+        args.output.out.display(),
+        args.row,
+        args.data,
+        convs.len(),
+        shown.join(", ")
+    );
+    Ok(())
+}
+
+/// `[4, 8, 8]` as `4×8×8`.
+fn dims(shape: &[usize]) -> String {
+    let parts: Vec<String> = shape.iter().map(usize::to_string).collect();
+    parts.join("×")
+}
+
+/// `[4, 8, 8]` as `4 channels of 8×8`.
+fn channel_count(shape: &[usize]) -> String {
+    match shape {
+        [c, rest @ ..] => format!("{c} channels of {}", dims(rest)),
+        [] => "no values".into(),
+    }
 }

@@ -1,6 +1,7 @@
 //! nabla's side of the peer benchmarks in `../shared/bench` (see its BASELINE.md).
 //!
-//! Workloads W1 (GEMM), W2 (MLP training), W3 (XOR 2-8-1) and W4 (inference), with the data and
+//! Workloads W1 (GEMM), W2 (MLP training), W3 (XOR 2-8-1) and W4 (inference), and C1's CNN
+//! layer by layer (`c1-layers`, beside `bench/cnn_layers/torch_layers.py`), with the data and
 //! initial weights drawn from the same counter-based splitmix64 streams as the Python and
 //! candle peers, so that the loss cross-checks agree. Each result is one JSON object per line,
 //! with the fields the peers print and `"peer": "nabla"`.
@@ -9,6 +10,8 @@
 //! built with that many threads and nabla's matrix products use it.
 
 use std::time::Instant;
+
+mod cnn;
 
 use nabla::loss::{Loss, Targets};
 use nabla::nn::{Activation, ActivationLayer, Linear, Sequential, Workspace};
@@ -26,6 +29,7 @@ const USAGE: &str = "usage: nabla-bench w1 [--sizes 128,256,512,1024,2048] [--re
        nabla-bench w2 [--epochs 3] [--batch 128] [--hidden 256,128] [--samples 60000]
        nabla-bench w3 [--steps 10000]
        nabla-bench w4 [--iters 10000] [--iters-big 300]
+       nabla-bench c1-layers [--batch 128] [--reps 30] [--warmup 5]   (C1's CNN, layer by layer)
 options for all: --threads N (default: RAYON_NUM_THREADS, else every core)
 Output: one JSON object per line, fields as the peer scripts in ../shared/bench print.";
 
@@ -478,6 +482,14 @@ fn run(argv: &[String]) -> Result<()> {
         "w4" => {
             args.allow(&["iters", "iters-big"])?;
             w4(args.one("iters", 10000)?, args.one("iters-big", 300)?)
+        }
+        "c1-layers" => {
+            args.allow(&["batch", "reps", "warmup"])?;
+            cnn::c1_layers(
+                args.one("batch", 128)?,
+                args.one("reps", 30)?,
+                args.one("warmup", 5)?,
+            )
         }
         other => Err(Error::param("subcommand", format!("unknown '{other}'"))),
     }

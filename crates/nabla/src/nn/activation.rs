@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::batch::each_row;
+use super::batch::{each_row, elementwise_rows};
 use super::module::check_lengths;
 use super::{Backprop, LayerSpec, Module, Pass};
 use crate::autograd::Var;
@@ -256,8 +256,8 @@ impl<E: Element> Module<E> for ActivationLayer {
         impl<E: Element> ElementwisePass<E> for Chain<'_, E> {
             fn run(self, derivative: impl Fn(E) -> E + Sync) {
                 let Chain(dx, dy, y, pass) = self;
-                let len = pass.input_len();
-                each_row(pass.rows, len, (dx, len), |s, dx| {
+                let (rows, len) = elementwise_rows(pass.rows, pass.input_len());
+                each_row(rows, len, (dx, len), |s, dx| {
                     let (dy, y) = (&dy[s * len..][..len], &y[s * len..][..len]);
                     for ((d, &g), &a) in dx.iter_mut().zip(dy).zip(y) {
                         *d = g * derivative(a);

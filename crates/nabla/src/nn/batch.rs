@@ -15,6 +15,16 @@ pub(crate) fn threads_for(rows: usize, work: usize) -> usize {
     max_threads().min(rows).max(1)
 }
 
+/// `(rows, len)` as the rows an elementwise loop is shared by: the whole batch as one row
+/// when it stays on one thread (one loop over every value, no per-row calls).
+pub(crate) fn elementwise_rows(rows: usize, len: usize) -> (usize, usize) {
+    if threads_for(rows, len) == 1 {
+        (1, rows * len)
+    } else {
+        (rows, len)
+    }
+}
+
 /// A pointer into a buffer whose disjoint parts the threads of one batch fill.
 #[derive(Clone, Copy)]
 pub(crate) struct Parts<E>(pub(crate) *mut E);
@@ -68,7 +78,17 @@ pub(crate) fn per_sample<A: Send, B: Send>(
     f: impl Fn(usize, &mut [A], &mut [B]) + Sync,
 ) {
     assert!(a.len() >= rows * a_len && b.len() >= rows * b_len);
-    let split = Split::new(rows, threads_for(rows, work));
+    let threads = threads_for(rows, work);
+    if threads == 1 {
+        // Small batches stay on this thread, without the team's hand-off.
+        let rows_a = a.chunks_exact_mut(a_len.max(1)).take(rows);
+        let mut b_rows = b.chunks_exact_mut(b_len.max(1));
+        for (s, a_s) in rows_a.enumerate() {
+            f(s, a_s, b_rows.next().unwrap_or(&mut [][..]));
+        }
+        return;
+    }
+    let split = Split::new(rows, threads);
     let (a, b) = (Parts(a.as_mut_ptr()), Parts(b.as_mut_ptr()));
     parallel_parts(split.parts(), &|i| {
         for s in split.range(i) {
@@ -87,6 +107,9 @@ pub(crate) fn each_row<A: Send>(
     (a, a_len): (&mut [A], usize),
     f: impl Fn(usize, &mut [A]) + Sync,
 ) {
+    if rows == 1 {
+        return f(0, &mut a[..a_len]);
+    }
     per_sample(rows, work, (a, a_len), (&mut [0u8; 0][..], 0), |s, a, _| {
         f(s, a)
     });

@@ -744,7 +744,20 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     }
     net.set_training(false);
     let scaler = data.target_scaler.as_ref();
-    let train_m = figures(&net, &data.train, data.truth[0].as_deref(), loss, scaler)?;
+    // The final training-set figures: on every row of a training set up to TRAIN_FIGURE_ROWS,
+    // on that many evenly spaced rows of a larger one.
+    let train_rows = evenly_spaced(data.train.len(), TRAIN_FIGURE_ROWS);
+    let train_m = match &train_rows {
+        None => figures(&net, &data.train, data.truth[0].as_deref(), loss, scaler)?,
+        Some(rows) => {
+            let truth: Option<Vec<f32>> = data.truth[0]
+                .as_ref()
+                .map(|t| rows.iter().map(|&i| t[i]).collect());
+            let sample = data.train.subset(rows);
+            figures(&net, &sample, truth.as_deref(), loss, scaler)?
+        }
+    };
+    let train_evaluated = train_rows.as_ref().map_or(data.train.len(), Vec::len);
     let val_m = match &data.val {
         Some(v) => Some(figures(&net, v, data.truth[1].as_deref(), loss, scaler)?),
         None => None,
@@ -771,6 +784,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         "best_epoch": history.best_epoch,
         "stopped_early": history.stopped_early,
         "train": metrics_json(&train_m),
+        "train_rows_evaluated": train_evaluated,
         "val": val_m.as_ref().map(metrics_json),
         "test": test_m.as_ref().map(metrics_json),
         "seconds": seconds,
@@ -870,6 +884,12 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         }
     )];
     lines.push(format!("train: {}", metrics_text(&train_m)));
+    if train_evaluated < data.train.len() {
+        lines.push(format!(
+            "       (train figures on {train_evaluated} evenly spaced of the {} training rows)",
+            data.train.len()
+        ));
+    }
     if let Some(m) = &val_m {
         lines.push(format!("val:   {}", metrics_text(m)));
     }
@@ -895,6 +915,15 @@ fn ctrlc_handler() {
             std::process::exit(EXIT_INTERRUPTED);
         }
     });
+}
+
+/// Rows of the final training-set figures at most: a full pass over 60 000 MNIST images through
+/// a CNN costs a third of an epoch, and 10 000 rows pin an accuracy to about ±0.3 %.
+const TRAIN_FIGURE_ROWS: usize = 10_000;
+
+/// `most` evenly spaced indices of `0..n` when `n` is larger, else `None` (all of them).
+fn evenly_spaced(n: usize, most: usize) -> Option<Vec<usize>> {
+    (n > most).then(|| (0..most).map(|i| i * n / most).collect())
 }
 
 #[cfg(test)]
@@ -997,5 +1026,13 @@ mod tests {
         );
         assert_eq!(back.out.as_deref(), Some(Path::new("final.safetensors")));
         assert_eq!(back.report.as_deref(), Some(Path::new("r.html")));
+    }
+
+    #[test]
+    fn final_train_figures_take_evenly_spaced_rows_of_a_large_set() {
+        assert_eq!(super::evenly_spaced(10, 10), None);
+        assert_eq!(super::evenly_spaced(10, 4), Some(vec![0, 2, 5, 7]));
+        let rows = super::evenly_spaced(60_000, 10_000).unwrap();
+        assert_eq!((rows.len(), rows[1], rows[9_999]), (10_000, 6, 59_994));
     }
 }

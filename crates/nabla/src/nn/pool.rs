@@ -94,10 +94,11 @@ impl<E: Element> Module<E> for MaxPool2d {
                             for ky in 0..kh {
                                 let start = first + ky * w;
                                 for (kx, &v) in plane[start..start + kw].iter().enumerate() {
-                                    // Strictly greater: the first maximum wins a tie.
-                                    if v > max {
-                                        (best, max) = (start + kx, v);
-                                    }
+                                    // Strictly greater: the first maximum wins a tie. Two
+                                    // selects, not a branch: real images make it unpredictable.
+                                    let greater = v > max;
+                                    best = if greater { start + kx } else { best };
+                                    max = if greater { v } else { max };
                                 }
                             }
                             let o = (ci * oh + oy) * ow + ox;

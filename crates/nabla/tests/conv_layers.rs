@@ -1,6 +1,7 @@
 //! Conv2d, MaxPool2d and Flatten on the one engine: forward against a direct convolution
 //! written here, gradients against finite differences in f64 over several shapes, strides and
-//! paddings (rectangular ones included), the tie rule of max pooling, and a save/load round
+//! paddings (rectangular ones included) and over random ones (proptest, with or without bias and
+//! pooling), the tie rule of max pooling, and a save/load round
 //! trip of a small CNN.
 
 mod common;
@@ -323,4 +324,57 @@ fn average_pooling_forward_and_gradients_with_overlapping_windows() {
         assert!(c.f64_vs_numeric < 1e-6, "{c:?}");
     }
     assert_eq!(net.specs()[2].kind(), "avgpool2d");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 24,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Random input shapes, kernels, strides, paddings, bias or none, and a max, average or no
+    /// pool after the convolution: the engine's gradients in f64 against central differences,
+    /// and f32 against f64.
+    #[test]
+    fn random_cnns_match_finite_differences(
+        (c, h, w) in (1usize..=3, 3usize..=7, 3usize..=7),
+        (out, kh, kw) in (1usize..=3, 1usize..=3, 1usize..=3),
+        (sy, sx, py, px) in (1usize..=2, 1usize..=2, 0usize..=1, 0usize..=1),
+        bias in proptest::bool::ANY,
+        pool in 0u8..3,
+        seed in 0u64..1000,
+    ) {
+        let conv = Conv2dConfig {
+            kernel: [kh, kw],
+            stride: [sy, sx],
+            padding: [py, px],
+            bias,
+            ..Conv2dConfig::new(c, out, 1)
+        }
+        .init(&mut Rng::new(seed))
+        .unwrap();
+        let mut net = Sequential::new(&[c, h, w])
+            .with(conv)
+            .with(ActivationLayer(Activation::Tanh));
+        let map = net.output_shape().unwrap();
+        if map[1] >= 2 && map[2] >= 2 {
+            match pool {
+                0 => net.push(MaxPool2d { kernel: [2, 2], stride: [1, 2] }),
+                1 => net.push(nabla::nn::AvgPool2d { kernel: [2, 1], stride: [1, 1] }),
+                _ => {}
+            }
+        }
+        net.push(Flatten);
+        let flat = net.output_size();
+        net.push(Linear::new(flat, 3, Init::XavierUniform, &mut Rng::new(seed + 1)).unwrap());
+        net.set_training(false);
+        let rows = 2;
+        let x = random(rows * net.input_size(), seed + 2);
+        let checks = common::classifier_gradients(&net, &x, rows, &[2, 0], 200);
+        proptest::prop_assert_eq!(checks.len(), if bias { 4 } else { 3 });
+        for check in &checks {
+            proptest::prop_assert!(check.f64_vs_numeric < 1e-6, "{:?}", check);
+            proptest::prop_assert!(check.f32_vs_f64 < 1e-4, "{:?}", check);
+        }
+    }
 }

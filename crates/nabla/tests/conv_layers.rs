@@ -293,11 +293,10 @@ fn batchnorm_running_statistics_and_state_dict_names_follow_pytorch() {
 
 #[test]
 fn average_pooling_forward_and_gradients_with_overlapping_windows() {
-    use nabla::nn::AvgPool2d;
-    let pool = AvgPool2d::new(2);
+    let pool = nabla::nn::AvgPool2d::new(2);
     let input = [1usize, 2, 4];
-    let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
-    let shape = <AvgPool2d as Module<f32>>::output_shape(&pool, &input).unwrap();
+    let x: Vec<f32> = (1..=8).map(|v| v as f32).collect();
+    let shape = <nabla::nn::AvgPool2d as Module<f32>>::output_shape(&pool, &input).unwrap();
     let pass = Pass::new(1, &input, &shape, false);
     let mut y = [0.0f32; 2];
     pool.forward(&x, &mut y, &mut [], &pass).unwrap();
@@ -311,7 +310,7 @@ fn average_pooling_forward_and_gradients_with_overlapping_windows() {
     let mut net = Sequential::new(&[1, 5, 6])
         .with(conv)
         .with(ActivationLayer(Activation::Tanh))
-        .with(AvgPool2d {
+        .with(nabla::nn::AvgPool2d {
             kernel: [2, 3],
             stride: [1, 1],
         })

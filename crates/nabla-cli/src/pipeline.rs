@@ -371,9 +371,11 @@ pub struct ArchFlags {
     /// Dropout probability after each hidden layer, in [0, 1).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub dropout: f64,
-    /// Weight initialiser: auto (Glorot/Xavier uniform for every layer, as scikit-learn's
-    /// MLPClassifier; measured better than He on small tables and as good on MNIST), xavier,
-    /// he, he_uniform, lecun, torch.
+    /// Weight initialiser: auto (for an MLP Glorot/Xavier uniform for every layer, as
+    /// scikit-learn's MLPClassifier, measured better than He on small tables and as good on
+    /// MNIST; for a network with conv2d layers each layer's own: He normal before a ReLU,
+    /// Glorot elsewhere, measured better on MNIST and Fashion-MNIST), xavier, he, he_uniform,
+    /// lecun, torch.
     #[arg(long, default_value = "auto")]
     pub init: String,
     /// Loss: auto (softmax cross-entropy for 3+ classes, one logit with binary cross-entropy
@@ -514,7 +516,16 @@ pub fn network_config(
             arch.dropout
         )));
     }
+    // A network with convolutions: each layer's own default (He before a ReLU, Glorot
+    // elsewhere). On PyTorch's MNIST example network (3 epochs) it gave MNIST seed 1 0.9908
+    // against Glorot's 0.9891 and Fashion-MNIST 0.9142 against 0.9043; He for every layer
+    // too (0.916 on Fashion-MNIST) stops a small CNN on the built-in digits from learning.
+    let convolutional = arch
+        .arch
+        .as_deref()
+        .is_some_and(|a| a.to_ascii_lowercase().contains("conv2d"));
     let init = match arch.init.as_str() {
+        "auto" if convolutional => None,
         "auto" => Some(defaults::INIT),
         name => Some(Init::from_name(name).map_err(|e| CliError::usage(format!("--init: {e}")))?),
     };

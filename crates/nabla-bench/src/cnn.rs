@@ -3,8 +3,6 @@
 //! measurement as `bench/cnn_layers/torch_layers.py` makes in PyTorch, so the two can be set
 //! side by side one layer at a time.
 
-use std::time::Instant;
-
 use nabla::loss::{Loss, Targets};
 use nabla::nn::{Architecture, Backprop, Pass, Sequential, Workspace};
 use nabla::rng::Rng;
@@ -16,18 +14,9 @@ pub const C1_ARCH: &str = "conv2d(32,3), relu, conv2d(64,3), relu, maxpool2d(2),
                            linear(128), relu, linear";
 
 /// The median of `reps` timings of `f` in milliseconds, after `warmup` untimed calls.
-fn median_ms(warmup: usize, reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    for _ in 0..warmup {
-        f()?;
-    }
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t = Instant::now();
-        f()?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+fn median_ms(warmup: usize, reps: usize, f: impl FnMut() -> Result<()>) -> Result<f64> {
+    let (median, _, _) = super::time_calls(f, reps, warmup)?;
+    Ok(median * 1e3)
 }
 
 /// Each layer alone on the activation it gets in the network (random pixels in [0, 1] through
@@ -46,8 +35,7 @@ pub fn c1_layers(batch: usize, reps: usize, warmup: usize) -> Result<()> {
     for (i, layer) in net.layers().iter().enumerate() {
         let out_len: usize = shapes[i].iter().product();
         let in_len = input.len() / batch;
-        let training = true;
-        let pass = Pass::new(batch, &in_shape, &shapes[i], training);
+        let pass = Pass::new(batch, &in_shape, &shapes[i], true);
         let mut scratch = vec![0f32; layer.scratch_len(&pass)];
         let mut y = vec![0f32; batch * out_len];
         let forward_ms = median_ms(warmup, reps, || {

@@ -47,7 +47,20 @@ enum Command {
     Graph(graph::Args),
 }
 
+/// A closed stdout (`nabla … | head`) ends the command quietly, as it does other Unix tools:
+/// Rust ignores SIGPIPE, so a write to a closed pipe would fail and `println!` would panic;
+/// with the default action restored the process just ends. Every command writes its files
+/// before the text that reports them, so nothing is lost.
+fn end_quietly_on_a_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    end_quietly_on_a_closed_stdout();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Grad(args) => grad::run(args),

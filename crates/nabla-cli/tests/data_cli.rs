@@ -749,3 +749,25 @@ fn default_epochs_and_batch_follow_the_training_rows() {
     assert_eq!(ins["training"]["settings"]["epochs"], 10, "{ins}");
     assert_eq!(ins["training"]["settings"]["batch_size"], 128, "{ins}");
 }
+
+#[test]
+fn a_closed_stdout_ends_eval_quietly() {
+    let d = tmpdir("closed-stdout");
+    let model = d.join("m.safetensors");
+    ok(&nabla_cmd(
+        "train --data builtin:iris --epochs 2 --quiet --out {}",
+        &[s(&model)],
+    ));
+    // The reader goes away before eval prints (loading and evaluating come first).
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args(["eval", "--model", s(&model), "--data", "builtin:iris"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(o.status.code(), Some(101), "{err}");
+}

@@ -51,12 +51,24 @@ impl<'a> Pass<'a> {
     /// Values in one input row.
     #[inline]
     pub fn input_len(&self) -> usize {
-        self.input.iter().product()
+        row_len(self.input)
     }
     /// Values in one output row.
     #[inline]
     pub fn output_len(&self) -> usize {
-        self.output.iter().product()
+        row_len(self.output)
+    }
+}
+
+/// Values in one row of shape `shape`: the product of its extents, without a loop for the
+/// shapes layers pass (a vector, or channels × height × width), since the engine asks this of
+/// every layer on every pass.
+#[inline]
+pub(crate) fn row_len(shape: &[usize]) -> usize {
+    match *shape {
+        [n] => n,
+        [c, h, w] => c * h * w,
+        _ => shape.iter().product(),
     }
 }
 

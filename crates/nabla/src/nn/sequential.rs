@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use super::module::row_len;
 use super::spec::{build_layer, BuildContext};
 use super::{Activation, Backprop, Init, LayerRegistry, LayerSpec, Module, Pass};
 use crate::autograd::Var;
@@ -262,7 +263,7 @@ impl<E: Element> Sequential<E> {
 
     /// Values in one input row.
     pub fn input_size(&self) -> usize {
-        self.input_shape.iter().product()
+        row_len(&self.input_shape)
     }
 
     /// The shape of one row after each layer, in order; an error names the first layer that
@@ -524,7 +525,7 @@ impl<E: Element> Sequential<E> {
     ) -> Result<E> {
         self.forward_batch(ws, x, rows)?;
         let last = ws.outputs.len() - 1;
-        let outputs = ws.shapes[last].iter().product();
+        let outputs = row_len(&ws.shapes[last]);
         let value = loss.value_and_grad(
             &ws.outputs[last],
             rows,
@@ -686,7 +687,7 @@ impl<E: Element> Workspace<E> {
 
     /// Values in one row of the network's output.
     pub fn output_len(&self) -> usize {
-        self.shapes[self.shapes.len() - 1].iter().product()
+        row_len(&self.shapes[self.shapes.len() - 1])
     }
 
     /// The network output of the last forward pass (`rows × outputs`).

@@ -192,27 +192,54 @@ fn small_matmul<E: Element>(
     c: &mut [E],
     accumulate: bool,
 ) {
-    if !accumulate {
-        c[..m * n].iter_mut().for_each(|x| *x = E::ZERO);
+    // Every entry of C is summed over p in increasing order, starting from its old value
+    // (accumulate) or zero, whichever loop order a layout takes: the four layouts give the same
+    // bits. Each loop walks contiguous rows; only Aᵀ·Bᵀ, which no layer asks for, indexes.
+    let (c, b) = (&mut c[..m * n], &b[..k * n]);
+    if tb == Trans::No && !accumulate {
+        c.fill(E::ZERO);
     }
-    for i in 0..m {
-        let crow = &mut c[i * n..(i + 1) * n];
-        for p in 0..k {
-            let av = match ta {
-                Trans::No => a[i * k + p],
-                Trans::Yes => a[p * m + i],
-            };
-            match tb {
-                Trans::No => {
-                    let brow = &b[p * n..(p + 1) * n];
-                    for (cv, &bv) in crow.iter_mut().zip(brow) {
-                        *cv += av * bv;
-                    }
+    let axpy = |crow: &mut [E], av: E, brow: &[E]| {
+        for (cv, &bv) in crow.iter_mut().zip(brow) {
+            *cv += av * bv;
+        }
+    };
+    match (ta, tb) {
+        (Trans::No, Trans::No) => {
+            for (crow, arow) in c.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
+                for (&av, brow) in arow.iter().zip(b.chunks_exact(n)) {
+                    axpy(crow, av, brow);
                 }
-                Trans::Yes => {
-                    for (j, cv) in crow.iter_mut().enumerate() {
-                        *cv += av * b[j * k + p];
+            }
+        }
+        // Row p of the stored Aᵀ holds a(·, p).
+        (Trans::Yes, Trans::No) => {
+            for (acol, brow) in a.chunks_exact(m).zip(b.chunks_exact(n)) {
+                for (crow, &av) in c.chunks_exact_mut(n).zip(acol) {
+                    axpy(crow, av, brow);
+                }
+            }
+        }
+        // Row j of the stored Bᵀ holds b(·, j): each entry of C is one dot product.
+        (Trans::No, Trans::Yes) => {
+            for (crow, arow) in c.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
+                for (cv, bcol) in crow.iter_mut().zip(b.chunks_exact(k)) {
+                    let mut s = if accumulate { *cv } else { E::ZERO };
+                    for (&av, &bv) in arow.iter().zip(bcol) {
+                        s += av * bv;
                     }
+                    *cv = s;
+                }
+            }
+        }
+        (Trans::Yes, Trans::Yes) => {
+            for (i, crow) in c.chunks_exact_mut(n).enumerate() {
+                for (cv, bcol) in crow.iter_mut().zip(b.chunks_exact(k)) {
+                    let mut s = if accumulate { *cv } else { E::ZERO };
+                    for (p, &bv) in bcol.iter().enumerate() {
+                        s += a[p * m + i] * bv;
+                    }
+                    *cv = s;
                 }
             }
         }
@@ -279,6 +306,43 @@ mod tests {
                     matmul_into(m, n, k, aa, ta, bb, tb, &mut c, true);
                     let twice: Vec<f32> = want.iter().map(|x| 2.0 * x).collect();
                     assert!(c == twice, "{m}x{n}x{k} {ta:?} {tb:?} accumulate");
+                }
+            }
+        }
+    }
+
+    /// Every layout of the plain small-product loops (work ≤ SMALL_THRESHOLD) over all shapes
+    /// with m, n, k in 1..=7 and the threshold's edge, in f32 and f64, overwriting and
+    /// accumulating, against the reference; small integers make every sum exact.
+    #[test]
+    fn small_products_every_layout_and_shape() {
+        let mut shapes: Vec<(usize, usize, usize)> = Vec::new();
+        for m in 1..=7 {
+            for n in 1..=7 {
+                for k in 1..=7 {
+                    shapes.push((m, n, k));
+                }
+            }
+        }
+        shapes.extend([(16, 16, 16), (1, 64, 64), (64, 64, 1), (4, 8, 2), (8, 2, 4)]);
+        for (m, n, k) in shapes {
+            assert!(m * n * k <= SMALL_THRESHOLD);
+            let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64) - 6.0).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| ((i * 5 % 11) as f64) - 5.0).collect();
+            let want = naive(m, n, k, &a, &b);
+            let (at, bt) = (transpose(m, k, &a), transpose(k, n, &b));
+            for (aa, ta) in [(&a, Trans::No), (&at, Trans::Yes)] {
+                for (bb, tb) in [(&b, Trans::No), (&bt, Trans::Yes)] {
+                    let mut c = vec![3.0; m * n];
+                    matmul_into(m, n, k, aa, ta, bb, tb, &mut c, false);
+                    assert_eq!(c, want, "{m}x{n}x{k} {ta:?} {tb:?}");
+                    matmul_into(m, n, k, aa, ta, bb, tb, &mut c, true);
+                    let twice: Vec<f64> = want.iter().map(|x| 2.0 * x).collect();
+                    assert_eq!(c, twice, "{m}x{n}x{k} {ta:?} {tb:?} accumulate");
+                    let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+                    let mut c32 = vec![3.0f32; m * n];
+                    matmul_into(m, n, k, &f(aa), ta, &f(bb), tb, &mut c32, false);
+                    assert_eq!(c32, f(&want), "f32 {m}x{n}x{k} {ta:?} {tb:?}");
                 }
             }
         }

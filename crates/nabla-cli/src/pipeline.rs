@@ -201,7 +201,7 @@ fn check_fraction(flag: &str, v: f64) -> Result<(), CliError> {
     Ok(())
 }
 
-fn task_choice(t: TaskFlag) -> TaskChoice {
+pub fn task_choice(t: TaskFlag) -> TaskChoice {
     match t {
         TaskFlag::Auto => TaskChoice::Auto,
         TaskFlag::Classify => TaskChoice::Classify,

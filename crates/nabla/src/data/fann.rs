@@ -614,6 +614,35 @@ mod tests {
     }
 
     #[test]
+    fn gzip_files_and_the_source_spec() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("nabla-fann-gz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s.train.gz");
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(b"2 1 1\n1\n0.5\n2\n0.25\n").unwrap();
+        std::fs::write(&p, z.finish().unwrap()).unwrap();
+        let spec = p.display().to_string();
+        let loaded = crate::data::load_source(&spec, &LoadOptions::default()).unwrap();
+        assert_eq!(loaded.train.len(), 2);
+        assert_eq!(
+            loaded.task_reason.as_deref(),
+            Some("1 output, real values → regression with 1 output")
+        );
+        let prefixed = crate::data::load_source(&format!("fann:{spec}"), &LoadOptions::default());
+        assert_eq!(prefixed.unwrap().train, loaded.train);
+        // A .gz name whose content is not gzip, and a missing file.
+        let q = dir.join("t.test.gz");
+        std::fs::write(&q, "2 1 1\n").unwrap();
+        let err = load_fann(&q, &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not gzip"), "{err}");
+        let missing = load_fann(&dir.join("none.data"), &LoadOptions::default());
+        assert!(matches!(missing, Err(Error::Io { .. })));
+    }
+
+    #[test]
     fn fann_names() {
         for p in ["a.train", "a.test.gz", "dir/b.data", "x.data.gz"] {
             assert!(is_fann_path(p), "{p}");

@@ -5,19 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{json_of, nabla_cmd, ok, s, stderr, stdout, tmpdir};
-
-/// A small deterministic generator for synthetic data.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64) / ((1u64 << 53) as f64)
-    }
-}
+use common::{json_of, nabla_cmd, ok, s, stderr, stdout, tmpdir, Lcg};
 
 /// A FANN file of `rows` pairs with 4 inputs in [0, 1) and 3 smooth real outputs.
 fn regression_fann(path: &Path, rows: usize, seed: u64) {
@@ -199,7 +187,7 @@ fn one_hot_outputs_are_classes_and_predict_gives_one_probability_per_class() {
 #[test]
 fn bad_fann_files_fail_with_one_line_naming_the_pair() {
     let d = tmpdir("fann-errors");
-    let cases = [
+    for (name, text, want) in [
         (
             "ragged.train",
             "3 2 1\n1 2\n1\n3 4 5\n0\n6 7\n1\n",
@@ -216,8 +204,7 @@ fn bad_fann_files_fail_with_one_line_naming_the_pair() {
             "line 4, column input 1: pair 2: 'abc' is not a number",
         ),
         ("empty.train", "", "the file is empty"),
-    ];
-    for (name, text, want) in cases {
+    ] {
         let p = d.join(name);
         std::fs::write(&p, text).unwrap();
         let o = nabla_cmd(
@@ -269,12 +256,11 @@ fn convert_goes_from_csv_to_fann_and_back() {
     let csv = d.join("t.csv");
     std::fs::write(&csv, "a,b,label\n0.5,1,cat\n2,-3,dog\n4,5,fish\n1,1,dog\n").unwrap();
     let fann = d.join("t.data");
-    let o = ok(&nabla_cmd(
+    let said = stderr(ok(&nabla_cmd(
         "convert {} --to fann --out {}",
         &[s(&csv), s(&fann)],
-    ))
-    .clone();
-    assert!(stderr(&o).contains("4 rows, 2 features"), "{}", stderr(&o));
+    )));
+    assert!(said.contains("4 rows, 2 features"), "{said}");
     let text = std::fs::read_to_string(&fann).unwrap();
     assert_eq!(
         text,

@@ -253,11 +253,8 @@ pub fn load_csv_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Re
 /// record (features as read, then the class name or the target values). Names and class names
 /// are quoted where CSV needs it. A data set without a target gives the features only.
 pub fn write_csv(ds: &Dataset) -> Result<String> {
-    let n = ds.len();
-    let d = ds.n_features;
-    let mut x = vec![0f32; n * d];
-    let rows: Vec<usize> = (0..n).collect();
-    ds.fill_batch(&rows, &mut x)?;
+    let (n, d) = (ds.len(), ds.n_features);
+    let x = ds.features_f32();
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
     let csv_err = |e: csv::Error| Error::data(&ds.source_name, format!("writing CSV: {e}"));
     let mut header: Vec<String> = ds.feature_names.clone();

@@ -392,11 +392,8 @@ fn resolve_target(
 /// (FANN files always have outputs).
 pub fn write_fann(ds: &Dataset) -> Result<String> {
     use std::fmt::Write;
-    let n = ds.len();
-    let d = ds.n_features;
-    let mut x = vec![0f32; n * d];
-    let rows: Vec<usize> = (0..n).collect();
-    ds.fill_batch(&rows, &mut x)?;
+    let (n, d) = (ds.len(), ds.n_features);
+    let x = ds.features_f32();
     let outputs: Vec<Vec<f32>> = match &ds.target {
         Target::None => {
             return Err(Error::data(
@@ -451,20 +448,20 @@ mod tests {
         load_fann_bytes(text.as_bytes(), "t.train", &LoadOptions::default())
     }
 
-    /// The message and line of a data error.
+    /// The message, line and column of the data error that reading `text` gives.
     fn data_error(text: &str) -> (String, Option<usize>, Option<String>) {
-        match read(text) {
-            Err(Error::Data {
-                source_name,
-                line,
-                column,
-                msg,
-            }) => {
-                assert_eq!(source_name, "t.train");
-                (msg, line, column)
-            }
-            other => panic!("expected a data error, got {other:?}"),
-        }
+        let result = read(text);
+        let Err(Error::Data {
+            source_name: name,
+            line,
+            column,
+            msg,
+        }) = result
+        else {
+            panic!("expected a data error, got {result:?}")
+        };
+        assert_eq!(name, "t.train");
+        (msg, line, column)
     }
 
     #[test]
@@ -523,74 +520,88 @@ mod tests {
 
     #[test]
     fn errors_name_the_pair_the_line_and_the_value() {
-        let (msg, _, _) = data_error("");
-        assert_eq!(msg, "the file is empty");
-        let (msg, line, _) = data_error("2 x 1\n1\n1\n");
-        assert!(
-            msg.contains("three whole numbers") && msg.contains("'2 x 1'"),
-            "{msg}"
-        );
-        assert_eq!(line, Some(1));
-        // A non-number: pair 2, line 5, output 1.
-        let (msg, line, column) = data_error("2 1 1\n1\n1\n2\nabc\n");
-        assert_eq!((line, column.as_deref()), (Some(5), Some("output 1")));
-        assert_eq!(msg, "pair 2: 'abc' is not a number");
-        let (msg, _, _) = data_error("1 1 1\nnan\n1\n");
-        assert!(msg.contains("'nan' is NaN or infinite"), "{msg}");
-        // The header promises three pairs, the body holds two.
-        let (msg, line, _) = data_error("3 1 1\n1\n1\n2\n0\n");
-        assert!(
-            msg.contains("announces 3 pairs") && msg.contains("pair 3"),
-            "{msg}"
-        );
-        assert_eq!(line, Some(5));
-        // More values than announced.
-        let (msg, line, _) = data_error("1 1 1\n1\n1\n2\n0\n");
-        assert!(
-            msg.contains("more values follow") && msg.contains("'2'"),
-            "{msg}"
-        );
-        assert_eq!(line, Some(4));
-        // A ragged pair: the input line of pair 2 has a value too many.
-        let (msg, line, _) = data_error("3 2 1\n1 2\n1\n3 4 5\n0\n6 7\n1\n");
-        assert_eq!(msg, "pair 2: the input line has 3 values, expected 2");
-        assert_eq!(line, Some(4));
-        // ... or its output line one too few.
-        let (msg, line, _) = data_error("2 1 2\n1\n0 1\n2\n1\n");
-        assert_eq!(msg, "pair 2: the output line has 1 values, expected 2");
-        assert_eq!(line, Some(5));
-        let (msg, _, _) = data_error("1 0 1\n1\n");
-        assert!(msg.contains("at least 1"), "{msg}");
+        // (file, line, column, the message or a part of it)
+        let cases: [(&str, Option<usize>, Option<&str>, &str); 10] = [
+            ("", None, None, "the file is empty"),
+            (
+                "2 x 1\n1\n1\n",
+                Some(1),
+                None,
+                "three whole numbers on one line, 'pairs inputs outputs'; found '2 x 1'",
+            ),
+            (
+                "2 1 1\n1\n1\n2\nabc\n",
+                Some(5),
+                Some("output 1"),
+                "pair 2: 'abc' is not a number",
+            ),
+            (
+                "1 1 1\nnan\n1\n",
+                Some(2),
+                Some("input 1"),
+                "pair 1: 'nan' is NaN or infinite",
+            ),
+            // The header promises three pairs, the body holds two.
+            (
+                "3 1 1\n1\n1\n2\n0\n",
+                Some(5),
+                None,
+                "announces 3 pairs, but the file ends after 2 (pair 3 is missing)",
+            ),
+            // More values than announced.
+            (
+                "1 1 1\n1\n1\n2\n0\n",
+                Some(4),
+                None,
+                "more values follow the last one ('2')",
+            ),
+            // A ragged pair: the input line of pair 2 has a value too many ...
+            (
+                "3 2 1\n1 2\n1\n3 4 5\n0\n6 7\n1\n",
+                Some(4),
+                None,
+                "pair 2: the input line has 3 values, expected 2",
+            ),
+            // ... or its output line one too few.
+            (
+                "2 1 2\n1\n0 1\n2\n1\n",
+                Some(5),
+                None,
+                "pair 2: the output line has 1 values, expected 2",
+            ),
+            ("1 0 1\n1\n", Some(1), None, "both must be at least 1"),
+            ("0 1 1\n", Some(1), None, "0 pairs"),
+        ];
+        for (text, want_line, want_column, want) in cases {
+            let (msg, line, column) = data_error(text);
+            assert!(msg.contains(want), "{text:?}: {msg}");
+            assert_eq!(
+                (line, column.as_deref()),
+                (want_line, want_column),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
     fn forced_and_fixed_classes() {
-        let opts = LoadOptions {
-            task: TaskChoice::Classify,
-            ..LoadOptions::default()
+        let with = |task: TaskChoice, class_names: Option<Vec<String>>, text: &[u8]| {
+            let opts = LoadOptions {
+                task,
+                class_names,
+                ..LoadOptions::default()
+            };
+            load_fann_bytes(text, "t", &opts)
         };
-        let err = load_fann_bytes(b"2 1 2\n1\n1 1\n2\n0 1\n", "t", &opts).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("pair 1: outputs '1 1' are not one-hot"),
-            "{err}"
-        );
-        let opts = LoadOptions {
-            task: TaskChoice::Regress,
-            ..LoadOptions::default()
-        };
-        let f = load_fann_bytes(b"1 1 2\n1\n0 1\n", "t", &opts).unwrap();
+        let err = with(TaskChoice::Classify, None, b"2 1 2\n1\n1 1\n2\n0 1\n").unwrap_err();
+        let want = "pair 1: outputs '1 1' are not one-hot";
+        assert!(err.to_string().contains(want), "{err}");
+        let f = with(TaskChoice::Regress, None, b"1 1 2\n1\n0 1\n").unwrap();
         assert_eq!(f.data.task(), Some(Task::Regress));
-        let opts = LoadOptions {
-            class_names: Some(vec!["0".into(), "1".into()]),
-            ..LoadOptions::default()
-        };
-        let err = load_fann_bytes(b"1 1 1\n1\n-1\n", "t", &opts).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("class '-1' is not one of the classes (0, 1)"),
-            "{err}"
-        );
+        let fixed = Some(vec!["0".to_string(), "1".to_string()]);
+        let err = with(TaskChoice::Auto, fixed, b"1 1 1\n1\n-1\n").unwrap_err();
+        let want = "class '-1' is not one of the classes (0, 1)";
+        assert!(err.to_string().contains(want), "{err}");
     }
 
     #[test]

@@ -349,6 +349,14 @@ impl Dataset {
         }
     }
 
+    /// Every row's features as f32, row-major (`U8` features times their scale).
+    pub fn features_f32(&self) -> Vec<f32> {
+        match &self.features {
+            Features::F32(v) => v.clone(),
+            Features::U8 { data, scale } => data.iter().map(|&b| b as f32 * scale).collect(),
+        }
+    }
+
     /// Turn `U8` features into `F32` (each byte times the scale); `F32` is left alone.
     pub fn to_f32_features(&mut self) {
         if let Features::U8 { data, scale } = &self.features {

@@ -57,17 +57,7 @@ impl Standardizer {
                 *s += dev * dev;
             }
         }
-        let std = sq
-            .iter()
-            .map(|s| {
-                let sd = (s / n).sqrt();
-                if sd > 0.0 {
-                    sd as f32
-                } else {
-                    1.0
-                }
-            })
-            .collect();
+        let std = sq.iter().map(|&s| population_std(s, n)).collect();
         Ok(Standardizer {
             mean: mean.iter().map(|&m| m as f32).collect(),
             std,
@@ -121,6 +111,16 @@ impl Standardizer {
     }
 }
 
+/// √(Σ(x − mean)² / n) from the sum of squared deviations, or 1 where that is 0.
+fn population_std(sum_of_squares: f64, n: f64) -> f32 {
+    let sd = (sum_of_squares / n).sqrt();
+    if sd > 0.0 {
+        sd as f32
+    } else {
+        1.0
+    }
+}
+
 /// A regression target is standardised by a [`Standardizer`] with one column per output
 /// (population std; a constant output gets `std = 1`), so that a network trains on unit-scale
 /// targets and reports predictions in the original units through the inverse map. Values are
@@ -159,17 +159,7 @@ impl Standardizer {
         }
         Ok(Standardizer {
             mean: mean.iter().map(|&m| m as f32).collect(),
-            std: var
-                .iter()
-                .map(|s| {
-                    let sd = (s / n).sqrt();
-                    if sd > 0.0 {
-                        sd as f32
-                    } else {
-                        1.0
-                    }
-                })
-                .collect(),
+            std: var.iter().map(|&s| population_std(s, n)).collect(),
         })
     }
 

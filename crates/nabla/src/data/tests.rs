@@ -908,10 +908,13 @@ fn image_sources_give_the_shape_of_one_image_and_tables_none() {
 fn several_target_columns_make_a_multi_output_regression() {
     let opts = LoadOptions {
         target: Some("y0, y2".into()),
-        ..LoadOptions::default()
+        task: TaskChoice::Auto,
+        target_required: true,
+        class_names: None,
     };
     let ds = csv_with("a,y0,b,y2\n1,0.5,2,7\n3,1.5,4,9\n5,2.5,6,8\n", &opts).unwrap();
-    assert_eq!(ds.feature_names, ["a", "b"]);
+    let columns = (ds.feature_names.clone(), ds.target.outputs());
+    assert_eq!(columns, (vec!["a".to_string(), "b".to_string()], 2));
     assert_eq!(
         ds.features,
         Features::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])

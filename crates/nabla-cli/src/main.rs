@@ -8,7 +8,8 @@ mod report;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    critical, eval, explain, grad, gradcheck, graph, inspect, minimize, plot, predict, train,
+    convert, critical, eval, explain, grad, gradcheck, graph, inspect, minimize, plot, predict,
+    train,
 };
 
 /// Calculus for neural networks from the command line.
@@ -17,9 +18,9 @@ use commands::{
     name = "nabla",
     version,
     about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points; \
-train, evaluate, inspect and gradient-check feedforward networks on CSV, MNIST and built-in data",
+train, evaluate, inspect and gradient-check feedforward networks on CSV, FANN, MNIST and built-in data",
     long_about = "Calculus for neural networks: symbolic derivatives (grad), gradient descent (minimize), \
-critical points (critical); and feedforward networks: train, eval, predict, inspect, gradcheck. \
+critical points (critical); and feedforward networks: train, eval, predict, inspect, gradcheck; convert between CSV and FANN files. \
 `nabla train` alone trains a digit classifier on built-in data and reports its test accuracy.\n\n\
 Expressions use numbers, variables, + - * / ^ (^ binds tightest, right-associative; -x^2 is -(x^2)), \
 parentheses, the constants pi and e, and the functions sin cos tan exp log ln sqrt abs tanh sigmoid \
@@ -45,6 +46,7 @@ enum Command {
     Plot(plot::Args),
     Explain(explain::Args),
     Graph(graph::Args),
+    Convert(convert::Args),
 }
 
 /// A closed stdout (`nabla … | head`) ends the command quietly, as it does other Unix tools:
@@ -74,6 +76,7 @@ fn main() {
         Command::Plot(args) => plot::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Convert(args) => convert::run(args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {}", err.message);

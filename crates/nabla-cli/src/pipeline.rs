@@ -124,15 +124,18 @@ pub fn lib_err(e: nabla::Error) -> CliError {
 #[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
 pub struct DataFlags {
     /// Training data: a CSV file (.csv or .csv.gz, header row; comma, semicolon or tab),
-    /// mnist:DIR (the four IDX files; t10k is the test set) or builtin:digits|iris|xor.
+    /// a FANN file (fann:PATH, or a name ending in .train, .test or .data, optionally .gz;
+    /// every output is a target), mnist:DIR (the four IDX files; t10k is the test set) or
+    /// builtin:digits|iris|xor.
     #[arg(long, value_name = "SOURCE")]
     pub data: Option<String>,
     /// A separate test set (same columns as --data); without it a stratified split of --data
     /// is held out (--test-split).
     #[arg(long, value_name = "SOURCE")]
     pub test: Option<String>,
-    /// Target column of a CSV (default: the last column).
-    #[arg(long, value_name = "COLUMN")]
+    /// Target column of a CSV (default: the last column); several comma-separated columns
+    /// (y0,y1,y2) make a regression with one output per column.
+    #[arg(long, value_name = "COLUMN[,COLUMN...]")]
     pub target: Option<String>,
     /// Classification, regression, or decide from the target column (non-numbers or few
     /// distinct integers → classes).
@@ -173,6 +176,10 @@ pub struct Prepared {
     pub val: Option<Dataset>,
     pub test: Option<Dataset>,
     pub task: Task,
+    /// Why the source chose the task, when it decided from the values (FANN files).
+    pub task_reason: Option<String>,
+    /// Values a row's target holds: the number of target columns for regression, else 1.
+    pub target_outputs: usize,
     pub class_names: Vec<String>,
     pub feature_names: Vec<String>,
     pub target_name: Option<String>,
@@ -194,7 +201,7 @@ fn check_fraction(flag: &str, v: f64) -> Result<(), CliError> {
     Ok(())
 }
 
-fn task_choice(t: TaskFlag) -> TaskChoice {
+pub fn task_choice(t: TaskFlag) -> TaskChoice {
     match t {
         TaskFlag::Auto => TaskChoice::Auto,
         TaskFlag::Classify => TaskChoice::Classify,
@@ -230,8 +237,9 @@ pub fn prepare_data(flags: &DataFlags, seed: u64) -> Result<Prepared, CliError> 
     // so that `predict` can drop it from a file that has it; image folders have no columns.
     let target_name = match images {
         true => None,
-        false => loaded.train.target.name().map(str::to_string),
+        false => loaded.train.target.name(),
     };
+    let task_reason = loaded.task_reason.clone();
     let mut all = loaded.train;
     if all.is_empty() {
         return Err(CliError::failure(format!("{source}: no rows")));
@@ -328,6 +336,8 @@ pub fn prepare_data(flags: &DataFlags, seed: u64) -> Result<Prepared, CliError> 
     }
     Ok(Prepared {
         feature_names: train.feature_names.clone(),
+        target_outputs: train.target.outputs().max(1),
+        task_reason,
         train,
         val,
         test,
@@ -447,7 +457,11 @@ pub fn network_plan(
     seed: u64,
 ) -> Result<(NetworkPlan, Loss), CliError> {
     let features = data.train.n_features;
-    let (cfg, loss) = network_config(arch, features, data.task, data.class_names.len(), seed)?;
+    let n_outputs = match data.task {
+        Task::Classify => data.class_names.len(),
+        Task::Regress => data.target_outputs,
+    };
+    let (cfg, loss) = network_config(arch, features, data.task, n_outputs, seed)?;
     let Some(text) = &arch.arch else {
         let plan = NetworkPlan {
             input_shape: vec![cfg.inputs],
@@ -499,7 +513,8 @@ pub fn network_plan(
     Ok((plan, loss))
 }
 
-/// Resolve the network's shape and loss for `inputs` features and the task.
+/// Resolve the network's shape and loss for `inputs` features and the task; `n_classes` is
+/// the number of classes, or for regression the number of target columns.
 pub fn network_config(
     arch: &ArchFlags,
     inputs: usize,
@@ -542,7 +557,7 @@ pub fn network_config(
         )));
     }
     let outputs = match task {
-        Task::Regress => 1,
+        Task::Regress => n_classes.max(1),
         Task::Classify if loss == Loss::CrossEntropy => n_classes,
         Task::Classify if n_classes == 2 => 1,
         Task::Classify => n_classes,
@@ -756,7 +771,7 @@ pub fn load_for_model(
         s.apply(&mut data).map_err(lib_err)?;
     }
     let target_scaler = match &meta.target_standardization {
-        Some(s) if s.mean.len() == 1 && s.std.len() == 1 => Some(s.clone()),
+        Some(s) if !s.mean.is_empty() && s.mean.len() == s.std.len() => Some(s.clone()),
         _ => None,
     };
     if let (Some(ts), Target::Values { .. }) = (&target_scaler, &data.target) {
@@ -843,10 +858,25 @@ pub fn metrics_json(m: &nabla::train::Metrics) -> serde_json::Value {
             o.insert(k.into(), json_number(v as f64));
         }
     }
+    if !m.per_output.is_empty() {
+        let outputs: Vec<serde_json::Value> = m
+            .per_output
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "rmse": json_number(p.rmse as f64),
+                    "mae": json_number(p.mae as f64),
+                    "r2": json_number(p.r2 as f64),
+                })
+            })
+            .collect();
+        o.insert("outputs".into(), serde_json::Value::Array(outputs));
+    }
     serde_json::Value::Object(o)
 }
 
-/// Metrics for people: `loss 0.0812  accuracy 0.9750`.
+/// Metrics for people: `loss 0.0812  accuracy 0.9750`; with several outputs the figures are
+/// over every value (R² the mean of the outputs'), see [`per_output_text`] for each output.
 pub fn metrics_text(m: &nabla::train::Metrics) -> String {
     let mut s = format!("loss {:.4}", m.loss);
     if let Some(a) = m.accuracy {
@@ -856,6 +886,40 @@ pub fn metrics_text(m: &nabla::train::Metrics) -> String {
         s.push_str(&format!("  rmse {r:.4}  mae {a:.4}  r2 {r2:.4}"));
     }
     s
+}
+
+/// One line per output of a regression with several targets, `names` naming them:
+/// `  y0: rmse 0.1021  mae 0.0800  r2 0.8123`. Empty for one output.
+pub fn per_output_text(m: &nabla::train::Metrics, names: &[String]) -> Vec<String> {
+    m.per_output
+        .iter()
+        .enumerate()
+        .map(|(j, p)| {
+            let name = names
+                .get(j)
+                .cloned()
+                .unwrap_or_else(|| format!("output {j}"));
+            format!(
+                "  {name}: rmse {:.4}  mae {:.4}  r2 {:.4}",
+                p.rmse, p.mae, p.r2
+            )
+        })
+        .collect()
+}
+
+/// The names of a regression model's outputs: its target columns (stored as one
+/// comma-separated text), or `y0`, `y1`, … when they do not match the outputs.
+pub fn output_names(meta: &ModelMeta, outputs: usize) -> Vec<String> {
+    let stored: Vec<String> = meta
+        .target
+        .as_deref()
+        .map(|t| t.split(',').map(|s| s.trim().to_string()).collect())
+        .unwrap_or_default();
+    if stored.len() == outputs {
+        stored
+    } else {
+        (0..outputs).map(|j| format!("y{j}")).collect()
+    }
 }
 
 /// One line describing a network: `64 → 256 relu → 128 relu → 10`.

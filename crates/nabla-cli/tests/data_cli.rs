@@ -7,20 +7,9 @@ use std::path::Path;
 
 use common::{
     json_of, nabla, nabla_cmd, ok, python_check_passes, python_tmpdir, s, stderr, stdout, tmpdir,
+    Lcg,
 };
 use serde_json::Value;
-
-/// A small deterministic generator for synthetic data.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64) / ((1u64 << 53) as f64)
-    }
-}
 
 /// Three well separated blobs in 3-D, labelled with text: `a,b,c,label`.
 fn blobs_csv(path: &Path, rows: usize) {

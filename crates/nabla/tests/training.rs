@@ -180,6 +180,46 @@ fn an_interrupted_run_resumes_bit_identically() {
 }
 
 #[test]
+fn target_loss_stops_at_the_first_epoch_that_reaches_it() {
+    // Without validation the training loss decides; the run stops at the first epoch at or
+    // below the target, long before the 200 epochs, and says which loss reached it.
+    let train = blobs(300, 1);
+    let val = blobs(90, 2);
+    let run = |conf: TrainConfig, val: Option<&ArrayData>| {
+        let mut m = net(0, vec![16], Activation::Relu);
+        let mut opt = adam(&m, 0.01);
+        fit(&mut m, &mut opt, conf, &train, val, &mut NoCallback)
+    };
+    let full = run(cfg(40), None);
+    let target = full.epochs[9].train_loss;
+    let h = run(cfg(200).with_target_loss(target), None);
+    let first = full
+        .epochs
+        .iter()
+        .position(|e| e.train_loss <= target)
+        .unwrap()
+        + 1;
+    assert_eq!(h.epochs.len(), first);
+    let reached = h.target_reached.expect("the target was reached");
+    assert_eq!((reached.epoch, reached.on.as_str()), (first, "train"));
+    assert_eq!(reached.loss, h.epochs[first - 1].train_loss);
+    assert!(!h.stopped_early);
+    // With validation, the validation loss decides.
+    let h = run(cfg(200).with_target_loss(0.2), Some(&val));
+    let reached = h.target_reached.expect("the target was reached");
+    assert_eq!(reached.on, "validation");
+    let last = h.epochs.last().unwrap();
+    assert!(last.val.as_ref().unwrap().loss <= 0.2 && h.epochs.len() < 200);
+    assert!(h.epochs[..h.epochs.len() - 1]
+        .iter()
+        .all(|e| e.val.as_ref().unwrap().loss > 0.2));
+    // An unreachable target trains every epoch; a negative one is refused.
+    let h = run(cfg(5).with_target_loss(0.0), None);
+    assert_eq!((h.epochs.len(), h.target_reached), (5, None));
+    assert!(cfg(5).with_target_loss(-1.0).validate().is_err());
+}
+
+#[test]
 fn early_stopping_restores_the_best_weights() {
     // A tiny noisy set and a large network with a high rate: validation loss rises soon.
     let train = blobs(30, 8);

@@ -11,8 +11,8 @@ use crate::pipeline::{figures, lib_err, metrics_json, metrics_text};
 /// Evaluate a saved model on labelled data.
 ///
 /// Loss and accuracy, per-class precision, recall and
-/// F1 and the confusion matrix; for regression MSE, RMSE, MAE and R². For mnist:DIR the t10k
-/// files are used.
+/// F1 and the confusion matrix; for regression MSE, RMSE, MAE and R² (with several targets,
+/// over all of them and for each). For mnist:DIR the t10k files are used.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -54,7 +54,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
         println!("{head}");
         println!("loss {:.4}", m.loss);
         if let (Some(mse), Some(rmse), Some(mae), Some(r2)) = (mse, m.rmse, m.mae, m.r2) {
-            println!("mse {mse:.4}  rmse {rmse:.4}  mae {mae:.4}  r2 {r2:.4}");
+            let over = match m.per_output.len() {
+                0 => String::new(),
+                k => format!("  (over all {k} outputs; r2 their mean)"),
+            };
+            println!("mse {mse:.4}  rmse {rmse:.4}  mae {mae:.4}  r2 {r2:.4}{over}");
+        }
+        let names = crate::pipeline::output_names(&meta, m.per_output.len());
+        for line in crate::pipeline::per_output_text(&m, &names) {
+            println!("{line}");
         }
         return Ok(());
     };

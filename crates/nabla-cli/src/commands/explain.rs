@@ -56,8 +56,14 @@ pub fn load_example(model: &Path, data: &str, row: usize) -> Result<LoadedExampl
     let (ds, x) = load_row(data, None, &meta, true, row)?;
     let expected = match &ds.target {
         Target::Classes { labels, .. } => Expected::Class(labels[row] as usize),
-        Target::Values { values, .. } => {
-            Expected::Values(vec![values[row] as f64; net.output_size().max(1)])
+        Target::Values { values, names } => {
+            let k = names.len().max(1);
+            Expected::Values(
+                values[row * k..(row + 1) * k]
+                    .iter()
+                    .map(|&v| v as f64)
+                    .collect(),
+            )
         }
         Target::None => {
             return Err(CliError::failure(

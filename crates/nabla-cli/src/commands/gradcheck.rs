@@ -109,8 +109,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             labels = l[..rows].to_vec();
             Targets::Classes(&labels)
         }
-        Target::Values { values: v, .. } => {
-            values = v[..rows].to_vec();
+        Target::Values { values: v, names } => {
+            values = v[..rows * names.len()].to_vec();
             Targets::Values(&values)
         }
         Target::None => return Err(CliError::failure(format!("{source}: no target column"))),

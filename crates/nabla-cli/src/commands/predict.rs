@@ -11,8 +11,9 @@ use crate::pipeline::lib_err;
 /// Predict with a saved model, as CSV.
 ///
 /// One CSV row per input row, a `prediction` column (the class
-/// label, or the value for regression) and with --proba one `p_<label>` column per class in
-/// the model's class order. The data may have the target column or not.
+/// label, or the value for regression; a regression with several targets has one
+/// `prediction_<target>` column per target) and with --proba one `p_<label>` column per class
+/// in the model's class order. The data may have the target column or not.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -48,9 +49,20 @@ pub fn run(args: Args) -> Result<(), CliError> {
         if let Some(s) = &md.target_scaler {
             s.inverse_values(&mut values);
         }
-        csv.push_str("prediction\n");
-        for v in values {
-            csv.push_str(&format!("{v}\n"));
+        if outputs == 1 {
+            csv.push_str("prediction\n");
+        } else {
+            let names: Vec<String> = crate::pipeline::output_names(&meta, outputs)
+                .iter()
+                .map(|n| csv_field(&format!("prediction_{n}")))
+                .collect();
+            csv.push_str(&names.join(","));
+            csv.push('\n');
+        }
+        for row in values.chunks(outputs.max(1)) {
+            let cells: Vec<String> = row.iter().map(f32::to_string).collect();
+            csv.push_str(&cells.join(","));
+            csv.push('\n');
         }
     } else {
         let labels = &meta.class_labels;

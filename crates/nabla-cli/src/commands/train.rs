@@ -62,6 +62,11 @@ pub struct Args {
     /// Stop after this many epochs without a better validation loss and keep the best weights.
     #[arg(long, value_name = "PATIENCE")]
     pub early_stopping: Option<usize>,
+    /// Stop as soon as the loss reaches this value (at the end of an epoch): the validation
+    /// loss when there is a validation split, else the training loss (FANN's desired error).
+    #[arg(long, value_name = "LOSS")]
+    #[serde(default)]
+    pub target_loss: Option<f32>,
     /// Shuffle the training rows every epoch (seeded).
     #[arg(long, value_enum, default_value = "on")]
     pub shuffle: OnOff,
@@ -143,6 +148,7 @@ impl Optimizer for SharedOptimizer {
 /// resumed run keeps.
 const EXTRA_REPORT: &str = "report";
 const EXTRA_DIAGNOSTICS: &str = "diagnostics";
+const EXTRA_TARGET_LOSS: &str = "target_loss";
 
 /// The run's settings as the library stores them in a checkpoint.
 fn run_settings(args: &Args) -> Result<RunSettings, CliError> {
@@ -155,6 +161,9 @@ fn run_settings(args: &Args) -> Result<RunSettings, CliError> {
     }
     if args.diagnostics {
         extra.insert(EXTRA_DIAGNOSTICS.to_string(), json!(true));
+    }
+    if let Some(t) = args.target_loss {
+        extra.insert(EXTRA_TARGET_LOSS.to_string(), json!(t));
     }
     Ok(RunSettings {
         data: DataSettings {
@@ -287,6 +296,11 @@ fn resumed_args(saved: &RunSettings, cmd: &Args, path: &Path) -> Result<Args, Cl
         epochs: cmd.epochs.or(saved.epochs),
         batch_size: saved.batch_size,
         early_stopping: saved.early_stopping,
+        target_loss: saved
+            .extra
+            .get(EXTRA_TARGET_LOSS)
+            .and_then(|v| v.as_f64())
+            .map(|v| v as f32),
         shuffle: on_off(saved.shuffle),
         seed: saved.seed,
         threads: cmd.threads,
@@ -520,6 +534,13 @@ fn validate(args: &Args) -> Result<(), CliError> {
             "--early-stopping 0: patience must be at least 1",
         ));
     }
+    if let Some(t) = args.target_loss {
+        if !t.is_finite() || t < 0.0 {
+            return Err(CliError::usage(format!(
+                "--target-loss {t}: must be a finite number of at least 0"
+            )));
+        }
+    }
     if args.checkpoint_every == Some(0) {
         return Err(CliError::usage("--checkpoint-every 0: must be at least 1"));
     }
@@ -601,6 +622,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         task: task_kind,
         early_stopping: args.early_stopping,
         schedule,
+        target_loss: args.target_loss,
     };
     let mut meta = ModelMeta {
         format_version: FORMAT_VERSION,
@@ -625,9 +647,13 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             data.val.as_ref().map_or(0, |d| d.len()),
             data.test.as_ref().map_or(0, |d| d.len())
         );
-        let target = match data.task {
-            Task::Classify => format!("{n_classes} classes"),
-            Task::Regress => "regression".to_string(),
+        let target = match (data.task, &data.task_reason) {
+            (_, Some(reason)) => reason.clone(),
+            (Task::Classify, None) => format!("{n_classes} classes"),
+            (Task::Regress, None) if data.target_outputs > 1 => {
+                format!("regression with {} targets", data.target_outputs)
+            }
+            (Task::Regress, None) => "regression".to_string(),
         };
         eprintln!(
             "data: {} — {} features, {target} ({sizes}); standardize {}",
@@ -750,9 +776,12 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     let train_m = match &train_rows {
         None => figures(&net, &data.train, data.truth[0].as_deref(), loss, scaler)?,
         Some(rows) => {
-            let truth: Option<Vec<f32>> = data.truth[0]
-                .as_ref()
-                .map(|t| rows.iter().map(|&i| t[i]).collect());
+            let k = data.target_outputs;
+            let truth: Option<Vec<f32>> = data.truth[0].as_ref().map(|t| {
+                rows.iter()
+                    .flat_map(|&i| t[i * k..(i + 1) * k].iter().copied())
+                    .collect()
+            });
             let sample = data.train.subset(rows);
             figures(&net, &sample, truth.as_deref(), loss, scaler)?
         }
@@ -783,6 +812,12 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         "epochs_run": epochs_done,
         "best_epoch": history.best_epoch,
         "stopped_early": history.stopped_early,
+        "target_loss_reached": history.target_reached.as_ref().map(|t| json!({
+            "epoch": t.epoch,
+            "on": t.on,
+            "loss": super::json_number(t.loss as f64),
+            "target": super::json_number(t.target as f64),
+        })),
         "train": metrics_json(&train_m),
         "train_rows_evaluated": train_evaluated,
         "val": val_m.as_ref().map(metrics_json),
@@ -883,7 +918,18 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             _ => String::new(),
         }
     )];
+    if let Some(t) = &history.target_reached {
+        lines.push(format!(
+            "stopped at epoch {}: the {} loss {:.6} reached --target-loss {}",
+            t.epoch, t.on, t.loss, t.target
+        ));
+    }
+    let output_names = match data.target_outputs {
+        1 => vec![],
+        k => pipeline::output_names(&meta, k),
+    };
     lines.push(format!("train: {}", metrics_text(&train_m)));
+    lines.extend(pipeline::per_output_text(&train_m, &output_names));
     if train_evaluated < data.train.len() {
         lines.push(format!(
             "       (train figures on {train_evaluated} evenly spaced of the {} training rows)",
@@ -892,9 +938,11 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     }
     if let Some(m) = &val_m {
         lines.push(format!("val:   {}", metrics_text(m)));
+        lines.extend(pipeline::per_output_text(m, &output_names));
     }
     if let Some(m) = &test_m {
         lines.push(format!("test:  {}", metrics_text(m)));
+        lines.extend(pipeline::per_output_text(m, &output_names));
     }
     if let (Some(m), Task::Classify) = (&test_m, data.task) {
         if let Some(a) = m.accuracy {
@@ -986,6 +1034,8 @@ mod tests {
             "9",
             "--early-stopping",
             "2",
+            "--target-loss",
+            "0.25",
             "--shuffle",
             "off",
             "--seed",

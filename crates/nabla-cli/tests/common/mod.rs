@@ -9,6 +9,18 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// A small deterministic generator for synthetic data.
+pub struct Lcg(pub u64);
+impl Lcg {
+    pub fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64) / ((1u64 << 53) as f64)
+    }
+}
+
 /// Run `nabla` with `args`.
 pub fn nabla(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nabla"))

@@ -26,7 +26,9 @@ pub(crate) const AUTO_MAX_CLASSES: usize = 20;
 ///   a UTF-8 byte-order mark is ignored;
 /// * every feature cell must be a finite number (after trimming spaces); `f32` parsing.
 ///
-/// The target is `opts.target`, or the last column when that is `None`. With
+/// The target is `opts.target`, or the last column when that is `None`. A target that names no
+/// column is read as comma-separated column names: several targets, a regression with one
+/// output per column (every cell a finite number, like a feature). With
 /// `opts.target_required == false`, a named target the header lacks, or no name at all, means
 /// no target: every column is then a feature.
 ///
@@ -109,26 +111,42 @@ pub fn load_csv_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Re
     }
     let n_columns = names.len();
 
-    let target_col: Option<usize> = match (&opts.target, opts.target_required) {
-        (Some(t), required) => match names.iter().position(|n| n == t) {
-            Some(i) => Some(i),
-            None if required => {
+    let target_cols: Vec<usize> = match (&opts.target, opts.target_required) {
+        (Some(t), required) => match target_columns(&names, t) {
+            Ok(cols) => cols,
+            Err(missing) if required => {
                 return Err(Error::Data {
                     source_name: source_name.to_string(),
                     line: None,
-                    column: Some(t.clone()),
+                    column: Some(missing),
                     msg: format!(
                         "target column not found; the columns are: {}",
                         names.join(", ")
                     ),
                 })
             }
-            None => None,
+            Err(_) => vec![],
         },
-        (None, true) => Some(n_columns - 1),
-        (None, false) => None,
+        (None, true) => vec![n_columns - 1],
+        (None, false) => vec![],
     };
-    let feature_cols: Vec<usize> = (0..n_columns).filter(|&c| Some(c) != target_col).collect();
+    let several = target_cols.len() > 1;
+    if several && opts.task == TaskChoice::Classify {
+        return Err(Error::param(
+            "task",
+            format!(
+                "{} target columns make a regression (one output per column); classification takes one target column",
+                target_cols.len()
+            ),
+        ));
+    }
+    // One target column: resolved at the end (classes or values); several: numbers, parsed
+    // like features into `target_values`.
+    let target_col = (!several).then(|| target_cols.first().copied()).flatten();
+    let mut target_values: Vec<f32> = Vec::new();
+    let feature_cols: Vec<usize> = (0..n_columns)
+        .filter(|c| !target_cols.contains(c))
+        .collect();
     if feature_cols.is_empty() {
         return Err(Error::data(
             source_name,
@@ -174,8 +192,12 @@ pub fn load_csv_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Re
                 target_ends.push(target_arena.len());
                 continue;
             }
+            let into = match several && target_cols.contains(&c) {
+                true => &mut target_values,
+                false => &mut features,
+            };
             match parse_f32(field) {
-                Ok(v) => features.push(v),
+                Ok(v) => into.push(v),
                 Err(problem) => {
                     let text = String::from_utf8_lossy(field.trim_ascii());
                     let msg = match problem {
@@ -200,6 +222,10 @@ pub fn load_csv_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Re
     }
 
     let target = match target_col {
+        None if several => Target::Values {
+            values: target_values,
+            names: target_cols.iter().map(|&c| names[c].clone()).collect(),
+        },
         None => Target::None,
         Some(c) => {
             let cells = TargetCells {
@@ -221,6 +247,62 @@ pub fn load_csv_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Re
         target,
         source_name: source_name.to_string(),
     })
+}
+
+/// `ds` as CSV: a header of the feature names and the target's column names, then one row per
+/// record (features as read, then the class name or the target values). Names and class names
+/// are quoted where CSV needs it. A data set without a target gives the features only.
+pub fn write_csv(ds: &Dataset) -> Result<String> {
+    let (n, d) = (ds.len(), ds.n_features);
+    let x = ds.features_f32();
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    let csv_err = |e: csv::Error| Error::data(&ds.source_name, format!("writing CSV: {e}"));
+    let mut header: Vec<String> = ds.feature_names.clone();
+    match &ds.target {
+        Target::Classes { name, .. } => header.push(name.clone()),
+        Target::Values { names, .. } => header.extend(names.iter().cloned()),
+        Target::None => {}
+    }
+    w.write_record(&header).map_err(csv_err)?;
+    let mut record: Vec<String> = Vec::with_capacity(header.len());
+    for i in 0..n {
+        record.clear();
+        record.extend(x[i * d..(i + 1) * d].iter().map(|v| v.to_string()));
+        match &ds.target {
+            Target::Classes {
+                labels,
+                class_names,
+                ..
+            } => record.push(class_names[labels[i] as usize].clone()),
+            Target::Values { values, names } => {
+                let k = names.len();
+                record.extend(values[i * k..(i + 1) * k].iter().map(|v| v.to_string()));
+            }
+            Target::None => {}
+        }
+        w.write_record(&record).map_err(csv_err)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::data(&ds.source_name, format!("writing CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| Error::data(&ds.source_name, format!("writing CSV: {e}")))
+}
+
+/// The columns a target spec names: the column of that exact name, else the comma-separated
+/// names each of a column (several targets). `Err` carries the first name not found.
+fn target_columns(names: &[String], spec: &str) -> std::result::Result<Vec<usize>, String> {
+    if let Some(i) = names.iter().position(|n| n == spec) {
+        return Ok(vec![i]);
+    }
+    let mut cols = Vec::new();
+    for part in spec.split(',').map(str::trim) {
+        match names.iter().position(|n| n == part) {
+            Some(i) if !cols.contains(&i) => cols.push(i),
+            Some(_) => {}
+            None => return Err(part.to_string()),
+        }
+    }
+    Ok(cols)
 }
 
 /// The 1-based line on which a record's first field starts. The CSV reader reports the position
@@ -408,7 +490,7 @@ impl<'a> TargetCells<'a> {
             }
             return Ok(Target::Values {
                 values,
-                name: self.column.to_string(),
+                names: vec![self.column.to_string()],
             });
         }
         self.classes(first_text.is_none(), opts.class_names.as_deref())

@@ -61,6 +61,7 @@ pub fn load_mnist_dir(dir: &Path) -> Result<LoadedData> {
         train,
         test,
         image_shape: Some(vec![1, rows, cols]),
+        task_reason: None,
     })
 }
 

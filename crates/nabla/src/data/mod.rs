@@ -11,13 +11,15 @@
 
 mod builtin;
 mod csv_source;
+mod fann;
 mod gzip;
 mod idx;
 mod split;
 mod standardize;
 
 pub use builtin::BUILTIN_NAMES;
-pub use csv_source::{load_csv, load_csv_bytes};
+pub use csv_source::{load_csv, load_csv_bytes, write_csv};
+pub use fann::{is_fann_path, load_fann, load_fann_bytes, write_fann, FannData};
 pub use idx::{load_idx_pair, load_mnist_dir};
 pub use split::{apply_split_files, split_dataset, stratified_split};
 pub use standardize::Standardizer;
@@ -61,23 +63,36 @@ pub enum Target {
         /// The target column's name (`label` for IDX files).
         name: String,
     },
-    /// Regression: one real value per row.
+    /// Regression: one or more real values per row (several outputs: multi-target
+    /// regression, e.g. FANN's building and robot sets).
     Values {
-        /// One value per row.
+        /// `rows × names.len()` values, row-major.
         values: Vec<f32>,
-        /// The target column's name.
-        name: String,
+        /// One name per output (the target columns), at least one.
+        names: Vec<String>,
     },
     /// No target (a CSV given to a trained model for prediction).
     None,
 }
 
 impl Target {
-    /// The target column's name (`None` when there is no target).
-    pub fn name(&self) -> Option<&str> {
+    /// The target column's name (`None` when there is no target); several target columns
+    /// read as their names joined with `,`, the form [`LoadOptions::target`] takes.
+    pub fn name(&self) -> Option<String> {
         match self {
-            Target::Classes { name, .. } | Target::Values { name, .. } => Some(name),
+            Target::Classes { name, .. } => Some(name.clone()),
+            Target::Values { names, .. } => Some(names.join(",")),
             Target::None => None,
+        }
+    }
+
+    /// Values per row a model predicts for this target: the number of target columns for
+    /// regression, 1 for class labels and 0 without a target.
+    pub fn outputs(&self) -> usize {
+        match self {
+            Target::Classes { .. } => 1,
+            Target::Values { names, .. } => names.len(),
+            Target::None => 0,
         }
     }
 }
@@ -162,6 +177,9 @@ pub struct LoadedData {
     /// features are the same either way (pixels row-major); the shape tells a convolutional
     /// network how to read them.
     pub image_shape: Option<Vec<usize>>,
+    /// Why the task is what it is, when the source decided it from its values (FANN files:
+    /// e.g. `"3 outputs, one hot per row → classification with 3 classes"`).
+    pub task_reason: Option<String>,
 }
 
 /// A data set held in memory.
@@ -185,7 +203,7 @@ impl Dataset {
         if self.n_features == 0 {
             return match &self.target {
                 Target::Classes { labels, .. } => labels.len(),
-                Target::Values { values, .. } => values.len(),
+                Target::Values { values, names } => values.len() / names.len().max(1),
                 Target::None => 0,
             };
         }
@@ -309,10 +327,17 @@ impl Dataset {
                 class_names: class_names.clone(),
                 name: name.clone(),
             },
-            Target::Values { values, name } => Target::Values {
-                values: indices.iter().map(|&i| values[i]).collect(),
-                name: name.clone(),
-            },
+            Target::Values { values, names } => {
+                let k = names.len();
+                let mut out = Vec::with_capacity(indices.len() * k);
+                for &i in indices {
+                    out.extend_from_slice(&values[i * k..(i + 1) * k]);
+                }
+                Target::Values {
+                    values: out,
+                    names: names.clone(),
+                }
+            }
             Target::None => Target::None,
         };
         Dataset {
@@ -321,6 +346,14 @@ impl Dataset {
             feature_names: self.feature_names.clone(),
             target,
             source_name: self.source_name.clone(),
+        }
+    }
+
+    /// Every row's features as f32, row-major (`U8` features times their scale).
+    pub fn features_f32(&self) -> Vec<f32> {
+        match &self.features {
+            Features::F32(v) => v.clone(),
+            Features::U8 { data, scale } => data.iter().map(|&b| b as f32 * scale).collect(),
         }
     }
 
@@ -350,14 +383,29 @@ impl Dataset {
                     s.push_str(&format!(" {name}={c}"));
                 }
             }
-            Target::Values { values, name } => {
-                let n = values.len().max(1) as f64;
-                let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
-                let min = values.iter().copied().fold(f32::INFINITY, f32::min);
-                let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                s.push_str(&format!(
-                    ", regression target '{name}'\n  target min {min}, mean {mean:.6}, max {max}"
-                ));
+            Target::Values { values, names } => {
+                let k = names.len().max(1);
+                if k > 1 {
+                    s.push_str(&format!(", regression with {k} targets"));
+                }
+                for (j, name) in names.iter().enumerate() {
+                    let column = values.iter().skip(j).step_by(k);
+                    let n = (values.len() / k).max(1) as f64;
+                    let mean = column.clone().map(|&v| v as f64).sum::<f64>() / n;
+                    let min = column.clone().copied().fold(f32::INFINITY, f32::min);
+                    let max = column.copied().fold(f32::NEG_INFINITY, f32::max);
+                    if k == 1 {
+                        s.push_str(&format!(", regression target '{name}'"));
+                    }
+                    s.push_str(&format!(
+                        "\n  target {}min {min}, mean {mean:.6}, max {max}",
+                        if k == 1 {
+                            String::new()
+                        } else {
+                            format!("'{name}' ")
+                        }
+                    ));
+                }
             }
             Target::None => s.push_str(", no target"),
         }
@@ -372,6 +420,10 @@ impl Dataset {
 /// * `mnist:DIR`: the four IDX files of MNIST or Fashion-MNIST in `DIR` (`.gz` or not); the
 ///   `t10k` pair, when present, becomes [`LoadedData::test`]; `opts.task` must not be `Regress`;
 ///
+/// * `fann:PATH`, or a path ending in `.train`, `.test` or `.data` (optionally `.gz`): a FANN
+///   training-data file, see [`load_fann`]; every output is a target, and
+///   [`LoadedData::task_reason`] says why the task was chosen;
+///
 /// and, for image sources, the shape of one image ([`LoadedData::image_shape`]).
 /// * anything else: a CSV file path, gzip-compressed when it ends in `.gz`, see [`load_csv`].
 pub fn load_source(spec: &str, opts: &LoadOptions) -> Result<LoadedData> {
@@ -382,6 +434,19 @@ pub fn load_source(spec: &str, opts: &LoadOptions) -> Result<LoadedData> {
             train,
             test: None,
             image_shape,
+            task_reason: None,
+        });
+    }
+    let fann_path = spec
+        .strip_prefix("fann:")
+        .or_else(|| is_fann_path(spec).then_some(spec));
+    if let Some(path) = fann_path {
+        let f = load_fann(std::path::Path::new(path), opts)?;
+        return Ok(LoadedData {
+            train: f.data,
+            test: None,
+            image_shape: None,
+            task_reason: Some(f.task_reason),
         });
     }
     if let Some(dir) = spec.strip_prefix("mnist:") {
@@ -398,6 +463,7 @@ pub fn load_source(spec: &str, opts: &LoadOptions) -> Result<LoadedData> {
         train,
         test: None,
         image_shape: None,
+        task_reason: None,
     })
 }
 
@@ -413,16 +479,19 @@ mod column_name_tests {
         std::fs::write(&p, "\u{feff} a ;\"b;c\";;label\n1;2;3;x\n4;5;6;y\n").unwrap();
         let ds = load_csv(&p, &LoadOptions::default()).unwrap();
         assert_eq!(ds.feature_names, ["a", "b;c", "column_3"]);
-        assert_eq!(ds.target.name(), Some("label"));
+        assert_eq!(ds.target.name().as_deref(), Some("label"));
         let q = dir.join("u.csv");
         std::fs::write(&q, "u,v,w\n1,2,0\n3,4,1\n").unwrap();
         let opts = LoadOptions {
             target: Some("u".into()),
             ..LoadOptions::default()
         };
-        assert_eq!(load_csv(&q, &opts).unwrap().target.name(), Some("u"));
+        assert_eq!(
+            load_csv(&q, &opts).unwrap().target.name().as_deref(),
+            Some("u")
+        );
         let xor = load_source("builtin:xor", &LoadOptions::default()).unwrap();
-        assert_eq!(xor.train.target.name(), Some("y"));
+        assert_eq!(xor.train.target.name().as_deref(), Some("y"));
     }
 }
 

@@ -57,17 +57,7 @@ impl Standardizer {
                 *s += dev * dev;
             }
         }
-        let std = sq
-            .iter()
-            .map(|s| {
-                let sd = (s / n).sqrt();
-                if sd > 0.0 {
-                    sd as f32
-                } else {
-                    1.0
-                }
-            })
-            .collect();
+        let std = sq.iter().map(|&s| population_std(s, n)).collect();
         Ok(Standardizer {
             mean: mean.iter().map(|&m| m as f32).collect(),
             std,
@@ -121,37 +111,63 @@ impl Standardizer {
     }
 }
 
-/// A regression target is standardised by a one-column [`Standardizer`] (population std; a
-/// constant target gets `std = 1`), so that a network trains on a unit-scale target and reports
-/// predictions in the original units through the inverse map.
+/// √(Σ(x − mean)² / n) from the sum of squared deviations, or 1 where that is 0.
+fn population_std(sum_of_squares: f64, n: f64) -> f32 {
+    let sd = (sum_of_squares / n).sqrt();
+    if sd > 0.0 {
+        sd as f32
+    } else {
+        1.0
+    }
+}
+
+/// A regression target is standardised by a [`Standardizer`] with one column per output
+/// (population std; a constant output gets `std = 1`), so that a network trains on unit-scale
+/// targets and reports predictions in the original units through the inverse map. Values are
+/// `rows × outputs`, row-major, `outputs` being the map's column count.
 impl Standardizer {
     /// Fit a one-column map on `values` (accumulated in f64). Errors when `values` is empty.
     pub fn fit_values(values: &[f32]) -> Result<Self> {
-        if values.is_empty() {
+        Self::fit_columns(values, 1)
+    }
+
+    /// Fit a map of `outputs` columns on `values` (`rows × outputs`, accumulated in f64).
+    /// Errors when `values` is empty or not a whole number of rows.
+    pub fn fit_columns(values: &[f32], outputs: usize) -> Result<Self> {
+        if values.is_empty() || outputs == 0 || !values.len().is_multiple_of(outputs) {
             return Err(Error::param(
                 "target values",
-                "cannot fit a target standardizer on zero values",
+                format!(
+                    "cannot fit a target standardizer on {} values in rows of {outputs}",
+                    values.len()
+                ),
             ));
         }
-        let n = values.len() as f64;
-        let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = values
-            .iter()
-            .map(|&v| (v as f64 - mean) * (v as f64 - mean))
-            .sum::<f64>()
-            / n;
-        let sd = var.sqrt();
+        let n = (values.len() / outputs) as f64;
+        let mut mean = vec![0f64; outputs];
+        for row in values.chunks_exact(outputs) {
+            for (m, &v) in mean.iter_mut().zip(row) {
+                *m += v as f64;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut var = vec![0f64; outputs];
+        for row in values.chunks_exact(outputs) {
+            for ((s, &v), m) in var.iter_mut().zip(row).zip(&mean) {
+                *s += (v as f64 - m) * (v as f64 - m);
+            }
+        }
         Ok(Standardizer {
-            mean: vec![mean as f32],
-            std: vec![if sd > 0.0 { sd as f32 } else { 1.0 }],
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std: var.iter().map(|&s| population_std(s, n)).collect(),
         })
     }
 
-    /// Fit a one-column map on the regression target of `ds`; errors unless it is
-    /// [`Target::Values`].
+    /// Fit a map with one column per output on the regression target of `ds`; errors unless
+    /// it is [`Target::Values`].
     pub fn fit_target(ds: &Dataset) -> Result<Self> {
         match &ds.target {
-            Target::Values { values, .. } => Self::fit_values(values),
+            Target::Values { values, names } => Self::fit_columns(values, names.len()),
             _ => Err(Error::data(
                 &ds.source_name,
                 "target scaling needs a regression target",
@@ -159,30 +175,33 @@ impl Standardizer {
         }
     }
 
-    /// Mean and std of a one-column map (the first column of a wider one).
-    fn first(&self) -> (f32, f32) {
-        (
-            self.mean.first().copied().unwrap_or(0.0),
-            self.std.first().copied().unwrap_or(1.0),
-        )
-    }
-
-    /// `(y − mean) / std` for each value, in place (one-column map).
+    /// `(y − mean) / std` for each value, in place; column `i % columns` of the map for the
+    /// `i`-th value.
     pub fn apply_values(&self, values: &mut [f32]) {
-        let (m, s) = self.first();
-        for v in values {
-            *v = (*v - m) / s;
+        let k = self.mean.len().max(1);
+        for row in values.chunks_mut(k) {
+            for ((v, &m), &s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                *v = (*v - m) / s;
+            }
         }
     }
 
     /// Standardise the regression target of `ds` in place; errors unless it is
-    /// [`Target::Values`].
+    /// [`Target::Values`] with as many outputs as the map has columns.
     pub fn apply_target(&self, ds: &mut Dataset) -> Result<()> {
         match &mut ds.target {
-            Target::Values { values, .. } => {
+            Target::Values { values, names } if names.len() == self.mean.len() => {
                 self.apply_values(values);
                 Ok(())
             }
+            Target::Values { names, .. } => Err(Error::data(
+                &ds.source_name,
+                format!(
+                    "{} target columns, but the target standardizer was fitted on {}",
+                    names.len(),
+                    self.mean.len()
+                ),
+            )),
             _ => Err(Error::data(
                 &ds.source_name,
                 "target scaling needs a regression target",
@@ -190,17 +209,21 @@ impl Standardizer {
         }
     }
 
-    /// `z · std + mean` for each value, in place: back to the original units.
+    /// `z · std + mean` for each value, in place: back to the original units (column
+    /// `i % columns` for the `i`-th value).
     pub fn inverse_values(&self, values: &mut [f32]) {
-        let (m, s) = self.first();
-        for v in values {
-            *v = *v * s + m;
+        let k = self.mean.len().max(1);
+        for row in values.chunks_mut(k) {
+            for ((v, &m), &s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                *v = *v * s + m;
+            }
         }
     }
 
-    /// The inverse map of one value.
+    /// The inverse map of one value of the first column.
     pub fn inverse_value(&self, z: f32) -> f32 {
-        let (m, s) = self.first();
+        let m = self.mean.first().copied().unwrap_or(0.0);
+        let s = self.std.first().copied().unwrap_or(1.0);
         z * s + m
     }
 }

@@ -313,9 +313,9 @@ fn auto_task_rule() {
     let ds = csv("a,y\n1,0.5\n2,1\n3,0\n4,1\n").unwrap();
     assert_eq!(ds.task(), Some(Task::Regress));
     match &ds.target {
-        Target::Values { values, name } => {
+        Target::Values { values, names } => {
             assert_eq!(values, &[0.5, 1.0, 0.0, 1.0]);
-            assert_eq!(name, "y");
+            assert_eq!(names, &["y"]);
         }
         t => panic!("{t:?}"),
     }
@@ -902,4 +902,59 @@ fn image_sources_give_the_shape_of_one_image_and_tables_none() {
     assert_eq!(digits.image_shape, None);
     let iris = load_source("builtin:iris", &LoadOptions::default()).unwrap();
     assert_eq!(iris.image_shape, None);
+}
+
+#[test]
+fn several_target_columns_make_a_multi_output_regression() {
+    let opts = LoadOptions {
+        target: Some("y0, y2".into()),
+        task: TaskChoice::Auto,
+        target_required: true,
+        class_names: None,
+    };
+    let ds = csv_with("a,y0,b,y2\n1,0.5,2,7\n3,1.5,4,9\n5,2.5,6,8\n", &opts).unwrap();
+    let columns = (ds.feature_names.clone(), ds.target.outputs());
+    assert_eq!(columns, (vec!["a".to_string(), "b".to_string()], 2));
+    assert_eq!(
+        ds.features,
+        Features::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    );
+    assert_eq!(ds.len(), 3);
+    match &ds.target {
+        Target::Values { values, names } => {
+            assert_eq!(values, &[0.5, 7.0, 1.5, 9.0, 2.5, 8.0]);
+            assert_eq!(names, &["y0", "y2"]);
+        }
+        t => panic!("{t:?}"),
+    }
+    assert_eq!(ds.target.name().as_deref(), Some("y0,y2"));
+    // Subsets keep whole rows; the target standardiser has one column per output.
+    let sub = ds.subset(&[2, 0]);
+    let Target::Values { values, .. } = &sub.target else {
+        panic!("regression")
+    };
+    assert_eq!(values, &[2.5, 8.0, 0.5, 7.0]);
+    let mut scaled = ds.clone();
+    let sc = Standardizer::fit_target(&ds).unwrap();
+    assert_eq!(sc.mean, [1.5, 8.0]);
+    sc.apply_target(&mut scaled).unwrap();
+    let Target::Values { values, .. } = &scaled.target else {
+        panic!("regression")
+    };
+    let mut back = values.clone();
+    sc.inverse_values(&mut back);
+    assert_eq!(back, [0.5, 7.0, 1.5, 9.0, 2.5, 8.0]);
+    // A non-number in a target column names it; a missing column is named; classes refused.
+    let err = csv_with("a,y0,y2\n1,x,2\n", &opts).unwrap_err().to_string();
+    assert!(
+        err.contains("line 2, column y0") && err.contains("'x' is not a number"),
+        "{err}"
+    );
+    let err = csv_with("a,y0,b\n1,2,3\n", &opts).unwrap_err().to_string();
+    assert!(err.contains("column y2: target column not found"), "{err}");
+    let classify = LoadOptions {
+        task: TaskChoice::Classify,
+        ..opts.clone()
+    };
+    assert!(csv_with("a,y0,y2\n1,2,3\n", &classify).is_err());
 }

@@ -20,9 +20,26 @@ pub struct Metrics {
     /// Mean absolute error (regression).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mae: Option<f32>,
-    /// Coefficient of determination R² = 1 − SS_res/SS_tot (regression).
+    /// Coefficient of determination R² = 1 − SS_res/SS_tot (regression). With several
+    /// outputs: the mean of the outputs' R² (`rmse` is then the root of the mean of their
+    /// MSEs and `mae` the mean of their MAEs, i.e. both over every value).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub r2: Option<f32>,
+    /// Each output's RMSE, MAE and R², in output order, when there are several outputs
+    /// (regression with several targets); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_output: Vec<OutputMetrics>,
+}
+
+/// Regression figures of one output.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutputMetrics {
+    /// Root-mean-square error.
+    pub rmse: f32,
+    /// Mean absolute error.
+    pub mae: f32,
+    /// R² = 1 − SS_res/SS_tot (0 when the output is constant).
+    pub r2: f32,
 }
 
 /// Evaluate `net` (in its current mode) on `data` in batches of `batch` rows.
@@ -64,10 +81,11 @@ pub fn evaluate_in_original_units(
         if let Some(s) = target_scaler {
             s.inverse_values(&mut pred);
         }
-        let r = super::regression_metrics(&pred, truth)?;
+        let r = super::report::regression_metrics_by_output(&pred, truth, net.output_size())?;
         m.rmse = r.rmse;
         m.mae = r.mae;
         m.r2 = r.r2;
+        m.per_output = r.per_output;
     }
     Ok(m)
 }
@@ -83,6 +101,7 @@ pub struct Evaluator {
     cls: Vec<u32>,
     vals: Vec<f32>,
     rows: Vec<usize>,
+    pred: Vec<f32>,
 }
 
 impl Evaluator {
@@ -115,7 +134,7 @@ impl Evaluator {
         let all_targets = require_targets(data)?;
         let mut loss_sum = 0.0f64;
         let mut correct = 0usize;
-        let (mut se, mut ae) = (0.0f64, 0.0f64);
+        self.pred.clear();
         for chunk in self.rows.chunks(bs) {
             let rows = chunk.len();
             data.fill_features(chunk, &mut self.x[..rows * d]);
@@ -134,13 +153,7 @@ impl Evaluator {
             };
             match all_targets {
                 TargetView::Classes(_) => correct += count_correct(out, rows, outputs, &self.cls),
-                TargetView::Values { .. } => {
-                    for (p, t) in out.iter().zip(&self.vals) {
-                        let e = (p - t) as f64;
-                        se += e * e;
-                        ae += e.abs();
-                    }
-                }
+                TargetView::Values { .. } => self.pred.extend_from_slice(&out[..rows * outputs]),
             }
         }
         let mut m = Metrics {
@@ -151,17 +164,12 @@ impl Evaluator {
             (Task::Classify, TargetView::Classes(_)) => {
                 m.accuracy = Some(correct as f32 / n.max(1) as f32);
             }
-            (_, TargetView::Values { values, .. }) => {
-                let cnt = values.len().max(1) as f64;
-                let mean = values.iter().map(|&v| v as f64).sum::<f64>() / cnt;
-                let ss_tot: f64 = values.iter().map(|&v| (v as f64 - mean).powi(2)).sum();
-                m.rmse = Some((se / cnt).sqrt() as f32);
-                m.mae = Some((ae / cnt) as f32);
-                m.r2 = Some(if ss_tot > 0.0 {
-                    (1.0 - se / ss_tot) as f32
-                } else {
-                    0.0
-                });
+            (_, TargetView::Values { values, outputs }) if n > 0 => {
+                let r = super::report::regression_metrics_by_output(&self.pred, values, outputs)?;
+                m.rmse = r.rmse;
+                m.mae = r.mae;
+                m.r2 = r.r2;
+                m.per_output = r.per_output;
             }
             _ => {}
         }

@@ -20,10 +20,10 @@ pub use checkpoint::{
 };
 pub use diagnostics::{diagnose, DiagnosticsMonitor, Warning, WarningKind};
 pub use history::HistoryTable;
-pub use metrics::{evaluate, evaluate_in_original_units, Evaluator, Metrics};
+pub use metrics::{evaluate, evaluate_in_original_units, Evaluator, Metrics, OutputMetrics};
 pub use report::{
-    class_probabilities, predict_outputs, predicted_classes, regression_metrics, ClassScores,
-    ConfusionMatrix,
+    class_probabilities, predict_outputs, predicted_classes, regression_metrics,
+    regression_metrics_by_output, ClassScores, ConfusionMatrix,
 };
 
 use std::ops::ControlFlow;
@@ -104,9 +104,10 @@ impl BatchSource for crate::data::Dataset {
     fn targets(&self) -> Option<TargetView<'_>> {
         match &self.target {
             crate::data::Target::Classes { labels, .. } => Some(TargetView::Classes(labels)),
-            crate::data::Target::Values { values, .. } => {
-                Some(TargetView::Values { values, outputs: 1 })
-            }
+            crate::data::Target::Values { values, names } => Some(TargetView::Values {
+                values,
+                outputs: names.len(),
+            }),
             crate::data::Target::None => None,
         }
     }
@@ -180,6 +181,11 @@ pub struct TrainConfig {
     pub early_stopping: Option<usize>,
     /// Learning rate per epoch.
     pub schedule: LrSchedule,
+    /// Stop at the end of the first epoch whose loss is at or below this value: the
+    /// validation loss when a validation set is given, else the epoch's training loss (FANN's
+    /// `desired_error`). `None` trains every epoch.
+    #[serde(default)]
+    pub target_loss: Option<f32>,
 }
 
 impl Default for TrainConfig {
@@ -193,6 +199,7 @@ impl Default for TrainConfig {
             task: Task::Classify,
             early_stopping: None,
             schedule: LrSchedule::Constant,
+            target_loss: None,
         }
     }
 }
@@ -234,10 +241,26 @@ impl TrainConfig {
         TrainConfig { seed, ..self }
     }
 
+    /// Stop once the (validation, else training) loss reaches `loss`.
+    pub fn with_target_loss(self, loss: f32) -> Self {
+        TrainConfig {
+            target_loss: Some(loss),
+            ..self
+        }
+    }
+
     /// Check every field's domain.
     pub fn validate(&self) -> Result<()> {
         if self.batch_size == 0 {
             return Err(Error::param("batch size", "must be at least 1"));
+        }
+        if let Some(t) = self.target_loss {
+            if !t.is_finite() || t < 0.0 {
+                return Err(Error::param(
+                    "target loss",
+                    format!("{t}: must be a finite number of at least 0"),
+                ));
+            }
         }
         if self.early_stopping == Some(0) {
             return Err(Error::param(
@@ -300,6 +323,22 @@ pub struct History {
     pub stopped_early: bool,
     /// True if a callback ended the run.
     pub interrupted: bool,
+    /// When [`TrainConfig::target_loss`] ended the run: which loss reached it, at which epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_reached: Option<TargetReached>,
+}
+
+/// The loss that reached [`TrainConfig::target_loss`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetReached {
+    /// 1-based epoch at whose end it was reached.
+    pub epoch: usize,
+    /// `"validation"` or `"train"`.
+    pub on: String,
+    /// The loss at that epoch.
+    pub loss: f32,
+    /// The target.
+    pub target: f32,
 }
 
 /// What a callback sees after each batch.
@@ -685,6 +724,20 @@ impl<'a> Trainer<'a> {
                     }
                 }
             }
+            if let Some(target) = self.cfg.target_loss {
+                let (on, loss) = match &record.val {
+                    Some(m) => ("validation", m.loss),
+                    None => ("train", record.train_loss),
+                };
+                if loss <= target {
+                    history.target_reached = Some(TargetReached {
+                        epoch,
+                        on: on.into(),
+                        loss,
+                        target,
+                    });
+                }
+            }
             history.epochs.push(record);
             let state = self.state();
             if cb
@@ -698,10 +751,16 @@ impl<'a> Trainer<'a> {
                 history.stopped_early = true;
                 break;
             }
+            if history.target_reached.is_some() {
+                break;
+            }
         }
         if self.cfg.early_stopping.is_some() {
             if let (Some(w), Some((_, ep))) = (&self.best_weights, self.state.best) {
-                if history.stopped_early || self.state.epoch >= self.cfg.epochs {
+                if history.stopped_early
+                    || history.target_reached.is_some()
+                    || self.state.epoch >= self.cfg.epochs
+                {
                     self.net.load_state_dict(w)?;
                     history.best_epoch = Some(ep);
                 }

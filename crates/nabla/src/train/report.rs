@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{predicted_class, BatchSource, Metrics};
+use super::{predicted_class, BatchSource, Metrics, OutputMetrics};
 use crate::nn::{Sequential, Workspace};
 use crate::{Error, Result};
 
@@ -176,32 +176,78 @@ impl ConfusionMatrix {
 /// `loss` = MSE, RMSE, MAE and R² = 1 − SS_res / SS_tot (0 when the truth is constant).
 /// Accumulated in f64. Errors when the lengths differ or there are no values.
 pub fn regression_metrics(predicted: &[f32], truth: &[f32]) -> Result<Metrics> {
-    if predicted.len() != truth.len() || truth.is_empty() {
+    regression_metrics_by_output(predicted, truth, 1)
+}
+
+/// [`regression_metrics`] for rows of `outputs` values (row-major): each output's RMSE, MAE
+/// and R² in [`Metrics::per_output`] (when `outputs > 1`), and overall `loss` = MSE and RMSE,
+/// MAE over every value, R² the mean of the outputs' R². Errors when the lengths differ, there
+/// are no values, or the length is not a whole number of rows.
+pub fn regression_metrics_by_output(
+    predicted: &[f32],
+    truth: &[f32],
+    outputs: usize,
+) -> Result<Metrics> {
+    if predicted.len() != truth.len()
+        || truth.is_empty()
+        || outputs == 0
+        || !truth.len().is_multiple_of(outputs)
+    {
         return Err(Error::ShapeMismatch {
             op: "regression metrics (predicted vs truth)",
             lhs: vec![predicted.len()],
-            rhs: vec![truth.len()],
+            rhs: vec![truth.len(), outputs],
         });
     }
-    let n = truth.len() as f64;
-    let mean = truth.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let (mut se, mut ae, mut ss_tot) = (0.0f64, 0.0f64, 0.0f64);
-    for (&p, &t) in predicted.iter().zip(truth) {
-        let e = p as f64 - t as f64;
-        se += e * e;
-        ae += e.abs();
-        ss_tot += (t as f64 - mean).powi(2);
+    let n = (truth.len() / outputs) as f64;
+    let mut mean = vec![0f64; outputs];
+    for row in truth.chunks_exact(outputs) {
+        for (m, &t) in mean.iter_mut().zip(row) {
+            *m += t as f64 / n;
+        }
     }
-    Ok(Metrics {
-        loss: (se / n) as f32,
-        accuracy: None,
-        rmse: Some((se / n).sqrt() as f32),
-        mae: Some((ae / n) as f32),
-        r2: Some(if ss_tot > 0.0 {
-            (1.0 - se / ss_tot) as f32
+    let (mut se, mut ae, mut ss_tot) = (
+        vec![0f64; outputs],
+        vec![0f64; outputs],
+        vec![0f64; outputs],
+    );
+    for (prow, trow) in predicted
+        .chunks_exact(outputs)
+        .zip(truth.chunks_exact(outputs))
+    {
+        for j in 0..outputs {
+            let e = prow[j] as f64 - trow[j] as f64;
+            se[j] += e * e;
+            ae[j] += e.abs();
+            ss_tot[j] += (trow[j] as f64 - mean[j]).powi(2);
+        }
+    }
+    let r2 = |j: usize| {
+        if ss_tot[j] > 0.0 {
+            1.0 - se[j] / ss_tot[j]
         } else {
             0.0
-        }),
+        }
+    };
+    let k = outputs as f64;
+    let mse = se.iter().sum::<f64>() / (n * k);
+    let per_output = match outputs {
+        1 => vec![],
+        _ => (0..outputs)
+            .map(|j| OutputMetrics {
+                rmse: (se[j] / n).sqrt() as f32,
+                mae: (ae[j] / n) as f32,
+                r2: r2(j) as f32,
+            })
+            .collect(),
+    };
+    Ok(Metrics {
+        loss: mse as f32,
+        accuracy: None,
+        rmse: Some(mse.sqrt() as f32),
+        mae: Some((ae.iter().sum::<f64>() / (n * k)) as f32),
+        r2: Some(((0..outputs).map(r2).sum::<f64>() / k) as f32),
+        per_output,
     })
 }
 
@@ -274,6 +320,20 @@ mod tests {
         assert!((m.r2.unwrap() - (1.0 - 6.0 / 5.0)).abs() < 1e-6);
         assert!(regression_metrics(&[1.0], &[1.0, 2.0]).is_err());
         assert!(regression_metrics(&[], &[]).is_err());
+        // Two outputs: the first is the case above, the second predicted exactly (R² 1).
+        let (p, t) = (
+            [2.0, 7.0, 1.0, 8.0, 5.0, 9.0, 4.0, 6.0],
+            [1.0, 7.0, 2.0, 8.0, 3.0, 9.0, 4.0, 6.0],
+        );
+        let m = regression_metrics_by_output(&p, &t, 2).unwrap();
+        assert_eq!(m.per_output.len(), 2);
+        assert!((m.per_output[0].rmse - 1.5f32.sqrt()).abs() < 1e-6);
+        assert!((m.per_output[0].r2 - (1.0 - 6.0 / 5.0)).abs() < 1e-6);
+        assert_eq!((m.per_output[1].rmse, m.per_output[1].r2), (0.0, 1.0));
+        // Overall: the MSE over every value, the mean of the two R².
+        assert!((m.loss - 6.0 / 8.0).abs() < 1e-6);
+        assert!((m.r2.unwrap() - (1.0 + (1.0 - 6.0 / 5.0)) / 2.0).abs() < 1e-6);
+        assert!(regression_metrics_by_output(&p[..7], &t[..7], 2).is_err());
     }
 
     #[test]

@@ -8,7 +8,8 @@ mod report;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    critical, eval, explain, grad, gradcheck, graph, inspect, minimize, plot, predict, train,
+    critical, eval, explain, export, grad, gradcheck, graph, inspect, minimize, plot, predict,
+    train,
 };
 
 /// Calculus for neural networks from the command line.
@@ -19,7 +20,7 @@ use commands::{
     about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points; \
 train, evaluate, inspect and gradient-check feedforward networks on CSV, MNIST and built-in data",
     long_about = "Calculus for neural networks: symbolic derivatives (grad), gradient descent (minimize), \
-critical points (critical); and feedforward networks: train, eval, predict, inspect, gradcheck. \
+critical points (critical); and feedforward networks: train, eval, predict, inspect, export (ONNX), gradcheck. \
 `nabla train` alone trains a digit classifier on built-in data and reports its test accuracy.\n\n\
 Expressions use numbers, variables, + - * / ^ (^ binds tightest, right-associative; -x^2 is -(x^2)), \
 parentheses, the constants pi and e, and the functions sin cos tan exp log ln sqrt abs tanh sigmoid \
@@ -41,6 +42,7 @@ enum Command {
     Eval(eval::Args),
     Predict(predict::Args),
     Inspect(inspect::Args),
+    Export(export::Args),
     Gradcheck(Box<gradcheck::Args>),
     Plot(plot::Args),
     Explain(explain::Args),
@@ -74,6 +76,7 @@ fn main() {
         Command::Plot(args) => plot::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Export(args) => export::run(args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {}", err.message);

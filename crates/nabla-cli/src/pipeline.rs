@@ -755,10 +755,7 @@ pub fn load_for_model(
     if let Some(s) = &meta.standardization {
         s.apply(&mut data).map_err(lib_err)?;
     }
-    let target_scaler = match &meta.target_standardization {
-        Some(s) if s.mean.len() == 1 && s.std.len() == 1 => Some(s.clone()),
-        _ => None,
-    };
+    let target_scaler = meta.target_scaler().cloned();
     if let (Some(ts), Target::Values { .. }) = (&target_scaler, &data.target) {
         ts.apply_target(&mut data).map_err(lib_err)?;
     }

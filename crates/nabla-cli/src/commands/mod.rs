@@ -5,6 +5,7 @@
 pub mod critical;
 pub mod eval;
 pub mod explain;
+pub mod export;
 pub mod grad;
 pub mod gradcheck;
 pub mod graph;

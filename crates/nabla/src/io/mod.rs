@@ -7,6 +7,8 @@
 //! by earlier releases: an [`MlpConfig`]), standardisation, class labels and training summary
 //! back from the metadata, so the file alone rebuilds the whole model.
 
+pub mod onnx;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Write;
@@ -79,6 +81,14 @@ impl ModelMeta {
             Some(a) if self.input_shape.is_empty() => a.inputs,
             _ => self.input_shape.iter().product(),
         }
+    }
+
+    /// The regression target's standardisation when it is the one-column map that prediction
+    /// inverts (outputs are `z · std + mean`), else `None`.
+    pub fn target_scaler(&self) -> Option<&Standardizer> {
+        self.target_standardization
+            .as_ref()
+            .filter(|s| s.mean.len() == 1 && s.std.len() == 1)
     }
 }
 
@@ -371,7 +381,7 @@ pub fn load_model_with(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::nn::Activation;
 
@@ -381,7 +391,7 @@ mod tests {
         d
     }
 
-    fn meta_for(cfg: &MlpConfig) -> ModelMeta {
+    pub(super) fn meta_for(cfg: &MlpConfig) -> ModelMeta {
         ModelMeta {
             format_version: FORMAT_VERSION,
             input_shape: vec![cfg.inputs],

@@ -396,6 +396,15 @@ fn fixed_class_names_and_optional_target() {
     };
     let ds = csv_with("a,b\n1,2\n", &unnamed).unwrap();
     assert_eq!((ds.n_features, ds.task()), (2, None));
+    // Ignored, the target column is dropped unread: unknown and empty cells are no error.
+    let ignored = LoadOptions {
+        target: Some("y".into()),
+        ignore_target: true,
+        ..fixed
+    };
+    let ds = csv_with("a,y\n1,maybe\n2,\n", &ignored).unwrap();
+    assert_eq!((ds.n_features, ds.len()), (1, 2));
+    assert_eq!(ds.target, Target::None);
 }
 
 // ---------------------------------------------------------------- gzip

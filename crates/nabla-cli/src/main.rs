@@ -8,8 +8,8 @@ mod report;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    convert, critical, eval, explain, grad, gradcheck, graph, inspect, minimize, plot, predict,
-    train,
+    convert, critical, eval, explain, export, grad, gradcheck, graph, inspect, minimize, plot,
+    predict, train,
 };
 
 /// Calculus for neural networks from the command line.
@@ -20,7 +20,7 @@ use commands::{
     about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points; \
 train, evaluate, inspect and gradient-check feedforward networks on CSV, FANN, MNIST and built-in data",
     long_about = "Calculus for neural networks: symbolic derivatives (grad), gradient descent (minimize), \
-critical points (critical); and feedforward networks: train, eval, predict, inspect, gradcheck; convert between CSV and FANN files. \
+critical points (critical); and feedforward networks: train, eval, predict, inspect, export (ONNX), gradcheck; convert between CSV and FANN files. \
 `nabla train` alone trains a digit classifier on built-in data and reports its test accuracy.\n\n\
 Expressions use numbers, variables, + - * / ^ (^ binds tightest, right-associative; -x^2 is -(x^2)), \
 parentheses, the constants pi and e, and the functions sin cos tan exp log ln sqrt abs tanh sigmoid \
@@ -42,6 +42,7 @@ enum Command {
     Eval(eval::Args),
     Predict(predict::Args),
     Inspect(inspect::Args),
+    Export(export::Args),
     Gradcheck(Box<gradcheck::Args>),
     Plot(plot::Args),
     Explain(explain::Args),
@@ -77,6 +78,7 @@ fn main() {
         Command::Explain(args) => explain::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Export(args) => export::run(args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {}", err.message);

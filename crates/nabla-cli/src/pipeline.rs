@@ -229,6 +229,7 @@ pub fn prepare_data(flags: &DataFlags, seed: u64) -> Result<Prepared, CliError> 
         task: task_choice(flags.task),
         target_required: true,
         class_names: None,
+        ignore_target: false,
     };
     let loaded = load_source(&source, &opts).map_err(lib_err)?;
     let image_shape = loaded.image_shape.clone();
@@ -270,6 +271,7 @@ pub fn prepare_data(flags: &DataFlags, seed: u64) -> Result<Prepared, CliError> 
             },
             target_required: true,
             class_names: (task == Task::Classify).then(|| class_names.clone()),
+            ignore_target: false,
         };
         let t = load_source(test_source, &test_opts).map_err(lib_err)?;
         let t = t.test.unwrap_or(t.train);
@@ -349,6 +351,21 @@ pub fn prepare_data(flags: &DataFlags, seed: u64) -> Result<Prepared, CliError> 
         truth,
         source,
         image_shape,
+    })
+}
+
+/// The banner's note when `--task auto` made a classifier of a target column that holds just
+/// two numbers (0/1 labels, or a measurement that happens to take two values), naming the
+/// flag that fits it as a regression instead.
+pub fn auto_task_note(flags: &DataFlags, data: &Prepared) -> Option<String> {
+    let numbers = data.class_names.iter().all(|c| c.parse::<f64>().is_ok());
+    let two_numbers = data.task == Task::Classify && data.class_names.len() == 2 && numbers;
+    (flags.task == TaskFlag::Auto && two_numbers).then(|| {
+        format!(
+            "task: classification, because --task auto reads a target of two numbers ({}) as \
+             two classes; pass --task regress to fit it as values",
+            data.class_names.join(", ")
+        )
     })
 }
 
@@ -736,6 +753,8 @@ pub fn load_for_model(
         },
         target_required,
         class_names: (!regression).then(|| meta.class_labels.clone()),
+        // Prediction drops the target column unread, whatever its cells hold.
+        ignore_target: !target_required,
     };
     let loaded = load_source(source, &opts).map_err(|e| match e {
         nabla::Error::Data { ref msg, .. } if msg.contains("not one of the classes") => {
@@ -770,10 +789,7 @@ pub fn load_for_model(
     if let Some(s) = &meta.standardization {
         s.apply(&mut data).map_err(lib_err)?;
     }
-    let target_scaler = match &meta.target_standardization {
-        Some(s) if !s.mean.is_empty() && s.mean.len() == s.std.len() => Some(s.clone()),
-        _ => None,
-    };
+    let target_scaler = meta.target_scaler().cloned();
     if let (Some(ts), Target::Values { .. }) = (&target_scaler, &data.target) {
         ts.apply_target(&mut data).map_err(lib_err)?;
     }
@@ -848,12 +864,10 @@ pub fn metrics_json(m: &nabla::train::Metrics) -> serde_json::Value {
     use crate::commands::json_number;
     let mut o = serde_json::Map::new();
     o.insert("loss".into(), json_number(m.loss as f64));
-    for (k, v) in [
-        ("accuracy", m.accuracy),
-        ("rmse", m.rmse),
-        ("mae", m.mae),
-        ("r2", m.r2),
-    ] {
+    if let Some(a) = m.accuracy {
+        o.insert("accuracy".into(), json_number(a));
+    }
+    for (k, v) in [("rmse", m.rmse), ("mae", m.mae), ("r2", m.r2)] {
         if let Some(v) = v {
             o.insert(k.into(), json_number(v as f64));
         }

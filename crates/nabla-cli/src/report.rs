@@ -39,7 +39,7 @@ pub fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn pct(v: f32) -> String {
+fn pct(v: f64) -> String {
     format!("{:.2}%", 100.0 * v)
 }
 
@@ -63,12 +63,13 @@ pub fn render_report(input: &ReportInput) -> Result<String, String> {
 
     h.push_str("<h2>Final metrics</h2>\n<table><tr><th class=\"l\">split</th><th>loss</th><th>accuracy</th><th>RMSE</th><th>MAE</th><th>R²</th></tr>\n");
     let opt = |v: Option<f32>, f: &dyn Fn(f32) -> String| v.map(f).unwrap_or_else(|| "–".into());
+    let accuracy = |v: Option<f64>| v.map(pct).unwrap_or_else(|| "–".into());
     for (split, m) in &input.final_metrics {
         h.push_str(&format!(
             "<tr><td class=\"l\">{}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             html_escape(split),
             m.loss,
-            opt(m.accuracy, &pct),
+            accuracy(m.accuracy),
             opt(m.rmse, &|v| format!("{v:.4}")),
             opt(m.mae, &|v| format!("{v:.4}")),
             opt(m.r2, &|v| format!("{v:.4}")),
@@ -172,7 +173,7 @@ mod tests {
         )
     }
 
-    fn real_report() -> (ReportInput, f32) {
+    fn real_report() -> (ReportInput, f64) {
         let (train, _, _) = blobs(300, 1);
         let (val, vx, vy) = blobs(90, 2);
         let mut net = Sequential::mlp(
@@ -210,7 +211,7 @@ mod tests {
         let accuracy = m.accuracy.unwrap();
         let correct: usize = (0..3).map(|k| counts[k][k]).sum();
         assert_eq!(
-            correct as f32 / vy.len() as f32,
+            correct as f64 / vy.len() as f64,
             accuracy,
             "confusion diagonal vs accuracy"
         );

@@ -441,13 +441,7 @@ fn gradcheck_takes_an_arch_too() {
 
 #[test]
 fn the_readme_network_and_its_inspect_table_are_what_the_binary_gives() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let section = readme
-        .split("<!-- cnn:begin -->")
-        .nth(1)
-        .and_then(|s| s.split("<!-- cnn:end -->").next())
-        .expect("README has the convolutional networks section");
+    let section = common::readme_section("cnn");
     let arch = section
         .split("$ nabla train --arch \"")
         .nth(1)

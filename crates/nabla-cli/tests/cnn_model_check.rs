@@ -12,7 +12,9 @@ mod lib_common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{check_model_py, nabla_cmd, ok, python_check_passes, python_tmpdir, s, stdout};
+use common::{
+    check_model_py, nabla_cmd, ok, python_check_passes, python_tmpdir, s, stdout, with_number_moved,
+};
 use nabla::data::{load_source, LoadOptions, Standardizer};
 use nabla::io::{save_model, ModelMeta};
 use nabla::loss::Loss;
@@ -115,14 +117,8 @@ fn python_recomputes_a_trained_cnn_and_rejects_wrong_probabilities() {
     eprintln!("{report}");
 
     // One probability moved by 1e-4 (ten times the tolerance) must be caught.
-    let text = std::fs::read_to_string(&pred).unwrap();
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    let mut fields: Vec<String> = lines[500].split(',').map(String::from).collect();
-    let p: f64 = fields[3].parse().unwrap();
-    fields[3] = (p + 1e-4).to_string();
-    lines[500] = fields.join(",");
     let wrong = d.join("wrong.csv");
-    std::fs::write(&wrong, lines.join("\n") + "\n").unwrap();
+    with_number_moved(&pred, 500, 3, 1e-4, &wrong);
     let o = check_model_py(&model, &data, &wrong);
     assert!(!o.status.success(), "{}", stdout(&o));
     let msg = String::from_utf8_lossy(&o.stderr);

@@ -67,6 +67,9 @@ pub enum Error {
     /// A model file or model description that is wrong (corrupt, foreign, mismatched).
     #[error("model {path}: {msg}")]
     Model { path: String, msg: String },
+    /// A model that a file format cannot express (e.g. a custom layer in ONNX).
+    #[error("cannot export to {format}: {msg}")]
+    Export { format: &'static str, msg: String },
     /// Training produced a non-finite loss or gradient.
     #[error("training diverged at epoch {epoch}, batch {batch}: {msg}")]
     Diverged {

@@ -90,3 +90,18 @@ fn a_user_defined_layer_trains_saves_reloads_and_predicts() {
 fn test_rows(data: &ArrayData, rows: usize) -> Vec<f32> {
     data.x[..rows * data.n_features].to_vec()
 }
+
+#[test]
+fn a_network_with_a_custom_layer_cannot_be_exported_to_onnx_and_says_which_layer() {
+    let net = model(3);
+    let meta = common::classifier_meta(&["a", "b", "c"], &["x1", "x2"], "blobs");
+    let e = nabla::io::onnx::check_exportable(&net, &meta).unwrap_err();
+    assert!(matches!(e, nabla::Error::Export { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("cannot export to ONNX") && text.contains("'scale_shift'"),
+        "{text}"
+    );
+    let e = nabla::io::onnx::to_onnx_bytes(&net, &meta).unwrap_err();
+    assert_eq!(e.to_string(), text);
+}

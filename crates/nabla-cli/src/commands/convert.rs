@@ -56,8 +56,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let opts = LoadOptions {
         target: args.target.clone(),
         task: crate::pipeline::task_choice(args.task),
-        target_required: true,
-        class_names: None,
+        ..LoadOptions::default()
     };
     let loaded = load_source(&args.input, &opts).map_err(lib_err)?;
     let data = loaded.test.unwrap_or(loaded.train);

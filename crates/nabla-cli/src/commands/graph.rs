@@ -273,8 +273,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     } else {
         dot.into_bytes()
     };
-    std::fs::write(&args.out, bytes)
-        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", args.out.display())))?;
+    nabla::io::write_atomic(&args.out, &bytes).map_err(crate::pipeline::lib_err)?;
     println!(
         "wrote {} ({}, {} nodes): {summary_line}",
         args.out.display(),

@@ -72,6 +72,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     let total = net.num_parameters();
     let outputs = net.output_size();
+    // Whether `nabla export --format onnx` can write the model, and why not.
+    let onnx = nabla::io::onnx::check_exportable(&net, &meta);
     if args.json {
         let mut summary = json!({
             "model": args.model.display().to_string(),
@@ -91,6 +93,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         });
         if shapes.is_some() {
             summary["input_shape"] = json!(net.input_shape());
+            summary["onnx_export"] = match &onnx {
+                Ok(()) => json!({"exportable": true, "opset": nabla::io::onnx::OPSET}),
+                Err(e) => json!({"exportable": false, "reason": e.to_string()}),
+            };
         }
         return print_json(&summary);
     }
@@ -164,6 +170,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
             t.mean.first().copied().unwrap_or(0.0),
             t.std.first().copied().unwrap_or(1.0)
         );
+    }
+    match &onnx {
+        // (format-1 files print as their release printed them)
+        _ if shapes.is_none() => {}
+        Ok(()) => println!(
+            "onnx export: yes (opset {}; nabla export --model {} --format onnx --out FILE.onnx)",
+            nabla::io::onnx::OPSET,
+            args.model.display()
+        ),
+        Err(e) => println!("onnx export: no ({e})"),
     }
     let tr = &meta.training;
     if let Some(e) = tr.get("epochs_run") {

@@ -6,6 +6,7 @@ pub mod convert;
 pub mod critical;
 pub mod eval;
 pub mod explain;
+pub mod export;
 pub mod grad;
 pub mod gradcheck;
 pub mod graph;

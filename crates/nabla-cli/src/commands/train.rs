@@ -489,7 +489,7 @@ impl Callback for Monitor<'_> {
             o.insert("epoch".into(), json!(record.epoch));
             o.insert("test_loss".into(), super::json_number(t.loss as f64));
             if let Some(a) = t.accuracy {
-                o.insert("test_accuracy".into(), super::json_number(a as f64));
+                o.insert("test_accuracy".into(), super::json_number(a));
             }
             if let Some(r2) = t.r2 {
                 o.insert("test_r2".into(), super::json_number(r2 as f64));
@@ -568,6 +568,13 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(defaults::OUT));
+    // A file that cannot be written fails now, not after training.
+    for path in std::iter::once(&out)
+        .chain(&args.history)
+        .chain(&args.report)
+    {
+        nabla::io::check_output_path(path).map_err(lib_err)?;
+    }
     let data = pipeline::prepare_data(&args.data, args.seed)?;
     if args.track_test && data.test.as_ref().is_none_or(|t| t.is_empty()) {
         return Err(CliError::usage(
@@ -665,6 +672,9 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
                 "off"
             }
         );
+        if let Some(note) = pipeline::auto_task_note(&args.data, &data) {
+            eprintln!("{note}");
+        }
         eprintln!(
             "network: {} ({}), {} parameters",
             plan.describe(),

@@ -96,27 +96,89 @@ pub fn python_tmpdir(tag: &str) -> Option<PathBuf> {
     (!skip_python()).then(|| tmpdir(tag))
 }
 
-/// Run tests/python/check_model.py on a model, the data it predicted and the `predict --proba`
-/// output, with the interpreter `$NABLA_PYTHON` (default `python3`).
-pub fn check_model_py(model: &Path, data: &Path, predictions: &Path) -> Output {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_model.py");
-    let python = std::env::var("NABLA_PYTHON").unwrap_or_else(|_| "python3".into());
-    Command::new(&python)
-        .arg(script)
-        .args([model, data, predictions])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {python} ({e}); set NABLA_SKIP_PYTHON=1 to skip"))
+/// A Python script under tests/python that checks a model against `nabla predict`'s output,
+/// run with the interpreter `$NABLA_PYTHON` (default `python3`).
+pub struct PythonCheck {
+    /// The script's file name.
+    pub script: &'static str,
+    /// The packages it needs, for the message when it fails.
+    pub needs: &'static str,
 }
 
-/// [`check_model_py`], asserting that the check passed; what it printed.
+/// tests/python/check_model.py: MODEL.safetensors DATA PREDICTIONS (from `predict --proba`).
+pub const CHECK_MODEL: PythonCheck = PythonCheck {
+    script: "check_model.py",
+    needs: "numpy and safetensors",
+};
+
+/// tests/python/check_onnx.py: MODEL.onnx DATA PREDICTIONS (from `predict [--proba]`).
+pub const CHECK_ONNX: PythonCheck = PythonCheck {
+    script: "check_onnx.py",
+    needs: "onnx and onnxruntime",
+};
+
+impl PythonCheck {
+    /// Run the script on a model, the data it predicted and the predictions.
+    pub fn run(&self, model: &Path, data: &Path, predictions: &Path) -> Output {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/python")
+            .join(self.script);
+        let python = std::env::var("NABLA_PYTHON").unwrap_or_else(|_| "python3".into());
+        Command::new(&python)
+            .arg(script)
+            .args([model, data, predictions])
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {python} ({e}); set NABLA_SKIP_PYTHON=1 to skip")
+            })
+    }
+
+    /// [`PythonCheck::run`], asserting that the check passed; what it printed.
+    pub fn passes(&self, model: &Path, data: &Path, predictions: &Path) -> String {
+        let o = self.run(model, data, predictions);
+        assert!(
+            o.status.success(),
+            "the Python check {} failed (run .ci/install-test-deps for {}, or set \
+             NABLA_SKIP_PYTHON=1):\n{}{}",
+            self.script,
+            self.needs,
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+}
+
+/// [`CHECK_MODEL`] run on a model, the data it predicted and the `predict --proba` output.
+pub fn check_model_py(model: &Path, data: &Path, predictions: &Path) -> Output {
+    CHECK_MODEL.run(model, data, predictions)
+}
+
+/// [`CHECK_MODEL`], asserting that the check passed; what it printed.
 pub fn python_check_passes(model: &Path, data: &Path, predictions: &Path) -> String {
-    let o = check_model_py(model, data, predictions);
-    assert!(
-        o.status.success(),
-        "the Python check failed (run .ci/install-test-deps for numpy and safetensors, or set \
-         NABLA_SKIP_PYTHON=1):\n{}{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
+    CHECK_MODEL.passes(model, data, predictions)
+}
+
+/// A copy of the CSV `path` at `out` with the number in field `field` (0-based) of line `line`
+/// (0-based, the header being line 0) moved by `by`: a prediction a check must reject.
+pub fn with_number_moved(path: &Path, line: usize, field: usize, by: f64, out: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut fields: Vec<String> = lines[line].split(',').map(String::from).collect();
+    let v: f64 = fields[field].parse().unwrap();
+    fields[field] = (v + by).to_string();
+    lines[line] = fields.join(",");
+    std::fs::write(out, lines.join("\n") + "\n").unwrap();
+}
+
+/// The README's section between `<!-- NAME:begin -->` and `<!-- NAME:end -->`.
+pub fn readme_section(name: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    readme
+        .split(&format!("<!-- {name}:begin -->"))
+        .nth(1)
+        .and_then(|s| s.split(&format!("<!-- {name}:end -->")).next())
+        .unwrap_or_else(|| panic!("README has no section '{name}'"))
+        .to_string()
 }

@@ -236,14 +236,15 @@ def read_predictions(pred_path, labels):
     return [r[0] for r in pred[1:]], got
 
 
-def compare(what, proba, got):
-    """The largest |difference| of two probability tables; exits when it is above TOLERANCE."""
+def compare(what, proba, got, values="probabilities"):
+    """The largest |difference| of two tables of `values` (probabilities unless said); exits
+    when it is above TOLERANCE."""
     if got.shape != proba.shape:
-        raise SystemExit(f"{what}: {proba.shape} probabilities, the predictions have {got.shape}")
+        raise SystemExit(f"{what}: {proba.shape} {values}, the predictions have {got.shape}")
     worst = float(np.abs(got - proba).max())
     if worst > TOLERANCE:
         row = int(np.abs(got - proba).max(axis=1).argmax())
-        raise SystemExit(f"{what}: probabilities differ by {worst:.3e} (first worst: row {row})")
+        raise SystemExit(f"{what}: {values} differ by {worst:.3e} (first worst: row {row})")
     return worst
 
 

@@ -30,7 +30,8 @@ pub(crate) const AUTO_MAX_CLASSES: usize = 20;
 /// column is read as comma-separated column names: several targets, a regression with one
 /// output per column (every cell a finite number, like a feature). With
 /// `opts.target_required == false`, a named target the header lacks, or no name at all, means
-/// no target: every column is then a feature.
+/// no target: every column is then a feature. With `opts.ignore_target`, the target column is
+/// dropped unread (no target).
 ///
 /// Target interpretation, [`TaskChoice`]:
 /// * `Classify`: every distinct cell is a class. When all cells are numbers, classes are
@@ -184,6 +185,9 @@ pub fn load_csv_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Re
         }
         for (c, field) in record.iter().enumerate() {
             if Some(c) == target_col {
+                if opts.ignore_target {
+                    continue;
+                }
                 let cell = field.trim_ascii();
                 if cell.is_empty() {
                     return Err(err_at(line, Some(&names[c]), "empty target value".into()));
@@ -227,6 +231,7 @@ pub fn load_csv_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Re
             names: target_cols.iter().map(|&c| names[c].clone()).collect(),
         },
         None => Target::None,
+        Some(_) if opts.ignore_target => Target::None,
         Some(c) => {
             let cells = TargetCells {
                 arena: &target_arena,

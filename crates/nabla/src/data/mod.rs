@@ -151,6 +151,10 @@ pub struct LoadOptions {
     /// Fixed class names (a trained model's). When set, every target cell must be one of them
     /// and labels index this list; a single class is then allowed.
     pub class_names: Option<Vec<String>>,
+    /// When true, a CSV's target column (if the file has it) is left out of the features and
+    /// not read at all, giving [`Target::None`]: prediction, where a label the model never saw
+    /// or an empty target cell must not be an error.
+    pub ignore_target: bool,
 }
 
 impl Default for LoadOptions {
@@ -160,6 +164,7 @@ impl Default for LoadOptions {
             task: TaskChoice::Auto,
             target_required: true,
             class_names: None,
+            ignore_target: false,
         }
     }
 }

@@ -396,6 +396,15 @@ fn fixed_class_names_and_optional_target() {
     };
     let ds = csv_with("a,b\n1,2\n", &unnamed).unwrap();
     assert_eq!((ds.n_features, ds.task()), (2, None));
+    // Ignored, the target column is dropped unread: unknown and empty cells are no error.
+    let ignored = LoadOptions {
+        target: Some("y".into()),
+        ignore_target: true,
+        ..fixed
+    };
+    let ds = csv_with("a,y\n1,maybe\n2,\n", &ignored).unwrap();
+    assert_eq!((ds.n_features, ds.len()), (1, 2));
+    assert_eq!(ds.target, Target::None);
 }
 
 // ---------------------------------------------------------------- gzip
@@ -908,9 +917,7 @@ fn image_sources_give_the_shape_of_one_image_and_tables_none() {
 fn several_target_columns_make_a_multi_output_regression() {
     let opts = LoadOptions {
         target: Some("y0, y2".into()),
-        task: TaskChoice::Auto,
-        target_required: true,
-        class_names: None,
+        ..LoadOptions::default()
     };
     let ds = csv_with("a,y0,b,y2\n1,0.5,2,7\n3,1.5,4,9\n5,2.5,6,8\n", &opts).unwrap();
     let columns = (ds.feature_names.clone(), ds.target.outputs());

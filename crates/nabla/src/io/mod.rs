@@ -7,6 +7,8 @@
 //! by earlier releases: an [`MlpConfig`]), standardisation, class labels and training summary
 //! back from the metadata, so the file alone rebuilds the whole model.
 
+pub mod onnx;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Write;
@@ -80,6 +82,14 @@ impl ModelMeta {
             _ => self.input_shape.iter().product(),
         }
     }
+
+    /// The regression targets' standardisation when it is the per-output map that prediction
+    /// inverts (output j is `z_j · std_j + mean_j`), else `None`.
+    pub fn target_scaler(&self) -> Option<&Standardizer> {
+        self.target_standardization
+            .as_ref()
+            .filter(|s| !s.mean.is_empty() && s.mean.len() == s.std.len())
+    }
 }
 
 /// Tensors and header metadata of a safetensors file.
@@ -100,8 +110,18 @@ impl ModelFile {
                 "has no nabla metadata (a plain state dict?); use it with `train --init-from`",
             ));
         };
-        let meta: ModelMeta = serde_json::from_str(text)
-            .map_err(|e| model_err(path, format!("nabla metadata is not valid: {e}")))?;
+        let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            model_err(
+                path,
+                format!("its metadata (header entry '{META_KEY}') is not JSON: {e}"),
+            )
+        })?;
+        let meta: ModelMeta = serde_json::from_value(json).map_err(|e| {
+            model_err(
+                path,
+                format!("its metadata (header entry '{META_KEY}') is not a nabla model's: {e}"),
+            )
+        })?;
         if meta.format_version > FORMAT_VERSION {
             return Err(model_err(
                 path,
@@ -149,6 +169,7 @@ impl ModelFile {
             .collect();
         net.load_state_dict(&weights)
             .map_err(|e| with_path(e, path))?;
+        check_meta_fits(&meta, &net).map_err(|msg| model_err(path, msg))?;
         net.set_training(false);
         // A format-1 file describes its layers through the MLP settings; list them as format 2
         // does, so that callers read one description.
@@ -156,6 +177,69 @@ impl ModelFile {
         meta.input_shape = net.input_shape().to_vec();
         meta.layers = net.specs();
         Ok((net, meta))
+    }
+}
+
+/// The metadata's standardisation, class labels and feature names agree with the network's
+/// input and output sizes; the message names what contradicts what.
+fn check_meta_fits(meta: &ModelMeta, net: &Sequential) -> std::result::Result<(), String> {
+    let (inputs, outputs) = (net.input_size(), net.output_size());
+    if let Some(s) = &meta.standardization {
+        if s.mean.len() != inputs || s.std.len() != inputs {
+            return Err(format!(
+                "its standardisation has {} means and {} standard deviations, but the network \
+                 takes {inputs} features",
+                s.mean.len(),
+                s.std.len()
+            ));
+        }
+    }
+    if let Some(t) = &meta.target_standardization {
+        if t.mean.len() != t.std.len() || t.mean.len() != outputs {
+            return Err(format!(
+                "its target standardisation has {} means and {} standard deviations, but the \
+                 network has {outputs} outputs (expected one of each per output)",
+                t.mean.len(),
+                t.std.len()
+            ));
+        }
+    }
+    let labels = meta.class_labels.len();
+    let labels_fit = labels == 0 || labels == outputs || (outputs == 1 && labels == 2);
+    if meta.task == Task::Classify && !labels_fit {
+        let s = if labels == 1 { "" } else { "s" };
+        return Err(format!(
+            "it lists {labels} class label{s}, but the network has {outputs} outputs"
+        ));
+    }
+    let names = meta.feature_names.len();
+    if names != 0 && names != inputs {
+        return Err(format!(
+            "it lists {names} feature names, but the network takes {inputs} features"
+        ));
+    }
+    Ok(())
+}
+
+/// Check that `path` can name a file to write: it names a file (not `dir/` or `..`), is not
+/// a directory, and its folder exists. [`write_atomic`] checks this first; a command that
+/// works long before writing (training) checks it up front, so that a bad `--out` fails at
+/// once.
+pub fn check_output_path(path: &Path) -> Result<()> {
+    let bad = |msg: String| Error::param("output path", msg);
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(bad(format!("{shown} is a directory; name a file to write")));
+    }
+    if path.file_name().is_none() || path.as_os_str().to_string_lossy().ends_with('/') {
+        return Err(bad(format!("'{shown}' names no file")));
+    }
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(bad(format!(
+            "{shown}: the folder {} does not exist",
+            dir.display()
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -176,6 +260,7 @@ fn with_path(e: Error, path: &Path) -> Error {
 /// Write `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk,
 /// then renamed over the target, so a crash leaves either the old file or the new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    check_output_path(path)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => Path::new(".").to_path_buf(),
@@ -371,7 +456,7 @@ pub fn load_model_with(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::nn::Activation;
 
@@ -381,7 +466,7 @@ mod tests {
         d
     }
 
-    fn meta_for(cfg: &MlpConfig) -> ModelMeta {
+    pub(super) fn meta_for(cfg: &MlpConfig) -> ModelMeta {
         ModelMeta {
             format_version: FORMAT_VERSION,
             input_shape: vec![cfg.inputs],
@@ -470,6 +555,39 @@ mod tests {
             })
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn an_output_path_must_name_a_file_in_an_existing_folder() {
+        let dir = tmpdir("outpath");
+        let e = write_atomic(&dir, b"x").unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        let e = check_output_path(&dir.join("none").join("f.bin")).unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        let e = check_output_path(Path::new("no-such-folder-here/")).unwrap_err();
+        assert!(e.to_string().contains("names no file"), "{e}");
+        check_output_path(&dir.join("new.bin")).unwrap();
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "nothing written");
+    }
+
+    #[test]
+    fn metadata_that_contradicts_the_network_is_refused() {
+        let cfg = MlpConfig::new(2, [3], 3);
+        let net = Sequential::mlp(&cfg).unwrap();
+        let dir = tmpdir("contradict");
+        let mut two_labels = meta_for(&cfg);
+        two_labels.class_labels.pop();
+        let mut names = meta_for(&cfg);
+        names.feature_names.push("x3".into());
+        for (meta, want) in [
+            (two_labels, "2 class labels, but the network has 3 outputs"),
+            (names, "3 feature names, but the network takes 2 features"),
+        ] {
+            let path = dir.join("m.safetensors");
+            save_model(&path, &net, &meta, &BTreeMap::new()).unwrap();
+            let e = load_model(&path).unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains("m.safetensors"), "{e}");
+        }
     }
 
     #[test]

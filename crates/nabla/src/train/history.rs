@@ -8,8 +8,8 @@
 //! [`HistoryTable`]; [`History::table`] gives the same table without a file.
 //!
 //! Figures are written in Rust's shortest round-trip notation, so reading a file back and
-//! narrowing a loss, accuracy or gradient norm to `f32` gives exactly the value trained; the
-//! learning rate (an `f64`) comes back exactly as it is.
+//! narrowing a loss or gradient norm to `f32` gives exactly the value trained; the learning
+//! rate and the accuracies (exact ratios, `f64`) come back exactly as they are.
 
 use std::path::Path;
 
@@ -208,7 +208,9 @@ impl History {
             out.push_str(&format!(",{GRAD_NORM}_{n}"));
         }
         out.push('\n');
-        let opt = |v: Option<f32>| v.map(|v| v.to_string()).unwrap_or_default();
+        fn opt<T: ToString>(v: Option<T>) -> String {
+            v.map(|v| v.to_string()).unwrap_or_default()
+        }
         for e in &self.epochs {
             out.push_str(&format!(
                 "{},{},{},{},{},{}",
@@ -239,14 +241,14 @@ impl History {
                 .iter()
                 .map(|e| Some(f64::from(e.train_loss)))
                 .collect(),
-            train_accuracy: epochs.iter().map(|e| wide(e.train_accuracy)).collect(),
+            train_accuracy: epochs.iter().map(|e| e.train_accuracy).collect(),
             val_loss: epochs
                 .iter()
                 .map(|e| wide(e.val.as_ref().map(|m| m.loss)))
                 .collect(),
             val_accuracy: epochs
                 .iter()
-                .map(|e| wide(e.val.as_ref().and_then(|m| m.accuracy)))
+                .map(|e| e.val.as_ref().and_then(|m| m.accuracy))
                 .collect(),
             grad_norms: self
                 .grad_norm_names()
@@ -279,10 +281,10 @@ mod tests {
             epoch,
             lr: 0.01 / epoch as f64,
             train_loss: 1.0 / (t + 0.3),
-            train_accuracy: Some(1.0 - 0.7 / t),
+            train_accuracy: Some(1.0 - 0.7 / t as f64),
             val: val.then(|| Metrics {
                 loss: 1.1 / (t + 0.1),
-                accuracy: Some(0.9 - 0.5 / t),
+                accuracy: Some(0.9 - 0.5 / t as f64),
                 ..Metrics::default()
             }),
             test: None,

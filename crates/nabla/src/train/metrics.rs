@@ -11,9 +11,10 @@ use crate::Result;
 pub struct Metrics {
     /// Mean loss per row (the loss as defined for training, averaged over rows).
     pub loss: f32,
-    /// Fraction of rows classified correctly.
+    /// Fraction of rows classified correctly: the exact ratio correct / rows, in f64 (an f32
+    /// would print 295/384 as 0.7682291865348816).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub accuracy: Option<f32>,
+    pub accuracy: Option<f64>,
     /// Root-mean-square error (regression).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rmse: Option<f32>,
@@ -162,7 +163,7 @@ impl Evaluator {
         };
         match (task, all_targets) {
             (Task::Classify, TargetView::Classes(_)) => {
-                m.accuracy = Some(correct as f32 / n.max(1) as f32);
+                m.accuracy = Some(correct as f64 / n.max(1) as f64);
             }
             (_, TargetView::Values { values, outputs }) if n > 0 => {
                 let r = super::report::regression_metrics_by_output(&self.pred, values, outputs)?;

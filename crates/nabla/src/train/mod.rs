@@ -295,8 +295,8 @@ pub struct EpochRecord {
     pub lr: f64,
     /// Mean training loss over the epoch's batches (weighted by rows).
     pub train_loss: f32,
-    /// Training accuracy over the epoch's batches (classification).
-    pub train_accuracy: Option<f32>,
+    /// Training accuracy over the epoch's batches (classification), the exact ratio in f64.
+    pub train_accuracy: Option<f64>,
     /// Validation figures, if a validation set was given.
     pub val: Option<Metrics>,
     /// Figures on a tracked test set after this epoch (see [`Trainer::fit_tracking`]).
@@ -692,7 +692,7 @@ impl<'a> Trainer<'a> {
                 lr,
                 train_loss: (loss_sum / n as f64) as f32,
                 train_accuracy: match all_targets {
-                    TargetView::Classes(_) => Some(correct as f32 / n as f32),
+                    TargetView::Classes(_) => Some(correct as f64 / n as f64),
                     _ => None,
                 },
                 val: val_metrics,

@@ -352,20 +352,19 @@ impl<E: Element> Core<E> {
 
     /// Errors if a gradient's shape differs from its parameter's.
     pub(crate) fn check_gradient_shapes(&self) -> Result<()> {
-        for p in &self.params {
-            let grad = p.grad_ref();
-            if let Some(g) = grad.as_ref() {
-                let value = p.value();
-                if g.shape() != value.shape() {
-                    return Err(Error::ShapeMismatch {
-                        op: "optimizer step (parameter vs gradient)",
-                        lhs: value.shape().to_vec(),
-                        rhs: g.shape().to_vec(),
-                    });
-                }
-            }
+        let mismatch = self.params.iter().find_map(|p| {
+            let (value, grad) = (p.value(), p.grad_ref());
+            let g = grad.as_ref()?;
+            (g.shape() != value.shape()).then(|| (value.shape().to_vec(), g.shape().to_vec()))
+        });
+        match mismatch {
+            Some((lhs, rhs)) => Err(Error::ShapeMismatch {
+                op: "optimizer step (parameter vs gradient)",
+                lhs,
+                rhs,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -15,8 +15,8 @@ use nabla::io::ModelMeta;
 use nabla::loss::Loss;
 use nabla::nn::{shape_text, Activation, Architecture, Init, LayerSpec, MlpConfig, Sequential};
 use nabla::optim::{
-    Adam, AdamConfig, AdamW, AdamWConfig, LrSchedule, Optimizer, RmsProp, RmsPropConfig, Sgd,
-    SgdConfig,
+    Adam, AdamConfig, AdamW, AdamWConfig, Lbfgs, LbfgsConfig, LineSearch, LrSchedule, Optimizer,
+    Quickprop, QuickpropConfig, RmsProp, RmsPropConfig, Rprop, RpropConfig, Sgd, SgdConfig,
 };
 
 use crate::commands::CliError;
@@ -44,6 +44,9 @@ pub mod defaults {
     pub const OPTIMIZER: &str = "adam";
     /// Learning-rate schedule (cosine annealing to 0 over the run's epochs).
     pub const SCHEDULE: &str = "cosine";
+    /// Schedule of rprop, lbfgs and quickprop: constant, as PyTorch and FANN run them (Rprop's
+    /// rate is only its initial step size, L-BFGS's is its step length).
+    pub const SCHEDULE_SMALL_DATA_TRAINERS: &str = "constant";
     /// Training sets with at least this many rows count as large (see [`for_training_rows`]).
     pub const LARGE_SET_ROWS: usize = 10_000;
     /// Rows per mini-batch of a small training set.
@@ -595,28 +598,55 @@ pub fn network_config(
 /// Flags of the optimiser and schedule.
 #[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
 pub struct OptimFlags {
-    /// sgd, momentum (SGD with momentum), nesterov, adam, adamw, rmsprop.
+    /// sgd, momentum (SGD with momentum), nesterov, adam, adamw, rmsprop, rprop (iRPROP−, as
+    /// torch.optim.Rprop), lbfgs (as torch.optim.LBFGS: up to 20 iterations on each batch per
+    /// step; use --batch-size at the training set's size for full-batch L-BFGS), quickprop
+    /// (Fahlman's, as FANN implements it).
     #[arg(long, default_value = defaults::OPTIMIZER)]
     pub optimizer: String,
     /// Learning rate (default: PyTorch's for the optimiser: 1e-3 for Adam/AdamW, 1e-2 for SGD
-    /// and RMSprop).
+    /// and RMSprop, 1e-2 for rprop (its initial step size), 1 for lbfgs (its step length);
+    /// FANN's 0.7 for quickprop).
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Momentum (momentum/nesterov: default 0.9; rmsprop: default 0).
+    /// Momentum (momentum/nesterov: default 0.9; rmsprop: default 0; not for adam, adamw,
+    /// rprop, lbfgs, quickprop).
     #[arg(long, allow_negative_numbers = true)]
     pub momentum: Option<f64>,
-    /// Weight decay (default: 0; AdamW 0.01).
+    /// Weight decay (default: 0; AdamW 0.01; quickprop 1e-4, FANN's quickprop_decay of −1e-4;
+    /// not for rprop and lbfgs).
     #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
     /// Learning-rate schedule per epoch: constant, step (×0.1 every third of the run), cosine
-    /// (annealed to 0 over the run).
-    #[arg(long, default_value = defaults::SCHEDULE)]
-    pub schedule: String,
+    /// (annealed to 0 over the run). Default: cosine; constant for rprop, lbfgs and
+    /// quickprop (rprop takes no other: its step sizes adapt per weight).
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// Line search of lbfgs: none (a fixed step, PyTorch's default) or strong_wolfe.
+    #[arg(long, value_name = "none|strong_wolfe")]
+    pub line_search: Option<String>,
+}
+
+impl OptimFlags {
+    /// The schedule's name: `--schedule`, or the default for the optimiser.
+    pub fn schedule_name(&self) -> &str {
+        match (&self.schedule, self.optimizer.as_str()) {
+            (Some(name), _) => name,
+            (None, "rprop" | "lbfgs" | "quickprop") => defaults::SCHEDULE_SMALL_DATA_TRAINERS,
+            (None, _) => defaults::SCHEDULE,
+        }
+    }
 }
 
 /// The schedule for a run of `epochs` epochs.
 pub fn schedule(flags: &OptimFlags, epochs: usize) -> Result<LrSchedule, CliError> {
-    Ok(match flags.schedule.as_str() {
+    let name = flags.schedule_name();
+    if flags.optimizer == "rprop" && name != "constant" {
+        return Err(CliError::usage(format!(
+            "--schedule {name} does not apply to rprop: its step sizes adapt per weight, and --lr is only the initial step size"
+        )));
+    }
+    Ok(match name {
         "constant" => LrSchedule::Constant,
         "step" => LrSchedule::StepDecay {
             step_size: (epochs / 3).max(1),
@@ -658,7 +688,30 @@ pub fn build_optimizer(
         }
     }
     let usage = |e: nabla::Error| CliError::usage(e.to_string());
-    let opt: Box<dyn Optimizer> = match flags.optimizer.as_str() {
+    let name = flags.optimizer.as_str();
+    let not_for = |flag: &str, given: bool, optimizers: &[&str]| {
+        if given && optimizers.contains(&name) {
+            Err(CliError::usage(format!("{flag} does not apply to {name}")))
+        } else {
+            Ok(())
+        }
+    };
+    not_for(
+        "--momentum",
+        flags.momentum.is_some(),
+        &["adam", "adamw", "rprop", "lbfgs", "quickprop"],
+    )?;
+    not_for(
+        "--weight-decay",
+        flags.weight_decay.is_some(),
+        &["rprop", "lbfgs"],
+    )?;
+    if flags.line_search.is_some() && name != "lbfgs" {
+        return Err(CliError::usage(format!(
+            "--line-search applies to lbfgs only, not to {name}"
+        )));
+    }
+    let opt: Box<dyn Optimizer> = match name {
         "sgd" | "momentum" | "nesterov" => {
             let d = SgdConfig::default();
             let momentum = match flags.optimizer.as_str() {
@@ -677,9 +730,6 @@ pub fn build_optimizer(
         }
         "adam" => {
             let d = AdamConfig::default();
-            if flags.momentum.is_some() {
-                return Err(CliError::usage("--momentum does not apply to adam"));
-            }
             let cfg = AdamConfig {
                 lr: flags.lr.unwrap_or(d.lr),
                 weight_decay: flags.weight_decay.unwrap_or(d.weight_decay),
@@ -690,9 +740,6 @@ pub fn build_optimizer(
         }
         "adamw" => {
             let d = AdamWConfig::default();
-            if flags.momentum.is_some() {
-                return Err(CliError::usage("--momentum does not apply to adamw"));
-            }
             let cfg = AdamWConfig {
                 lr: flags.lr.unwrap_or(d.lr),
                 weight_decay: flags.weight_decay.unwrap_or(d.weight_decay),
@@ -712,9 +759,40 @@ pub fn build_optimizer(
             cfg.validate().map_err(usage)?;
             Box::new(RmsProp::new(params, cfg).map_err(usage)?)
         }
+        "rprop" => {
+            let d = RpropConfig::default();
+            let cfg = RpropConfig {
+                lr: flags.lr.unwrap_or(d.lr),
+                ..d
+            };
+            Box::new(Rprop::new(params, cfg).map_err(usage)?)
+        }
+        "lbfgs" => {
+            let d = LbfgsConfig::default();
+            let line_search = match flags.line_search.as_deref() {
+                Some(name) => LineSearch::parse(name)
+                    .map_err(|e| CliError::usage(format!("--line-search: {e}")))?,
+                None => d.line_search,
+            };
+            let cfg = LbfgsConfig {
+                lr: flags.lr.unwrap_or(d.lr),
+                line_search,
+                ..d
+            };
+            Box::new(Lbfgs::new(params, cfg).map_err(usage)?)
+        }
+        "quickprop" => {
+            let d = QuickpropConfig::default();
+            let cfg = QuickpropConfig {
+                lr: flags.lr.unwrap_or(d.lr),
+                decay: flags.weight_decay.map_or(d.decay, |w| -w),
+                ..d
+            };
+            Box::new(Quickprop::new(params, cfg).map_err(usage)?)
+        }
         other => {
             return Err(CliError::usage(format!(
-                "--optimizer {other}: expected sgd, momentum, nesterov, adam, adamw or rmsprop"
+                "--optimizer {other}: expected sgd, momentum, nesterov, adam, adamw, rmsprop, rprop, lbfgs or quickprop"
             )))
         }
     };

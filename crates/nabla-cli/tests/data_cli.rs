@@ -3,7 +3,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{
     json_of, nabla, nabla_cmd, ok, python_check_passes, python_tmpdir, s, stderr, stdout, tmpdir,
@@ -262,7 +262,41 @@ fn init_from_a_plain_state_dict() {
 #[test]
 fn checkpoint_and_resume_is_bit_identical() {
     let d = tmpdir("resume");
-    let common = [
+    let full = interrupt_and_resume(&d, "adam", &[]);
+    // A finished model is not a checkpoint.
+    let o = nabla_cmd("train --resume {} --quiet", &[s(&full)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a checkpoint"));
+}
+
+#[test]
+fn checkpoint_and_resume_is_bit_identical_with_rprop_lbfgs_and_quickprop() {
+    let d = tmpdir("resume-small-data-trainers");
+    interrupt_and_resume(
+        &d,
+        "rprop",
+        &["--optimizer", "rprop", "--batch-size", "200"],
+    );
+    interrupt_and_resume(&d, "lbfgs", &["--optimizer", "lbfgs"]);
+    interrupt_and_resume(
+        &d,
+        "lbfgs-wolfe",
+        &[
+            "--optimizer",
+            "lbfgs",
+            "--line-search",
+            "strong_wolfe",
+            "--batch-size",
+            "200",
+        ],
+    );
+    interrupt_and_resume(&d, "quickprop", &["--optimizer", "quickprop"]);
+}
+
+/// Train 5 epochs on iris in one go, and again stopped after epoch 2 and resumed from its
+/// checkpoint; the two models must be bit-identical. Returns the uninterrupted run's model.
+fn interrupt_and_resume(d: &Path, tag: &str, extra: &[&str]) -> PathBuf {
+    let mut common = vec![
         "train",
         "--data",
         "builtin:iris",
@@ -273,16 +307,18 @@ fn checkpoint_and_resume_is_bit_identical() {
         "--epochs",
         "5",
         "--quiet",
-        "--batch-size",
-        "16",
     ];
-    let full = d.join("full.safetensors");
-    let mut a = common.to_vec();
+    if !extra.contains(&"--batch-size") {
+        common.extend(["--batch-size", "16"]);
+    }
+    common.extend(extra);
+    let full = d.join(format!("{tag}-full.safetensors"));
+    let mut a = common.clone();
     a.extend(["--out", s(&full)]);
     ok(&nabla(&a));
 
-    let part = d.join("part.safetensors");
-    let mut b = common.to_vec();
+    let part = d.join(format!("{tag}-part.safetensors"));
+    let mut b = common.clone();
     b.extend([
         "--out",
         s(&part),
@@ -292,12 +328,15 @@ fn checkpoint_and_resume_is_bit_identical() {
         "2",
     ]);
     let o = nabla(&b);
-    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(130), "{tag}: {}", stderr(&o));
+    assert!(stderr(&o).contains("--resume"), "{tag}: {}", stderr(&o));
     // The checkpoint is a valid file holding the optimiser state too.
     let ck = nabla::io::load_safetensors(&part).unwrap();
     assert!(ck.metadata.contains_key("nabla_checkpoint"));
-    assert!(ck.tensors.iter().any(|(n, _)| n.starts_with("__optim.")));
+    assert!(
+        ck.tensors.iter().any(|(n, _)| n.starts_with("__optim.")),
+        "{tag}"
+    );
 
     ok(&nabla_cmd("train --resume {} --quiet", &[s(&part)]));
     let x = tensors(&full);
@@ -307,12 +346,9 @@ fn checkpoint_and_resume_is_bit_identical() {
         assert_eq!(n1, n2);
         let bits_a: Vec<u32> = a.iter().map(|v| v.to_bits()).collect();
         let bits_b: Vec<u32> = b.iter().map(|v| v.to_bits()).collect();
-        assert_eq!(bits_a, bits_b, "{n1} differs after resume");
+        assert_eq!(bits_a, bits_b, "{tag}: {n1} differs after resume");
     }
-    // A finished model is not a checkpoint.
-    let o = nabla_cmd("train --resume {} --quiet", &[s(&full)]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not a checkpoint"));
+    full
 }
 
 #[test]
@@ -475,10 +511,39 @@ fn bad_input_gives_one_clear_line_and_the_right_exit_code() {
     train("builtin:iris", &["--dropout", "1.5"], 2, &["--dropout"]);
     train(
         "builtin:iris",
-        &["--optimizer", "lbfgs"],
+        &["--optimizer", "lion"],
         2,
         &["--optimizer"],
     );
+    // Flags that do not apply to the optimiser are refused, naming both.
+    for (flags, needle) in [
+        (
+            &["--optimizer", "rprop", "--momentum", "0.9"][..],
+            "--momentum does not apply to rprop",
+        ),
+        (
+            &["--optimizer", "rprop", "--schedule", "cosine"],
+            "does not apply to rprop",
+        ),
+        (
+            &["--optimizer", "lbfgs", "--weight-decay", "0.1"],
+            "--weight-decay does not apply to lbfgs",
+        ),
+        (
+            &["--optimizer", "quickprop", "--momentum", "0.5"],
+            "--momentum does not apply to quickprop",
+        ),
+        (
+            &["--optimizer", "adam", "--line-search", "strong_wolfe"],
+            "--line-search applies to lbfgs only",
+        ),
+        (
+            &["--optimizer", "lbfgs", "--line-search", "armijo"],
+            "--line-search",
+        ),
+    ] {
+        train("builtin:iris", flags, 2, &[needle]);
+    }
     train("builtin:iris", &["--val-split", "1.2"], 2, &["--val-split"]);
     fails(&["train", "--epochs", "x"], 2, &[]);
     assert!(!out.exists(), "a failed run must not write the model");

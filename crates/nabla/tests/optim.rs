@@ -4,8 +4,9 @@
 
 use nabla::autograd::Var;
 use nabla::optim::{
-    Adam, AdamConfig, AdamW, AdamWConfig, LrSchedule, Optimizer, OptimizerState, RmsProp,
-    RmsPropConfig, Sgd, SgdConfig,
+    Adam, AdamConfig, AdamW, AdamWConfig, Lbfgs, LbfgsConfig, LineSearch, LrSchedule, Optimizer,
+    OptimizerState, Quickprop, QuickpropConfig, RmsProp, RmsPropConfig, Rprop, RpropConfig, Sgd,
+    SgdConfig,
 };
 use nabla::{Error, Tensor};
 
@@ -37,6 +38,17 @@ fn write_gradients(ps: &[Var<f32>]) {
         };
         *p.grad_mut() = Some(Tensor::from_vec(grad, &shape).unwrap());
     }
+}
+
+/// The loss whose gradient [`write_gradients`] writes, in f64.
+fn loss(ps: &[Var<f32>]) -> f64 {
+    ps.iter()
+        .flat_map(|p| p.value().data().to_vec())
+        .map(|x| {
+            let x = x as f64;
+            (x - 0.3).powi(2) + 0.1 * x.powi(4)
+        })
+        .sum()
 }
 
 fn values(ps: &[Var<f32>]) -> Vec<Vec<f32>> {
@@ -117,7 +129,33 @@ fn factories() -> Vec<(&'static str, Factory)> {
                 .unwrap(),
             )
         }),
+        ("rprop", |p| {
+            Box::new(Rprop::new(p, RpropConfig::with_lr(0.05)).unwrap())
+        }),
+        ("quickprop", |p| {
+            Box::new(Quickprop::new(p, QuickpropConfig::with_lr(0.1)).unwrap())
+        }),
+        // Two iterations per step and three curvature pairs: the history wraps before the
+        // save and keeps changing after it.
+        ("lbfgs", |p| {
+            Box::new(Lbfgs::new(p, small_lbfgs(LineSearch::None)).unwrap())
+        }),
+        ("lbfgs strong_wolfe", |p| {
+            Box::new(Lbfgs::new(p, small_lbfgs(LineSearch::StrongWolfe)).unwrap())
+        }),
     ]
+}
+
+fn small_lbfgs(line_search: LineSearch) -> LbfgsConfig {
+    LbfgsConfig {
+        lr: 0.3,
+        max_iter: 2,
+        history_size: 3,
+        tolerance_grad: 0.0,
+        tolerance_change: 0.0,
+        line_search,
+        ..Default::default()
+    }
 }
 
 /// Optimiser steps `steps` of the resume test's run, which halves the learning rate before
@@ -129,7 +167,12 @@ fn run_steps(opt: &mut dyn Optimizer, ps: &[Var<f32>], steps: std::ops::Range<us
         }
         opt.zero_grad();
         write_gradients(ps);
-        opt.step().unwrap();
+        // L-BFGS re-evaluates through the objective; the others step from the slots.
+        let mut objective = || -> nabla::Result<f64> {
+            write_gradients(ps);
+            Ok(loss(ps))
+        };
+        opt.step_with_objective(loss(ps), &mut objective).unwrap();
     }
 }
 
@@ -572,4 +615,49 @@ fn schedules_validate_apply_and_serialise() {
     let text = serde_json::to_string(&good).unwrap();
     let back: LrSchedule = serde_json::from_str(&text).unwrap();
     assert_eq!(back, good);
+}
+
+#[test]
+fn lbfgs_state_is_checked_before_it_is_loaded() {
+    let ps = problem_params();
+    let mut opt = Lbfgs::new(ps.clone(), small_lbfgs(LineSearch::None)).unwrap();
+    run_steps(&mut opt, &ps, 0..4);
+    let state = opt.state();
+    assert_eq!(
+        state
+            .scalars
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>(),
+        ["t", "prev_loss", "n_iter", "func_evals"]
+    );
+    // Three curvature pairs after eight iterations (the history holds three).
+    assert!(state
+        .buffers()
+        .any(|(n, d)| n == "lbfgs.ro" && d.len() == 3));
+
+    // A smaller history cannot take three pairs.
+    let mut small = Lbfgs::new(
+        problem_params(),
+        LbfgsConfig {
+            history_size: 2,
+            ..small_lbfgs(LineSearch::None)
+        },
+    )
+    .unwrap();
+    let before = small.state();
+    expect_param_error(small.load_state(&state), "history size is 2");
+    assert_eq!(small.state(), before);
+
+    // A missing pair, a missing scalar.
+    let mut fresh = Lbfgs::new(problem_params(), small_lbfgs(LineSearch::None)).unwrap();
+    let mut broken = state.clone();
+    broken.buffers.retain(|(n, _)| n != "lbfgs.s.1");
+    expect_param_error(fresh.load_state(&broken), "buffers");
+    let mut broken = state.clone();
+    broken.scalars.retain(|(n, _)| n != "prev_loss");
+    expect_param_error(fresh.load_state(&broken), "prev_loss");
+    // The intact state loads.
+    fresh.load_state(&state).unwrap();
+    assert_eq!(fresh.state(), state);
 }

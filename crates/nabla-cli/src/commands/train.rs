@@ -18,7 +18,7 @@ use nabla::data::Task;
 use nabla::io::{ModelMeta, FORMAT_VERSION};
 use nabla::loss::Loss;
 use nabla::nn::{Activation, Init};
-use nabla::optim::{Optimizer, OptimizerState};
+use nabla::optim::{Objective, Optimizer, OptimizerState};
 use nabla::train::{
     BatchInfo, Callback, Checkpoint, DataSettings, EpochRecord, Metrics, NetworkSettings,
     OptimizerSettings, RunSettings, TrainConfig, Trainer, TrainerState,
@@ -124,6 +124,13 @@ impl Optimizer for SharedOptimizer {
     fn step(&mut self) -> nabla::Result<()> {
         self.0.borrow_mut().step()
     }
+    fn step_with_objective(
+        &mut self,
+        loss: f64,
+        objective: &mut dyn Objective,
+    ) -> nabla::Result<()> {
+        self.0.borrow_mut().step_with_objective(loss, objective)
+    }
     fn zero_grad(&mut self) {
         self.0.borrow_mut().zero_grad()
     }
@@ -211,7 +218,8 @@ fn run_settings(args: &Args) -> Result<RunSettings, CliError> {
             learning_rate: o.lr,
             momentum: o.momentum,
             weight_decay: o.weight_decay,
-            schedule: o.schedule.clone(),
+            schedule: o.schedule_name().to_string(),
+            line_search: o.line_search.clone(),
         },
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -291,7 +299,8 @@ fn resumed_args(saved: &RunSettings, cmd: &Args, path: &Path) -> Result<Args, Cl
             lr: o.learning_rate,
             momentum: o.momentum,
             weight_decay: o.weight_decay,
-            schedule: o.schedule.clone(),
+            schedule: Some(o.schedule.clone()),
+            line_search: o.line_search.clone(),
         },
         epochs: cmd.epochs.or(saved.epochs),
         batch_size: saved.batch_size,
@@ -685,7 +694,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             "training: {} lr {}, {} schedule, {epochs} epochs, batch {}, seed {}",
             optimizer.name(),
             optimizer.learning_rate(),
-            args.optim.schedule,
+            args.optim.schedule_name(),
             batch_size,
             args.seed
         );
@@ -883,7 +892,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
                 "learning rate".into(),
                 format!("{}", optimizer.0.borrow().learning_rate()),
             ),
-            ("schedule".into(), args.optim.schedule.to_string()),
+            ("schedule".into(), args.optim.schedule_name().to_string()),
             ("epochs".into(), epochs.to_string()),
             ("batch size".into(), batch_size.to_string()),
             ("seed".into(), args.seed.to_string()),

@@ -6,7 +6,17 @@
 //!
 //! - [`Sgd`]: plain, momentum (with dampening), Nesterov momentum, L2 weight decay;
 //! - [`Adam`] (optionally AMSGrad) with L2 weight decay, and [`AdamW`] with decoupled decay;
-//! - [`RmsProp`], optionally centred and with momentum.
+//! - [`RmsProp`], optionally centred and with momentum;
+//! - [`Rprop`] (iRPROP−, `torch.optim.Rprop`) and [`Lbfgs`] (`torch.optim.LBFGS`, optionally
+//!   with the strong-Wolfe line search), the two trainers for small full-batch problems;
+//! - [`Quickprop`], Fahlman's quickprop as FANN implements it.
+//!
+//! L-BFGS evaluates the loss several times per step: [`Optimizer::step_with_objective`] hands
+//! it an [`Objective`] that recomputes the loss and gradients at the parameters' current values
+//! (the trainer passes one over the current batch); every other optimiser ignores it and takes
+//! one step from the gradients already in the slots. [`Rprop`], [`Lbfgs`] and [`Quickprop`] are
+//! generic over the element type (`f32` for training, `f64` for reference checks); the
+//! [`Optimizer`] trait, and so checkpoints, are for `f32` parameters.
 //!
 //! Parameters are [`Var<f32>`] leaves. [`Optimizer::step`] reads each parameter's gradient slot
 //! ([`Var::grad_ref`]) and updates its value in place ([`Var::value_mut`]); nothing is recorded
@@ -20,19 +30,43 @@
 //! Learning-rate schedules live in [`schedule`].
 
 mod adam;
+mod lbfgs;
+mod quickprop;
 mod rmsprop;
+mod rprop;
 pub mod schedule;
 mod sgd;
 
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
+pub use lbfgs::{Lbfgs, LbfgsConfig, LineSearch};
+pub use quickprop::{Quickprop, QuickpropConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use rprop::{Rprop, RpropConfig};
 pub use schedule::LrSchedule;
 pub use sgd::{Sgd, SgdConfig};
 
 use serde::{Deserialize, Serialize};
 
 use crate::autograd::Var;
+use crate::tensor::Element;
 use crate::{Error, Result};
+
+/// The function an optimiser minimises, for optimisers that evaluate it several times per step
+/// (L-BFGS, like the `closure` of `torch.optim.LBFGS.step`).
+///
+/// [`Objective::evaluate`] must set every parameter's gradient slot to ∂loss/∂θ at the
+/// parameters' current values (replacing, not adding to, what was there) and return the loss.
+/// Any closure `FnMut() -> Result<f64>` is an objective.
+pub trait Objective {
+    /// The loss at the parameters' current values, with their gradients in the slots.
+    fn evaluate(&mut self) -> Result<f64>;
+}
+
+impl<F: FnMut() -> Result<f64>> Objective for F {
+    fn evaluate(&mut self) -> Result<f64> {
+        self()
+    }
+}
 
 /// What every optimiser offers: a step, gradient zeroing, the learning rate, and its state.
 pub trait Optimizer {
@@ -42,6 +76,17 @@ pub trait Optimizer {
     /// Errors (before changing anything) if a gradient's shape differs from its parameter's, or
     /// if the learning rate set with [`Optimizer::set_learning_rate`] is not positive and finite.
     fn step(&mut self) -> Result<()>;
+
+    /// One step for an optimiser that may re-evaluate the objective within it (L-BFGS).
+    /// `loss` is the objective's value at the current parameters, whose gradients are already
+    /// in the slots; `objective` recomputes both after the optimiser has moved the parameters.
+    ///
+    /// The default ignores both and calls [`Optimizer::step`]: one update from the gradients in
+    /// the slots, as every optimiser but L-BFGS takes.
+    fn step_with_objective(&mut self, loss: f64, objective: &mut dyn Objective) -> Result<()> {
+        let _ = (loss, objective);
+        self.step()
+    }
 
     /// Set every parameter's gradient to zero, keeping the gradient buffers (empty slots stay
     /// empty).
@@ -63,7 +108,8 @@ pub trait Optimizer {
     /// changed when it fails.
     fn load_state(&mut self, state: &OptimizerState) -> Result<()>;
 
-    /// Short name of the algorithm (`"sgd"`, `"adam"`, `"adamw"`, `"rmsprop"`).
+    /// Short name of the algorithm (`"sgd"`, `"adam"`, `"adamw"`, `"rmsprop"`, `"rprop"`,
+    /// `"lbfgs"`, `"quickprop"`).
     fn name(&self) -> &'static str;
 }
 
@@ -94,6 +140,43 @@ macro_rules! forward_to_core {
 }
 use forward_to_core;
 
+/// `new` and `config` of an optimiser generic over the element type whose state is a
+/// [`Core`] of per-parameter buffers (`$buffer` names) and whose settings are `cfg`, and its
+/// [`Optimizer`] implementation for `f32` (the type's own `step`, the rest from the core).
+macro_rules! core_optimizer {
+    ($ty:ident, $config:ident, $kind:literal, [$($buffer:literal),*]) => {
+        impl<E: Element> $ty<E> {
+            #[doc = concat!("A ", $kind, " optimiser over `params` (leaves). Errors with")]
+            /// [`Error::Param`] on an empty list, a non-leaf, or a setting out of its domain.
+            pub fn new(params: Vec<Var<E>>, cfg: $config) -> Result<Self> {
+                cfg.validate()?;
+                Ok($ty {
+                    core: Core::new($kind, params, cfg.lr, vec![$($buffer),*])?,
+                    cfg,
+                })
+            }
+
+            /// The settings (with the learning rate the optimiser was built with).
+            pub fn config(&self) -> &$config {
+                &self.cfg
+            }
+        }
+
+        impl Optimizer for $ty<f32> {
+            fn step(&mut self) -> Result<()> {
+                $ty::step(self)
+            }
+
+            forward_to_core!(core);
+
+            fn name(&self) -> &'static str {
+                $kind
+            }
+        }
+    };
+}
+use core_optimizer;
+
 /// A snapshot of an optimiser, serialisable with serde (for checkpoints).
 ///
 /// Buffers are named `"<parameter index>.<buffer>"`, e.g. `"0.exp_avg"`, `"1.momentum_buffer"`,
@@ -112,6 +195,10 @@ pub struct OptimizerState {
     pub param_steps: Vec<u64>,
     /// Named state buffers, parameter by parameter.
     pub buffers: Vec<(String, Vec<f32>)>,
+    /// Named scalars of optimisers whose state is not per parameter (L-BFGS: its step length,
+    /// previous loss and iteration counts), in double precision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scalars: Vec<(String, f64)>,
 }
 
 impl OptimizerState {
@@ -134,28 +221,37 @@ impl OptimizerState {
 }
 
 /// Per-parameter state: how many updates it has had and its buffers (empty until the first).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ParamState {
+#[derive(Clone, Debug)]
+pub(crate) struct ParamState<E: Element = f32> {
     pub(crate) step: u64,
-    pub(crate) buffers: Vec<Vec<f32>>,
+    pub(crate) buffers: Vec<Vec<E>>,
+}
+
+impl<E: Element> Default for ParamState<E> {
+    fn default() -> Self {
+        ParamState {
+            step: 0,
+            buffers: Vec::new(),
+        }
+    }
 }
 
 /// What all optimisers share: the parameters, the learning rate, step counts and buffers.
-pub(crate) struct Core {
+pub(crate) struct Core<E: Element = f32> {
     kind: &'static str,
-    params: Vec<Var<f32>>,
+    params: Vec<Var<E>>,
     lr: f64,
     steps_taken: u64,
     buffer_names: Vec<&'static str>,
-    states: Vec<ParamState>,
+    states: Vec<ParamState<E>>,
 }
 
-impl Core {
+impl<E: Element> Core<E> {
     /// Check the parameter list and the learning rate; `buffer_names` lists the buffers each
     /// parameter needs under this configuration.
     pub(crate) fn new(
         kind: &'static str,
-        params: Vec<Var<f32>>,
+        params: Vec<Var<E>>,
         lr: f64,
         buffer_names: Vec<&'static str>,
     ) -> Result<Self> {
@@ -207,22 +303,10 @@ impl Core {
     /// true on that first update. The state's `step` is already incremented when `update` runs.
     pub(crate) fn step(
         &mut self,
-        mut update: impl FnMut(&mut [f32], &[f32], &mut ParamState, bool),
+        mut update: impl FnMut(&mut [E], &[E], &mut ParamState<E>, bool),
     ) -> Result<()> {
         check_lr(self.lr)?;
-        for p in &self.params {
-            let grad = p.grad_ref();
-            if let Some(g) = grad.as_ref() {
-                let value = p.value();
-                if g.shape() != value.shape() {
-                    return Err(Error::ShapeMismatch {
-                        op: "optimizer step (parameter vs gradient)",
-                        lhs: value.shape().to_vec(),
-                        rhs: g.shape().to_vec(),
-                    });
-                }
-            }
-        }
+        self.check_gradient_shapes()?;
         for (p, st) in self.params.iter().zip(self.states.iter_mut()) {
             let grad = p.grad_ref();
             let Some(g) = grad.as_ref() else {
@@ -234,7 +318,7 @@ impl Core {
                 st.buffers = self
                     .buffer_names
                     .iter()
-                    .map(|_| vec![0.0f32; g.len()])
+                    .map(|_| vec![E::ZERO; g.len()])
                     .collect();
             }
             st.step += 1;
@@ -244,6 +328,47 @@ impl Core {
         Ok(())
     }
 
+    /// The parameters, in order.
+    pub(crate) fn params(&self) -> &[Var<E>] {
+        &self.params
+    }
+
+    /// Calls to [`Core::step`] so far (or as set by [`Core::count_step`]).
+    pub(crate) fn steps_taken(&self) -> u64 {
+        self.steps_taken
+    }
+
+    /// Set the step count and learning rate from a saved state (optimisers whose buffers
+    /// are not per parameter restore those themselves).
+    pub(crate) fn restore_counts(&mut self, steps: u64, lr: f64) {
+        self.steps_taken = steps;
+        self.lr = lr;
+    }
+
+    /// Count one step of an optimiser that does not go through [`Core::step`].
+    pub(crate) fn count_step(&mut self) {
+        self.steps_taken += 1;
+    }
+
+    /// Errors if a gradient's shape differs from its parameter's.
+    pub(crate) fn check_gradient_shapes(&self) -> Result<()> {
+        let mismatch = self.params.iter().find_map(|p| {
+            let (value, grad) = (p.value(), p.grad_ref());
+            let g = grad.as_ref()?;
+            (g.shape() != value.shape()).then(|| (value.shape().to_vec(), g.shape().to_vec()))
+        });
+        match mismatch {
+            Some((lhs, rhs)) => Err(Error::ShapeMismatch {
+                op: "optimizer step (parameter vs gradient)",
+                lhs,
+                rhs,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Core<f32> {
     pub(crate) fn state(&self) -> OptimizerState {
         let mut buffers = Vec::new();
         for (i, st) in self.states.iter().enumerate() {
@@ -258,10 +383,13 @@ impl Core {
             shapes: self.params.iter().map(|p| p.shape()).collect(),
             param_steps: self.states.iter().map(|s| s.step).collect(),
             buffers,
+            scalars: Vec::new(),
         }
     }
 
-    pub(crate) fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+    /// Check what every optimiser's state must agree on: the kind, the number and shapes of
+    /// the parameters, one step count per parameter, the learning rate.
+    pub(crate) fn check_state_header(&self, state: &OptimizerState) -> Result<()> {
         let bad = |msg: String| Error::param("optimizer state", msg);
         if state.kind != self.kind {
             return Err(bad(format!(
@@ -296,6 +424,13 @@ impl Core {
                 state.lr
             )));
         }
+        Ok(())
+    }
+
+    pub(crate) fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        let bad = |msg: String| Error::param("optimizer state", msg);
+        self.check_state_header(state)?;
+        let n = self.params.len();
         // Rebuild every parameter's buffers; only commit once all are checked.
         let mut found: Vec<Vec<Option<Vec<f32>>>> = vec![vec![None; self.buffer_names.len()]; n];
         for (name, data) in &state.buffers {
@@ -418,4 +553,12 @@ macro_rules! settings_with_lr {
         })*
     };
 }
-settings_with_lr!(AdamConfig, AdamWConfig, RmsPropConfig, SgdConfig);
+settings_with_lr!(
+    AdamConfig,
+    AdamWConfig,
+    LbfgsConfig,
+    QuickpropConfig,
+    RmsPropConfig,
+    RpropConfig,
+    SgdConfig
+);

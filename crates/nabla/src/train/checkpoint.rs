@@ -86,7 +86,7 @@ pub struct NetworkSettings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OptimizerSettings {
     /// The algorithm's name as the front end spells it (nabla's CLI: sgd, momentum,
-    /// nesterov, adam, adamw, rmsprop).
+    /// nesterov, adam, adamw, rmsprop, rprop, lbfgs, quickprop).
     pub name: String,
     /// Learning rate; `None`: the optimiser's default.
     pub learning_rate: Option<f64>,
@@ -97,6 +97,9 @@ pub struct OptimizerSettings {
     /// The schedule's name, resolved against the run's epochs (nabla's CLI: constant, step,
     /// cosine).
     pub schedule: String,
+    /// L-BFGS's line search (`none`, `strong_wolfe`); `None`: the optimiser's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_search: Option<String>,
 }
 
 /// What a training run was asked to do: enough to rebuild it (with the data) and resume it.
@@ -331,6 +334,7 @@ mod tests {
                 momentum: None,
                 weight_decay: Some(1e-4),
                 schedule: "cosine".into(),
+                line_search: None,
             },
             epochs: Some(5),
             batch_size: None,

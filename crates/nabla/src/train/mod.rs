@@ -6,6 +6,13 @@
 //! and backward, checks that the loss and every gradient are finite, then lets the optimiser
 //! update the weights. A non-finite value
 //! stops training *before* the update, so the weights stay at their last good values.
+//!
+//! The optimiser gets the step through [`Optimizer::step_with_objective`], with an objective
+//! that recomputes the loss and gradients on the same batch: L-BFGS calls it for its inner
+//! iterations (as `torch.optim.LBFGS.step(closure)` does), every other optimiser takes one
+//! step from the gradients already computed. The batch's figures (loss, accuracy, gradient
+//! norms) are those at the weights the step started from. A non-finite loss at a point
+//! L-BFGS tries also stops training, with the weights put back to the step's start.
 
 mod checkpoint;
 pub mod diagnostics;
@@ -580,23 +587,14 @@ impl<'a> Trainer<'a> {
                     self.cfg.loss,
                 )?;
                 if !loss.is_finite() {
-                    return Err(Error::Diverged {
-                        epoch,
-                        batch: b + 1,
-                        msg: format!("the loss is {loss}; weights kept from before this batch"),
-                    });
+                    return Err(diverged(epoch, b, &format!("the loss is {loss}")));
                 }
                 for (k, (name, p)) in self.params.iter().enumerate() {
                     let g = p.grad_ref();
                     let sq: f64 = g.as_ref().map(|g| sum_of_squares(g.data())).unwrap_or(0.0);
                     if !sq.is_finite() {
-                        return Err(Error::Diverged {
-                            epoch,
-                            batch: b + 1,
-                            msg: format!(
-                                "the gradient of {name} is not finite; weights kept from before this batch"
-                            ),
-                        });
+                        let what = format!("the gradient of {name} is not finite");
+                        return Err(diverged(epoch, b, &what));
                     }
                     norm_sq[k] += sq;
                 }
@@ -628,7 +626,33 @@ impl<'a> Trainer<'a> {
                         }
                     };
                 }
-                self.opt.step()?;
+                // Optimisers that re-evaluate the loss within a step (L-BFGS) do it on this
+                // batch, through this objective; the others ignore it.
+                let targets = match all_targets {
+                    TargetView::Classes(_) => Targets::Classes(&self.y_cls),
+                    TargetView::Values { .. } => Targets::Values(&self.y_val),
+                };
+                let (net, ws, x, params, loss_fn) = (
+                    &*self.net,
+                    &mut self.ws,
+                    &self.x_buf,
+                    &self.params,
+                    self.cfg.loss,
+                );
+                let mut objective = || -> Result<f64> {
+                    for (_, p) in params {
+                        p.zero_grad();
+                    }
+                    let value = net.loss_backward(ws, x, rows, targets, loss_fn)?;
+                    if !value.is_finite() {
+                        let what = format!(
+                            "the loss is {value} at a point the optimiser tried in its step"
+                        );
+                        return Err(diverged(epoch, b, &what));
+                    }
+                    Ok(value as f64)
+                };
+                self.opt.step_with_objective(loss as f64, &mut objective)?;
                 loss_sum += loss as f64 * rows as f64;
                 let info = BatchInfo {
                     epoch,
@@ -768,6 +792,16 @@ impl<'a> Trainer<'a> {
         }
         self.net.set_training(false);
         Ok(history)
+    }
+}
+
+/// Training stopped at batch `b` (0-based) of `epoch` because of `what`; the weights are
+/// those from before the batch.
+fn diverged(epoch: usize, b: usize, what: &str) -> Error {
+    Error::Diverged {
+        epoch,
+        batch: b + 1,
+        msg: format!("{what}; weights kept from before this batch"),
     }
 }
 

@@ -416,7 +416,7 @@ fn documented_defaults_are_pytorchs_and_fanns() {
 
 /// Train a 2-4-2 tanh network on the four rows of XOR, full batch, and return the last
 /// epoch's loss and accuracy.
-fn xor_with(make: impl FnOnce(Vec<Var<f32>>) -> Box<dyn Optimizer>, epochs: usize) -> (f32, f32) {
+fn xor_with(make: impl FnOnce(Vec<Var<f32>>) -> Box<dyn Optimizer>, epochs: usize) -> (f32, f64) {
     let x = vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
     let data = ArrayData::new(x, 2, TargetData::Classes(vec![0, 1, 1, 0])).unwrap();
     let mut rng = Rng::new(1);

@@ -311,11 +311,11 @@ mod tests {
         }
     }
 
-    /// Every layout of the plain small-product loops (work ≤ SMALL_THRESHOLD) over all shapes
-    /// with m, n, k in 1..=7 and the threshold's edge, in f32 and f64, overwriting and
-    /// accumulating, against the reference; small integers make every sum exact.
+    /// Every layout, overwriting and accumulating, in f64 and f32, against the reference:
+    /// every shape of the plain small-product loops with m, n, k in 1..=7 and the edge of
+    /// SMALL_THRESHOLD, then blocked ones; small integers and halves make every sum exact.
     #[test]
-    fn small_products_every_layout_and_shape() {
+    fn all_transpose_combinations_small_and_large() {
         let mut shapes: Vec<(usize, usize, usize)> = Vec::new();
         for m in 1..=7 {
             for n in 1..=7 {
@@ -325,12 +325,16 @@ mod tests {
             }
         }
         shapes.extend([(16, 16, 16), (1, 64, 64), (64, 64, 1), (4, 8, 2), (8, 2, 4)]);
+        assert!(shapes.iter().all(|&(m, n, k)| m * n * k <= SMALL_THRESHOLD));
+        shapes.extend([(2, 3, 4), (5, 1, 7), (40, 33, 70), (130, 129, 131)]);
         for (m, n, k) in shapes {
-            assert!(m * n * k <= SMALL_THRESHOLD);
             let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64) - 6.0).collect();
-            let b: Vec<f64> = (0..k * n).map(|i| ((i * 5 % 11) as f64) - 5.0).collect();
+            let b: Vec<f64> = (0..k * n)
+                .map(|i| ((i * 5 % 11) as f64) * 0.5 - 2.0)
+                .collect();
             let want = naive(m, n, k, &a, &b);
             let (at, bt) = (transpose(m, k, &a), transpose(k, n, &b));
+            let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
             for (aa, ta) in [(&a, Trans::No), (&at, Trans::Yes)] {
                 for (bb, tb) in [(&b, Trans::No), (&bt, Trans::Yes)] {
                     let mut c = vec![3.0; m * n];
@@ -339,33 +343,9 @@ mod tests {
                     matmul_into(m, n, k, aa, ta, bb, tb, &mut c, true);
                     let twice: Vec<f64> = want.iter().map(|x| 2.0 * x).collect();
                     assert_eq!(c, twice, "{m}x{n}x{k} {ta:?} {tb:?} accumulate");
-                    let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
                     let mut c32 = vec![3.0f32; m * n];
                     matmul_into(m, n, k, &f(aa), ta, &f(bb), tb, &mut c32, false);
                     assert_eq!(c32, f(&want), "f32 {m}x{n}x{k} {ta:?} {tb:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn all_transpose_combinations_small_and_large() {
-        for &(m, n, k) in &[(2, 3, 4), (5, 1, 7), (40, 33, 70), (130, 129, 131)] {
-            let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64) - 6.0).collect();
-            let b: Vec<f64> = (0..k * n)
-                .map(|i| ((i * 5 % 11) as f64) * 0.5 - 2.0)
-                .collect();
-            let want = naive(m, n, k, &a, &b);
-            let at = transpose(m, k, &a);
-            let bt = transpose(k, n, &b);
-            for (aa, ta) in [(&a, Trans::No), (&at, Trans::Yes)] {
-                for (bb, tb) in [(&b, Trans::No), (&bt, Trans::Yes)] {
-                    let mut c = vec![1.0; m * n];
-                    matmul_into(m, n, k, aa, ta, bb, tb, &mut c, false);
-                    assert_eq!(c, want, "{m}x{n}x{k} {ta:?} {tb:?}");
-                    matmul_into(m, n, k, aa, ta, bb, tb, &mut c, true);
-                    let twice: Vec<f64> = want.iter().map(|x| 2.0 * x).collect();
-                    assert_eq!(c, twice);
                 }
             }
         }

@@ -161,18 +161,18 @@ pub fn load_fann_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> R
     })?;
     let mut x = Vec::with_capacity(pairs * n_in);
     let mut y = Vec::with_capacity(pairs * n_out);
+    // The file ends before the header's count: the error points at its last line.
+    let ends_early = |msg: String| {
+        let last = body.last().map_or(header[0].line, |t| t.line);
+        err(Some(last), None, msg)
+    };
     for pair in 0..pairs {
         let base = pair * per_pair;
         if base >= body.len() {
-            let last = body.last().map_or(header[0].line, |t| t.line);
-            return Err(err(
-                Some(last),
-                None,
-                format!(
-                    "the header announces {pairs} pairs, but the file ends after {pair} (pair {} is missing)",
-                    pair + 1
-                ),
-            ));
+            return Err(ends_early(format!(
+                "the header announces {pairs} pairs, but the file ends after {pair} (pair {} is missing)",
+                pair + 1
+            )));
         }
         if line_layout {
             for (part, lo, len) in [("input", base, n_in), ("output", base + n_in, n_out)] {
@@ -195,15 +195,10 @@ pub fn load_fann_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> R
         }
         for k in 0..per_pair {
             let Some(t) = body.get(base + k) else {
-                let last = body.last().map_or(header[0].line, |t| t.line);
-                return Err(err(
-                    Some(last),
-                    None,
-                    format!(
-                        "the header announces {pairs} pairs of {n_in} inputs and {n_out} outputs, but the file ends in pair {} after {k} of its {per_pair} values",
-                        pair + 1
-                    ),
-                ));
+                return Err(ends_early(format!(
+                    "the header announces {pairs} pairs of {n_in} inputs and {n_out} outputs, but the file ends in pair {} after {k} of its {per_pair} values",
+                    pair + 1
+                )));
             };
             let (part, j) = match k < n_in {
                 true => ("input", k),

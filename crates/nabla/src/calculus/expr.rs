@@ -147,9 +147,11 @@ use crate::ops::activation::sigmoid;
 
 /// A typed expression over named f64 variables.
 ///
-/// Build one with [`crate::calculus::parse`]. `Display` prints it in the same grammar with as few
-/// parentheses as keep its value, so printing and parsing again gives an expression with the same
-/// value everywhere.
+/// Build one with [`crate::calculus::parse`]. Sums and products are n-ary and flat, so a
+/// 20 000-term sum is one node with 20 000 children, not a tree 20 000 deep: `a - b` is the sum
+/// `[a, -b]`, and `a*b*c` one product of three factors (evaluated left to right, as written).
+/// `Display` prints it in the same grammar with as few parentheses as keep its value, so
+/// printing and parsing again gives an expression with the same value everywhere.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     /// A finite number literal.
@@ -160,9 +162,10 @@ pub enum Expr {
     Var(String),
     /// Unary minus.
     Neg(Box<Expr>),
-    Add(Box<Expr>, Box<Expr>),
-    Sub(Box<Expr>, Box<Expr>),
-    Mul(Box<Expr>, Box<Expr>),
+    /// `t1 + t2 + …` (at least two terms); a term `Neg(t)` prints as ` - t`.
+    Add(Vec<Expr>),
+    /// `f1*f2*…` (at least two factors).
+    Mul(Vec<Expr>),
     Div(Box<Expr>, Box<Expr>),
     /// `base ^ exponent`; the exponent may contain variables.
     Pow(Box<Expr>, Box<Expr>),
@@ -232,9 +235,20 @@ impl Expr {
                 .value_of(name)
                 .ok_or_else(|| Error::Eval(format!("no value for variable '{name}'")))?,
             Expr::Neg(a) => -a.eval(env)?,
-            Expr::Add(a, b) => a.eval(env)? + b.eval(env)?,
-            Expr::Sub(a, b) => a.eval(env)? - b.eval(env)?,
-            Expr::Mul(a, b) => a.eval(env)? * b.eval(env)?,
+            Expr::Add(terms) => {
+                let mut acc = terms[0].eval(env)?;
+                for t in &terms[1..] {
+                    acc += t.eval(env)?;
+                }
+                acc
+            }
+            Expr::Mul(factors) => {
+                let mut acc = factors[0].eval(env)?;
+                for t in &factors[1..] {
+                    acc *= t.eval(env)?;
+                }
+                acc
+            }
             Expr::Div(a, b) => a.eval(env)? / b.eval(env)?,
             Expr::Pow(a, b) => pow_f64(a.eval(env)?, b.eval(env)?),
             Expr::Call(f, a) => f.apply(a.eval(env)?),
@@ -255,11 +269,12 @@ impl Expr {
                 set.insert(name.clone());
             }
             Expr::Neg(a) | Expr::Call(_, a) => a.collect_variables(set),
-            Expr::Add(a, b)
-            | Expr::Sub(a, b)
-            | Expr::Mul(a, b)
-            | Expr::Div(a, b)
-            | Expr::Pow(a, b) => {
+            Expr::Add(items) | Expr::Mul(items) => {
+                for t in items {
+                    t.collect_variables(set);
+                }
+            }
+            Expr::Div(a, b) | Expr::Pow(a, b) => {
                 a.collect_variables(set);
                 b.collect_variables(set);
             }
@@ -272,18 +287,15 @@ impl Expr {
             Expr::Num(_) | Expr::Const(_) => false,
             Expr::Var(name) => name == var,
             Expr::Neg(a) | Expr::Call(_, a) => a.depends_on(var),
-            Expr::Add(a, b)
-            | Expr::Sub(a, b)
-            | Expr::Mul(a, b)
-            | Expr::Div(a, b)
-            | Expr::Pow(a, b) => a.depends_on(var) || b.depends_on(var),
+            Expr::Add(items) | Expr::Mul(items) => items.iter().any(|t| t.depends_on(var)),
+            Expr::Div(a, b) | Expr::Pow(a, b) => a.depends_on(var) || b.depends_on(var),
         }
     }
 
     /// Binding strength used by the printer: 1 sum, 2 product, 3 unary minus, 4 power, 5 atom.
     fn precedence(&self) -> u8 {
         match self {
-            Expr::Add(..) | Expr::Sub(..) => 1,
+            Expr::Add(..) => 1,
             Expr::Mul(..) | Expr::Div(..) => 2,
             Expr::Neg(_) => 3,
             Expr::Num(v) if v.is_sign_negative() => 3,
@@ -348,25 +360,31 @@ impl fmt::Display for Expr {
                 let paren = a.precedence() < 2 || a.precedence() == 3;
                 write!(f, "-{}", Paren(a, paren))
             }
-            Expr::Add(a, b) | Expr::Sub(a, b) => {
-                let is_add = matches!(self, Expr::Add(..));
-                // a + -b prints as a - b, and a - -b as a + b.
-                let (op, rhs) = match b.negated() {
-                    Some(m) => (if is_add { "-" } else { "+" }, m),
-                    None => (if is_add { "+" } else { "-" }, (**b).clone()),
-                };
-                let paren = rhs.precedence() < 2 || rhs.precedence() == 3;
-                write!(f, "{a} {op} {}", Paren(&rhs, paren))
+            Expr::Add(terms) => {
+                write!(f, "{}", terms[0])?;
+                for t in &terms[1..] {
+                    // a + -b prints as a - b, and a + --b as a + b.
+                    let (op, rhs) = match t.negated() {
+                        Some(Expr::Neg(m)) => ("+", *m),
+                        Some(m) => ("-", m),
+                        None => ("+", t.clone()),
+                    };
+                    let paren = rhs.precedence() < 2 || rhs.precedence() == 3;
+                    write!(f, " {op} {}", Paren(&rhs, paren))?;
+                }
+                Ok(())
             }
-            Expr::Mul(a, b) | Expr::Div(a, b) => {
-                let op = if matches!(self, Expr::Mul(..)) {
-                    "*"
-                } else {
-                    "/"
-                };
+            Expr::Mul(factors) => {
+                write!(f, "{}", Paren(&factors[0], factors[0].precedence() < 2))?;
+                for t in &factors[1..] {
+                    write!(f, "*{}", Paren(t, t.precedence() < 4))?;
+                }
+                Ok(())
+            }
+            Expr::Div(a, b) => {
                 let lp = a.precedence() < 2;
                 let rp = b.precedence() < 4;
-                write!(f, "{}{op}{}", Paren(a, lp), Paren(b, rp))
+                write!(f, "{}/{}", Paren(a, lp), Paren(b, rp))
             }
             Expr::Pow(a, b) => {
                 let lp = a.precedence() < 5;
@@ -387,39 +405,47 @@ impl Neg for Expr {
     }
 }
 
-macro_rules! binary_op {
-    ($trait:ident, $method:ident, $variant:ident, $doc:literal) => {
-        #[doc = $doc]
-        impl $trait for Expr {
-            type Output = Expr;
-            fn $method(self, rhs: Expr) -> Expr {
-                Expr::$variant(Box::new(self), Box::new(rhs))
+/// `a + b` builds a sum (no simplification), extending `a` when it is already a sum, as the
+/// parser reads `a + b + c`.
+impl Add for Expr {
+    type Output = Expr;
+    fn add(self, rhs: Expr) -> Expr {
+        match self {
+            Expr::Add(mut terms) => {
+                terms.push(rhs);
+                Expr::Add(terms)
             }
+            lhs => Expr::Add(vec![lhs, rhs]),
         }
-    };
+    }
 }
 
-binary_op!(
-    Add,
-    add,
-    Add,
-    "`a + b` builds [`Expr::Add`] (no simplification)."
-);
-binary_op!(
-    Sub,
-    sub,
-    Sub,
-    "`a - b` builds [`Expr::Sub`] (no simplification)."
-);
-binary_op!(
-    Mul,
-    mul,
-    Mul,
-    "`a * b` builds [`Expr::Mul`] (no simplification)."
-);
-binary_op!(
-    Div,
-    div,
-    Div,
-    "`a / b` builds [`Expr::Div`] (no simplification)."
-);
+/// `a - b` builds the sum `a + (-b)` (no simplification).
+impl Sub for Expr {
+    type Output = Expr;
+    fn sub(self, rhs: Expr) -> Expr {
+        Add::add(self, Expr::Neg(Box::new(rhs)))
+    }
+}
+
+/// `a * b` builds a product (no simplification), extending `a` when it is already a product.
+impl Mul for Expr {
+    type Output = Expr;
+    fn mul(self, rhs: Expr) -> Expr {
+        match self {
+            Expr::Mul(mut factors) => {
+                factors.push(rhs);
+                Expr::Mul(factors)
+            }
+            lhs => Expr::Mul(vec![lhs, rhs]),
+        }
+    }
+}
+
+/// `a / b` builds [`Expr::Div`] (no simplification).
+impl Div for Expr {
+    type Output = Expr;
+    fn div(self, rhs: Expr) -> Expr {
+        Expr::Div(Box::new(self), Box::new(rhs))
+    }
+}

@@ -26,6 +26,7 @@ mod critical;
 mod descent;
 mod diff;
 mod expr;
+mod number;
 pub mod parser;
 mod simplify;
 mod to_autograd;

@@ -255,6 +255,84 @@ impl Expr {
         })
     }
 
+    /// Evaluates like [`Expr::eval`], but a point outside the domain of a function is an error
+    /// instead of a NaN or an infinity: [`Error::Domain`] names the innermost subexpression that
+    /// is undefined there and why: `ln` and `log` of a number ≤ 0, `sqrt` of a negative number,
+    /// a division by zero, `0^c` for c < 0, a negative number to a non-integer power, `tan` at
+    /// an odd multiple of π/2. Values that are finite in exact arithmetic but overflow f64
+    /// (`exp(1000)`) are not domain errors: they come back as ±∞.
+    ///
+    /// ```
+    /// use nabla::calculus::parse;
+    /// let f = parse("ln(x) + 1").unwrap();
+    /// assert_eq!(f.eval_checked(&[("x", 1.0)]).unwrap(), 1.0);
+    /// let err = f.eval_checked(&[("x", -1.0)]).unwrap_err();
+    /// assert_eq!(err.to_string(), "ln(x) is undefined: ln needs a positive argument, got -1");
+    /// ```
+    pub fn eval_checked<B: Bindings + ?Sized>(&self, env: &B) -> Result<f64> {
+        let domain = |msg: String| Error::Domain {
+            expr: self.to_string(),
+            msg,
+        };
+        Ok(match self {
+            Expr::Num(_) | Expr::Const(_) | Expr::Var(_) => self.eval(env)?,
+            Expr::Neg(a) => -a.eval_checked(env)?,
+            Expr::Add(terms) => {
+                let mut acc = terms[0].eval_checked(env)?;
+                for t in &terms[1..] {
+                    acc += t.eval_checked(env)?;
+                }
+                acc
+            }
+            Expr::Mul(factors) => {
+                let mut acc = factors[0].eval_checked(env)?;
+                for t in &factors[1..] {
+                    acc *= t.eval_checked(env)?;
+                }
+                acc
+            }
+            Expr::Div(a, b) => {
+                let (x, y) = (a.eval_checked(env)?, b.eval_checked(env)?);
+                if y == 0.0 {
+                    return Err(domain(format!("division by zero ({b} = 0)")));
+                }
+                x / y
+            }
+            Expr::Pow(a, b) => {
+                let (x, y) = (a.eval_checked(env)?, b.eval_checked(env)?);
+                if x == 0.0 && y < 0.0 {
+                    return Err(domain(format!("0 to the negative power {y}")));
+                }
+                if x < 0.0 && y.fract() != 0.0 {
+                    return Err(domain(format!(
+                        "the negative base {x} to the non-integer power {y}"
+                    )));
+                }
+                pow_f64(x, y)
+            }
+            Expr::Call(f, a) => {
+                let u = a.eval_checked(env)?;
+                let name = f.name();
+                match f {
+                    Func::Ln if u <= 0.0 => {
+                        return Err(domain(format!("{name} needs a positive argument, got {u}")))
+                    }
+                    Func::Sqrt if u < 0.0 => {
+                        return Err(domain(format!(
+                            "{name} needs a non-negative argument, got {u}"
+                        )))
+                    }
+                    Func::Tan if u.cos() == 0.0 => {
+                        return Err(domain(format!(
+                            "tan is undefined at an odd multiple of pi/2, got {u}"
+                        )))
+                    }
+                    _ => f.apply(u),
+                }
+            }
+        })
+    }
+
     /// The distinct variables of the expression, sorted alphabetically.
     pub fn variables(&self) -> Vec<String> {
         let mut set = BTreeSet::new();

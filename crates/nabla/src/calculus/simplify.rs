@@ -40,56 +40,32 @@ use std::rc::Rc;
 
 use super::diff::tidy;
 use super::expr::{Constant, Expr, Func};
-use super::number::{Number, Rational};
+use super::number::{gcd, order_from_cmp, Number, Rational};
 use std::ops::{Div, Neg};
 
-/// An indivisible factor of a monomial. The order ignores the printed forms (`shown`).
+/// A printed form carried along with an atom; it takes no part in comparisons.
 #[derive(Debug, Clone)]
+struct Shown(Rc<Expr>);
+
+order_from_cmp!(Shown);
+impl Ord for Shown {
+    fn cmp(&self, _: &Self) -> Ordering {
+        Ordering::Equal
+    }
+}
+
+/// An indivisible factor of a monomial. The derived order (the atom order of the module
+/// documentation) ignores the printed forms.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Atom {
     Const(Constant),
     Var(String),
     /// A call: the argument's expanded form (the identity) and its best printed form.
-    Func(Func, Box<Poly>, Rc<Expr>),
+    Func(Func, Box<Poly>, Shown),
     /// `base ^ exponent` with a non-constant exponent: both expanded, and the printed power.
-    Pow(Box<Poly>, Box<Poly>, Rc<Expr>),
+    Pow(Box<Poly>, Box<Poly>, Shown),
     /// A polynomial kept whole: a sum, or a number under a root (`sqrt(2)` is 2 ^ 1/2).
     Group(Box<Poly>),
-}
-
-impl Atom {
-    fn rank(&self) -> u8 {
-        match self {
-            Atom::Const(_) => 0,
-            Atom::Var(_) => 1,
-            Atom::Func(..) => 2,
-            Atom::Pow(..) => 3,
-            Atom::Group(_) => 4,
-        }
-    }
-}
-
-impl PartialEq for Atom {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Atom {}
-impl PartialOrd for Atom {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Atom {
-    fn cmp(&self, other: &Self) -> Ordering {
-        match (self, other) {
-            (Atom::Const(a), Atom::Const(b)) => a.cmp(b),
-            (Atom::Var(a), Atom::Var(b)) => a.cmp(b),
-            (Atom::Func(f, a, _), Atom::Func(g, b, _)) => f.cmp(g).then_with(|| a.cmp(b)),
-            (Atom::Pow(a, x, _), Atom::Pow(b, y, _)) => a.cmp(b).then_with(|| x.cmp(y)),
-            (Atom::Group(a), Atom::Group(b)) => a.cmp(b),
-            _ => self.rank().cmp(&other.rank()),
-        }
-    }
 }
 
 /// Atom → exponent (never zero).
@@ -536,7 +512,7 @@ impl Ctx {
                 }
             }
         }
-        Poly::atom(Atom::Func(func, Box::new(key), shown))
+        Poly::atom(Atom::Func(func, Box::new(key), Shown(shown)))
     }
 
     /// The expanded form of a call's argument (its identity) and its best printed form.
@@ -597,7 +573,7 @@ impl Ctx {
                 Poly::atom(Atom::Pow(
                     Box::new(base_key),
                     Box::new(exp_key),
-                    Rc::new(shown),
+                    Shown(Rc::new(shown)),
                 ))
             }
             Expr::Call(f, a) => {
@@ -749,16 +725,6 @@ fn floor(r: Rational) -> Rational {
 }
 
 fn rational_gcd(a: Rational, b: Rational) -> Rational {
-    fn gcd(mut a: i128, mut b: i128) -> i128 {
-        a = a.abs();
-        b = b.abs();
-        while b != 0 {
-            let t = a % b;
-            a = b;
-            b = t;
-        }
-        a
-    }
     let n = gcd(a.numer(), b.numer());
     let d = a.denom() / gcd(a.denom(), b.denom());
     match d.checked_mul(b.denom()) {
@@ -887,8 +853,8 @@ fn atom_to_expr(atom: &Atom) -> Expr {
     match atom {
         Atom::Const(c) => Expr::Const(*c),
         Atom::Var(name) => Expr::Var(name.clone()),
-        Atom::Func(f, _, shown) => Expr::call(*f, (**shown).clone()),
-        Atom::Pow(_, _, shown) => (**shown).clone(),
+        Atom::Func(f, _, shown) => Expr::call(*f, (*shown.0).clone()),
+        Atom::Pow(_, _, shown) => (*shown.0).clone(),
         Atom::Group(p) => from_poly(p),
     }
 }

@@ -860,3 +860,208 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------- values that are not numbers
+
+#[test]
+fn eval_checked_names_the_function_and_the_argument() {
+    let cases = [
+        (
+            "log(x)",
+            -1.0,
+            "ln(x) is undefined: ln needs a positive argument, got -1",
+        ),
+        (
+            "ln(x - 1)",
+            1.0,
+            "ln(x - 1) is undefined: ln needs a positive argument, got 0",
+        ),
+        (
+            "sqrt(x) + 1",
+            -4.0,
+            "sqrt(x) is undefined: sqrt needs a non-negative argument, got -4",
+        ),
+        ("1/x", 0.0, "1/x is undefined: division by zero (x = 0)"),
+        ("x^-1", 0.0, "x^-1 is undefined: 0 to the negative power -1"),
+        (
+            "x^0.5",
+            -1.0,
+            "x^0.5 is undefined: the negative base -1 to the non-integer power 0.5",
+        ),
+    ];
+    for (f, x, msg) in cases {
+        match p(f).eval_checked(&[("x", x)]) {
+            Err(err @ Error::Domain { .. }) => assert_eq!(err.to_string(), msg, "{f}"),
+            other => panic!("{f} at {x}: expected a domain error, got {other:?}"),
+        }
+    }
+    // Overflow is not a domain error; the value is +inf as in f64.
+    assert_eq!(
+        p("exp(x)").eval_checked(&[("x", 1000.0)]).unwrap(),
+        f64::INFINITY
+    );
+    // 0^x at x = 1 is 0, and so is its derivative (not 0*ln(0) = NaN).
+    let f = p("0^x");
+    assert_eq!(f.eval_checked(&[("x", 1.0)]).unwrap(), 0.0);
+    assert_eq!(x1(&derivative(&f, "x"), 1.0), 0.0);
+}
+
+// ---------------------------------------------------------------- kinks, Hessians, n-D
+
+#[test]
+fn a_kink_is_not_a_stationary_point() {
+    let a = critical_and_kinks(&p("abs(x)"), -1.0, 2.0).unwrap();
+    assert!(a.points.is_empty(), "{a:?}");
+    assert_eq!(a.kinks.len(), 1, "{a:?}");
+    let k = a.kinks[0];
+    assert_eq!((k.x, k.value), (0.0, 0.0));
+    assert_eq!((k.left_derivative, k.right_derivative), (-1.0, 1.0));
+    assert_eq!(k.extremum(), Some(CriticalKind::Minimum));
+    assert!(critical(&p("abs(x)"), -1.0, 2.0).unwrap().is_empty());
+    // A kink where f' jumps without changing sign is neither stationary nor reported:
+    let a = critical_and_kinks(&p("x^2 - 2*abs(x - 1)"), -3.0, 3.0).unwrap();
+    // left of 1 f' = 2x + 2, zero at -1 (a minimum); right of 1 f' = 2x - 2 > 0; at 1 f' jumps
+    // from 4 to 0.
+    assert_eq!(a.points.len(), 1, "{a:?}");
+    assert!((a.points[0].x + 1.0).abs() < 1e-9);
+    assert_eq!(a.points[0].kind, CriticalKind::Minimum);
+    // The smooth critical points are unchanged.
+    assert_eq!(
+        critical(&p("x*(x-1)*(x-2)*(x-3)"), -1.0, 4.0)
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn hessians_match_finite_differences_of_the_gradient() {
+    let mut rng = Rng::new(23);
+    for case in [
+        "x^2*y - y^3",
+        "sin(x*y) + exp(x - y)",
+        "ln(x^2 + y^2 + 1)*x",
+        "sigmoid(x)*tanh(y)",
+        "(x - y)^3/(x + y + 5)^2",
+    ] {
+        let f = p(case);
+        let (vars, h) = hessian(&f);
+        let grad: Vec<Expr> = vars.iter().map(|v| derivative(&f, v)).collect();
+        for _ in 0..10 {
+            let point: Point = vars
+                .iter()
+                .map(|v| (v.clone(), rng.uniform(-1.5, 1.5)))
+                .collect();
+            let hm = eval_matrix(&h, &point).unwrap();
+            for (i, gi) in grad.iter().enumerate() {
+                for (j, vj) in vars.iter().enumerate() {
+                    let t = point[vj];
+                    let step = 1e-5 * (1.0 + t.abs());
+                    let at_t = |s: f64| {
+                        let mut q = point.clone();
+                        q.insert(vj.clone(), s);
+                        gi.eval(&q).unwrap()
+                    };
+                    let fd = (at_t(t + step) - at_t(t - step)) / (2.0 * step);
+                    assert!(
+                        (hm[i][j] - fd).abs() <= 1e-5 * (1.0 + fd.abs()),
+                        "{case}: H[{i}][{j}] = {} = {} vs {fd}",
+                        h[i][j],
+                        hm[i][j]
+                    );
+                    assert_eq!(h[i][j], h[j][i]);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn stationary_points_in_two_variables_are_classified() {
+    let range = |v: &str, a: f64, b: f64| (v.to_string(), a, b);
+    // x^2 - y^2: one saddle at the origin, Hessian diag(2, -2).
+    let pts = stationary_points(
+        &p("x^2 - y^2"),
+        &[range("x", -1.0, 1.0), range("y", -1.0, 1.0)],
+    )
+    .unwrap();
+    assert_eq!(pts.len(), 1, "{pts:?}");
+    assert_eq!(pts[0].kind, StationaryKind::Saddle);
+    assert_eq!(pts[0].point["x"], 0.0);
+    assert_eq!(pts[0].hessian, vec![vec![2.0, 0.0], vec![0.0, -2.0]]);
+    assert_eq!(pts[0].eigenvalues, vec![-2.0, 2.0]);
+    // x^3 - 3x + y^3 - 3y: ∇f = (3x² - 3, 3y² - 3) = 0 at (±1, ±1); H = diag(6x, 6y).
+    let pts = stationary_points(
+        &p("x^3 - 3*x + y^3 - 3*y"),
+        &[range("x", -2.0, 2.0), range("y", -2.0, 2.0)],
+    )
+    .unwrap();
+    let kinds: Vec<(f64, f64, StationaryKind)> = pts
+        .iter()
+        .map(|s| (s.point["x"], s.point["y"], s.kind))
+        .collect();
+    let expected = [
+        (-1.0, -1.0, StationaryKind::Maximum),
+        (-1.0, 1.0, StationaryKind::Saddle),
+        (1.0, -1.0, StationaryKind::Saddle),
+        (1.0, 1.0, StationaryKind::Minimum),
+    ];
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+    for (got, want) in kinds.iter().zip(expected) {
+        assert!(
+            (got.0 - want.0).abs() < 1e-9 && (got.1 - want.1).abs() < 1e-9,
+            "{got:?}"
+        );
+        assert_eq!(got.2, want.2);
+    }
+    // x^4 + y^4: a degenerate minimum at 0 (the Hessian vanishes there).
+    let pts = stationary_points(
+        &p("x^4 + y^4"),
+        &[range("x", -1.0, 1.0), range("y", -1.0, 1.0)],
+    )
+    .unwrap();
+    assert_eq!(pts.len(), 1, "{pts:?}");
+    assert_eq!(pts[0].kind, StationaryKind::Degenerate);
+    assert!(pts[0].point["x"].abs() < 1e-6);
+    // Three variables: (x - 1)^2 + (y + 2)^2 - (z - 3)^2 is a saddle at (1, -2, 3).
+    let pts = stationary_points(
+        &p("(x - 1)^2 + (y + 2)^2 - (z - 3)^2"),
+        &[
+            range("x", -5.0, 5.0),
+            range("y", -5.0, 5.0),
+            range("z", -5.0, 5.0),
+        ],
+    )
+    .unwrap();
+    assert_eq!(pts.len(), 1);
+    assert_eq!(pts[0].kind, StationaryKind::Saddle);
+    assert!((pts[0].point["z"] - 3.0).abs() < 1e-12);
+    // Bad ranges are parameter errors.
+    for ranges in [
+        vec![range("x", -1.0, 1.0)],
+        vec![range("x", 1.0, -1.0), range("y", -1.0, 1.0)],
+        vec![
+            range("x", -1.0, 1.0),
+            range("y", -1.0, 1.0),
+            range("w", 0.0, 1.0),
+        ],
+    ] {
+        assert!(matches!(
+            stationary_points(&p("x*y"), &ranges),
+            Err(Error::Param { .. })
+        ));
+    }
+}
+
+#[test]
+fn symmetric_eigenvalues_of_known_matrices() {
+    let e = symmetric_eigenvalues(&[vec![2.0, 1.0], vec![1.0, 2.0]]);
+    assert!(
+        (e[0] - 1.0).abs() < 1e-12 && (e[1] - 3.0).abs() < 1e-12,
+        "{e:?}"
+    );
+    // [[4, 2], [2, -12]] from the hessian example: -4 ± sqrt(68).
+    let e = symmetric_eigenvalues(&[vec![4.0, 2.0], vec![2.0, -12.0]]);
+    assert!((e[0] - (-4.0 - 68f64.sqrt())).abs() < 1e-12, "{e:?}");
+    assert!((e[1] - (-4.0 + 68f64.sqrt())).abs() < 1e-12, "{e:?}");
+}

@@ -332,3 +332,40 @@ fn hessian_symbolic_and_at_a_point() {
     assert!(text.contains("∂²f/∂x∂y = 2*x"), "{text}");
     bad(&["hessian", "x^^2"], 2, "column 3");
 }
+
+#[test]
+fn integrate_with_steps_and_limits() {
+    let out = nabla(&["integrate", "2"]);
+    assert_eq!(stdout(&out).trim(), "∫ 2 dx = 2*x + C");
+    let text = stdout(&nabla(&["integrate", "x*exp(x)", "--steps"]));
+    assert!(text.contains("by parts: u = x, dv = (exp(x))dx"), "{text}");
+    assert!(
+        text.contains("check: d/dx (exp(x)*(x - 1)) = x*exp(x)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("∫ x*exp(x) dx = exp(x)*(x - 1) + C"),
+        "{text}"
+    );
+    let v = json(&["integrate", "x^2", "--from", "0", "--to", "1", "--json"]);
+    assert_eq!(v["wrt"], "x");
+    assert_eq!(v["antiderivative"], "x^3/3");
+    assert_eq!(v["exact"], "1/3");
+    assert_eq!(v["method"], "symbolic");
+    assert!((v["value"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-15);
+    let numeric = ["integrate", "exp(-x^2)", "--from", "0", "--to", "1"];
+    let v = json(&[&numeric[..], &["--json"]].concat());
+    assert_eq!(v["antiderivative"], Value::Null);
+    assert_eq!(v["method"], "numeric");
+    assert!(v["error_estimate"].as_f64().unwrap() < 1e-9);
+    let text = stdout(&nabla(&numeric));
+    assert!(text.contains("no rule applies"), "{text}");
+    assert!(text.contains("numeric: adaptive Gauss–Kronrod"), "{text}");
+    bad(
+        &["integrate", "1/x", "--from", "-1", "--to", "1"],
+        1,
+        "improper integrals are not supported",
+    );
+    bad(&["integrate", "x*y"], 2, "--wrt");
+    bad(&["integrate", "x", "--from", "0"], 2, "required arguments");
+}

@@ -9,12 +9,12 @@ use super::{json_real, parse_expr, parse_point, print_json, show_point, CliError
 /// Print the matrix of second partial derivatives ∂²f/∂xᵢ∂xⱼ, symbolically and at a point.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    #[command(flatten)]
-    pub input: ExprAt,
     /// Print JSON: {"expr", "variables", "hessian": [["..", ..], ..], and with --at "value":
     /// [[..]], "eigenvalues", "kind"}.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub input: ExprAt,
 }
 
 /// Runs `nabla hessian`.

@@ -10,6 +10,7 @@ pub mod gradcheck;
 pub mod graph;
 pub mod hessian;
 pub mod inspect;
+pub mod integrate;
 pub mod minimize;
 pub mod plot;
 pub mod predict;

@@ -16,6 +16,9 @@
 //!   ([`critical_and_kinks`] also reports the corners where f′ jumps); [`hessian`] gives the
 //!   symbolic Hessian and [`stationary_points`] solves ∇f = 0 in several variables, each point
 //!   classified by the Hessian's eigenvalues.
+//! * [`integrate`] finds antiderivatives by a table of rules, recording each as a step;
+//!   [`integrate_definite`] gives F(b) − F(a) exactly, or adaptive Gauss–Kronrod
+//!   [`quadrature`] with an error estimate when no rule applies.
 //! * [`Expr::eval_checked`] evaluates with domain errors ([`crate::Error::Domain`]) instead of
 //!   NaN and ±∞.
 //! * [`to_autograd`] builds the same expression as an autograd graph of [`crate::autograd::Var`]s,
@@ -33,6 +36,7 @@ mod critical;
 mod descent;
 mod diff;
 mod expr;
+mod integrate;
 mod number;
 pub mod parser;
 mod simplify;
@@ -45,6 +49,10 @@ pub use critical::{
 pub use descent::{minimize, Descent, DescentOptions, DescentStep, Point};
 pub use diff::{derivative, diff, diff_with_steps, gradient, tidy, Rule, Step};
 pub use expr::{Bindings, Constant, Expr, Func};
+pub use integrate::{
+    integrate, integrate_definite, quadrature, substitute, Antiderivative, Definite,
+    IntegrationStep, Method,
+};
 pub use parser::parse;
 pub use simplify::simplify;
 pub use stationary::{

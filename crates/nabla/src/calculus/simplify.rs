@@ -26,8 +26,10 @@
 //! coefficient go below a `/` (`2*x/(3*y^2)`); an exponent 1/2 prints as `sqrt`.
 //!
 //! Identities used: `u^0 = 1`, `x^a * x^b = x^(a+b)`, `(c*m)^n = c^n*m^n` for integer `n`,
-//! `ln(e) = 1`, `ln(exp(u)) = u`, exact values of functions at exact numbers (`sin(0) = 0`,
-//! `sqrt(4) = 2`, `sigmoid(0) = 1/2`). `(x^2)^(1/2)` stays, as it equals `|x|`.
+//! `ln(e) = 1`, `ln(exp(u)) = u`, `sin(pi) = tan(pi) = 0`, `cos(pi) = -1`, exact values of
+//! functions at exact numbers (`sin(0) = 0`, `sqrt(4) = 2`, `sigmoid(0) = 1/2`), perfect
+//! squares and cubes out of roots (`sqrt(12) = 2*sqrt(3)`). `(x^2)^(1/2)` stays, as it equals
+//! `|x|`.
 //!
 //! Cost: every sum and product is walked iteratively over its terms with ordered maps, so a
 //! flat 10 000-term sum or product takes O(n log n); function arguments are simplified once per
@@ -496,6 +498,13 @@ impl Ctx {
             }
             if func == Func::Sqrt && k.exact().is_some_and(|r| !r.is_negative()) {
                 return self.pow_number(mode, k, Number::Exact(half()));
+            }
+        }
+        if key == Poly::atom(Atom::Const(Constant::Pi)) {
+            match func {
+                Func::Sin | Func::Tan => return Poly::default(),
+                Func::Cos => return Poly::constant(Number::int(-1)),
+                _ => {}
             }
         }
         if func == Func::Ln && key == Poly::atom(Atom::Const(Constant::E)) {

@@ -1065,3 +1065,75 @@ fn symmetric_eigenvalues_of_known_matrices() {
     assert!((e[0] - (-4.0 - 68f64.sqrt())).abs() < 1e-12, "{e:?}");
     assert!((e[1] - (-4.0 + 68f64.sqrt())).abs() < 1e-12, "{e:?}");
 }
+
+// ---------------------------------------------------------------- integrals
+
+#[test]
+fn integrals_differentiate_back_and_match_quadrature() {
+    let cases: &[(&str, &str)] = &[
+        ("2", "2*x"),
+        ("x^2 + 3*x - 1/x", "x^3/3 + 3*x^2/2 - ln(abs(x))"),
+        ("x/3", "x^2/6"),
+        ("x*exp(x)", "exp(x)*(x - 1)"),
+        ("x*sin(x)", "sin(x) - x*cos(x)"),
+        ("x^2*cos(x)", "x^2*sin(x) + 2*x*cos(x) - 2*sin(x)"),
+        ("exp(3*x + 1)", "exp(3*x + 1)/3"),
+        ("2*x/(x^2+1)", "ln(abs(x^2 + 1))"),
+        ("x*exp(x^2)", "exp(x^2)/2"),
+        ("cos(x)*sin(x)^2", "sin(x)^3/3"),
+        ("ln(x)", "x*ln(x) - x"),
+        ("x*ln(x)", "x^2*ln(x)/2 - x^2/4"),
+        ("sqrt(2*x+1)", "(2*x + 1)^(3/2)/3"),
+        ("1/(2*x - 1)", "ln(abs(2*x - 1))/2"),
+        ("sigmoid(x)", "softplus(x)"),
+        ("2^x", "2^x/ln(2)"),
+    ];
+    let mut rng = Rng::new(29);
+    for (f, expected) in cases {
+        let f = p(f);
+        let anti = integrate(&f, "x")
+            .unwrap()
+            .unwrap_or_else(|| panic!("∫ {f}"));
+        assert_eq!(anti.result.to_string(), *expected, "∫ {f}");
+        assert!(!anti.steps.is_empty());
+        // F(b) - F(a) against adaptive quadrature at random limits inside the domain.
+        for _ in 0..5 {
+            let (a, b) = (rng.uniform(0.6, 1.5), rng.uniform(1.6, 3.0));
+            let g = |t: f64| f.eval(&[("x", t)]).unwrap();
+            let (q, err) = quadrature(&g, a, b, 1e-12).unwrap();
+            let big_f = |t: f64| anti.result.eval(&[("x", t)]).unwrap();
+            let exact = big_f(b) - big_f(a);
+            assert!(
+                (q - exact).abs() <= 1e-9 * (1.0 + exact.abs()) && err < 1e-8,
+                "∫ {f} from {a} to {b}: quadrature {q} vs F(b) - F(a) = {exact}"
+            );
+        }
+    }
+    // No rule: said so, not guessed.
+    assert!(integrate(&p("exp(-x^2)"), "x").unwrap().is_none());
+    assert!(integrate(&p("1/(x^2 + 1)"), "x").unwrap().is_none());
+}
+
+#[test]
+fn definite_integrals_are_exact_or_labelled_numeric() {
+    let c = |s: &str| p(s);
+    let d = integrate_definite(&c("x^2"), "x", &c("0"), &c("1")).unwrap();
+    assert_eq!(d.method, Method::Symbolic);
+    assert_eq!(d.exact.unwrap().to_string(), "1/3");
+    let d = integrate_definite(&c("sin(x)"), "x", &c("0"), &c("pi")).unwrap();
+    assert_eq!(d.exact.unwrap().to_string(), "2");
+    // ∫_0^1 exp(-x^2) = sqrt(pi)/2 * erf(1) = 0.746824132812427...
+    let d = integrate_definite(&c("exp(-x^2)"), "x", &c("0"), &c("1")).unwrap();
+    assert_eq!(d.method, Method::Numeric);
+    assert!(
+        (d.value - 0.746_824_132_812_427).abs() < 1e-12,
+        "{}",
+        d.value
+    );
+    assert!(d.error_estimate < 1e-9);
+    // An improper integral is refused, not given a wrong value (ln|x| would say 0).
+    assert!(matches!(
+        integrate_definite(&c("1/x"), "x", &c("-1"), &c("1")),
+        Err(Error::Eval(_))
+    ));
+}

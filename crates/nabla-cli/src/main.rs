@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use commands::{
     critical, eval, explain, grad, gradcheck, graph, hessian, inspect, integrate, minimize, plot,
-    predict, train,
+    predict, taylor, train,
 };
 
 /// Calculus for neural networks from the command line.
@@ -20,7 +20,7 @@ use commands::{
     about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points; \
 train, evaluate, inspect and gradient-check feedforward networks on CSV, MNIST and built-in data",
     long_about = "Calculus for neural networks: symbolic derivatives (grad), gradient descent (minimize), \
-critical points in one or several variables (critical), Hessians (hessian), integrals (integrate); and feedforward networks: train, eval, predict, inspect, gradcheck. \
+critical points in one or several variables (critical), Hessians (hessian), integrals (integrate), Taylor polynomials (taylor); and feedforward networks: train, eval, predict, inspect, gradcheck. \
 `nabla train` alone trains a digit classifier on built-in data and reports its test accuracy.\n\n\
 Expressions use numbers, variables, + - * / ^ (^ binds tightest, right-associative; -x^2 is -(x^2)), \
 parentheses, the constants pi and e, and the functions sin cos tan exp log ln sqrt abs tanh sigmoid \
@@ -40,6 +40,7 @@ enum Command {
     Critical(critical::Args),
     Hessian(hessian::Args),
     Integrate(integrate::Args),
+    Taylor(taylor::Args),
     Train(Box<train::Args>),
     Eval(eval::Args),
     Predict(predict::Args),
@@ -71,6 +72,7 @@ fn main() {
         Command::Critical(args) => critical::run(args),
         Command::Hessian(args) => hessian::run(args),
         Command::Integrate(args) => integrate::run(args),
+        Command::Taylor(args) => taylor::run(args),
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),

@@ -369,3 +369,32 @@ fn integrate_with_steps_and_limits() {
     bad(&["integrate", "x*y"], 2, "--wrt");
     bad(&["integrate", "x", "--from", "0"], 2, "required arguments");
 }
+
+#[test]
+fn taylor_polynomial_text_and_json() {
+    let out = nabla(&["taylor", "exp(x)", "--at", "x=0", "--order", "4"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out)
+        .lines()
+        .any(|l| l == "x^4/24 + x^3/6 + x^2/2 + x + 1"));
+    let v = json(&[
+        "taylor",
+        "exp(x)*sin(x)",
+        "--at",
+        "x=0",
+        "--order",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(v["polynomial"], "-x^5/30 + x^3/3 + x^2 + x");
+    assert_eq!(
+        v["coefficients"],
+        serde_json::json!(["0", "1", "1", "1/3", "0", "-1/30"])
+    );
+    bad(
+        &["taylor", "ln(x)", "--at", "x=0"],
+        1,
+        "ln needs a positive argument",
+    );
+    bad(&["taylor", "x", "--at", "0"], 2, "VAR=A");
+}

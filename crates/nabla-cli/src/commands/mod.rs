@@ -14,6 +14,7 @@ pub mod integrate;
 pub mod minimize;
 pub mod plot;
 pub mod predict;
+pub mod taylor;
 pub mod train;
 
 use std::collections::BTreeMap;

@@ -591,3 +591,53 @@ pub fn integrate_definite(expr: &Expr, var: &str, a: &Expr, b: &Expr) -> Result<
         method: Method::Numeric,
     })
 }
+
+/// The Taylor polynomial of `expr` in `var` about `at` (a constant expression) up to degree
+/// `order`: Σₖ f⁽ᵏ⁾(at)/k! · (var − at)ᵏ, each coefficient simplified exactly (so `exp(x)` at 0
+/// gives `x^3/6 + x^2/2 + x + 1`), and the coefficients themselves, lowest degree first.
+///
+/// Errors with [`Error::Param`] when `at` has variables or `order` is above 30, and with
+/// [`Error::Domain`] when a derivative is undefined at `at` (ln(x) about 0).
+///
+/// ```
+/// use nabla::calculus::{parse, taylor};
+/// let (p, _) = taylor(&parse("exp(x)").unwrap(), "x", &parse("0").unwrap(), 3).unwrap();
+/// assert_eq!(p.to_string(), "x^3/6 + x^2/2 + x + 1");
+/// ```
+pub fn taylor(expr: &Expr, var: &str, at: &Expr, order: usize) -> Result<(Expr, Vec<Expr>)> {
+    if !at.variables().is_empty() {
+        return Err(Error::param(
+            "expansion point",
+            format!("{at} must be a number or a constant expression"),
+        ));
+    }
+    if order > 30 {
+        return Err(Error::param("order", format!("{order} (at most 30)")));
+    }
+    let none: [(&str, f64); 0] = [];
+    let mut d = expr.clone();
+    let mut factorial = 1.0;
+    let mut coefficients = Vec::with_capacity(order + 1);
+    let mut terms = Vec::with_capacity(order + 1);
+    let shift = simplify(&(Expr::var(var) - at.clone()));
+    for k in 0..=order {
+        if k > 0 {
+            d = derivative(&d, var);
+            factorial *= k as f64;
+        }
+        let value = substitute(&d, var, at);
+        if expr.variables().iter().all(|v| v == var) {
+            value.eval_checked(&none).map_err(|e| match e {
+                Error::Domain { expr: _, msg } => Error::Domain {
+                    expr: format!("the derivative of order {k} at {var} = {at}"),
+                    msg,
+                },
+                other => other,
+            })?;
+        }
+        let c = simplify(&Expr::Div(Box::new(value), Box::new(num(factorial))));
+        terms.push(c.clone() * Expr::pow(shift.clone(), num(k as f64)));
+        coefficients.push(c);
+    }
+    Ok((simplify(&Expr::Add(terms)), coefficients))
+}

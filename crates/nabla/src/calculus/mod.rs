@@ -19,6 +19,7 @@
 //! * [`integrate`] finds antiderivatives by a table of rules, recording each as a step;
 //!   [`integrate_definite`] gives F(b) − F(a) exactly, or adaptive Gauss–Kronrod
 //!   [`quadrature`] with an error estimate when no rule applies.
+//! * [`taylor`] gives the Taylor polynomial with exact coefficients.
 //! * [`Expr::eval_checked`] evaluates with domain errors ([`crate::Error::Domain`]) instead of
 //!   NaN and ±∞.
 //! * [`to_autograd`] builds the same expression as an autograd graph of [`crate::autograd::Var`]s,
@@ -50,7 +51,7 @@ pub use descent::{minimize, Descent, DescentOptions, DescentStep, Point};
 pub use diff::{derivative, diff, diff_with_steps, gradient, tidy, Rule, Step};
 pub use expr::{Bindings, Constant, Expr, Func};
 pub use integrate::{
-    integrate, integrate_definite, quadrature, substitute, Antiderivative, Definite,
+    integrate, integrate_definite, quadrature, substitute, taylor, Antiderivative, Definite,
     IntegrationStep, Method,
 };
 pub use parser::parse;

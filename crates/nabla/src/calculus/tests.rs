@@ -1137,3 +1137,50 @@ fn definite_integrals_are_exact_or_labelled_numeric() {
         Err(Error::Eval(_))
     ));
 }
+
+// ---------------------------------------------------------------- Taylor polynomials
+
+#[test]
+fn taylor_polynomials_have_exact_coefficients_and_approximate_f() {
+    let zero = p("0");
+    for (f, at, order, expected) in [
+        ("exp(x)", "0", 4, "x^4/24 + x^3/6 + x^2/2 + x + 1"),
+        ("sin(x)", "0", 7, "-x^7/5040 + x^5/120 - x^3/6 + x"),
+        ("1/(1 - x)", "0", 4, "x^4 + x^3 + x^2 + x + 1"),
+        ("exp(x)*sin(x)", "0", 5, "-x^5/30 + x^3/3 + x^2 + x"),
+        ("ln(x)", "1", 3, "(x - 1)^3/3 - (x - 1)^2/2 + x - 1"),
+        ("cos(x)", "pi", 3, "(x - pi)^2/2 - 1"),
+    ] {
+        let (poly, coefficients) = taylor(&p(f), "x", &p(at), order).unwrap();
+        assert_eq!(poly.to_string(), expected, "{f} about {at}");
+        assert_eq!(coefficients.len(), order + 1);
+        // The remainder is O(h^(order+1)): halving h divides the error by ~2^(order+1).
+        let a = p(at).eval(&[] as &[(&str, f64)]).unwrap();
+        let err = |h: f64| (x1(&p(f), a + h) - x1(&poly, a + h)).abs();
+        let (e1, e2) = (err(0.1), err(0.05));
+        assert!(
+            e2 <= e1 / 2f64.powi(order as i32) + 1e-13,
+            "{f}: {e1} then {e2}"
+        );
+    }
+    // Each coefficient is the k-th derivative at the point over k!.
+    let f = p("sigmoid(x)*x^2");
+    let (_, cs) = taylor(&f, "x", &zero, 4).unwrap();
+    let mut d = f.clone();
+    for (k, c) in cs.iter().enumerate() {
+        let kth = x1(&d, 0.0) / (1..=k).map(|i| i as f64).product::<f64>();
+        assert!(
+            (x1(c, 0.0) - kth).abs() < 1e-12,
+            "coefficient {k}: {c} vs {kth}"
+        );
+        d = derivative(&d, "x");
+    }
+    assert!(matches!(
+        taylor(&p("ln(x)"), "x", &zero, 2),
+        Err(Error::Domain { .. })
+    ));
+    assert!(matches!(
+        taylor(&p("x"), "x", &p("y"), 2),
+        Err(Error::Param { .. })
+    ));
+}

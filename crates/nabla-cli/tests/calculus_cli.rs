@@ -391,10 +391,49 @@ fn taylor_polynomial_text_and_json() {
         v["coefficients"],
         serde_json::json!(["0", "1", "1", "1/3", "0", "-1/30"])
     );
-    bad(
-        &["taylor", "ln(x)", "--at", "x=0"],
-        1,
-        "ln needs a positive argument",
+    let refused: [(&[&str], i32, &str); 2] = [
+        (
+            &["taylor", "ln(x)", "--at", "x=0"],
+            1,
+            "ln needs a positive argument",
+        ),
+        (&["taylor", "x", "--at", "0"], 2, "VAR=A"),
+    ];
+    for (args, code, needle) in refused {
+        bad(args, code, needle);
+    }
+}
+
+#[test]
+fn latex_output_of_grad_hessian_integrate_taylor() {
+    let text = stdout(&nabla(&["grad", "x/3 + y^2", "--latex"]));
+    assert!(
+        text.contains("\\frac{\\partial f}{\\partial x} = \\frac{1}{3}"),
+        "{text}"
     );
-    bad(&["taylor", "x", "--at", "0"], 2, "VAR=A");
+    assert!(
+        text.contains("\\frac{\\partial f}{\\partial y} = 2 y"),
+        "{text}"
+    );
+    let text = stdout(&nabla(&["hessian", "x^2 - y^2", "--latex"]));
+    assert_eq!(
+        text.trim(),
+        "\\nabla^2 f = \\begin{pmatrix} 2 & 0 \\\\ 0 & -2 \\end{pmatrix}"
+    );
+    let text = stdout(&nabla(&[
+        "integrate",
+        "x^2",
+        "--from",
+        "0",
+        "--to",
+        "1",
+        "--latex",
+    ]));
+    assert_eq!(text.trim(), "\\int_{0}^{1} x^{2} \\, dx = \\frac{1}{3}");
+    let text = stdout(&nabla(&["integrate", "2", "--latex"]));
+    assert_eq!(text.trim(), "\\int 2 \\, dx = 2 x + C");
+    let text = stdout(&nabla(&[
+        "taylor", "exp(x)", "--at", "x=0", "--order", "2", "--latex",
+    ]));
+    assert_eq!(text.trim(), "T_{2}(x) = \\frac{x^{2}}{2} + x + 1");
 }

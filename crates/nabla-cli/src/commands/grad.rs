@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use nabla::calculus::{derivative, diff_with_steps, Expr};
+use nabla::calculus::{derivative, diff_with_steps, to_latex, Expr};
 
 use super::{json_real, parse_expr, parse_point, print_json, show_point, CliError, ExprAt};
 
@@ -17,6 +17,9 @@ pub struct Args {
     /// (ln(x) at x = -1) is an error (exit 1).
     #[arg(long)]
     pub json: bool,
+    /// Print LaTeX (\frac, \partial, \nabla, \int, …) instead of plain text.
+    #[arg(long)]
+    pub latex: bool,
     /// Show the derivation rule by rule for each variable.
     #[arg(long)]
     pub steps: bool,
@@ -131,6 +134,21 @@ pub fn run(args: Args) -> Result<(), CliError> {
         return print_json(&Value::Object(out));
     }
 
+    if args.latex {
+        println!("f({}) = {}", variables.join(", "), to_latex(&expr));
+        for (v, d, _) in &partials {
+            println!(
+                "\\frac{{\\partial f}}{{\\partial {}}} = {}",
+                to_latex(&Expr::var(v)),
+                to_latex(d)
+            );
+        }
+        if let Some((_, gradient, _)) = &evaluated {
+            let components: Vec<String> = gradient.iter().map(|(_, g)| g.to_string()).collect();
+            println!("\\nabla f = \\left({}\\right)", components.join(", "));
+        }
+        return Ok(());
+    }
     println!("f({}) = {expr}", variables.join(", "));
     if variables.is_empty() {
         println!("f has no variables: its gradient is empty");

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use nabla::calculus::{eval_matrix, hessian, symmetric_eigenvalues, StationaryKind};
+use nabla::calculus::{eval_matrix, hessian, symmetric_eigenvalues, to_latex, StationaryKind};
 
 use super::{json_real, parse_expr, parse_point, print_json, show_point, CliError, ExprAt};
 
@@ -13,6 +13,9 @@ pub struct Args {
     /// [[..]], "eigenvalues", "kind"}.
     #[arg(long)]
     pub json: bool,
+    /// Print LaTeX (\frac, \partial, \nabla, \int, …) instead of plain text.
+    #[arg(long)]
+    pub latex: bool,
     #[command(flatten)]
     pub input: ExprAt,
 }
@@ -58,6 +61,17 @@ pub fn run(args: Args) -> Result<(), CliError> {
             );
         }
         return print_json(&Value::Object(out));
+    }
+    if args.latex {
+        let rows: Vec<String> = h
+            .iter()
+            .map(|row| row.iter().map(to_latex).collect::<Vec<_>>().join(" & "))
+            .collect();
+        println!(
+            "\\nabla^2 f = \\begin{{pmatrix}} {} \\end{{pmatrix}}",
+            rows.join(" \\\\ ")
+        );
+        return Ok(());
     }
     println!("f({}) = {expr}", variables.join(", "));
     if variables.is_empty() {

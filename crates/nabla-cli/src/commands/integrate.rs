@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use nabla::calculus::{derivative, integrate, integrate_definite, parse, simplify, Expr};
+use nabla::calculus::{derivative, integrate, integrate_definite, parse, simplify, to_latex, Expr};
 
 use super::{json_real, parse_expr, print_json, CliError};
 
@@ -22,6 +22,9 @@ pub struct Args {
     /// Upper limit; needs --from.
     #[arg(long, value_name = "B", allow_hyphen_values = true, requires = "from")]
     pub to: Option<String>,
+    /// Print LaTeX (\frac, \partial, \nabla, \int, …) instead of plain text.
+    #[arg(long)]
+    pub latex: bool,
     /// Show each rule applied, and the check (differentiating the answer back).
     #[arg(long)]
     pub steps: bool,
@@ -107,6 +110,24 @@ pub fn run(args: Args) -> Result<(), CliError> {
             out.insert("method".into(), json!(d.method.name()));
         }
         return print_json(&Value::Object(out));
+    }
+    if args.latex {
+        match (&anti, &definite) {
+            (_, Some((a, b, d))) => println!(
+                "\\int_{{{}}}^{{{}}} {} \\, d{var} = {}",
+                to_latex(a),
+                to_latex(b),
+                to_latex(&expr),
+                d.exact.as_ref().map_or(d.value.to_string(), to_latex)
+            ),
+            (Some(a), None) => println!(
+                "\\int {} \\, d{var} = {} + C",
+                to_latex(&expr),
+                to_latex(&a.result)
+            ),
+            (None, None) => println!("\\int {} \\, d{var}", to_latex(&expr)),
+        }
+        return Ok(());
     }
     match &anti {
         Some(a) => {

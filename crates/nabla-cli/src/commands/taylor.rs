@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use nabla::calculus::{parse, taylor};
+use nabla::calculus::{parse, taylor, to_latex};
 
 use super::{parse_expr, print_json, CliError};
 
@@ -18,6 +18,9 @@ pub struct Args {
     /// The highest degree (0 to 30).
     #[arg(long, default_value_t = 5)]
     pub order: usize,
+    /// Print LaTeX (\frac, \partial, \nabla, \int, …) instead of plain text.
+    #[arg(long)]
+    pub latex: bool,
     /// Print JSON: {"expr", "wrt", "at", "order", "polynomial", "coefficients"} (coefficients
     /// from degree 0 up, as exact expressions).
     #[arg(long)]
@@ -51,6 +54,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "polynomial": polynomial.to_string(),
             "coefficients": cs,
         }));
+    }
+    if args.latex {
+        println!("T_{{{}}}({var}) = {}", args.order, to_latex(&polynomial));
+        return Ok(());
     }
     println!(
         "Taylor polynomial of f({var}) = {expr} about {var} = {at}, order {}:",

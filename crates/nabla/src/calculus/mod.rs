@@ -19,6 +19,7 @@
 //! * [`integrate`] finds antiderivatives by a table of rules, recording each as a step;
 //!   [`integrate_definite`] gives F(b) − F(a) exactly, or adaptive Gauss–Kronrod
 //!   [`quadrature`] with an error estimate when no rule applies.
+//! * [`to_latex`] writes an expression in LaTeX.
 //! * [`taylor`] gives the Taylor polynomial with exact coefficients.
 //! * [`Expr::eval_checked`] evaluates with domain errors ([`crate::Error::Domain`]) instead of
 //!   NaN and ±∞.
@@ -38,6 +39,7 @@ mod descent;
 mod diff;
 mod expr;
 mod integrate;
+mod latex;
 mod number;
 pub mod parser;
 mod simplify;
@@ -54,6 +56,7 @@ pub use integrate::{
     integrate, integrate_definite, quadrature, substitute, taylor, Antiderivative, Definite,
     IntegrationStep, Method,
 };
+pub use latex::to_latex;
 pub use parser::parse;
 pub use simplify::simplify;
 pub use stationary::{

@@ -1184,3 +1184,22 @@ fn taylor_polynomials_have_exact_coefficients_and_approximate_f() {
         Err(Error::Param { .. })
     ));
 }
+
+#[test]
+fn latex_of_the_usual_forms() {
+    for (e, tex) in [
+        ("x/3", "\\frac{x}{3}"),
+        ("(x - y)^2*(x + 5*y)/(x + y)^3", "\\frac{\\left(x - y\\right)^{2} \\left(x + 5 y\\right)}{\\left(x + y\\right)^{3}}"),
+        ("1 - tanh(x)^2", "1 - \\tanh\\left(x\\right)^{2}"),
+        ("sigmoid(x)*(1 - sigmoid(x))", "\\operatorname{sigmoid}\\left(x\\right) \\left(1 - \\operatorname{sigmoid}\\left(x\\right)\\right)"),
+        ("-x^2 + 2*x", "-x^{2} + 2 x"),
+        ("x*2", "x \\cdot 2"),
+        ("abs(x1) + pi*e^x", "\\left|x_{1}\\right| + \\pi e^{x}"),
+        ("(x/2)^3", "\\left(\\frac{x}{2}\\right)^{3}"),
+        ("x^(1/3)", "x^{\\frac{1}{3}}"),
+        ("x - (-y)", "x - \\left(-y\\right)"),
+        ("rate*sqrt(x)", "\\mathrm{rate} \\sqrt{x}"),
+    ] {
+        assert_eq!(to_latex(&p(e)), tex, "{e}");
+    }
+}

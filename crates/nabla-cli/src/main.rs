@@ -8,8 +8,8 @@ mod report;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    convert, critical, eval, explain, export, grad, gradcheck, graph, inspect, minimize, plot,
-    predict, train,
+    convert, critical, eval, explain, export, grad, gradcheck, graph, hessian, inspect, integrate,
+    minimize, plot, predict, taylor, train,
 };
 
 /// Calculus for neural networks from the command line.
@@ -20,7 +20,7 @@ use commands::{
     about = "Calculus for neural networks: symbolic derivatives, gradient descent, critical points; \
 train, evaluate, inspect and gradient-check feedforward networks on CSV, FANN, MNIST and built-in data",
     long_about = "Calculus for neural networks: symbolic derivatives (grad), gradient descent (minimize), \
-critical points (critical); and feedforward networks: train, eval, predict, inspect, export (ONNX), gradcheck; convert between CSV and FANN files. \
+critical points in one or several variables (critical), Hessians (hessian), integrals (integrate), Taylor polynomials (taylor); and feedforward networks: train, eval, predict, inspect, export (ONNX), gradcheck; convert between CSV and FANN files. \
 `nabla train` alone trains a digit classifier on built-in data and reports its test accuracy.\n\n\
 Expressions use numbers, variables, + - * / ^ (^ binds tightest, right-associative; -x^2 is -(x^2)), \
 parentheses, the constants pi and e, and the functions sin cos tan exp log ln sqrt abs tanh sigmoid \
@@ -38,6 +38,9 @@ enum Command {
     Grad(grad::Args),
     Minimize(minimize::Args),
     Critical(critical::Args),
+    Hessian(hessian::Args),
+    Integrate(integrate::Args),
+    Taylor(taylor::Args),
     Train(Box<train::Args>),
     Eval(eval::Args),
     Predict(predict::Args),
@@ -69,6 +72,9 @@ fn main() {
         Command::Grad(args) => grad::run(args),
         Command::Minimize(args) => minimize::run(args),
         Command::Critical(args) => critical::run(args),
+        Command::Hessian(args) => hessian::run(args),
+        Command::Integrate(args) => integrate::run(args),
+        Command::Taylor(args) => taylor::run(args),
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),

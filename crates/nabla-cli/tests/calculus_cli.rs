@@ -218,3 +218,222 @@ fn bad_points_and_intervals() {
         "learning rate",
     );
 }
+
+#[test]
+fn grad_prints_exact_and_readable_derivatives() {
+    for (f, line) in [
+        ("x/3", "∂f/∂x = 1/3"),
+        ("tanh(x)", "∂f/∂x = 1 - tanh(x)^2"),
+        ("sigmoid(x)", "∂f/∂x = sigmoid(x)*(1 - sigmoid(x))"),
+        ("log((x^2+1)*(y^2+2)*exp(z))", "∂f/∂x = 2*x/(x^2 + 1)"),
+        ("log((x^2+1)*(y^2+2)*exp(z))", "∂f/∂z = 1"),
+        ("(x-y)^3/(x+y)^2", "∂f/∂x = (x - y)^2*(x + 5*y)/(x + y)^3"),
+    ] {
+        let out = nabla(&["grad", f]);
+        assert!(out.status.success(), "{f}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.lines().any(|l| l == line),
+            "{f}: missing {line:?} in\n{text}"
+        );
+    }
+}
+
+#[test]
+fn values_outside_the_domain_are_reported() {
+    // ln(-1) is undefined: an error naming the function and the point, exit 1, no JSON.
+    let out = nabla(&["grad", "log(x)", "--at", "x=-1", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: f is undefined at x = -1: ln(x) is undefined"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    // sqrt at 0 is defined, its derivative is not: the string "inf" and a domain_error.
+    let v = json(&["grad", "sqrt(x)", "--at", "x=0", "--json"]);
+    assert_eq!(v["value"], 0.0);
+    assert_eq!(v["gradient"]["x"], "inf");
+    assert!(v["domain_error"]["x"]
+        .as_str()
+        .unwrap()
+        .contains("division by zero"));
+    // Overflow: exp(1000) is "inf", not null.
+    let v = json(&["grad", "exp(x)", "--at", "x=1000", "--json"]);
+    assert_eq!(v["value"], "inf");
+    // 0^x at 1: value 0, derivative 0.
+    let v = json(&["grad", "0^x", "--at", "x=1", "--json"]);
+    assert_eq!(v["value"], 0.0);
+    assert_eq!(v["gradient"]["x"], 0.0);
+    assert_eq!(v["partials"]["x"], "0");
+}
+
+#[test]
+fn critical_reports_a_kink_not_a_minimum() {
+    let v = json(&["critical", "abs(x)", "--in", "-1..2", "--json"]);
+    assert_eq!(v["points"], serde_json::json!([]));
+    let kinks = v["kinks"].as_array().unwrap();
+    assert_eq!(kinks.len(), 1);
+    assert_eq!(kinks[0]["x"], 0.0);
+    assert_eq!(kinks[0]["kind"], "minimum");
+    assert_eq!(kinks[0]["left_derivative"], -1.0);
+    assert_eq!(kinks[0]["right_derivative"], 1.0);
+    let text = stdout(&nabla(&["critical", "abs(x)", "--in", "-1..2"]));
+    assert!(text.contains("none"), "{text}");
+    assert!(
+        text.contains("kink, a minimum: f′ jumps from -1 to 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn critical_in_two_variables_finds_the_saddle() {
+    let v = json(&["critical", "x^2 - y^2", "--in", "x=-1..1,y=-1..1", "--json"]);
+    assert_eq!(v["variables"], serde_json::json!(["x", "y"]));
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "{v}");
+    assert_eq!(points[0]["point"], serde_json::json!({"x": 0.0, "y": 0.0}));
+    assert_eq!(points[0]["kind"], "saddle");
+    assert_eq!(points[0]["value"], 0.0);
+    assert_eq!(
+        points[0]["hessian"],
+        serde_json::json!([[2.0, 0.0], [0.0, -2.0]])
+    );
+    let text = stdout(&nabla(&[
+        "critical",
+        "x^2 - y^2",
+        "--in",
+        "x=-1..1,y=-1..1",
+    ]));
+    assert!(text.contains("saddle"), "{text}");
+    // One variable written as x=A..B is the one-variable search.
+    let v = json(&["critical", "x^2", "--in", "x=-1..1", "--json"]);
+    assert_eq!(v["points"][0]["kind"], "minimum");
+    bad(
+        &["critical", "x*y", "--in", "x=-1..1"],
+        2,
+        "no range for variable 'y'",
+    );
+    bad(&["critical", "x*y", "--in", "x=-1..1,y=2..1"], 2, "'y'");
+}
+
+#[test]
+fn hessian_symbolic_and_at_a_point() {
+    let v = json(&["hessian", "x^2*y - y^3", "--at", "x=1,y=2", "--json"]);
+    assert_eq!(v["variables"], serde_json::json!(["x", "y"]));
+    assert_eq!(
+        v["hessian"],
+        serde_json::json!([["2*y", "2*x"], ["2*x", "-6*y"]])
+    );
+    // At (1, 2): [[2y, 2x], [2x, -6y]] = [[4, 2], [2, -12]].
+    assert_eq!(v["value"], serde_json::json!([[4.0, 2.0], [2.0, -12.0]]));
+    assert_eq!(v["kind"], "saddle");
+    let text = stdout(&nabla(&["hessian", "x^2*y - y^3"]));
+    assert!(text.contains("∂²f/∂x∂y = 2*x"), "{text}");
+    bad(&["hessian", "x^^2"], 2, "column 3");
+}
+
+#[test]
+fn integrate_with_steps_and_limits() {
+    let out = nabla(&["integrate", "2"]);
+    assert_eq!(stdout(&out).trim(), "∫ 2 dx = 2*x + C");
+    let text = stdout(&nabla(&["integrate", "x*exp(x)", "--steps"]));
+    assert!(text.contains("by parts: u = x, dv = (exp(x))dx"), "{text}");
+    assert!(
+        text.contains("check: d/dx (exp(x)*(x - 1)) = x*exp(x)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("∫ x*exp(x) dx = exp(x)*(x - 1) + C"),
+        "{text}"
+    );
+    let v = json(&["integrate", "x^2", "--from", "0", "--to", "1", "--json"]);
+    assert_eq!(v["wrt"], "x");
+    assert_eq!(v["antiderivative"], "x^3/3");
+    assert_eq!(v["exact"], "1/3");
+    assert_eq!(v["method"], "symbolic");
+    assert!((v["value"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-15);
+    let numeric = ["integrate", "exp(-x^2)", "--from", "0", "--to", "1"];
+    let v = json(&[&numeric[..], &["--json"]].concat());
+    assert_eq!(v["antiderivative"], Value::Null);
+    assert_eq!(v["method"], "numeric");
+    assert!(v["error_estimate"].as_f64().unwrap() < 1e-9);
+    let text = stdout(&nabla(&numeric));
+    assert!(text.contains("no rule applies"), "{text}");
+    assert!(text.contains("numeric: adaptive Gauss–Kronrod"), "{text}");
+    bad(
+        &["integrate", "1/x", "--from", "-1", "--to", "1"],
+        1,
+        "improper integrals are not supported",
+    );
+    bad(&["integrate", "x*y"], 2, "--wrt");
+    bad(&["integrate", "x", "--from", "0"], 2, "required arguments");
+}
+
+#[test]
+fn taylor_polynomial_text_and_json() {
+    let out = nabla(&["taylor", "exp(x)", "--at", "x=0", "--order", "4"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out)
+        .lines()
+        .any(|l| l == "x^4/24 + x^3/6 + x^2/2 + x + 1"));
+    let v = json(&[
+        "taylor",
+        "exp(x)*sin(x)",
+        "--at",
+        "x=0",
+        "--order",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(v["polynomial"], "-x^5/30 + x^3/3 + x^2 + x");
+    assert_eq!(
+        v["coefficients"],
+        serde_json::json!(["0", "1", "1", "1/3", "0", "-1/30"])
+    );
+    let refused: [(&[&str], i32, &str); 2] = [
+        (
+            &["taylor", "ln(x)", "--at", "x=0"],
+            1,
+            "ln needs a positive argument",
+        ),
+        (&["taylor", "x", "--at", "0"], 2, "VAR=A"),
+    ];
+    for (args, code, needle) in refused {
+        bad(args, code, needle);
+    }
+}
+
+#[test]
+fn latex_output_of_grad_hessian_integrate_taylor() {
+    let text = stdout(&nabla(&["grad", "x/3 + y^2", "--latex"]));
+    assert!(
+        text.contains("\\frac{\\partial f}{\\partial x} = \\frac{1}{3}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\\frac{\\partial f}{\\partial y} = 2 y"),
+        "{text}"
+    );
+    let text = stdout(&nabla(&["hessian", "x^2 - y^2", "--latex"]));
+    assert_eq!(
+        text.trim(),
+        "\\nabla^2 f = \\begin{pmatrix} 2 & 0 \\\\ 0 & -2 \\end{pmatrix}"
+    );
+    let text = stdout(&nabla(&[
+        "integrate",
+        "x^2",
+        "--from",
+        "0",
+        "--to",
+        "1",
+        "--latex",
+    ]));
+    assert_eq!(text.trim(), "\\int_{0}^{1} x^{2} \\, dx = \\frac{1}{3}");
+    let text = stdout(&nabla(&["integrate", "2", "--latex"]));
+    assert_eq!(text.trim(), "\\int 2 \\, dx = 2 x + C");
+    let text = stdout(&nabla(&[
+        "taylor", "exp(x)", "--at", "x=0", "--order", "2", "--latex",
+    ]));
+    assert_eq!(text.trim(), "T_{2}(x) = \\frac{x^{2}}{2} + x + 1");
+}

@@ -40,6 +40,10 @@ pub enum Error {
     /// Evaluating an expression failed (unknown variable, missing value, ...).
     #[error("{0}")]
     Eval(String),
+    /// An expression evaluated outside its domain: `expr` is the offending subexpression
+    /// (`ln(x)`, `1/(x - 1)`), `msg` says why (`ln needs a positive argument, got -1`).
+    #[error("{expr} is undefined: {msg}")]
+    Domain { expr: String, msg: String },
     /// Misuse of the autograd engine (backward on a non-scalar, on a value without gradient, ...).
     #[error("autograd: {0}")]
     Autograd(String),

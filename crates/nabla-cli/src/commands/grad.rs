@@ -2,23 +2,24 @@
 
 use serde_json::{json, Map, Value};
 
-use nabla::calculus::{derivative, diff_with_steps, Expr};
+use nabla::calculus::{derivative, diff_with_steps, to_latex, Expr};
 
-use super::{json_number, parse_expr, parse_point, print_json, show_point, CliError};
+use super::{json_real, parse_expr, parse_point, print_json, show_point, CliError, ExprAt};
 
 /// Print every partial derivative of an expression, symbolically and optionally at a point.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The expression, e.g. 'x^2*y + x*y*z + z^2'.
-    #[arg(allow_hyphen_values = true)]
-    pub expr: String,
-    /// Evaluate f and its gradient at this point, e.g. x=1,y=2,z=3 (every variable needed).
-    #[arg(long, value_name = "POINT")]
-    pub at: Option<String>,
-    /// Print JSON: {"expr", "variables", "partials", and with --at "value", "gradient"; with
-    /// --steps "steps"}.
+    #[command(flatten)]
+    pub input: ExprAt,
+    /// Print JSON: {"expr", "variables", "partials", and with --at "value", "gradient" (and
+    /// "domain_error" when a partial is undefined there); with --steps "steps"}. Values JSON
+    /// cannot hold are the strings "nan", "inf", "-inf". A point where f itself is undefined
+    /// (ln(x) at x = -1) is an error (exit 1).
     #[arg(long)]
     pub json: bool,
+    /// Print LaTeX (\frac, \partial, \nabla, \int, …) instead of plain text.
+    #[arg(long)]
+    pub latex: bool,
     /// Show the derivation rule by rule for each variable.
     #[arg(long)]
     pub steps: bool,
@@ -26,9 +27,9 @@ pub struct Args {
 
 /// Runs `nabla grad`.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let expr = parse_expr(&args.expr)?;
+    let expr = parse_expr(&args.input.expr)?;
     let variables = expr.variables();
-    let point = match &args.at {
+    let point = match &args.input.at {
         Some(text) => Some(parse_point("--at", text, &variables)?),
         None => None,
     };
@@ -46,16 +47,26 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .collect();
     let evaluated = match &point {
         Some(point) => {
-            let eval = |e: &Expr| {
-                e.eval(point)
-                    .map_err(|err| CliError::failure(err.to_string()))
-            };
-            let value = eval(&expr)?;
-            let gradient = partials
-                .iter()
-                .map(|(v, d, _)| Ok((v.clone(), eval(d)?)))
-                .collect::<Result<Vec<_>, CliError>>()?;
-            Some((value, gradient))
+            let value = expr.eval_checked(point).map_err(|err| {
+                CliError::failure(format!("f is undefined at {}: {err}", show_point(point)))
+            })?;
+            let mut gradient = Vec::new();
+            // Partials that are undefined where f is defined (sqrt(x) at 0): the reason.
+            let mut domain_errors = Vec::new();
+            for (v, d, _) in &partials {
+                let g = d
+                    .eval(point)
+                    .map_err(|err| CliError::failure(err.to_string()))?;
+                if !g.is_finite() {
+                    let why = match d.eval_checked(point) {
+                        Err(err) => err.to_string(),
+                        Ok(_) => format!("{d} overflows"),
+                    };
+                    domain_errors.push((v.clone(), why));
+                }
+                gradient.push((v.clone(), g));
+            }
+            Some((value, gradient, domain_errors))
         }
         None => None,
     };
@@ -73,17 +84,28 @@ pub fn run(args: Args) -> Result<(), CliError> {
                     .collect(),
             ),
         );
-        if let Some((value, gradient)) = &evaluated {
-            out.insert("value".into(), json_number(*value));
+        if let Some((value, gradient, domain_errors)) = &evaluated {
+            out.insert("value".into(), json_real(*value));
             out.insert(
                 "gradient".into(),
                 Value::Object(
                     gradient
                         .iter()
-                        .map(|(v, g)| (v.clone(), json_number(*g)))
+                        .map(|(v, g)| (v.clone(), json_real(*g)))
                         .collect(),
                 ),
             );
+            if !domain_errors.is_empty() {
+                out.insert(
+                    "domain_error".into(),
+                    Value::Object(
+                        domain_errors
+                            .iter()
+                            .map(|(v, why)| (v.clone(), json!(why)))
+                            .collect(),
+                    ),
+                );
+            }
         }
         if args.steps {
             out.insert(
@@ -112,6 +134,21 @@ pub fn run(args: Args) -> Result<(), CliError> {
         return print_json(&Value::Object(out));
     }
 
+    if args.latex {
+        println!("f({}) = {}", variables.join(", "), to_latex(&expr));
+        for (v, d, _) in &partials {
+            println!(
+                "\\frac{{\\partial f}}{{\\partial {}}} = {}",
+                to_latex(&Expr::var(v)),
+                to_latex(d)
+            );
+        }
+        if let Some((_, gradient, _)) = &evaluated {
+            let components: Vec<String> = gradient.iter().map(|(_, g)| g.to_string()).collect();
+            println!("\\nabla f = \\left({}\\right)", components.join(", "));
+        }
+        return Ok(());
+    }
     println!("f({}) = {expr}", variables.join(", "));
     if variables.is_empty() {
         println!("f has no variables: its gradient is empty");
@@ -136,12 +173,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         println!("∂f/∂{v} = {d}");
     }
-    if let (Some(point), Some((value, gradient))) = (&point, &evaluated) {
+    if let (Some(point), Some((value, gradient, domain_errors))) = (&point, &evaluated) {
         println!();
         println!("at {}:", show_point(point));
         println!("f = {value}");
         for (v, g) in gradient {
-            println!("∂f/∂{v} = {g}");
+            match domain_errors.iter().find(|(name, _)| name == v) {
+                Some((_, why)) => println!("∂f/∂{v} = {g} ({why})"),
+                None => println!("∂f/∂{v} = {g}"),
+            }
         }
         let components: Vec<String> = gradient.iter().map(|(_, g)| g.to_string()).collect();
         println!("∇f = ({})", components.join(", "));

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use nabla::calculus::{minimize, DescentOptions};
 
-use super::{json_number, json_point, parse_expr, parse_point, print_json, show_point, CliError};
+use super::{json_point, json_real, parse_expr, parse_point, print_json, show_point, CliError};
 
 /// Minimise an expression by plain gradient descent x ← x − lr·∇f(x).
 #[derive(clap::Args, Debug)]
@@ -56,7 +56,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 json!({
                     "step": s.step,
                     "point": json_point(&s.point),
-                    "value": json_number(s.value),
+                    "value": json_real(s.value),
                     "gradient": json_point(&s.gradient),
                 })
             })
@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "expr": expr.to_string(),
             "steps": steps,
             "point": json_point(&descent.point),
-            "value": json_number(descent.value),
+            "value": json_real(descent.value),
             "iterations": descent.iterations,
             "converged": descent.converged,
         }));

@@ -10,10 +10,13 @@ pub mod export;
 pub mod grad;
 pub mod gradcheck;
 pub mod graph;
+pub mod hessian;
 pub mod inspect;
+pub mod integrate;
 pub mod minimize;
 pub mod plot;
 pub mod predict;
+pub mod taylor;
 pub mod train;
 
 use std::collections::BTreeMap;
@@ -54,6 +57,17 @@ impl CliError {
 /// `text` on its own line, indented by two, and a caret under the 1-based `column`.
 pub fn caret(text: &str, column: usize) -> String {
     format!("\n  {text}\n  {}^", " ".repeat(column.saturating_sub(1)))
+}
+
+/// An expression and, optionally, a point to evaluate at (`grad`, `hessian`).
+#[derive(clap::Args, Debug)]
+pub struct ExprAt {
+    /// The expression, e.g. 'x^2*y + x*y*z + z^2'.
+    #[arg(allow_hyphen_values = true)]
+    pub expr: String,
+    /// Evaluate at this point, e.g. x=1,y=2,z=3 (every variable needed).
+    #[arg(long, value_name = "POINT")]
+    pub at: Option<String>,
 }
 
 /// Parses the expression argument; errors name the column and show a caret under it.
@@ -147,12 +161,23 @@ pub fn json_number(v: f64) -> serde_json::Value {
     serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
-/// A point for JSON: `{"x": 1.0, ...}`.
+/// A number for the calculus commands' JSON: finite values as numbers, and the values JSON
+/// cannot hold as the strings `"nan"`, `"inf"` and `"-inf"`, never a silent null.
+pub fn json_real(v: f64) -> serde_json::Value {
+    match serde_json::Number::from_f64(v) {
+        Some(n) => serde_json::Value::Number(n),
+        None if v.is_nan() => serde_json::Value::from("nan"),
+        None if v > 0.0 => serde_json::Value::from("inf"),
+        None => serde_json::Value::from("-inf"),
+    }
+}
+
+/// A point for JSON: `{"x": 1.0, ...}` (non-finite values as in [`json_real`]).
 pub fn json_point(point: &BTreeMap<String, f64>) -> serde_json::Value {
     serde_json::Value::Object(
         point
             .iter()
-            .map(|(k, v)| (k.clone(), json_number(*v)))
+            .map(|(k, v)| (k.clone(), json_real(*v)))
             .collect(),
     )
 }

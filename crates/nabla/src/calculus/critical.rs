@@ -43,6 +43,41 @@ pub struct Critical {
     pub kind: CriticalKind,
 }
 
+/// A point where f′ jumps across 0 without being 0 (|x| at 0, relu-like corners): f is not
+/// differentiable there, so it is not a stationary point, but it may still be an extremum.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Kink {
+    pub x: f64,
+    /// f(x).
+    pub value: f64,
+    /// f′ just left of x (the left derivative).
+    pub left_derivative: f64,
+    /// f′ just right of x (the right derivative).
+    pub right_derivative: f64,
+}
+
+impl Kink {
+    /// `Minimum` when f′ goes from − to +, `Maximum` from + to −, `None` otherwise.
+    pub fn extremum(&self) -> Option<CriticalKind> {
+        if self.left_derivative < 0.0 && self.right_derivative > 0.0 {
+            Some(CriticalKind::Minimum)
+        } else if self.left_derivative > 0.0 && self.right_derivative < 0.0 {
+            Some(CriticalKind::Maximum)
+        } else {
+            None
+        }
+    }
+}
+
+/// The stationary points and the kinks of a one-variable expression on an interval.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CriticalAnalysis {
+    /// Points where f′(x) = 0, sorted by x.
+    pub points: Vec<Critical>,
+    /// Points where f′ changes sign by a jump (f′ undefined), sorted by x.
+    pub kinks: Vec<Kink>,
+}
+
 /// Number of grid intervals on which f′ is sampled.
 pub const GRID_INTERVALS: usize = 10_000;
 /// Width to which roots are refined.
@@ -103,6 +138,16 @@ fn safeguarded_newton(g: &dyn Fn(f64) -> f64, dg: &dyn Fn(f64) -> f64, lo: f64, 
 /// Errors with [`Error::Param`] when `a >= b`, either bound is not finite, or the expression has
 /// no variable or more than one.
 pub fn critical(expr: &Expr, a: f64, b: f64) -> Result<Vec<Critical>> {
+    Ok(critical_and_kinks(expr, a, b)?.points)
+}
+
+/// As [`critical`], and the sign changes of f′ that are jumps, not zeros, are returned as
+/// [`Kink`]s instead of being dropped: `abs(x)` on [−1, 2] has no stationary point and a kink
+/// at 0 (f′ jumps from −1 to 1, a minimum). A root r of f′ is a jump when f′ at r ± 1e-8·(b − a)
+/// is still more than half of f′ at r ± 1e-6·(b − a) on both sides (at a zero of a continuous
+/// f′ it shrinks with the distance). Kinks where f′ jumps without changing sign are not
+/// searched for.
+pub fn critical_and_kinks(expr: &Expr, a: f64, b: f64) -> Result<CriticalAnalysis> {
     if !(a.is_finite() && b.is_finite()) {
         return Err(Error::param(
             "interval",
@@ -186,29 +231,49 @@ pub fn critical(expr: &Expr, a: f64, b: f64) -> Result<Vec<Critical>> {
     roots.sort_by(f64::total_cmp);
     roots.dedup_by(|x, y| (*x - *y).abs() <= 1e-9 * x.abs().max(1.0));
 
-    Ok(roots
-        .into_iter()
-        .map(|x| {
-            let curvature = f2(x);
-            let kind = if curvature > flat_tol {
-                CriticalKind::Minimum
-            } else if curvature < -flat_tol {
-                CriticalKind::Maximum
-            } else {
-                let (left, right) = (f1(x - h), f1(x + h));
-                if left < 0.0 && right > 0.0 {
-                    CriticalKind::Minimum
-                } else if left > 0.0 && right < 0.0 {
-                    CriticalKind::Maximum
-                } else {
-                    CriticalKind::Inflection
-                }
-            };
-            Critical {
+    let far = 1e-6 * (b - a);
+    let near = 1e-8 * (b - a);
+    let mut analysis = CriticalAnalysis::default();
+    for mut x in roots {
+        let (l1, l2, r1, r2) = (f1(x - far), f1(x - near), f1(x + far), f1(x + near));
+        let jump = l1 != 0.0
+            && r1 != 0.0
+            && l2.abs() > 0.5 * l1.abs()
+            && r2.abs() > 0.5 * r1.abs()
+            && l1.signum() != r1.signum();
+        if jump {
+            // The jump is located to the root tolerance; a corner at 0 is reported at 0.
+            if x.abs() <= ROOT_TOL * (b - a).max(1.0) && a <= 0.0 && b >= 0.0 {
+                x = 0.0;
+            }
+            analysis.kinks.push(Kink {
                 x,
                 value: f(x),
-                kind,
+                left_derivative: l2,
+                right_derivative: r2,
+            });
+            continue;
+        }
+        let curvature = f2(x);
+        let kind = if curvature > flat_tol {
+            CriticalKind::Minimum
+        } else if curvature < -flat_tol {
+            CriticalKind::Maximum
+        } else {
+            let (left, right) = (f1(x - h), f1(x + h));
+            if left < 0.0 && right > 0.0 {
+                CriticalKind::Minimum
+            } else if left > 0.0 && right < 0.0 {
+                CriticalKind::Maximum
+            } else {
+                CriticalKind::Inflection
             }
-        })
-        .collect())
+        };
+        analysis.points.push(Critical {
+            x,
+            value: f(x),
+            kind,
+        });
+    }
+    Ok(analysis)
 }

@@ -21,12 +21,20 @@ fn tidy_neg(a: Expr) -> Expr {
     }
 }
 
+/// A sum without zero terms (a single term stands alone).
+fn tidy_sum(terms: Vec<Expr>) -> Expr {
+    let mut kept: Vec<Expr> = terms.into_iter().filter(|t| !is_num(t, 0.0)).collect();
+    match kept.len() {
+        0 => Expr::Num(0.0),
+        1 => kept.pop().expect("one term"),
+        _ => Expr::Add(kept),
+    }
+}
+
 fn tidy_add(a: Expr, b: Expr) -> Expr {
     match (&a, &b) {
         (Expr::Num(x), Expr::Num(y)) => Expr::Num(x + y),
-        _ if is_num(&a, 0.0) => b,
-        _ if is_num(&b, 0.0) => a,
-        _ => Expr::add(a, b),
+        _ => tidy_sum(vec![a, b]),
     }
 }
 
@@ -35,25 +43,49 @@ fn tidy_sub(a: Expr, b: Expr) -> Expr {
         (Expr::Num(x), Expr::Num(y)) => Expr::Num(x - y),
         _ if is_num(&b, 0.0) => a,
         _ if is_num(&a, 0.0) => tidy_neg(b),
-        _ => Expr::sub(a, b),
+        _ => tidy_sum(vec![a, tidy_neg(b)]),
+    }
+}
+
+/// A product without factors 1, 0 if a factor is 0, and a factor −1 as a minus sign.
+fn tidy_product(factors: Vec<Expr>) -> Expr {
+    let mut negative = false;
+    let mut kept = Vec::with_capacity(factors.len());
+    for f in factors {
+        if is_num(&f, 0.0) {
+            return Expr::Num(0.0);
+        }
+        if is_num(&f, 1.0) {
+            continue;
+        }
+        if is_num(&f, -1.0) {
+            negative = !negative;
+            continue;
+        }
+        kept.push(f);
+    }
+    let body = match kept.len() {
+        0 => Expr::Num(1.0),
+        1 => kept.pop().expect("one factor"),
+        _ => Expr::Mul(kept),
+    };
+    if negative {
+        tidy_neg(body)
+    } else {
+        body
     }
 }
 
 fn tidy_mul(a: Expr, b: Expr) -> Expr {
     match (&a, &b) {
         (Expr::Num(x), Expr::Num(y)) => Expr::Num(x * y),
-        _ if is_num(&a, 0.0) || is_num(&b, 0.0) => Expr::Num(0.0),
-        _ if is_num(&a, 1.0) => b,
-        _ if is_num(&b, 1.0) => a,
-        _ if is_num(&a, -1.0) => tidy_neg(b),
-        _ if is_num(&b, -1.0) => tidy_neg(a),
-        _ => Expr::mul(a, b),
+        _ => tidy_product(vec![a, b]),
     }
 }
 
 fn tidy_div(a: Expr, b: Expr) -> Expr {
     match (&a, &b) {
-        (Expr::Num(x), Expr::Num(y)) if (x / y).is_finite() => Expr::Num(x / y),
+        _ if is_num(&a, 0.0) => Expr::Num(0.0),
         _ if is_num(&b, 1.0) => a,
         _ => Expr::div(a, b),
     }
@@ -74,9 +106,8 @@ pub fn tidy(expr: &Expr) -> Expr {
     match expr {
         Expr::Num(_) | Expr::Const(_) | Expr::Var(_) => expr.clone(),
         Expr::Neg(a) => tidy_neg(tidy(a)),
-        Expr::Add(a, b) => tidy_add(tidy(a), tidy(b)),
-        Expr::Sub(a, b) => tidy_sub(tidy(a), tidy(b)),
-        Expr::Mul(a, b) => tidy_mul(tidy(a), tidy(b)),
+        Expr::Add(terms) => tidy_sum(terms.iter().map(tidy).collect()),
+        Expr::Mul(factors) => tidy_product(factors.iter().map(tidy).collect()),
         Expr::Div(a, b) => tidy_div(tidy(a), tidy(b)),
         Expr::Pow(a, b) => tidy_pow(tidy(a), tidy(b)),
         Expr::Call(f, a) => Expr::call(*f, tidy(a)),
@@ -108,6 +139,10 @@ pub enum Rule {
     GeneralPower,
     /// (f(u))′ = f′(u)·u′ for a built-in function f.
     Chain(Func),
+    /// ln(u·v/w)′ = u′/u + v′/v − w′/w, ln(u^c)′ = c·u′/u, ln(exp(u))′ = u′: the logarithm of
+    /// a product, quotient or power differentiated factor by factor (valid wherever the
+    /// logarithm is defined, whatever the signs of the factors).
+    LogProduct,
 }
 
 impl Rule {
@@ -125,6 +160,7 @@ impl Rule {
             Rule::Exponential => "exponential".into(),
             Rule::GeneralPower => "general power".into(),
             Rule::Chain(f) => format!("chain ({})", f.name()),
+            Rule::LogProduct => "log of a product".into(),
         }
     }
 
@@ -141,6 +177,9 @@ impl Rule {
             Rule::Power => "(u^c)' = c*u^(c - 1)*u'",
             Rule::Exponential => "(a^v)' = a^v*ln(a)*v'",
             Rule::GeneralPower => "(u^v)' = u^v*(v'*ln(u) + v*u'/u)",
+            Rule::LogProduct => {
+                "ln(u*v/w)' = u'/u + v'/v - w'/w, ln(u^c)' = c*u'/u, ln(exp(u))' = u'"
+            }
             Rule::Chain(f) => match f {
                 Func::Sin => "sin(u)' = cos(u)*u'",
                 Func::Cos => "cos(u)' = -sin(u)*u'",
@@ -270,24 +309,64 @@ impl Differ<'_> {
                 let da = self.child(a, depth);
                 both!(Rule::Negation, |da| tidy_neg(da))
             }
-            Expr::Add(a, b) => {
-                let da = self.child(a, depth);
-                let db = self.child(b, depth);
-                both!(Rule::Sum, |da, db| tidy_add(da, db))
+            Expr::Add(terms) => {
+                if self.steps.is_some() && terms.len() <= BINARY_STEPS {
+                    // Shown as a chain of binary sums, as written: ((a + b) - c)' = …
+                    let (prefix, last) = split_last(terms, Expr::Add);
+                    let da = self.child(&prefix, depth);
+                    if let Expr::Neg(u) = last {
+                        let db = self.child(u, depth);
+                        return both!(Rule::Difference, |da, db| tidy_sub(da, db));
+                    }
+                    let db = self.child(last, depth);
+                    return both!(Rule::Sum, |da, db| tidy_add(da, db));
+                }
+                let ds: Vec<(Expr, Expr)> = terms
+                    .iter()
+                    .filter(|t| t.depends_on(var))
+                    .map(|t| self.child(t, depth))
+                    .collect();
+                let raw = tidy_sum(ds.iter().map(|d| d.0.clone()).collect());
+                let shown = tidy_sum(ds.into_iter().map(|d| d.1).collect());
+                (Rule::Sum, raw, shown)
             }
-            Expr::Sub(a, b) => {
-                let da = self.child(a, depth);
-                let db = self.child(b, depth);
-                both!(Rule::Difference, |da, db| tidy_sub(da, db))
-            }
-            Expr::Mul(a, b) => {
-                let da = self.child(a, depth);
-                let db = self.child(b, depth);
-                let (a, b) = ((**a).clone(), (**b).clone());
-                both!(Rule::Product, |da, db| tidy_add(
-                    tidy_mul(da, b.clone()),
-                    tidy_mul(a.clone(), db)
-                ))
+            Expr::Mul(factors) => {
+                if self.steps.is_some() && factors.len() <= BINARY_STEPS {
+                    // Shown as a chain of binary products, as written: ((a*b)*c)' = …
+                    let (prefix, last) = split_last(factors, Expr::Mul);
+                    let da = self.child(&prefix, depth);
+                    let db = self.child(last, depth);
+                    let (a, b) = (prefix.clone(), last.clone());
+                    return both!(Rule::Product, |da, db| tidy_add(
+                        tidy_mul(da, b.clone()),
+                        tidy_mul(a.clone(), db)
+                    ));
+                }
+                let factors = collect_equal_factors(factors);
+                let dependent: Vec<usize> = (0..factors.len())
+                    .filter(|&i| factors[i].depends_on(var))
+                    .collect();
+                let mut raw_terms = Vec::with_capacity(dependent.len());
+                let mut shown_terms = Vec::with_capacity(dependent.len());
+                for &i in &dependent {
+                    let (raw, shown) = self.child(&factors[i], depth);
+                    let with = |d: Expr| {
+                        let mut fs = factors.clone();
+                        fs[i] = d;
+                        tidy_product(fs)
+                    };
+                    raw_terms.push(with(raw));
+                    if self.steps.is_some() {
+                        shown_terms.push(with(shown));
+                    }
+                }
+                let raw = tidy_sum(raw_terms);
+                let shown = if self.steps.is_some() {
+                    tidy_sum(shown_terms)
+                } else {
+                    raw.clone()
+                };
+                (Rule::Product, raw, shown)
             }
             Expr::Div(a, b) => {
                 let da = self.child(a, depth);
@@ -318,6 +397,11 @@ impl Differ<'_> {
                         du
                     ));
                 }
+                if !u.depends_on(var) && simplify(&u) == Expr::Num(0.0) {
+                    // 0^v is 0 wherever it is defined (v > 0): its derivative is 0, not
+                    // 0*ln(0)*v' = NaN.
+                    return (Rule::Exponential, Expr::Num(0.0), Expr::Num(0.0));
+                }
                 if !u.depends_on(var) {
                     let dv = self.child(&v, depth);
                     let ln_u = match &u {
@@ -341,6 +425,35 @@ impl Differ<'_> {
                     )
                 ))
             }
+            Expr::Call(Func::Ln, a) if splits_under_log(a) => {
+                let mut parts = Vec::new();
+                log_parts(a, 1.0, var, &mut parts);
+                let mut raw_terms = Vec::new();
+                let mut shown_terms = Vec::new();
+                for part in parts {
+                    match part {
+                        LogPart::Exp(v) => {
+                            let (raw, shown) = self.child(&v, depth);
+                            raw_terms.push(raw);
+                            shown_terms.push(shown);
+                        }
+                        LogPart::Factor(u, k) => {
+                            let (raw, shown) = self.child(&u, depth);
+                            let build = |d: Expr| {
+                                let q = tidy_div(d, u.clone());
+                                if k == 1.0 {
+                                    q
+                                } else {
+                                    tidy_mul(Expr::Num(k), q)
+                                }
+                            };
+                            raw_terms.push(build(raw));
+                            shown_terms.push(build(shown));
+                        }
+                    }
+                }
+                (Rule::LogProduct, tidy_sum(raw_terms), tidy_sum(shown_terms))
+            }
             Expr::Call(f, a) => {
                 let du = self.child(a, depth);
                 let u = (**a).clone();
@@ -352,6 +465,95 @@ impl Differ<'_> {
                 }
             }
         }
+    }
+}
+
+/// Sums and products up to this many operands are differentiated in `--steps` as chains of
+/// binary operations, as written (so each partial product gets its own step); longer ones in
+/// one n-ary step.
+const BINARY_STEPS: usize = 16;
+
+/// `(op(items[..n-1]), items[n-1])` for n ≥ 2 (the prefix alone when n = 2).
+fn split_last(items: &[Expr], op: fn(Vec<Expr>) -> Expr) -> (Expr, &Expr) {
+    let (last, prefix) = items.split_last().expect("at least two operands");
+    let prefix = if prefix.len() == 1 {
+        prefix[0].clone()
+    } else {
+        op(prefix.to_vec())
+    };
+    (prefix, last)
+}
+
+/// Equal factors of a long product joined into powers (`x*x*…*x` → `x^1000`), so that the
+/// product rule has one term per distinct factor; short products are left as written.
+fn collect_equal_factors(factors: &[Expr]) -> Vec<Expr> {
+    if factors.len() <= 8 {
+        return factors.to_vec();
+    }
+    let mut order: Vec<(Expr, usize)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for f in factors {
+        let key = f.to_string();
+        match index.get(&key) {
+            Some(&i) => order[i].1 += 1,
+            None => {
+                index.insert(key, order.len());
+                order.push((f.clone(), 1));
+            }
+        }
+    }
+    order
+        .into_iter()
+        .map(|(f, n)| {
+            if n == 1 {
+                f
+            } else {
+                Expr::pow(f, Expr::Num(n as f64))
+            }
+        })
+        .collect()
+}
+
+/// A factor of the argument of a logarithm: `u^k`, or `exp(v)` (whose log is v).
+enum LogPart {
+    Factor(Expr, f64),
+    Exp(Expr),
+}
+
+/// Whether ln(u) is worth differentiating factor by factor: u is a product, quotient, power
+/// with a constant exponent, or exp.
+fn splits_under_log(u: &Expr) -> bool {
+    match u {
+        Expr::Mul(_) | Expr::Div(..) => true,
+        Expr::Pow(_, e) => e.variables().is_empty(),
+        Expr::Call(Func::Exp, _) => true,
+        Expr::Neg(a) => splits_under_log(a),
+        _ => false,
+    }
+}
+
+/// The factors of `u` that depend on `var`, with their exponents (times `k`).
+fn log_parts(u: &Expr, k: f64, var: &str, out: &mut Vec<LogPart>) {
+    if !u.depends_on(var) {
+        return;
+    }
+    match u {
+        Expr::Mul(factors) => {
+            for f in factors {
+                log_parts(f, k, var, out);
+            }
+        }
+        Expr::Div(a, b) => {
+            log_parts(a, k, var, out);
+            log_parts(b, -k, var, out);
+        }
+        Expr::Neg(a) => log_parts(a, k, var, out),
+        Expr::Pow(base, e) if !e.depends_on(var) => match e.eval(&[] as &[(&str, f64)]) {
+            Ok(c) if c.is_finite() && c.fract() == 0.0 => log_parts(base, k * c, var, out),
+            _ => out.push(LogPart::Factor(u.clone(), k)),
+        },
+        Expr::Call(Func::Exp, v) if k == 1.0 => out.push(LogPart::Exp((**v).clone())),
+        _ => out.push(LogPart::Factor(u.clone(), k)),
     }
 }
 

@@ -147,9 +147,11 @@ use crate::ops::activation::sigmoid;
 
 /// A typed expression over named f64 variables.
 ///
-/// Build one with [`crate::calculus::parse`]. `Display` prints it in the same grammar with as few
-/// parentheses as keep its value, so printing and parsing again gives an expression with the same
-/// value everywhere.
+/// Build one with [`crate::calculus::parse`]. Sums and products are n-ary and flat, so a
+/// 20 000-term sum is one node with 20 000 children, not a tree 20 000 deep: `a - b` is the sum
+/// `[a, -b]`, and `a*b*c` one product of three factors (evaluated left to right, as written).
+/// `Display` prints it in the same grammar with as few parentheses as keep its value, so
+/// printing and parsing again gives an expression with the same value everywhere.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     /// A finite number literal.
@@ -160,9 +162,10 @@ pub enum Expr {
     Var(String),
     /// Unary minus.
     Neg(Box<Expr>),
-    Add(Box<Expr>, Box<Expr>),
-    Sub(Box<Expr>, Box<Expr>),
-    Mul(Box<Expr>, Box<Expr>),
+    /// `t1 + t2 + …` (at least two terms); a term `Neg(t)` prints as ` - t`.
+    Add(Vec<Expr>),
+    /// `f1*f2*…` (at least two factors).
+    Mul(Vec<Expr>),
     Div(Box<Expr>, Box<Expr>),
     /// `base ^ exponent`; the exponent may contain variables.
     Pow(Box<Expr>, Box<Expr>),
@@ -232,12 +235,101 @@ impl Expr {
                 .value_of(name)
                 .ok_or_else(|| Error::Eval(format!("no value for variable '{name}'")))?,
             Expr::Neg(a) => -a.eval(env)?,
-            Expr::Add(a, b) => a.eval(env)? + b.eval(env)?,
-            Expr::Sub(a, b) => a.eval(env)? - b.eval(env)?,
-            Expr::Mul(a, b) => a.eval(env)? * b.eval(env)?,
+            Expr::Add(terms) => {
+                let mut acc = terms[0].eval(env)?;
+                for t in &terms[1..] {
+                    acc += t.eval(env)?;
+                }
+                acc
+            }
+            Expr::Mul(factors) => {
+                let mut acc = factors[0].eval(env)?;
+                for t in &factors[1..] {
+                    acc *= t.eval(env)?;
+                }
+                acc
+            }
             Expr::Div(a, b) => a.eval(env)? / b.eval(env)?,
             Expr::Pow(a, b) => pow_f64(a.eval(env)?, b.eval(env)?),
             Expr::Call(f, a) => f.apply(a.eval(env)?),
+        })
+    }
+
+    /// Evaluates like [`Expr::eval`], but a point outside the domain of a function is an error
+    /// instead of a NaN or an infinity: [`Error::Domain`] names the innermost subexpression that
+    /// is undefined there and why: `ln` and `log` of a number ≤ 0, `sqrt` of a negative number,
+    /// a division by zero, `0^c` for c < 0, a negative number to a non-integer power, `tan` at
+    /// an odd multiple of π/2. Values that are finite in exact arithmetic but overflow f64
+    /// (`exp(1000)`) are not domain errors: they come back as ±∞.
+    ///
+    /// ```
+    /// use nabla::calculus::parse;
+    /// let f = parse("ln(x) + 1").unwrap();
+    /// assert_eq!(f.eval_checked(&[("x", 1.0)]).unwrap(), 1.0);
+    /// let err = f.eval_checked(&[("x", -1.0)]).unwrap_err();
+    /// assert_eq!(err.to_string(), "ln(x) is undefined: ln needs a positive argument, got -1");
+    /// ```
+    pub fn eval_checked<B: Bindings + ?Sized>(&self, env: &B) -> Result<f64> {
+        let domain = |msg: String| Error::Domain {
+            expr: self.to_string(),
+            msg,
+        };
+        Ok(match self {
+            Expr::Num(_) | Expr::Const(_) | Expr::Var(_) => self.eval(env)?,
+            Expr::Neg(a) => -a.eval_checked(env)?,
+            Expr::Add(terms) => {
+                let mut acc = terms[0].eval_checked(env)?;
+                for t in &terms[1..] {
+                    acc += t.eval_checked(env)?;
+                }
+                acc
+            }
+            Expr::Mul(factors) => {
+                let mut acc = factors[0].eval_checked(env)?;
+                for t in &factors[1..] {
+                    acc *= t.eval_checked(env)?;
+                }
+                acc
+            }
+            Expr::Div(a, b) => {
+                let (x, y) = (a.eval_checked(env)?, b.eval_checked(env)?);
+                if y == 0.0 {
+                    return Err(domain(format!("division by zero ({b} = 0)")));
+                }
+                x / y
+            }
+            Expr::Pow(a, b) => {
+                let (x, y) = (a.eval_checked(env)?, b.eval_checked(env)?);
+                if x == 0.0 && y < 0.0 {
+                    return Err(domain(format!("0 to the negative power {y}")));
+                }
+                if x < 0.0 && y.fract() != 0.0 {
+                    return Err(domain(format!(
+                        "the negative base {x} to the non-integer power {y}"
+                    )));
+                }
+                pow_f64(x, y)
+            }
+            Expr::Call(f, a) => {
+                let u = a.eval_checked(env)?;
+                let name = f.name();
+                match f {
+                    Func::Ln if u <= 0.0 => {
+                        return Err(domain(format!("{name} needs a positive argument, got {u}")))
+                    }
+                    Func::Sqrt if u < 0.0 => {
+                        return Err(domain(format!(
+                            "{name} needs a non-negative argument, got {u}"
+                        )))
+                    }
+                    Func::Tan if u.cos() == 0.0 => {
+                        return Err(domain(format!(
+                            "tan is undefined at an odd multiple of pi/2, got {u}"
+                        )))
+                    }
+                    _ => f.apply(u),
+                }
+            }
         })
     }
 
@@ -255,11 +347,12 @@ impl Expr {
                 set.insert(name.clone());
             }
             Expr::Neg(a) | Expr::Call(_, a) => a.collect_variables(set),
-            Expr::Add(a, b)
-            | Expr::Sub(a, b)
-            | Expr::Mul(a, b)
-            | Expr::Div(a, b)
-            | Expr::Pow(a, b) => {
+            Expr::Add(items) | Expr::Mul(items) => {
+                for t in items {
+                    t.collect_variables(set);
+                }
+            }
+            Expr::Div(a, b) | Expr::Pow(a, b) => {
                 a.collect_variables(set);
                 b.collect_variables(set);
             }
@@ -272,18 +365,15 @@ impl Expr {
             Expr::Num(_) | Expr::Const(_) => false,
             Expr::Var(name) => name == var,
             Expr::Neg(a) | Expr::Call(_, a) => a.depends_on(var),
-            Expr::Add(a, b)
-            | Expr::Sub(a, b)
-            | Expr::Mul(a, b)
-            | Expr::Div(a, b)
-            | Expr::Pow(a, b) => a.depends_on(var) || b.depends_on(var),
+            Expr::Add(items) | Expr::Mul(items) => items.iter().any(|t| t.depends_on(var)),
+            Expr::Div(a, b) | Expr::Pow(a, b) => a.depends_on(var) || b.depends_on(var),
         }
     }
 
     /// Binding strength used by the printer: 1 sum, 2 product, 3 unary minus, 4 power, 5 atom.
     fn precedence(&self) -> u8 {
         match self {
-            Expr::Add(..) | Expr::Sub(..) => 1,
+            Expr::Add(..) => 1,
             Expr::Mul(..) | Expr::Div(..) => 2,
             Expr::Neg(_) => 3,
             Expr::Num(v) if v.is_sign_negative() => 3,
@@ -348,25 +438,31 @@ impl fmt::Display for Expr {
                 let paren = a.precedence() < 2 || a.precedence() == 3;
                 write!(f, "-{}", Paren(a, paren))
             }
-            Expr::Add(a, b) | Expr::Sub(a, b) => {
-                let is_add = matches!(self, Expr::Add(..));
-                // a + -b prints as a - b, and a - -b as a + b.
-                let (op, rhs) = match b.negated() {
-                    Some(m) => (if is_add { "-" } else { "+" }, m),
-                    None => (if is_add { "+" } else { "-" }, (**b).clone()),
-                };
-                let paren = rhs.precedence() < 2 || rhs.precedence() == 3;
-                write!(f, "{a} {op} {}", Paren(&rhs, paren))
+            Expr::Add(terms) => {
+                write!(f, "{}", terms[0])?;
+                for t in &terms[1..] {
+                    // a + -b prints as a - b, and a + --b as a + b.
+                    let (op, rhs) = match t.negated() {
+                        Some(Expr::Neg(m)) => ("+", *m),
+                        Some(m) => ("-", m),
+                        None => ("+", t.clone()),
+                    };
+                    let paren = rhs.precedence() < 2 || rhs.precedence() == 3;
+                    write!(f, " {op} {}", Paren(&rhs, paren))?;
+                }
+                Ok(())
             }
-            Expr::Mul(a, b) | Expr::Div(a, b) => {
-                let op = if matches!(self, Expr::Mul(..)) {
-                    "*"
-                } else {
-                    "/"
-                };
+            Expr::Mul(factors) => {
+                write!(f, "{}", Paren(&factors[0], factors[0].precedence() < 2))?;
+                for t in &factors[1..] {
+                    write!(f, "*{}", Paren(t, t.precedence() < 4))?;
+                }
+                Ok(())
+            }
+            Expr::Div(a, b) => {
                 let lp = a.precedence() < 2;
                 let rp = b.precedence() < 4;
-                write!(f, "{}{op}{}", Paren(a, lp), Paren(b, rp))
+                write!(f, "{}/{}", Paren(a, lp), Paren(b, rp))
             }
             Expr::Pow(a, b) => {
                 let lp = a.precedence() < 5;
@@ -387,39 +483,47 @@ impl Neg for Expr {
     }
 }
 
-macro_rules! binary_op {
-    ($trait:ident, $method:ident, $variant:ident, $doc:literal) => {
-        #[doc = $doc]
-        impl $trait for Expr {
-            type Output = Expr;
-            fn $method(self, rhs: Expr) -> Expr {
-                Expr::$variant(Box::new(self), Box::new(rhs))
+/// `a + b` builds a sum (no simplification), extending `a` when it is already a sum, as the
+/// parser reads `a + b + c`.
+impl Add for Expr {
+    type Output = Expr;
+    fn add(self, rhs: Expr) -> Expr {
+        match self {
+            Expr::Add(mut terms) => {
+                terms.push(rhs);
+                Expr::Add(terms)
             }
+            lhs => Expr::Add(vec![lhs, rhs]),
         }
-    };
+    }
 }
 
-binary_op!(
-    Add,
-    add,
-    Add,
-    "`a + b` builds [`Expr::Add`] (no simplification)."
-);
-binary_op!(
-    Sub,
-    sub,
-    Sub,
-    "`a - b` builds [`Expr::Sub`] (no simplification)."
-);
-binary_op!(
-    Mul,
-    mul,
-    Mul,
-    "`a * b` builds [`Expr::Mul`] (no simplification)."
-);
-binary_op!(
-    Div,
-    div,
-    Div,
-    "`a / b` builds [`Expr::Div`] (no simplification)."
-);
+/// `a - b` builds the sum `a + (-b)` (no simplification).
+impl Sub for Expr {
+    type Output = Expr;
+    fn sub(self, rhs: Expr) -> Expr {
+        Add::add(self, Expr::Neg(Box::new(rhs)))
+    }
+}
+
+/// `a * b` builds a product (no simplification), extending `a` when it is already a product.
+impl Mul for Expr {
+    type Output = Expr;
+    fn mul(self, rhs: Expr) -> Expr {
+        match self {
+            Expr::Mul(mut factors) => {
+                factors.push(rhs);
+                Expr::Mul(factors)
+            }
+            lhs => Expr::Mul(vec![lhs, rhs]),
+        }
+    }
+}
+
+/// `a / b` builds [`Expr::Div`] (no simplification).
+impl Div for Expr {
+    type Output = Expr;
+    fn div(self, rhs: Expr) -> Expr {
+        Expr::Div(Box::new(self), Box::new(rhs))
+    }
+}

@@ -1,5 +1,7 @@
 //! Symbolic calculus on typed expressions.
 //!
+//! * Numbers are exact: integers and their quotients are rationals (`x/3` stays `x/3`), `pi`,
+//!   `e` and `sqrt(2)` stay symbolic; decimals typed as such (`0.25`) are f64.
 //! * [`parse`] reads an expression such as `x^2*y + sin(x*y) - 3e-1/z` (grammar in
 //!   [`parser`]): numbers, variables `[A-Za-z_][A-Za-z0-9_]*`, `+ - * / ^` (`^` binds tightest
 //!   and is right-associative, `-x^2` is `-(x^2)`), parentheses, the constants `pi` and `e`, and
@@ -10,7 +12,17 @@
 //!   [`derivative`] does both, [`gradient`] gives every partial derivative, and
 //!   [`diff_with_steps`] also returns the derivation as a list of [`Step`]s.
 //! * [`minimize`] runs gradient descent with the symbolic gradient; [`critical`] finds and
-//!   classifies the critical points of a one-variable expression on an interval.
+//!   classifies the critical points of a one-variable expression on an interval
+//!   ([`critical_and_kinks`] also reports the corners where f′ jumps); [`hessian`] gives the
+//!   symbolic Hessian and [`stationary_points`] solves ∇f = 0 in several variables, each point
+//!   classified by the Hessian's eigenvalues.
+//! * [`integrate`] finds antiderivatives by a table of rules, recording each as a step;
+//!   [`integrate_definite`] gives F(b) − F(a) exactly, or adaptive Gauss–Kronrod
+//!   [`quadrature`] with an error estimate when no rule applies.
+//! * [`to_latex`] writes an expression in LaTeX.
+//! * [`taylor`] gives the Taylor polynomial with exact coefficients.
+//! * [`Expr::eval_checked`] evaluates with domain errors ([`crate::Error::Domain`]) instead of
+//!   NaN and ±∞.
 //! * [`to_autograd`] builds the same expression as an autograd graph of [`crate::autograd::Var`]s,
 //!   so the symbolic and reverse-mode derivatives can be held to each other.
 //!
@@ -26,16 +38,30 @@ mod critical;
 mod descent;
 mod diff;
 mod expr;
+mod integrate;
+mod latex;
+mod number;
 pub mod parser;
 mod simplify;
+mod stationary;
 mod to_autograd;
 
-pub use critical::{critical, Critical, CriticalKind, GRID_INTERVALS};
+pub use critical::{
+    critical, critical_and_kinks, Critical, CriticalAnalysis, CriticalKind, Kink, GRID_INTERVALS,
+};
 pub use descent::{minimize, Descent, DescentOptions, DescentStep, Point};
 pub use diff::{derivative, diff, diff_with_steps, gradient, tidy, Rule, Step};
 pub use expr::{Bindings, Constant, Expr, Func};
+pub use integrate::{
+    integrate, integrate_definite, quadrature, substitute, taylor, Antiderivative, Definite,
+    IntegrationStep, Method,
+};
+pub use latex::to_latex;
 pub use parser::parse;
 pub use simplify::simplify;
+pub use stationary::{
+    eval_matrix, hessian, stationary_points, symmetric_eigenvalues, Stationary, StationaryKind,
+};
 pub use to_autograd::to_autograd;
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! the constants; a name followed by `(` must be a known function.
 
 use super::expr::{Constant, Expr, Func};
-use std::ops::{Add, Div, Mul, Neg, Sub};
+use std::ops::{Div, Neg};
 
 use crate::{Error, Result};
 
@@ -178,34 +178,45 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// A chain `t1 ± t2 ± …` becomes one flat [`Expr::Add`] (`a - b` is the term `-b`), so a
+    /// long sum is built and later walked without recursion.
     fn sum(&mut self) -> Result<Expr> {
         self.enter()?;
-        let mut lhs = self.product()?;
+        let mut terms = vec![self.product()?];
         while let Tok::Op(op @ ('+' | '-')) = *self.peek() {
             self.bump();
             let rhs = self.product()?;
-            lhs = if op == '+' {
-                Expr::add(lhs, rhs)
-            } else {
-                Expr::sub(lhs, rhs)
-            };
+            terms.push(if op == '+' { rhs } else { Expr::neg(rhs) });
         }
         self.depth -= 1;
-        Ok(lhs)
+        Ok(if terms.len() == 1 {
+            terms.pop().expect("one term")
+        } else {
+            Expr::Add(terms)
+        })
     }
 
+    /// A chain of `*` becomes one flat [`Expr::Mul`]; `/` divides everything to its left.
     fn product(&mut self) -> Result<Expr> {
-        let mut lhs = self.unary()?;
+        fn close(mut factors: Vec<Expr>) -> Expr {
+            if factors.len() == 1 {
+                factors.pop().expect("one factor")
+            } else {
+                Expr::Mul(factors)
+            }
+        }
+        let mut factors = vec![self.unary()?];
         while let Tok::Op(op @ ('*' | '/')) = *self.peek() {
             self.bump();
             let rhs = self.unary()?;
-            lhs = if op == '*' {
-                Expr::mul(lhs, rhs)
+            if op == '*' {
+                factors.push(rhs);
             } else {
-                Expr::div(lhs, rhs)
-            };
+                let lhs = close(std::mem::take(&mut factors));
+                factors.push(Expr::div(lhs, rhs));
+            }
         }
-        Ok(lhs)
+        Ok(close(factors))
     }
 
     fn unary(&mut self) -> Result<Expr> {

@@ -1,309 +1,811 @@
-//! Simplification to a polynomial normal form.
+//! Simplification with exact coefficients, choosing the shortest of a few normal forms.
 //!
-//! [`simplify`] rewrites an expression as a sum of monomials `c * a1^k1 * a2^k2 * …` whose atoms
-//! `a_i` are variables, the constants `pi` and `e`, or subterms that are not polynomial:
-//! function calls (`sin(x)`, `exp(x*y)`, with their arguments simplified in turn), powers with a
-//! non-constant exponent (`x^y`), and sums kept whole because they are raised to a negative or
-//! fractional power (`1/(x + 1)`, `(x + 1)^0.5`). Products of sums are expanded, positive integer
-//! powers of sums are expanded, like terms are collected and numbers are folded.
+//! [`simplify`] reads an expression as a sum of monomials `c * a1^k1 * a2^k2 * …` whose
+//! coefficients and exponents are exact rationals (or floats, where the user typed a decimal:
+//! see [`super::number`]) and whose atoms are variables, `pi`, `e`, function calls (their
+//! arguments simplified in turn), powers with a non-constant exponent, and sums kept whole
+//! ("groups", such as `(x + 1)` in `1/(x + 1)`). It builds two forms:
 //!
-//! Term order (applied to every printed sum): higher total degree first (the sum of the exponents
-//! of all non-constant atoms), then lexicographic: atoms are ordered `pi`, `e`, variables
-//! alphabetically, functions, powers, kept sums; the first atom whose exponent differs decides,
-//! the larger exponent first. So `x^2*y + x*y*z + z^2`, `2*x*y + y*z`, `4*x^3 - 18*x^2 + 22*x - 6`.
-//! Within a monomial the number comes first, then atoms in the same atom order; atoms with
-//! negative exponents go to a denominator (`2*x/y^2`). Negative coefficients print as ` - `.
+//! * **expanded**: products and positive integer powers of sums multiplied out, like terms
+//!   collected (`(x + 1)^2 - 1` → `x^2 + 2*x`);
+//! * **kept**: sums are multiplied as whole factors, so `(x - y)^3/(x + y)^2` keeps its factors
+//!   and `sigmoid(x)*(1 - sigmoid(x))` stays as written; numbers still distribute over sums;
+//! * **distributed**: as kept, but a term with a denominator multiplies into a sum
+//!   (`(a + b)/c^2` → `a/c^2 + b/c^2`), so that shared factors meet and cancel;
 //!
-//! Identities used: `u^0 = 1`, `u/u = 1` for a single monomial `u`, `x^a * x^b = x^(a+b)`,
-//! `(x^a)^n = x^(a*n)` for integer `n` only (so `(x^2)^0.5` stays, as it equals `|x|`).
+//! and for each, when the terms share a group, a function call or a denominator, the form with
+//! that common factor taken out (`3*(x - y)^2/(x + y)^2 - 2*(x - y)^3/(x + y)^3` →
+//! `(x - y)^2*(x + 5*y)/(x + y)^3`). The one with the fewest printed operations wins (a ` - `
+//! is free); on a tie, the earlier in that list (the closer to what was written).
+//!
+//! Term order (applied to every printed sum): higher total degree first, then lexicographic:
+//! atoms are ordered `pi`, `e`, variables alphabetically, functions, powers, groups; the first
+//! atom whose exponent differs decides, the larger exponent first. A sum of two terms whose
+//! first term is negative prints the positive one first (`1 - tanh(x)^2`). Within a monomial
+//! the number comes first; atoms with negative exponents and the denominator of a rational
+//! coefficient go below a `/` (`2*x/(3*y^2)`); an exponent 1/2 prints as `sqrt`.
+//!
+//! Identities used: `u^0 = 1`, `x^a * x^b = x^(a+b)`, `(c*m)^n = c^n*m^n` for integer `n`,
+//! `ln(e) = 1`, `ln(exp(u)) = u`, `sin(pi) = tan(pi) = 0`, `cos(pi) = -1`, exact values of
+//! functions at exact numbers (`sin(0) = 0`, `sqrt(4) = 2`, `sigmoid(0) = 1/2`), perfect
+//! squares and cubes out of roots (`sqrt(12) = 2*sqrt(3)`). `(x^2)^(1/2)` stays, as it equals
+//! `|x|`.
+//!
+//! Cost: every sum and product is walked iteratively over its terms with ordered maps, so a
+//! flat 10 000-term sum or product takes O(n log n); function arguments are simplified once per
+//! node. When an exact coefficient would overflow i128, the expression is returned tidied but
+//! otherwise unsimplified rather than rounded.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
-use std::ops::{Add, Div, Mul, Neg, Sub};
+use super::diff::tidy;
+use super::expr::{Constant, Expr, Func};
+use super::number::{gcd, order_from_cmp, Number, Rational};
+use std::ops::{Div, Neg};
 
-use super::expr::{pow_f64, Constant, Expr, Func};
+/// A printed form carried along with an atom; it takes no part in comparisons.
+#[derive(Debug, Clone)]
+struct Shown(Rc<Expr>);
 
-/// An f64 with a total order, so that it can be part of a map key.
-#[derive(Debug, Clone, Copy)]
-struct Real(f64);
-
-impl Real {
-    fn new(v: f64) -> Real {
-        // Identify -0.0 with 0.0.
-        Real(v + 0.0)
+order_from_cmp!(Shown);
+impl Ord for Shown {
+    fn cmp(&self, _: &Self) -> Ordering {
+        Ordering::Equal
     }
 }
 
-impl PartialEq for Real {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.total_cmp(&other.0) == Ordering::Equal
-    }
-}
-impl Eq for Real {}
-impl PartialOrd for Real {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Real {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
-
-/// An indivisible factor of a monomial. The derived order is the atom order documented above.
+/// An indivisible factor of a monomial. The derived order (the atom order of the module
+/// documentation) ignores the printed forms.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Atom {
     Const(Constant),
     Var(String),
-    Func(Func, Box<Poly>),
-    /// `base ^ exponent` where the exponent is not a number.
-    Pow(Box<Poly>, Box<Poly>),
-    /// A polynomial kept whole (raised to a power in the monomial that holds it).
+    /// A call: the argument's expanded form (the identity) and its best printed form.
+    Func(Func, Box<Poly>, Shown),
+    /// `base ^ exponent` with a non-constant exponent: both expanded, and the printed power.
+    Pow(Box<Poly>, Box<Poly>, Shown),
+    /// A polynomial kept whole: a sum, or a number under a root (`sqrt(2)` is 2 ^ 1/2).
     Group(Box<Poly>),
 }
 
 /// Atom → exponent (never zero).
-type Monomial = BTreeMap<Atom, Real>;
+type Monomial = BTreeMap<Atom, Number>;
 
 /// Monomial → coefficient (never zero). The empty monomial is the constant term.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct Poly {
-    terms: BTreeMap<Monomial, Real>,
+    terms: BTreeMap<Monomial, Number>,
 }
 
 /// Above this many terms in a product, factors are kept unexpanded.
 const EXPANSION_LIMIT: usize = 4096;
 /// Largest integer power of a sum that is expanded.
-const MAX_EXPANDED_POWER: f64 = 32.0;
+const MAX_EXPANDED_POWER: i128 = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Multiply everything out.
+    Expand,
+    /// As `Keep`, but a term with a denominator multiplies into a sum.
+    Distribute,
+    /// Sums stay factors of every product; only numbers multiply into sums.
+    Keep,
+}
 
 impl Poly {
-    fn constant(c: f64) -> Poly {
+    fn constant(c: Number) -> Poly {
         let mut p = Poly::default();
-        if c != 0.0 {
-            p.terms.insert(Monomial::new(), Real::new(c));
+        if !c.is_zero() {
+            p.terms.insert(Monomial::new(), c);
         }
         p
     }
 
-    fn atom(a: Atom) -> Poly {
-        Poly::atom_pow(a, 1.0)
-    }
-
-    fn atom_pow(a: Atom, exponent: f64) -> Poly {
+    fn atom_pow(a: Atom, exponent: Number) -> Poly {
         let mut m = Monomial::new();
-        m.insert(a, Real::new(exponent));
+        m.insert(a, exponent);
         let mut p = Poly::default();
-        p.terms.insert(m, Real(1.0));
+        p.terms.insert(m, Number::ONE);
         p
     }
 
-    fn as_constant(&self) -> Option<f64> {
+    fn atom(a: Atom) -> Poly {
+        Poly::atom_pow(a, Number::ONE)
+    }
+
+    fn as_constant(&self) -> Option<Number> {
         match self.terms.len() {
-            0 => Some(0.0),
+            0 => Some(Number::ZERO),
             1 => {
                 let (m, c) = self.terms.iter().next()?;
-                m.is_empty().then_some(c.0)
+                m.is_empty().then_some(*c)
             }
             _ => None,
         }
     }
 
-    fn single_term(&self) -> Option<(&Monomial, f64)> {
+    fn single_term(&self) -> Option<(&Monomial, Number)> {
         if self.terms.len() == 1 {
-            self.terms.iter().next().map(|(m, c)| (m, c.0))
+            self.terms.iter().next().map(|(m, c)| (m, *c))
         } else {
             None
         }
     }
+}
 
-    fn add_term(&mut self, m: Monomial, c: f64) {
-        if c == 0.0 {
+/// The state of one top-level [`simplify`]: whether exact arithmetic overflowed, and the
+/// simplified arguments of calls and powers already met (keyed by the node's address, as the
+/// expression does not change meanwhile).
+#[derive(Default)]
+struct Ctx {
+    overflow: bool,
+    cache: HashMap<usize, (Poly, Rc<Expr>)>,
+}
+
+impl Ctx {
+    fn checked(&mut self, v: Option<Number>) -> Number {
+        v.unwrap_or_else(|| {
+            self.overflow = true;
+            Number::ZERO
+        })
+    }
+
+    fn add_term(&mut self, p: &mut Poly, m: Monomial, c: Number) {
+        if c.is_zero() {
             return;
         }
-        let entry = self.terms.entry(m);
-        match entry {
+        match p.terms.entry(m) {
             std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(Real::new(c));
+                v.insert(c);
             }
             std::collections::btree_map::Entry::Occupied(mut o) => {
-                let sum = o.get().0 + c;
-                if sum == 0.0 {
+                let sum = o.get().add(c);
+                let sum = self.checked(sum);
+                if sum.is_zero() {
                     o.remove();
                 } else {
-                    *o.get_mut() = Real::new(sum);
+                    *o.get_mut() = sum;
                 }
             }
         }
     }
 
-    fn add(mut self, other: &Poly) -> Poly {
-        for (m, c) in &other.terms {
-            self.add_term(m.clone(), c.0);
+    fn add_into(&mut self, p: &mut Poly, other: Poly) {
+        if p.terms.is_empty() {
+            *p = other;
+            return;
         }
-        self
+        for (m, c) in other.terms {
+            self.add_term(p, m, c);
+        }
     }
 
-    fn scale(self, k: f64) -> Poly {
+    fn scale(&mut self, p: Poly, k: Number) -> Poly {
+        if k.is_one() {
+            return p;
+        }
         let mut out = Poly::default();
-        for (m, c) in self.terms {
-            out.add_term(m, c.0 * k);
+        for (m, c) in p.terms {
+            let v = c.mul(k);
+            let v = self.checked(v);
+            self.add_term(&mut out, m, v);
         }
         out
     }
 
-    fn mul(&self, other: &Poly) -> Poly {
-        if self.terms.len() * other.terms.len() > EXPANSION_LIMIT {
-            let mut m = Monomial::new();
-            multiply_into(&mut m, &Atom::Group(Box::new(self.clone())), 1.0);
-            multiply_into(&mut m, &Atom::Group(Box::new(other.clone())), 1.0);
+    /// Multiplies monomial `m` by `atom^e` in place.
+    fn multiply_into(&mut self, m: &mut Monomial, atom: &Atom, e: Number) {
+        match m.get_mut(atom) {
+            Some(existing) => {
+                let sum = existing.add(e);
+                let sum = self.checked(sum);
+                if sum.is_zero() {
+                    m.remove(atom);
+                } else {
+                    *existing = sum;
+                }
+            }
+            None => {
+                m.insert(atom.clone(), e);
+            }
+        }
+    }
+
+    /// The term `c * m` as a polynomial: numbers under roots with whole exponents are folded
+    /// into `c` (`sqrt(2)^3 = 2*sqrt(2)`), and in the expanded form whole positive powers of
+    /// groups are multiplied out.
+    fn settle(&mut self, mode: Mode, mut m: Monomial, mut c: Number) -> Poly {
+        let mut expand = Vec::new();
+        let numeric: Vec<(Atom, Number)> = m
+            .iter()
+            .filter(|(a, _)| matches!(a, Atom::Group(p) if p.as_constant().is_some()))
+            .map(|(a, e)| (a.clone(), *e))
+            .collect();
+        for (atom, e) in numeric {
+            let (Atom::Group(p), Some(r)) = (&atom, e.exact()) else {
+                continue;
+            };
+            let k = p.as_constant().unwrap_or(Number::ONE);
+            let whole = floor(r);
+            if whole.is_zero() {
+                continue;
+            }
+            if let Some(v) = k.pow(Number::Exact(whole)) {
+                let fraction = r.add(whole.neg().unwrap_or(Rational::ZERO));
+                c = self.checked(c.mul(v));
+                match fraction {
+                    Some(f) if !f.is_zero() => {
+                        m.insert(atom.clone(), Number::Exact(f));
+                    }
+                    _ => {
+                        m.remove(&atom);
+                    }
+                }
+            }
+        }
+        if mode == Mode::Expand {
+            let groups: Vec<(Atom, Number)> = m
+                .iter()
+                .filter(|(a, e)| {
+                    matches!(a, Atom::Group(p) if p.terms.len() > 1)
+                        && e.exact().is_some_and(|r| {
+                            r.is_integer() && r.numer() > 0 && r.numer() <= MAX_EXPANDED_POWER
+                        })
+                })
+                .map(|(a, e)| (a.clone(), *e))
+                .collect();
+            // Expand only when the whole product stays small (else it was kept on purpose).
+            let size: f64 = groups
+                .iter()
+                .map(|(a, e)| match a {
+                    Atom::Group(p) => (p.terms.len() as f64).powf(e.to_f64()),
+                    _ => 1.0,
+                })
+                .product();
+            if size <= EXPANSION_LIMIT as f64 {
+                for (atom, e) in groups {
+                    m.remove(&atom);
+                    expand.push((atom, e));
+                }
+            }
+        }
+        let mut out = Poly::default();
+        self.add_term(&mut out, m, c);
+        for (atom, e) in expand {
+            let Atom::Group(p) = atom else { continue };
+            let power = self.pow(mode, (*p).clone(), e);
+            out = self.mul(mode, &out, &power);
+        }
+        out
+    }
+
+    fn mul_terms(&mut self, mode: Mode, a: (&Monomial, Number), b: (&Monomial, Number)) -> Poly {
+        let (small, large) = if a.0.len() <= b.0.len() {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let mut m = large.0.clone();
+        for (atom, e) in small.0 {
+            self.multiply_into(&mut m, atom, *e);
+        }
+        let c = large.1.mul(small.1);
+        let c = self.checked(c);
+        self.settle(mode, m, c)
+    }
+
+    /// `p` as one factor `content * group^1` (the content a positive number taken out).
+    fn as_factor(&mut self, mode: Mode, p: &Poly) -> Poly {
+        self.group_pow(mode, p, Number::ONE)
+    }
+
+    fn mul(&mut self, mode: Mode, a: &Poly, b: &Poly) -> Poly {
+        if a.terms.is_empty() || b.terms.is_empty() {
+            return Poly::default();
+        }
+        if let Some(k) = a.as_constant() {
+            return self.scale(b.clone(), k);
+        }
+        if let Some(k) = b.as_constant() {
+            return self.scale(a.clone(), k);
+        }
+        if let (Some(x), Some(y)) = (a.single_term(), b.single_term()) {
+            return self.mul_terms(mode, x, y);
+        }
+        let keep = match mode {
+            Mode::Keep => true,
+            Mode::Distribute => {
+                let divides = |p: &Poly| {
+                    p.single_term()
+                        .is_some_and(|(m, _)| m.values().any(|e| e.is_negative()))
+                };
+                !(divides(a) || divides(b))
+            }
+            Mode::Expand => a.terms.len() * b.terms.len() > EXPANSION_LIMIT,
+        };
+        if keep {
+            let fa = if a.terms.len() > 1 {
+                self.as_factor(mode, a)
+            } else {
+                a.clone()
+            };
+            let fb = if b.terms.len() > 1 {
+                self.as_factor(mode, b)
+            } else {
+                b.clone()
+            };
+            if let (Some(x), Some(y)) = (fa.single_term(), fb.single_term()) {
+                return self.mul_terms(mode, x, y);
+            }
+            return Poly::default();
+        }
+        let mut out = Poly::default();
+        for (ma, ca) in &a.terms {
+            for (mb, cb) in &b.terms {
+                let t = self.mul_terms(mode, (ma, *ca), (mb, *cb));
+                self.add_into(&mut out, t);
+            }
+        }
+        out
+    }
+
+    /// A positive content of `p` (gcd of the numerators over the lcm of the denominators, when
+    /// every coefficient is exact) and `p` divided by it.
+    fn content(&mut self, p: &Poly) -> (Number, Poly) {
+        let mut g: Option<Rational> = None;
+        for c in p.terms.values() {
+            let Some(r) = c.exact() else {
+                return (Number::ONE, p.clone());
+            };
+            g = Some(match g {
+                None => Rational::new(r.numer().abs(), r.denom()).unwrap_or(Rational::ONE),
+                Some(g) => rational_gcd(g, r),
+            });
+        }
+        let g = g.unwrap_or(Rational::ONE);
+        if g == Rational::ONE {
+            return (Number::ONE, p.clone());
+        }
+        let inv = g.recip().map(Number::Exact);
+        let inv = self.checked(inv);
+        let scaled = self.scale(p.clone(), inv);
+        (Number::Exact(g), scaled)
+    }
+
+    /// `p ^ e` for a sum `p` kept whole (or a number): `content^e * group^e`.
+    fn group_pow(&mut self, mode: Mode, p: &Poly, e: Number) -> Poly {
+        let (content, rest) = if p.as_constant().is_some() {
+            (Number::ONE, p.clone())
+        } else {
+            self.content(p)
+        };
+        let mut out = Poly::atom_pow(Atom::Group(Box::new(rest)), e);
+        if !content.is_one() {
+            let k = self.pow_number(mode, content, e);
+            out = self.mul(mode, &out, &k);
+        }
+        out
+    }
+
+    /// `k ^ e` for numbers: exact when it can be, else `k` kept under the power, with the
+    /// perfect powers taken out of an integer under a square or cube root (`sqrt(12)` =
+    /// `2*sqrt(3)`).
+    fn pow_number(&mut self, mode: Mode, k: Number, e: Number) -> Poly {
+        if let (Some(kr), Some(er)) = (k.exact(), e.exact()) {
+            let q = er.denom();
+            if kr.is_integer() && kr.numer() > 1 && (q == 2 || q == 3) && k.pow(e).is_none() {
+                let (outside, inside) = take_out_powers(kr.numer(), q as u32);
+                if outside > 1 {
+                    let mut m = Monomial::new();
+                    m.insert(
+                        Atom::Group(Box::new(Poly::constant(Number::int(inside)))),
+                        e,
+                    );
+                    let c = Rational::int(outside).powi(er.numer()).map(Number::Exact);
+                    let c = self.checked(c);
+                    return self.settle(mode, m, c);
+                }
+            }
+        }
+        match k.pow(e) {
+            Some(v) => Poly::constant(v),
+            None if k.exact().is_some() && e.exact().is_some_and(|r| r.is_integer()) => {
+                // An exact power that overflows.
+                self.overflow = true;
+                Poly::default()
+            }
+            None => {
+                let mut m = Monomial::new();
+                m.insert(Atom::Group(Box::new(Poly::constant(k))), e);
+                self.settle(mode, m, Number::ONE)
+            }
+        }
+    }
+
+    fn pow(&mut self, mode: Mode, base: Poly, n: Number) -> Poly {
+        if n.is_zero() {
+            return Poly::constant(Number::ONE);
+        }
+        if n.is_one() {
+            return base;
+        }
+        if let Some(k) = base.as_constant() {
+            if k.is_zero() && !n.is_negative() {
+                return Poly::default();
+            }
+            if k.is_zero() {
+                return Poly::atom_pow(Atom::Group(Box::new(base)), n);
+            }
+            return self.pow_number(mode, k, n);
+        }
+        if let Some((m, c)) = base.single_term() {
+            if n.is_integer() {
+                let coef = c.pow(n);
+                let coef = self.checked(coef);
+                let mut out_m = Monomial::new();
+                for (atom, e) in m {
+                    let v = e.mul(n);
+                    let v = self.checked(v);
+                    out_m.insert(atom.clone(), v);
+                }
+                return self.settle(mode, out_m, coef);
+            }
+            if m.len() == 1 && !c.is_negative() {
+                let (atom, e) = m.iter().next().expect("one atom");
+                if e.is_one() {
+                    let k = self.pow_number(mode, c, n);
+                    let a = Poly::atom_pow(atom.clone(), n);
+                    return self.mul(mode, &k, &a);
+                }
+            }
+            return Poly::atom_pow(Atom::Group(Box::new(base)), n);
+        }
+        let whole = n.exact().filter(|r| r.is_integer()).map(|r| r.numer());
+        if let Some(k) = whole {
+            let small =
+                (base.terms.len() as f64).powi(k.clamp(0, 64) as i32) <= EXPANSION_LIMIT as f64;
+            if mode == Mode::Expand && k > 0 && k <= MAX_EXPANDED_POWER && small {
+                let mut acc = Poly::constant(Number::ONE);
+                let mut b = base;
+                let mut k = k;
+                while k > 0 {
+                    if k & 1 == 1 {
+                        acc = self.mul(mode, &acc, &b);
+                    }
+                    k >>= 1;
+                    if k > 0 {
+                        b = self.mul(mode, &b, &b);
+                    }
+                }
+                return acc;
+            }
+        }
+        self.group_pow(mode, &base, n)
+    }
+
+    fn call(&mut self, mode: Mode, func: Func, key: Poly, shown: Rc<Expr>) -> Poly {
+        if let Some(k) = key.as_constant() {
+            if let Some(v) = exact_value(func, k) {
+                return Poly::constant(v);
+            }
+            if let Number::Float(v) = k {
+                let r = func.apply(v);
+                if r.is_finite() {
+                    return Poly::constant(Number::Float(r + 0.0));
+                }
+            }
+            if func == Func::Sqrt && k.exact().is_some_and(|r| !r.is_negative()) {
+                return self.pow_number(mode, k, Number::Exact(half()));
+            }
+        }
+        if key == Poly::atom(Atom::Const(Constant::Pi)) {
+            match func {
+                Func::Sin | Func::Tan => return Poly::default(),
+                Func::Cos => return Poly::constant(Number::int(-1)),
+                _ => {}
+            }
+        }
+        if func == Func::Ln && key == Poly::atom(Atom::Const(Constant::E)) {
+            return Poly::constant(Number::ONE);
+        }
+        if func == Func::Ln {
+            if let Some((m, c)) = key.single_term() {
+                if c.is_one() && m.len() == 1 {
+                    if let Some((Atom::Func(Func::Exp, inner, _), e)) = m.iter().next() {
+                        if e.is_one() {
+                            return (**inner).clone();
+                        }
+                    }
+                }
+            }
+        }
+        Poly::atom(Atom::Func(func, Box::new(key), Shown(shown)))
+    }
+
+    /// The expanded form of a call's argument (its identity) and its best printed form.
+    fn argument(&mut self, e: &Expr) -> (Poly, Rc<Expr>) {
+        let id = e as *const Expr as usize;
+        if let Some(hit) = self.cache.get(&id) {
+            return hit.clone();
+        }
+        let (expanded, best) = self.best(e);
+        let out = (expanded, Rc::new(best));
+        self.cache.insert(id, out.clone());
+        out
+    }
+
+    fn read_poly(&mut self, mode: Mode, expr: &Expr) -> Poly {
+        match expr {
+            Expr::Num(v) => Poly::constant(Number::literal(*v)),
+            Expr::Const(c) => Poly::atom(Atom::Const(*c)),
+            Expr::Var(name) => Poly::atom(Atom::Var(name.clone())),
+            Expr::Neg(a) => {
+                let p = self.read_poly(mode, a);
+                self.scale(p, Number::int(-1))
+            }
+            Expr::Add(terms) => {
+                let mut acc = Poly::default();
+                for t in terms {
+                    let p = self.read_poly(mode, t);
+                    self.add_into(&mut acc, p);
+                }
+                acc
+            }
+            Expr::Mul(factors) => {
+                let mut acc = Poly::constant(Number::ONE);
+                for f in factors {
+                    let p = self.read_poly(mode, f);
+                    acc = self.mul_owned(mode, acc, p);
+                }
+                acc
+            }
+            Expr::Div(a, b) => {
+                let pa = self.read_poly(mode, a);
+                let pb = self.read_poly(mode, b);
+                let inv = self.pow(mode, pb, Number::int(-1));
+                self.mul(mode, &pa, &inv)
+            }
+            Expr::Pow(a, b) => {
+                let pb = self.read_poly(mode, b);
+                if let Some(n) = pb.as_constant() {
+                    let pa = self.read_poly(mode, a);
+                    return self.pow(mode, pa, n);
+                }
+                let (base_key, base_shown) = self.argument(a);
+                if base_key.as_constant().is_some_and(|k| k.is_one()) {
+                    return Poly::constant(Number::ONE);
+                }
+                let (exp_key, exp_shown) = self.argument(b);
+                let shown = Expr::pow((*base_shown).clone(), (*exp_shown).clone());
+                Poly::atom(Atom::Pow(
+                    Box::new(base_key),
+                    Box::new(exp_key),
+                    Shown(Rc::new(shown)),
+                ))
+            }
+            Expr::Call(f, a) => {
+                let (key, shown) = self.argument(a);
+                self.call(mode, *f, key, shown)
+            }
+        }
+    }
+
+    /// `acc * p`, multiplying in place when both are single terms (long products).
+    fn mul_owned(&mut self, mode: Mode, mut acc: Poly, p: Poly) -> Poly {
+        if acc.terms.len() == 1 && p.terms.len() == 1 {
+            let (m, c) = acc.terms.pop_first().expect("one term");
+            let (pm, pc) = p.terms.into_iter().next().expect("one term");
+            let mut m = m;
+            let has_group = pm.keys().any(|a| matches!(a, Atom::Group(_)));
+            for (atom, e) in &pm {
+                self.multiply_into(&mut m, atom, *e);
+            }
+            let c = c.mul(pc);
+            let c = self.checked(c);
+            if has_group {
+                return self.settle(mode, m, c);
+            }
             let mut out = Poly::default();
-            out.add_term(m, 1.0);
+            self.add_term(&mut out, m, c);
             return out;
         }
-        let mut out = Poly::default();
-        for (ma, ca) in &self.terms {
-            for (mb, cb) in &other.terms {
-                let mut m = ma.clone();
-                for (atom, e) in mb {
-                    multiply_into(&mut m, atom, e.0);
+        self.mul(mode, &acc, &p)
+    }
+
+    /// The expanded polynomial of `e` and the best printed form (see the module docs).
+    fn best(&mut self, e: &Expr) -> (Poly, Expr) {
+        let kept = self.read_poly(Mode::Keep, e);
+        let distributed = self.read_poly(Mode::Distribute, e);
+        let expanded = self.read_poly(Mode::Expand, e);
+        let mut candidates = vec![
+            from_poly(&kept),
+            from_poly(&distributed),
+            from_poly(&expanded),
+        ];
+        for p in [&kept, &distributed, &expanded] {
+            if let Some(f) = self.factor_common(p) {
+                candidates.push(from_poly(&f));
+            }
+        }
+        // Fewest operations wins; on a tie the earlier form, the closer to what was written.
+        let mut best: Option<(usize, Expr)> = None;
+        for c in candidates {
+            let ops = cost(&c);
+            if best.as_ref().is_none_or(|(o, _)| ops < *o) {
+                best = Some((ops, c));
+            }
+        }
+        (expanded, best.map(|b| b.1).unwrap_or(Expr::Num(0.0)))
+    }
+
+    /// `p` with the factor its terms share taken out, when that factor holds a group, a call, a
+    /// power or a denominator: `common * (Σ term/common)`, the cofactor expanded.
+    fn factor_common(&mut self, p: &Poly) -> Option<Poly> {
+        if p.terms.len() < 2 {
+            return None;
+        }
+        // The least exponent of each atom over the terms (absent = 0), in one pass.
+        let mut terms = p.terms.keys();
+        let mut common: Monomial = terms.next()?.clone();
+        for m in terms {
+            let mut next = Monomial::new();
+            for (atom, e) in &common {
+                let other = m.get(atom).copied().unwrap_or(Number::ZERO);
+                let low = if other < *e { other } else { *e };
+                if !low.is_zero() {
+                    next.insert(atom.clone(), low);
                 }
-                out.add_term(m, ca.0 * cb.0);
             }
-        }
-        out
-    }
-
-    fn recip_of_monomial(m: &Monomial, c: f64) -> Poly {
-        let mut inv = Monomial::new();
-        for (atom, e) in m {
-            inv.insert(atom.clone(), Real::new(-e.0));
-        }
-        let mut out = Poly::default();
-        out.add_term(inv, 1.0 / c);
-        out
-    }
-
-    fn div(&self, other: &Poly) -> Poly {
-        match other.single_term() {
-            Some((m, c)) if c.is_finite() && (1.0 / c).is_finite() => {
-                self.mul(&Poly::recip_of_monomial(m, c))
+            for (atom, e) in m {
+                if e.is_negative() && !common.contains_key(atom) {
+                    next.insert(atom.clone(), *e);
+                }
             }
-            _ => self.mul(&Poly::atom_pow(Atom::Group(Box::new(other.clone())), -1.0)),
-        }
-    }
-
-    fn pow(&self, exponent: &Poly) -> Poly {
-        let Some(n) = exponent.as_constant() else {
-            if self.as_constant() == Some(1.0) {
-                return Poly::constant(1.0);
+            if next.len() > 64 || next.values().any(|e| e.exact().is_none()) {
+                return None;
             }
-            return Poly::atom(Atom::Pow(
-                Box::new(self.clone()),
-                Box::new(exponent.clone()),
-            ));
+            common = next;
+        }
+        let worth = common
+            .iter()
+            .any(|(a, e)| !matches!(a, Atom::Var(_) | Atom::Const(_)) || e.is_negative());
+        if !worth {
+            return None;
+        }
+        let mut cofactor = Poly::default();
+        for (m, c) in &p.terms {
+            let mut rest = m.clone();
+            for (atom, e) in &common {
+                let neg = e.neg();
+                let neg = self.checked(neg);
+                self.multiply_into(&mut rest, atom, neg);
+            }
+            let t = self.settle(Mode::Expand, rest, *c);
+            self.add_into(&mut cofactor, t);
+        }
+        // A cofactor that would print with a leading minus gives its sign to the product.
+        let leading_negative = cofactor
+            .terms
+            .iter()
+            .min_by(|a, b| term_order(a.0, b.0))
+            .is_some_and(|(_, c)| c.is_negative());
+        let sign = if leading_negative {
+            cofactor = self.scale(cofactor, Number::int(-1));
+            Number::int(-1)
+        } else {
+            Number::ONE
         };
-        if n == 0.0 {
-            return Poly::constant(1.0);
-        }
-        if n == 1.0 {
-            return self.clone();
-        }
-        if let Some(k) = self.as_constant() {
-            let r = pow_f64(k, n);
-            if r.is_finite() {
-                return Poly::constant(r);
-            }
-            return Poly::atom_pow(Atom::Group(Box::new(self.clone())), n);
-        }
-        let integer = n.fract() == 0.0 && n.abs() <= 1e9;
-        if let Some((m, c)) = self.single_term() {
-            if integer {
-                let coef = pow_f64(c, n);
-                if coef.is_finite() && coef != 0.0 {
-                    let mut out_m = Monomial::new();
-                    for (atom, e) in m {
-                        out_m.insert(atom.clone(), Real::new(e.0 * n));
-                    }
-                    let mut out = Poly::default();
-                    out.add_term(out_m, coef);
-                    return out;
-                }
-            } else if c == 1.0 && m.len() == 1 {
-                let (atom, e) = m.iter().next().expect("one atom");
-                if e.0 == 1.0 {
-                    return Poly::atom_pow(atom.clone(), n);
-                }
-            }
-        } else if integer && n > 0.0 && n <= MAX_EXPANDED_POWER {
-            let mut acc = Poly::constant(1.0);
-            let mut base = self.clone();
-            let mut k = n as u32;
-            while k > 0 {
-                if k & 1 == 1 {
-                    acc = acc.mul(&base);
-                }
-                k >>= 1;
-                if k > 0 {
-                    base = base.mul(&base);
-                }
-            }
-            return acc;
-        }
-        Poly::atom_pow(Atom::Group(Box::new(self.clone())), n)
-    }
-
-    fn call(func: Func, arg: Poly) -> Poly {
-        if let Some(k) = arg.as_constant() {
-            let r = func.apply(k);
-            // Fold only exact results (sin(0) = 0, exp(0) = 1, sqrt(4) = 2, abs(-3) = 3, …).
-            if r.is_finite() && r.fract() == 0.0 {
-                return Poly::constant(r);
-            }
-        }
-        if func == Func::Ln && arg == Poly::atom(Atom::Const(Constant::E)) {
-            return Poly::constant(1.0);
-        }
-        Poly::atom(Atom::Func(func, Box::new(arg)))
+        let mut out = Poly::default();
+        self.add_term(&mut out, common, sign);
+        let factor = if cofactor.terms.len() > 1 {
+            self.as_factor(Mode::Keep, &cofactor)
+        } else {
+            cofactor
+        };
+        Some(self.mul(Mode::Keep, &out, &factor))
     }
 }
 
-fn multiply_into(m: &mut Monomial, atom: &Atom, e: f64) {
-    match m.get_mut(atom) {
-        Some(existing) => {
-            let sum = existing.0 + e;
-            if sum == 0.0 {
-                m.remove(atom);
+/// `k = outside^q * inside` with the q-th powers of primes below 10 000 moved outside.
+fn take_out_powers(k: i128, q: u32) -> (i128, i128) {
+    let (mut outside, mut inside) = (1i128, k);
+    let mut d: i128 = 2;
+    while d <= 10_000 && d.pow(q) <= inside {
+        let dq = d.pow(q);
+        while inside % dq == 0 {
+            inside /= dq;
+            outside *= d;
+        }
+        d += 1;
+    }
+    (outside, inside)
+}
+
+fn half() -> Rational {
+    Rational::new(1, 2).unwrap_or(Rational::ONE)
+}
+
+/// The largest integer ≤ r.
+fn floor(r: Rational) -> Rational {
+    let q = r.numer().div_euclid(r.denom());
+    Rational::int(q)
+}
+
+fn rational_gcd(a: Rational, b: Rational) -> Rational {
+    let n = gcd(a.numer(), b.numer());
+    let d = a.denom() / gcd(a.denom(), b.denom());
+    match d.checked_mul(b.denom()) {
+        Some(l) => Rational::new(n, l).unwrap_or(Rational::ONE),
+        None => Rational::ONE,
+    }
+}
+
+/// Exact values of functions at exact numbers, where they are rational.
+fn exact_value(func: Func, k: Number) -> Option<Number> {
+    let r = k.exact()?;
+    let zero = r.is_zero();
+    let v = match func {
+        Func::Sin | Func::Tan | Func::Tanh if zero => Rational::ZERO,
+        Func::Cos | Func::Exp if zero => Rational::ONE,
+        Func::Sigmoid if zero => half(),
+        Func::Ln if r == Rational::ONE => Rational::ZERO,
+        Func::Sqrt => r.root(2)?,
+        Func::Abs => {
+            if r.is_negative() {
+                r.neg()?
             } else {
-                *existing = Real::new(sum);
+                r
             }
         }
-        None => {
-            m.insert(atom.clone(), Real::new(e));
+        Func::Relu => {
+            if r.is_negative() {
+                Rational::ZERO
+            } else {
+                r
+            }
         }
-    }
+        Func::Step => {
+            if r > Rational::ZERO {
+                Rational::ONE
+            } else {
+                Rational::ZERO
+            }
+        }
+        Func::Sign => Rational::int(match r.cmp(&Rational::ZERO) {
+            Ordering::Less => -1,
+            Ordering::Equal => 0,
+            Ordering::Greater => 1,
+        }),
+        _ => return None,
+    };
+    Some(Number::Exact(v))
 }
 
-fn to_poly(expr: &Expr) -> Poly {
-    match expr {
-        Expr::Num(v) => Poly::constant(*v),
-        Expr::Const(c) => Poly::atom(Atom::Const(*c)),
-        Expr::Var(name) => Poly::atom(Atom::Var(name.clone())),
-        Expr::Neg(a) => to_poly(a).scale(-1.0),
-        Expr::Add(a, b) => to_poly(a).add(&to_poly(b)),
-        Expr::Sub(a, b) => to_poly(a).add(&to_poly(b).scale(-1.0)),
-        Expr::Mul(a, b) => to_poly(a).mul(&to_poly(b)),
-        Expr::Div(a, b) => to_poly(a).div(&to_poly(b)),
-        Expr::Pow(a, b) => to_poly(a).pow(&to_poly(b)),
-        Expr::Call(f, a) => Poly::call(*f, to_poly(a)),
+/// Printed operations: every node counts one, except the minus of a term in a sum.
+fn cost(e: &Expr) -> usize {
+    match e {
+        Expr::Num(_) | Expr::Const(_) | Expr::Var(_) => 1,
+        Expr::Neg(a) | Expr::Call(_, a) => 1 + cost(a),
+        Expr::Add(terms) => {
+            1 + terms
+                .iter()
+                .map(|t| match t {
+                    Expr::Neg(inner) => cost(inner),
+                    other => cost(other),
+                })
+                .sum::<usize>()
+        }
+        Expr::Mul(factors) => 1 + factors.iter().map(cost).sum::<usize>(),
+        Expr::Div(a, b) | Expr::Pow(a, b) => 1 + cost(a) + cost(b),
     }
 }
 
 fn degree(m: &Monomial) -> f64 {
     m.iter()
         .filter(|(a, _)| !matches!(a, Atom::Const(_)))
-        .map(|(_, e)| e.0)
+        .map(|(_, e)| e.to_f64())
         .sum()
 }
 
@@ -313,56 +815,106 @@ fn term_order(a: &Monomial, b: &Monomial) -> Ordering {
     if by_degree != Ordering::Equal {
         return by_degree;
     }
-    let atoms: BTreeSet<&Atom> = a.keys().chain(b.keys()).collect();
-    for atom in atoms {
-        let ea = a.get(atom).map_or(0.0, |e| e.0);
-        let eb = b.get(atom).map_or(0.0, |e| e.0);
-        let ord = eb.total_cmp(&ea);
-        if ord != Ordering::Equal {
-            return ord;
+    let mut ia = a.iter().peekable();
+    let mut ib = b.iter().peekable();
+    // Merge-walk the two sorted atom lists; the first atom whose exponent differs decides.
+    loop {
+        match (ia.peek(), ib.peek()) {
+            (None, None) => return Ordering::Equal,
+            (Some(_), None) => return Ordering::Less,
+            (None, Some(_)) => return Ordering::Greater,
+            (Some((xa, ea)), Some((xb, eb))) => match xa.cmp(xb) {
+                Ordering::Less => return Ordering::Less,
+                Ordering::Greater => return Ordering::Greater,
+                Ordering::Equal => {
+                    let ord = eb.to_f64().total_cmp(&ea.to_f64());
+                    if ord != Ordering::Equal {
+                        return ord;
+                    }
+                    ia.next();
+                    ib.next();
+                }
+            },
         }
     }
-    Ordering::Equal
+}
+
+/// A number as an expression: integers and floats as literals, `p/q` as a quotient.
+fn number_expr(n: Number) -> Expr {
+    match n {
+        Number::Float(v) => Expr::Num(v),
+        Number::Exact(r) if r.is_integer() => Expr::Num(r.numer() as f64),
+        Number::Exact(r) => {
+            let q = Expr::div(
+                Expr::Num(r.numer().abs() as f64),
+                Expr::Num(r.denom() as f64),
+            );
+            if r.is_negative() {
+                Expr::neg(q)
+            } else {
+                q
+            }
+        }
+    }
 }
 
 fn atom_to_expr(atom: &Atom) -> Expr {
     match atom {
         Atom::Const(c) => Expr::Const(*c),
         Atom::Var(name) => Expr::Var(name.clone()),
-        Atom::Func(f, arg) => Expr::call(*f, from_poly(arg)),
-        Atom::Pow(base, exponent) => Expr::pow(from_poly(base), from_poly(exponent)),
+        Atom::Func(f, _, shown) => Expr::call(*f, (*shown.0).clone()),
+        Atom::Pow(_, _, shown) => (*shown.0).clone(),
         Atom::Group(p) => from_poly(p),
     }
 }
 
-fn factor(atom: &Atom, e: f64) -> Expr {
+fn factor(atom: &Atom, e: Number) -> Expr {
     let base = atom_to_expr(atom);
-    if e == 1.0 {
+    if e.is_one() {
         base
+    } else if e.exact() == Some(half()) {
+        Expr::call(Func::Sqrt, base)
     } else {
-        Expr::pow(base, Expr::Num(e))
+        Expr::pow(base, number_expr(e))
     }
 }
 
 fn product(factors: Vec<Expr>) -> Option<Expr> {
-    factors.into_iter().reduce(Expr::mul)
+    match factors.len() {
+        0 => None,
+        1 => factors.into_iter().next(),
+        _ => Some(Expr::Mul(factors)),
+    }
 }
 
 /// A monomial with a positive coefficient `c`.
-fn term_to_expr(m: &Monomial, c: f64) -> Expr {
+fn term_to_expr(m: &Monomial, c: Number) -> Expr {
     let mut numerator = Vec::new();
     let mut denominator = Vec::new();
     for (atom, e) in m {
-        if e.0 > 0.0 {
-            numerator.push(factor(atom, e.0));
+        if e.is_negative() {
+            let neg = e.neg().unwrap_or(*e);
+            denominator.push(factor(atom, neg));
         } else {
-            denominator.push(factor(atom, -e.0));
+            numerator.push(factor(atom, *e));
         }
     }
-    if c != 1.0 || numerator.is_empty() {
-        numerator.insert(0, Expr::Num(c));
+    match c {
+        Number::Exact(r) => {
+            if r.numer() != 1 || numerator.is_empty() {
+                numerator.insert(0, Expr::Num(r.numer() as f64));
+            }
+            if r.denom() != 1 {
+                denominator.insert(0, Expr::Num(r.denom() as f64));
+            }
+        }
+        Number::Float(v) => {
+            if v != 1.0 || numerator.is_empty() {
+                numerator.insert(0, Expr::Num(v));
+            }
+        }
     }
-    let top = product(numerator).expect("numerator has a factor");
+    let top = product(numerator).unwrap_or(Expr::Num(1.0));
     match product(denominator) {
         Some(bottom) => Expr::div(top, bottom),
         None => top,
@@ -370,29 +922,40 @@ fn term_to_expr(m: &Monomial, c: f64) -> Expr {
 }
 
 fn from_poly(p: &Poly) -> Expr {
-    let mut terms: Vec<(&Monomial, f64)> = p.terms.iter().map(|(m, c)| (m, c.0)).collect();
+    let mut terms: Vec<(&Monomial, Number)> = p.terms.iter().map(|(m, c)| (m, *c)).collect();
     terms.sort_by(|a, b| term_order(a.0, b.0));
-    let mut out: Option<Expr> = None;
+    if terms.len() == 2 && terms[0].1.is_negative() && !terms[1].1.is_negative() {
+        terms.swap(0, 1);
+    }
+    let mut out: Vec<Expr> = Vec::with_capacity(terms.len());
     for (m, c) in terms {
-        let magnitude = term_to_expr(m, c.abs());
-        let negative = c < 0.0;
-        out = Some(match out {
-            None if negative => match magnitude {
+        let negative = c.is_negative();
+        let magnitude = term_to_expr(m, if negative { c.neg().unwrap_or(c) } else { c });
+        out.push(if negative {
+            match magnitude {
                 Expr::Num(v) => Expr::Num(-v),
                 other => Expr::neg(other),
-            },
-            None => magnitude,
-            Some(acc) if negative => Expr::sub(acc, magnitude),
-            Some(acc) => Expr::add(acc, magnitude),
+            }
+        } else {
+            magnitude
         });
     }
-    out.unwrap_or(Expr::Num(0.0))
+    match out.len() {
+        0 => Expr::Num(0.0),
+        1 => out.pop().expect("one term"),
+        _ => Expr::Add(out),
+    }
 }
 
-/// Rewrites `expr` in polynomial normal form (see the [module documentation](self)).
+/// Rewrites `expr` in its shortest normal form (see the [module documentation](self)).
 ///
 /// The result has the same value as `expr` wherever both are defined; it may be defined at more
-/// points (`x/x` becomes `1`).
+/// points (`x/x` becomes `1`). Coefficients are exact unless the input has decimals.
 pub fn simplify(expr: &Expr) -> Expr {
-    from_poly(&to_poly(expr))
+    let mut ctx = Ctx::default();
+    let (_, best) = ctx.best(expr);
+    if ctx.overflow {
+        return tidy(expr);
+    }
+    best
 }

@@ -186,11 +186,184 @@ fn printed_forms_use_minus_and_the_term_order() {
         simplify(&p("3 - 2*x + x^2 - x^2*y")).to_string(),
         "-x^2*y + x^2 - 2*x + 3"
     );
-    assert_eq!(simplify(&p("(x + 1)^2")).to_string(), "x^2 + 2*x + 1");
-    assert_eq!(simplify(&p("(x - y)*(x + y)")).to_string(), "x^2 - y^2");
+    // A factored form is kept when it is no longer than the expanded one, and expanded when
+    // that is shorter.
+    assert_eq!(simplify(&p("(x + 1)^2")).to_string(), "(x + 1)^2");
+    assert_eq!(simplify(&p("(x + 1)^2 - 1")).to_string(), "(x + 1)^2 - 1");
+    assert_eq!(simplify(&p("(x + 1)^2 - 2*x")).to_string(), "x^2 + 1");
+    assert_eq!(simplify(&p("(x - y)*(x + y) + y^2")).to_string(), "x^2");
+    assert_eq!(simplify(&p("(x + 1)*(x + 1)/(x + 1)")).to_string(), "x + 1");
     assert_eq!(simplify(&p("x*x/x + 0*y + 1*z - z")).to_string(), "x");
     assert_eq!(simplify(&p("2*x/y^2")).to_string(), "2*x/y^2");
     assert_eq!(simplify(&p("sin(0) + exp(0) + 2^3")).to_string(), "9");
+}
+
+// ---------------------------------------------------------------- exact arithmetic
+
+#[test]
+fn integers_and_their_quotients_stay_exact() {
+    let d = |s: &str, v: &str| derivative(&p(s), v).to_string();
+    assert_eq!(d("x/3", "x"), "1/3");
+    assert_eq!(simplify(&p("x/3")).to_string(), "x/3");
+    assert_eq!(simplify(&p("2*x/3 - x/6")).to_string(), "x/2");
+    assert_eq!(d("x^2/6", "x"), "x/3");
+    assert_eq!(d("x^(1/3)", "x"), "1/(3*x^(2/3))");
+    assert_eq!(d("sqrt(x)", "x"), "1/(2*sqrt(x))");
+    assert_eq!(d("sqrt(2)*x", "x"), "sqrt(2)");
+    assert_eq!(simplify(&p("sqrt(2)*sqrt(2)")).to_string(), "2");
+    assert_eq!(simplify(&p("1/sqrt(2)")).to_string(), "sqrt(2)/2");
+    assert_eq!(simplify(&p("sqrt(8)/sqrt(2)")).to_string(), "2");
+    assert_eq!(simplify(&p("sqrt(12)")).to_string(), "2*sqrt(3)");
+    assert_eq!(simplify(&p("8^(1/3)*x")).to_string(), "2*x");
+    assert_eq!(d("pi*x^2/2", "x"), "pi*x");
+    assert_eq!(d("e^x", "x"), "e^x");
+    assert_eq!(simplify(&p("0.1 + 0.2 - 0.3")).to_string(), "0");
+    assert_eq!(simplify(&p("1/10 + 2/10 - 3/10")).to_string(), "0");
+    // A typed decimal stays a decimal.
+    assert_eq!(d("0.25*x^2", "x"), "0.5*x");
+    // The residue of the issue cannot appear: every coefficient is exact.
+    let residue = d("x*sin(x)*exp(x/4)", "x");
+    assert!(!residue.contains('.'), "{residue}");
+    assert_eq!(residue, "exp(x/4)*(x*sin(x) + 4*x*cos(x) + 4*sin(x))/4");
+    // Exact powers too large for i128 stay symbolic instead of rounding.
+    assert_eq!(simplify(&p("2^200/2^199")).to_string(), "2^200/2^199");
+    assert_eq!(simplify(&p("2^100/2^99")).to_string(), "2");
+}
+
+// ---------------------------------------------------------------- readable derivatives
+
+/// Every printed form parses back to a function with the same values at random points, and
+/// every derivative matches central finite differences there.
+fn check_derivative(f: &Expr, var: &str, d: &Expr, rng: &mut Rng) {
+    let back = parse(&d.to_string()).unwrap_or_else(|e| panic!("{d}: {e}"));
+    let vars = f.variables();
+    let mut checked = 0;
+    for _ in 0..200 {
+        if checked >= 20 {
+            break;
+        }
+        let point: BTreeMap<String, f64> = vars
+            .iter()
+            .map(|v| (v.clone(), rng.uniform(-2.0, 2.0)))
+            .collect();
+        let along = |t: f64| {
+            let mut q = point.clone();
+            q.insert(var.to_string(), t);
+            f.eval(&q).unwrap()
+        };
+        let t = point[var];
+        let h = 1e-5 * (1.0 + t.abs());
+        let fd = (along(t + h) - along(t - h)) / (2.0 * h);
+        let got = d.eval(&point).unwrap();
+        let again = back.eval(&point).unwrap();
+        if !(fd.is_finite() && got.is_finite() && along(t).is_finite()) || fd.abs() > 1e6 {
+            continue;
+        }
+        checked += 1;
+        assert!(
+            (got - fd).abs() <= 1e-5 * (1.0 + fd.abs()),
+            "d/d{var} {f} = {d}: {got} vs finite difference {fd} at {point:?}"
+        );
+        assert!(
+            (got - again).abs() <= 1e-12 * (1.0 + got.abs()),
+            "{d} does not parse back to itself: {got} vs {again}"
+        );
+    }
+    assert!(checked >= 5, "d/d{var} {f}: too few points in the domain");
+}
+
+#[test]
+fn issue_cases_print_as_a_person_writes_them() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("x/3", "x", "1/3"),
+        ("log((x^2+1)*(y^2+2)*exp(z))", "x", "2*x/(x^2 + 1)"),
+        ("log((x^2+1)*(y^2+2)*exp(z))", "y", "2*y/(y^2 + 2)"),
+        ("log((x^2+1)*(y^2+2)*exp(z))", "z", "1"),
+        ("tanh(x)", "x", "1 - tanh(x)^2"),
+        ("sigmoid(x)", "x", "sigmoid(x)*(1 - sigmoid(x))"),
+        ("softplus(x)", "x", "sigmoid(x)"),
+        ("(x-y)^3/(x+y)^2", "x", "(x - y)^2*(x + 5*y)/(x + y)^3"),
+        ("(x-y)^3/(x+y)^2", "y", "-(x - y)^2*(5*x + y)/(x + y)^3"),
+        (
+            "tanh(tanh(tanh(tanh(x*y))))",
+            "x",
+            "y*(1 - tanh(x*y)^2)*(1 - tanh(tanh(x*y))^2)*(1 - tanh(tanh(tanh(x*y)))^2)\
+             *(1 - tanh(tanh(tanh(tanh(x*y))))^2)",
+        ),
+        ("x*(x-1)*(x-2)*(x-3)", "x", "4*x^3 - 18*x^2 + 22*x - 6"),
+        ("(x+1)^3", "x", "3*(x + 1)^2"),
+        ("x/(x+1)", "x", "1/(x + 1)^2"),
+        ("1/(x^2+1)", "x", "-2*x/(x^2 + 1)^2"),
+        ("log(x/(x+1))", "x", "1/(x*(x + 1))"),
+        ("log(x^3)", "x", "3/x"),
+        ("x^x", "x", "x^x*(ln(x) + 1)"),
+        ("0^x", "x", "0"),
+    ];
+    let mut rng = Rng::new(13);
+    for (f, var, expected) in cases {
+        let f = p(f);
+        let d = derivative(&f, var);
+        assert_eq!(d.to_string(), *expected, "d/d{var} {f}");
+        if *expected != "0" {
+            check_derivative(&f, var, &d, &mut rng);
+        }
+    }
+}
+
+#[test]
+fn harder_derivatives_match_finite_differences_and_parse_back() {
+    let cases = [
+        "exp(x/4)*sin(x)*x",
+        "(x^2 - 1)/(x - 1)",
+        "sqrt(x^2 + y^2)",
+        "x^(2/3)*y",
+        "ln(abs(x) + 1)*y^2",
+        "sigmoid(x*y)*tanh(x - y)",
+        "(x + y)^5/(x - y + 3)^2",
+        "exp(-x^2/2)/sqrt(2*pi)",
+        "softplus(x)^2 - relu(y)",
+        "x^y + y^x",
+        "1/(1 + exp(-x))",
+        "cos(x)^2 + sin(x)^2",
+    ];
+    let mut rng = Rng::new(17);
+    for case in cases {
+        let Ok(f) = parse(case) else { continue };
+        for var in f.variables() {
+            let d = derivative(&f, &var);
+            check_derivative(&f, &var, &d, &mut rng);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- long inputs
+
+#[test]
+fn a_thousand_factor_product_and_a_twenty_thousand_term_sum() {
+    // x*x*…*x with 1000 factors: d/dx = 1000*x^999; at x = 1 that is 1000.
+    let product = vec!["x"; 1000].join("*");
+    let f = p(&product);
+    let d = derivative(&f, "x");
+    assert_eq!(d.to_string(), "1000*x^999");
+    // x + 2*x^2 + … + 20000*x^20000 written out: every term k*x^k, d/dx at x = 1 is Σ k².
+    let sum: Vec<String> = (1..=20_000).map(|k| format!("{k}*x^{k}")).collect();
+    let f = p(&sum.join(" + "));
+    let d = derivative(&f, "x");
+    let n = 20_000f64;
+    let expected = n * (n + 1.0) * (2.0 * n + 1.0) / 6.0;
+    assert_eq!(d.eval(&[("x", 1.0)]).unwrap(), expected);
+    // A sum of 20 000 distinct variables with alternating signs, and their product.
+    let names: Vec<String> = (0..20_000).map(|i| format!("v{i}")).collect();
+    let f = p(&names.join(" - "));
+    assert_eq!(derivative(&f, "v1").to_string(), "-1");
+    assert_eq!(derivative(&f, "v0").to_string(), "1");
+    let f = p(&names[..10_000].join("*"));
+    let d = derivative(&f, "v0");
+    let ones: BTreeMap<String, f64> = names.iter().map(|n| (n.clone(), 1.0)).collect();
+    assert_eq!(d.eval(&ones).unwrap(), 1.0);
+    let printed = d.to_string();
+    assert!(printed.starts_with("v1*v10*"), "{}", &printed[..40]);
+    assert_eq!(printed.matches('*').count(), 9_998);
 }
 
 // ---------------------------------------------------------------- the required outputs
@@ -544,9 +717,8 @@ fn tame_at(e: &Expr, x: f64, y: f64) -> bool {
     match e {
         Expr::Num(_) | Expr::Const(_) | Expr::Var(_) => true,
         Expr::Neg(a) | Expr::Call(_, a) => tame_at(a, x, y),
-        Expr::Add(a, b) | Expr::Sub(a, b) | Expr::Mul(a, b) | Expr::Div(a, b) | Expr::Pow(a, b) => {
-            tame_at(a, x, y) && tame_at(b, x, y)
-        }
+        Expr::Add(items) | Expr::Mul(items) => items.iter().all(|t| tame_at(t, x, y)),
+        Expr::Div(a, b) | Expr::Pow(a, b) => tame_at(a, x, y) && tame_at(b, x, y),
     }
 }
 
@@ -686,5 +858,348 @@ proptest! {
                 "f = {}, ∂/∂{}: autograd {} vs symbolic {} at x={}, y={}", f, var, got, symbolic, x, y
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------- values that are not numbers
+
+#[test]
+fn eval_checked_names_the_function_and_the_argument() {
+    let cases = [
+        (
+            "log(x)",
+            -1.0,
+            "ln(x) is undefined: ln needs a positive argument, got -1",
+        ),
+        (
+            "ln(x - 1)",
+            1.0,
+            "ln(x - 1) is undefined: ln needs a positive argument, got 0",
+        ),
+        (
+            "sqrt(x) + 1",
+            -4.0,
+            "sqrt(x) is undefined: sqrt needs a non-negative argument, got -4",
+        ),
+        ("1/x", 0.0, "1/x is undefined: division by zero (x = 0)"),
+        ("x^-1", 0.0, "x^-1 is undefined: 0 to the negative power -1"),
+        (
+            "x^0.5",
+            -1.0,
+            "x^0.5 is undefined: the negative base -1 to the non-integer power 0.5",
+        ),
+    ];
+    for (f, x, msg) in cases {
+        match p(f).eval_checked(&[("x", x)]) {
+            Err(err @ Error::Domain { .. }) => assert_eq!(err.to_string(), msg, "{f}"),
+            other => panic!("{f} at {x}: expected a domain error, got {other:?}"),
+        }
+    }
+    // Overflow is not a domain error; the value is +inf as in f64.
+    assert_eq!(
+        p("exp(x)").eval_checked(&[("x", 1000.0)]).unwrap(),
+        f64::INFINITY
+    );
+    // 0^x at x = 1 is 0, and so is its derivative (not 0*ln(0) = NaN).
+    let f = p("0^x");
+    assert_eq!(f.eval_checked(&[("x", 1.0)]).unwrap(), 0.0);
+    assert_eq!(x1(&derivative(&f, "x"), 1.0), 0.0);
+}
+
+// ---------------------------------------------------------------- kinks, Hessians, n-D
+
+#[test]
+fn a_kink_is_not_a_stationary_point() {
+    let a = critical_and_kinks(&p("abs(x)"), -1.0, 2.0).unwrap();
+    assert!(a.points.is_empty(), "{a:?}");
+    assert_eq!(a.kinks.len(), 1, "{a:?}");
+    let k = a.kinks[0];
+    assert_eq!((k.x, k.value), (0.0, 0.0));
+    assert_eq!((k.left_derivative, k.right_derivative), (-1.0, 1.0));
+    assert_eq!(k.extremum(), Some(CriticalKind::Minimum));
+    assert!(critical(&p("abs(x)"), -1.0, 2.0).unwrap().is_empty());
+    // A kink where f' jumps without changing sign is neither stationary nor reported:
+    let a = critical_and_kinks(&p("x^2 - 2*abs(x - 1)"), -3.0, 3.0).unwrap();
+    // left of 1 f' = 2x + 2, zero at -1 (a minimum); right of 1 f' = 2x - 2 > 0; at 1 f' jumps
+    // from 4 to 0.
+    assert_eq!(a.points.len(), 1, "{a:?}");
+    assert!((a.points[0].x + 1.0).abs() < 1e-9);
+    assert_eq!(a.points[0].kind, CriticalKind::Minimum);
+    // The smooth critical points are unchanged.
+    assert_eq!(
+        critical(&p("x*(x-1)*(x-2)*(x-3)"), -1.0, 4.0)
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn hessians_match_finite_differences_of_the_gradient() {
+    let mut rng = Rng::new(23);
+    for case in [
+        "x^2*y - y^3",
+        "sin(x*y) + exp(x - y)",
+        "ln(x^2 + y^2 + 1)*x",
+        "sigmoid(x)*tanh(y)",
+        "(x - y)^3/(x + y + 5)^2",
+    ] {
+        let f = p(case);
+        let (vars, h) = hessian(&f);
+        let grad: Vec<Expr> = vars.iter().map(|v| derivative(&f, v)).collect();
+        for _ in 0..10 {
+            let point: Point = vars
+                .iter()
+                .map(|v| (v.clone(), rng.uniform(-1.5, 1.5)))
+                .collect();
+            let hm = eval_matrix(&h, &point).unwrap();
+            for (i, gi) in grad.iter().enumerate() {
+                for (j, vj) in vars.iter().enumerate() {
+                    let t = point[vj];
+                    let step = 1e-5 * (1.0 + t.abs());
+                    let at_t = |s: f64| {
+                        let mut q = point.clone();
+                        q.insert(vj.clone(), s);
+                        gi.eval(&q).unwrap()
+                    };
+                    let fd = (at_t(t + step) - at_t(t - step)) / (2.0 * step);
+                    assert!(
+                        (hm[i][j] - fd).abs() <= 1e-5 * (1.0 + fd.abs()),
+                        "{case}: H[{i}][{j}] = {} = {} vs {fd}",
+                        h[i][j],
+                        hm[i][j]
+                    );
+                    assert_eq!(h[i][j], h[j][i]);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn stationary_points_in_two_variables_are_classified() {
+    let range = |v: &str, a: f64, b: f64| (v.to_string(), a, b);
+    // x^2 - y^2: one saddle at the origin, Hessian diag(2, -2).
+    let pts = stationary_points(
+        &p("x^2 - y^2"),
+        &[range("x", -1.0, 1.0), range("y", -1.0, 1.0)],
+    )
+    .unwrap();
+    assert_eq!(pts.len(), 1, "{pts:?}");
+    assert_eq!(pts[0].kind, StationaryKind::Saddle);
+    assert_eq!(pts[0].point["x"], 0.0);
+    assert_eq!(pts[0].hessian, vec![vec![2.0, 0.0], vec![0.0, -2.0]]);
+    assert_eq!(pts[0].eigenvalues, vec![-2.0, 2.0]);
+    // x^3 - 3x + y^3 - 3y: ∇f = (3x² - 3, 3y² - 3) = 0 at (±1, ±1); H = diag(6x, 6y).
+    let pts = stationary_points(
+        &p("x^3 - 3*x + y^3 - 3*y"),
+        &[range("x", -2.0, 2.0), range("y", -2.0, 2.0)],
+    )
+    .unwrap();
+    let kinds: Vec<(f64, f64, StationaryKind)> = pts
+        .iter()
+        .map(|s| (s.point["x"], s.point["y"], s.kind))
+        .collect();
+    let expected = [
+        (-1.0, -1.0, StationaryKind::Maximum),
+        (-1.0, 1.0, StationaryKind::Saddle),
+        (1.0, -1.0, StationaryKind::Saddle),
+        (1.0, 1.0, StationaryKind::Minimum),
+    ];
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+    for (got, want) in kinds.iter().zip(expected) {
+        assert!(
+            (got.0 - want.0).abs() < 1e-9 && (got.1 - want.1).abs() < 1e-9,
+            "{got:?}"
+        );
+        assert_eq!(got.2, want.2);
+    }
+    // x^4 + y^4: a degenerate minimum at 0 (the Hessian vanishes there).
+    let pts = stationary_points(
+        &p("x^4 + y^4"),
+        &[range("x", -1.0, 1.0), range("y", -1.0, 1.0)],
+    )
+    .unwrap();
+    assert_eq!(pts.len(), 1, "{pts:?}");
+    assert_eq!(pts[0].kind, StationaryKind::Degenerate);
+    assert!(pts[0].point["x"].abs() < 1e-6);
+    // Three variables: (x - 1)^2 + (y + 2)^2 - (z - 3)^2 is a saddle at (1, -2, 3).
+    let pts = stationary_points(
+        &p("(x - 1)^2 + (y + 2)^2 - (z - 3)^2"),
+        &[
+            range("x", -5.0, 5.0),
+            range("y", -5.0, 5.0),
+            range("z", -5.0, 5.0),
+        ],
+    )
+    .unwrap();
+    assert_eq!(pts.len(), 1);
+    assert_eq!(pts[0].kind, StationaryKind::Saddle);
+    assert!((pts[0].point["z"] - 3.0).abs() < 1e-12);
+    // Bad ranges are parameter errors.
+    for ranges in [
+        vec![range("x", -1.0, 1.0)],
+        vec![range("x", 1.0, -1.0), range("y", -1.0, 1.0)],
+        vec![
+            range("x", -1.0, 1.0),
+            range("y", -1.0, 1.0),
+            range("w", 0.0, 1.0),
+        ],
+    ] {
+        assert!(matches!(
+            stationary_points(&p("x*y"), &ranges),
+            Err(Error::Param { .. })
+        ));
+    }
+}
+
+#[test]
+fn symmetric_eigenvalues_of_known_matrices() {
+    let e = symmetric_eigenvalues(&[vec![2.0, 1.0], vec![1.0, 2.0]]);
+    assert!(
+        (e[0] - 1.0).abs() < 1e-12 && (e[1] - 3.0).abs() < 1e-12,
+        "{e:?}"
+    );
+    // [[4, 2], [2, -12]] from the hessian example: -4 ± sqrt(68).
+    let e = symmetric_eigenvalues(&[vec![4.0, 2.0], vec![2.0, -12.0]]);
+    assert!((e[0] - (-4.0 - 68f64.sqrt())).abs() < 1e-12, "{e:?}");
+    assert!((e[1] - (-4.0 + 68f64.sqrt())).abs() < 1e-12, "{e:?}");
+}
+
+// ---------------------------------------------------------------- integrals
+
+#[test]
+fn integrals_differentiate_back_and_match_quadrature() {
+    let cases: &[(&str, &str)] = &[
+        ("2", "2*x"),
+        ("x^2 + 3*x - 1/x", "x^3/3 + 3*x^2/2 - ln(abs(x))"),
+        ("x/3", "x^2/6"),
+        ("x*exp(x)", "exp(x)*(x - 1)"),
+        ("x*sin(x)", "sin(x) - x*cos(x)"),
+        ("x^2*cos(x)", "x^2*sin(x) + 2*x*cos(x) - 2*sin(x)"),
+        ("exp(3*x + 1)", "exp(3*x + 1)/3"),
+        ("2*x/(x^2+1)", "ln(abs(x^2 + 1))"),
+        ("x*exp(x^2)", "exp(x^2)/2"),
+        ("cos(x)*sin(x)^2", "sin(x)^3/3"),
+        ("ln(x)", "x*ln(x) - x"),
+        ("x*ln(x)", "x^2*ln(x)/2 - x^2/4"),
+        ("sqrt(2*x+1)", "(2*x + 1)^(3/2)/3"),
+        ("1/(2*x - 1)", "ln(abs(2*x - 1))/2"),
+        ("sigmoid(x)", "softplus(x)"),
+        ("2^x", "2^x/ln(2)"),
+    ];
+    let mut rng = Rng::new(29);
+    for (f, expected) in cases {
+        let f = p(f);
+        let anti = integrate(&f, "x")
+            .unwrap()
+            .unwrap_or_else(|| panic!("∫ {f}"));
+        assert_eq!(anti.result.to_string(), *expected, "∫ {f}");
+        assert!(!anti.steps.is_empty());
+        // F(b) - F(a) against adaptive quadrature at random limits inside the domain.
+        for _ in 0..5 {
+            let (a, b) = (rng.uniform(0.6, 1.5), rng.uniform(1.6, 3.0));
+            let g = |t: f64| f.eval(&[("x", t)]).unwrap();
+            let (q, err) = quadrature(&g, a, b, 1e-12).unwrap();
+            let big_f = |t: f64| anti.result.eval(&[("x", t)]).unwrap();
+            let exact = big_f(b) - big_f(a);
+            assert!(
+                (q - exact).abs() <= 1e-9 * (1.0 + exact.abs()) && err < 1e-8,
+                "∫ {f} from {a} to {b}: quadrature {q} vs F(b) - F(a) = {exact}"
+            );
+        }
+    }
+    // No rule: said so, not guessed.
+    assert!(integrate(&p("exp(-x^2)"), "x").unwrap().is_none());
+    assert!(integrate(&p("1/(x^2 + 1)"), "x").unwrap().is_none());
+}
+
+#[test]
+fn definite_integrals_are_exact_or_labelled_numeric() {
+    let c = |s: &str| p(s);
+    let d = integrate_definite(&c("x^2"), "x", &c("0"), &c("1")).unwrap();
+    assert_eq!(d.method, Method::Symbolic);
+    assert_eq!(d.exact.unwrap().to_string(), "1/3");
+    let d = integrate_definite(&c("sin(x)"), "x", &c("0"), &c("pi")).unwrap();
+    assert_eq!(d.exact.unwrap().to_string(), "2");
+    // ∫_0^1 exp(-x^2) = sqrt(pi)/2 * erf(1) = 0.746824132812427...
+    let d = integrate_definite(&c("exp(-x^2)"), "x", &c("0"), &c("1")).unwrap();
+    assert_eq!(d.method, Method::Numeric);
+    assert!(
+        (d.value - 0.746_824_132_812_427).abs() < 1e-12,
+        "{}",
+        d.value
+    );
+    assert!(d.error_estimate < 1e-9);
+    // An improper integral is refused, not given a wrong value (ln|x| would say 0).
+    assert!(matches!(
+        integrate_definite(&c("1/x"), "x", &c("-1"), &c("1")),
+        Err(Error::Eval(_))
+    ));
+}
+
+// ---------------------------------------------------------------- Taylor polynomials
+
+#[test]
+fn taylor_polynomials_have_exact_coefficients_and_approximate_f() {
+    let zero = p("0");
+    for (f, at, order, expected) in [
+        ("exp(x)", "0", 4, "x^4/24 + x^3/6 + x^2/2 + x + 1"),
+        ("sin(x)", "0", 7, "-x^7/5040 + x^5/120 - x^3/6 + x"),
+        ("1/(1 - x)", "0", 4, "x^4 + x^3 + x^2 + x + 1"),
+        ("exp(x)*sin(x)", "0", 5, "-x^5/30 + x^3/3 + x^2 + x"),
+        ("ln(x)", "1", 3, "(x - 1)^3/3 - (x - 1)^2/2 + x - 1"),
+        ("cos(x)", "pi", 3, "(x - pi)^2/2 - 1"),
+    ] {
+        let (poly, coefficients) = taylor(&p(f), "x", &p(at), order).unwrap();
+        assert_eq!(poly.to_string(), expected, "{f} about {at}");
+        assert_eq!(coefficients.len(), order + 1);
+        // The remainder is O(h^(order+1)): halving h divides the error by ~2^(order+1).
+        let a = p(at).eval(&[] as &[(&str, f64)]).unwrap();
+        let err = |h: f64| (x1(&p(f), a + h) - x1(&poly, a + h)).abs();
+        let (e1, e2) = (err(0.1), err(0.05));
+        assert!(
+            e2 <= e1 / 2f64.powi(order as i32) + 1e-13,
+            "{f}: {e1} then {e2}"
+        );
+    }
+    // Each coefficient is the k-th derivative at the point over k!.
+    let f = p("sigmoid(x)*x^2");
+    let (_, cs) = taylor(&f, "x", &zero, 4).unwrap();
+    let mut d = f.clone();
+    for (k, c) in cs.iter().enumerate() {
+        let kth = x1(&d, 0.0) / (1..=k).map(|i| i as f64).product::<f64>();
+        assert!(
+            (x1(c, 0.0) - kth).abs() < 1e-12,
+            "coefficient {k}: {c} vs {kth}"
+        );
+        d = derivative(&d, "x");
+    }
+    assert!(matches!(
+        taylor(&p("ln(x)"), "x", &zero, 2),
+        Err(Error::Domain { .. })
+    ));
+    assert!(matches!(
+        taylor(&p("x"), "x", &p("y"), 2),
+        Err(Error::Param { .. })
+    ));
+}
+
+#[test]
+fn latex_of_the_usual_forms() {
+    for (e, tex) in [
+        ("x/3", "\\frac{x}{3}"),
+        ("(x - y)^2*(x + 5*y)/(x + y)^3", "\\frac{\\left(x - y\\right)^{2} \\left(x + 5 y\\right)}{\\left(x + y\\right)^{3}}"),
+        ("1 - tanh(x)^2", "1 - \\tanh\\left(x\\right)^{2}"),
+        ("sigmoid(x)*(1 - sigmoid(x))", "\\operatorname{sigmoid}\\left(x\\right) \\left(1 - \\operatorname{sigmoid}\\left(x\\right)\\right)"),
+        ("-x^2 + 2*x", "-x^{2} + 2 x"),
+        ("x*2", "x \\cdot 2"),
+        ("abs(x1) + pi*e^x", "\\left|x_{1}\\right| + \\pi e^{x}"),
+        ("(x/2)^3", "\\left(\\frac{x}{2}\\right)^{3}"),
+        ("x^(1/3)", "x^{\\frac{1}{3}}"),
+        ("x - (-y)", "x - \\left(-y\\right)"),
+        ("rate*sqrt(x)", "\\mathrm{rate} \\sqrt{x}"),
+    ] {
+        assert_eq!(to_latex(&p(e)), tex, "{e}");
     }
 }

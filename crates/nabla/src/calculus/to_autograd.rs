@@ -50,9 +50,24 @@ pub fn to_autograd(expr: &Expr, variables: &BTreeMap<String, Var<f64>>) -> Resul
             .cloned()
             .ok_or_else(|| Error::Eval(format!("no value for variable '{name}'")))?,
         Expr::Neg(a) => to_autograd(a, variables)?.neg(),
-        Expr::Add(a, b) => to_autograd(a, variables)?.add(&to_autograd(b, variables)?)?,
-        Expr::Sub(a, b) => to_autograd(a, variables)?.sub(&to_autograd(b, variables)?)?,
-        Expr::Mul(a, b) => to_autograd(a, variables)?.mul(&to_autograd(b, variables)?)?,
+        Expr::Add(terms) => {
+            // a + (-b) is built as a - b, so both routes round alike.
+            let mut acc = to_autograd(&terms[0], variables)?;
+            for t in &terms[1..] {
+                acc = match t {
+                    Expr::Neg(b) => acc.sub(&to_autograd(b, variables)?)?,
+                    other => acc.add(&to_autograd(other, variables)?)?,
+                };
+            }
+            acc
+        }
+        Expr::Mul(factors) => {
+            let mut acc = to_autograd(&factors[0], variables)?;
+            for f in &factors[1..] {
+                acc = acc.mul(&to_autograd(f, variables)?)?;
+            }
+            acc
+        }
         Expr::Div(a, b) => to_autograd(a, variables)?.div(&to_autograd(b, variables)?)?,
         Expr::Pow(a, b) => {
             let base = to_autograd(a, variables)?;

@@ -929,7 +929,7 @@ pub fn set_threads(threads: Option<usize>) -> Result<(), CliError> {
 /// the network's outputs mapped back through `scaler`).
 pub fn figures(
     net: &nabla::nn::Sequential,
-    data: &Dataset,
+    data: &dyn nabla::train::BatchSource,
     truth: Option<&[f32]>,
     loss: Loss,
     scaler: Option<&Standardizer>,

@@ -9,8 +9,8 @@ use nabla::nn::{Activation, Init, MlpConfig, Sequential};
 use nabla::optim::{Adam, AdamConfig, LrSchedule, Optimizer, Sgd, SgdConfig};
 use nabla::rng::Rng;
 use nabla::train::{
-    ArrayData, BatchInfo, BatchSource, Callback, EpochRecord, History, NoCallback, TargetData,
-    TrainConfig, Trainer, TrainerState,
+    evaluate, ArrayData, BatchInfo, BatchSource, Callback, EpochRecord, History, NoCallback,
+    RowSubset, TargetData, TrainConfig, Trainer, TrainerState,
 };
 
 fn blobs(n: usize, seed: u64) -> ArrayData {
@@ -430,4 +430,27 @@ mod diagnostics {
             "{w:?}"
         );
     }
+}
+
+/// A row subset read in place gives the figures of the same rows copied out, and refuses a
+/// row past the end.
+#[test]
+fn a_row_subset_evaluates_as_its_rows_copied_out() {
+    let data = blobs(90, 11);
+    let network = net(3, vec![8], Activation::Tanh);
+    let rows: Vec<usize> = (0..90).rev().step_by(7).collect();
+    let view = RowSubset::new(&data, &rows).unwrap();
+    let mut x = vec![0.0; rows.len() * 2];
+    data.fill_features(&rows, &mut x);
+    let labels = match data.targets().unwrap() {
+        nabla::train::TargetView::Classes(c) => rows.iter().map(|&r| c[r]).collect(),
+        _ => unreachable!("blobs are classes"),
+    };
+    let copied = ArrayData::new(x, 2, TargetData::Classes(labels)).unwrap();
+    let on_view = evaluate(&network, &view, Loss::CrossEntropy, Task::Classify, 4).unwrap();
+    let on_copy = evaluate(&network, &copied, Loss::CrossEntropy, Task::Classify, 4).unwrap();
+    assert_eq!(on_view, on_copy);
+    assert!(on_view.accuracy.is_some());
+    let err = RowSubset::new(&data, &[3, 90]).unwrap_err().to_string();
+    assert!(err.contains("row 90 of a data set of 90 rows"), "{err}");
 }

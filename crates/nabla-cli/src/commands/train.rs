@@ -21,7 +21,7 @@ use nabla::nn::{Activation, Init};
 use nabla::optim::{Objective, Optimizer, OptimizerState};
 use nabla::train::{
     BatchInfo, Callback, Checkpoint, DataSettings, EpochRecord, Metrics, NetworkSettings,
-    OptimizerSettings, RunSettings, TrainConfig, Trainer, TrainerState,
+    OptimizerSettings, RowSubset, RunSettings, TrainConfig, Trainer, TrainerState,
 };
 use nabla::Tensor;
 
@@ -801,7 +801,8 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
                     .flat_map(|&i| t[i * k..(i + 1) * k].iter().copied())
                     .collect()
             });
-            let sample = data.train.subset(rows);
+            // The sample is read in place: a copy of its rows would add to the peak memory.
+            let sample = RowSubset::new(&data.train, rows).map_err(lib_err)?;
             figures(&net, &sample, truth.as_deref(), loss, scaler)?
         }
     };

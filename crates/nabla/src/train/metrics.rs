@@ -66,14 +66,14 @@ pub fn evaluate(
 /// through `target_scaler` and compared with `truth`, the unstandardised targets.
 pub fn evaluate_in_original_units(
     net: &Sequential,
-    data: &crate::data::Dataset,
+    data: &dyn BatchSource,
     loss: Loss,
     truth: Option<&[f32]>,
     target_scaler: Option<&crate::data::Standardizer>,
     batch: usize,
 ) -> Result<Metrics> {
-    let task = match data.task() {
-        Some(Task::Regress) => Task::Regress,
+    let task = match data.targets() {
+        Some(super::TargetView::Values { .. }) => Task::Regress,
         _ => Task::Classify,
     };
     let mut m = evaluate(net, data, loss, task, batch)?;

@@ -120,6 +120,63 @@ impl BatchSource for crate::data::Dataset {
     }
 }
 
+/// Some rows of another source, read in place: the features stay where they are (no copy of
+/// the rows), only the chosen rows' targets are gathered. For figures on a sample of a large
+/// training set.
+#[derive(Debug)]
+pub struct RowSubset<'a, S: BatchSource + ?Sized> {
+    source: &'a S,
+    rows: &'a [usize],
+    target: Option<TargetData>,
+}
+
+impl<'a, S: BatchSource + ?Sized> RowSubset<'a, S> {
+    /// Rows `rows` of `source`, in that order; an index past its end is an [`Error::Param`].
+    pub fn new(source: &'a S, rows: &'a [usize]) -> Result<Self> {
+        let n = source.len();
+        if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
+            return Err(Error::param(
+                "rows",
+                format!("row {bad} of a data set of {n} rows"),
+            ));
+        }
+        let target = source.targets().map(|t| match t {
+            TargetView::Classes(c) => TargetData::Classes(rows.iter().map(|&r| c[r]).collect()),
+            TargetView::Values { values, outputs } => TargetData::Values {
+                values: rows
+                    .iter()
+                    .flat_map(|&r| values[r * outputs..(r + 1) * outputs].iter().copied())
+                    .collect(),
+                outputs,
+            },
+        });
+        Ok(RowSubset {
+            source,
+            rows,
+            target,
+        })
+    }
+}
+
+impl<S: BatchSource + ?Sized> BatchSource for RowSubset<'_, S> {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn n_features(&self) -> usize {
+        self.source.n_features()
+    }
+    fn fill_features(&self, idx: &[usize], x: &mut [f32]) {
+        let d = self.source.n_features();
+        for (k, &i) in idx.iter().enumerate() {
+            self.source
+                .fill_features(&[self.rows[i]], &mut x[k * d..(k + 1) * d]);
+        }
+    }
+    fn targets(&self) -> Option<TargetView<'_>> {
+        self.target.as_ref().map(TargetData::view)
+    }
+}
+
 /// An in-memory data set: row-major features and their targets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArrayData {

@@ -1,6 +1,6 @@
 //! `nabla grad EXPR [--at x=1,y=2] [--json] [--steps]`: symbolic partial derivatives.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use nabla::calculus::{derivative, diff_with_steps, to_latex, Expr};
 
@@ -72,9 +72,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     };
 
     if args.json {
-        let mut out = Map::new();
-        out.insert("expr".into(), json!(expr.to_string()));
-        out.insert("variables".into(), json!(variables));
+        let mut out = super::expr_json(&expr, "variables", json!(variables));
         out.insert(
             "partials".into(),
             Value::Object(

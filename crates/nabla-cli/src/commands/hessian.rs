@@ -37,9 +37,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         None => None,
     };
     if args.json {
-        let mut out = serde_json::Map::new();
-        out.insert("expr".into(), json!(expr.to_string()));
-        out.insert("variables".into(), json!(variables));
+        let mut out = super::expr_json(&expr, "variables", json!(variables));
         let symbolic: Vec<Vec<String>> = h
             .iter()
             .map(|row| row.iter().map(|e| e.to_string()).collect())

@@ -1,7 +1,7 @@
 //! `nabla integrate EXPR [--wrt x] [--from A --to B] [--steps] [--json]`: antiderivatives with
 //! the rules applied, and definite integrals (exact, or numeric with an error estimate).
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use nabla::calculus::{derivative, integrate, integrate_definite, parse, simplify, to_latex, Expr};
 
@@ -76,9 +76,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         _ => None,
     };
     if args.json {
-        let mut out = Map::new();
-        out.insert("expr".into(), json!(expr.to_string()));
-        out.insert("wrt".into(), json!(var));
+        let mut out = super::expr_json(&expr, "wrt", json!(var));
         out.insert(
             "antiderivative".into(),
             anti.as_ref()

@@ -156,6 +156,19 @@ pub fn print_json(value: &serde_json::Value) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The start of a calculus command's JSON object: the expression as read, then `key` (the
+/// variables it runs over).
+pub fn expr_json(
+    expr: &impl std::fmt::Display,
+    key: &str,
+    value: serde_json::Value,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    out.insert("expr".into(), serde_json::Value::String(expr.to_string()));
+    out.insert(key.into(), value);
+    out
+}
+
 /// A number for JSON: non-finite values (which JSON cannot hold) become null.
 pub fn json_number(v: f64) -> serde_json::Value {
     serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)

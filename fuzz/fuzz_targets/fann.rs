@@ -1,4 +1,4 @@
-//! The FANN training-data reader on arbitrary bytes (gzip recognised by content); data that
+//! The FANN training-data reader on arbitrary bytes (as read from a file, after any gzip); data that
 //! loads is written back out.
 #![no_main]
 

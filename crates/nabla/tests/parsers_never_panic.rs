@@ -29,7 +29,8 @@ const EXPR_SEEDS: &[&[u8]] =
 const CSV_SEEDS: &[&[u8]] =
     seeds!("csv": "seed-xor.csv", "seed-regression.csv", "seed-classes.csv", "seed-tab-quoted.csv");
 const IDX_SEEDS: &[&[u8]] = seeds!("idx": "seed-2x3x3", "seed-3x2x2-gzip", "seed-1x28x28");
-const FANN_SEEDS: &[&[u8]] = seeds!("fann": "seed-xor.train", "seed-onehot.train", "seed-regression.train", "seed-xor.train.gz");
+const FANN_SEEDS: &[&[u8]] =
+    seeds!("fann": "seed-xor.train", "seed-onehot.train", "seed-regression.train");
 const MODEL_SEEDS: &[&[u8]] = seeds!("model":
     "seed-mlp-xor.safetensors",
     "seed-mlp-regression.safetensors",

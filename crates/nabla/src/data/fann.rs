@@ -143,7 +143,15 @@ pub fn load_fann_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> R
         ));
     }
     let body = &toks[3..];
-    let per_pair = n_in + n_out;
+    let Some(per_pair) = n_in.checked_add(n_out) else {
+        return Err(err(
+            Some(header[0].line),
+            None,
+            format!(
+                "the header announces too many values per pair ({n_in} inputs and {n_out} outputs)"
+            ),
+        ));
+    };
     // Line layout: the first pair's inputs and outputs each on lines of their own.
     let starts_line = |k: usize| k == 0 || k >= body.len() || body[k].line != body[k - 1].line;
     let line_layout = body.len() >= per_pair
@@ -159,8 +167,9 @@ pub fn load_fann_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> R
             format!("the header announces too many values ({pairs} pairs of {per_pair})"),
         )
     })?;
-    let mut x = Vec::with_capacity(pairs * n_in);
-    let mut y = Vec::with_capacity(pairs * n_out);
+    // The header's count is not trusted for allocation: the body holds at most body.len() values.
+    let mut x = Vec::with_capacity((pairs * n_in).min(body.len()));
+    let mut y = Vec::with_capacity((pairs * n_out).min(body.len()));
     // The file ends before the header's count: the error points at its last line.
     let ends_early = |msg: String| {
         let last = body.last().map_or(header[0].line, |t| t.line);
@@ -176,7 +185,13 @@ pub fn load_fann_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> R
         }
         if line_layout {
             for (part, lo, len) in [("input", base, n_in), ("output", base + n_in, n_out)] {
-                let line = body[lo].line;
+                let Some(first) = body.get(lo) else {
+                    return Err(ends_early(format!(
+                        "the header announces {pairs} pairs of {n_in} inputs and {n_out} outputs, but the file ends in pair {} before its outputs",
+                        pair + 1
+                    )));
+                };
+                let line = first.line;
                 let count = body[lo..].iter().take_while(|t| t.line == line).count();
                 let continues_previous = lo > 0 && body[lo - 1].line == line;
                 if count != len || continues_previous {
@@ -502,6 +517,24 @@ mod tests {
         );
         let f = read("2 1 1\n1\n0.25\n2\n0\n").unwrap();
         assert_eq!(f.data.task(), Some(Task::Regress));
+    }
+
+    /// Inputs the `fann` fuzz target found (fuzz/, README "Fuzzing"), each once a panic.
+    #[test]
+    fn fuzzer_finds_are_errors() {
+        // Line layout, and the file ends after the last pair's inputs: was an index past the
+        // end of the values.
+        let (msg, line, _) = data_error("2 1 2\n1.5\n0.25 -3\n2");
+        assert!(msg.contains("ends in pair 2 before its outputs"), "{msg}");
+        assert_eq!(line, Some(4));
+        // Inputs + outputs overflow usize: was an arithmetic overflow.
+        let (msg, line, _) = data_error(&format!("1 {} 1\n0\n0\n", usize::MAX));
+        assert!(msg.contains("too many values per pair"), "{msg}");
+        assert_eq!(line, Some(1));
+        // A header announcing far more values than the file holds allocates by the file, not
+        // by the header, and says the file ends early.
+        let (msg, _, _) = data_error("100000000000 10000 1\n0\n");
+        assert!(msg.contains("the file ends"), "{msg}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::gzip::read_maybe_gzip;
+use super::gzip::{gunzip, is_gzip, read_maybe_gzip};
 use super::{Dataset, Features, LoadedData, Target};
 use crate::{Error, Result};
 
@@ -93,12 +93,49 @@ pub fn load_idx_pair(images_path: &Path, labels_path: &Path) -> Result<Dataset> 
     Ok(load_images(images_path, labels_path)?.0)
 }
 
+/// [`load_idx_pair`] on the contents of the two files (each may be gzip-compressed, recognised
+/// by content); `images_name` and `labels_name` are what errors name. For callers that hold
+/// the bytes already (and for the fuzzers, which must not touch the disk).
+pub fn load_idx_pair_bytes(
+    images: &[u8],
+    images_name: &str,
+    labels: &[u8],
+    labels_name: &str,
+) -> Result<Dataset> {
+    let inflate = |bytes: &[u8], name: &str| {
+        if is_gzip(bytes) {
+            gunzip(bytes, name)
+        } else {
+            Ok(bytes.to_vec())
+        }
+    };
+    let images = inflate(images, images_name)?;
+    let labels = inflate(labels, labels_name)?;
+    Ok(idx_pair(
+        images,
+        images_name.to_string(),
+        labels,
+        labels_name.to_string(),
+    )?
+    .0)
+}
+
 /// [`load_idx_pair`], and the images' rows and columns.
 fn load_images(images_path: &Path, labels_path: &Path) -> Result<(Dataset, [usize; 2])> {
     let images_name = images_path.display().to_string();
     let labels_name = labels_path.display().to_string();
     let images = read_maybe_gzip(images_path)?;
     let labels = read_maybe_gzip(labels_path)?;
+    idx_pair(images, images_name, labels, labels_name)
+}
+
+/// One images file and its labels file, inflated, into a [`Dataset`] and the image size.
+fn idx_pair(
+    images: Vec<u8>,
+    images_name: String,
+    labels: Vec<u8>,
+    labels_name: String,
+) -> Result<(Dataset, [usize; 2])> {
     let (count, rows, cols, pixels) = parse_images(images, &images_name)?;
     let labels = parse_labels(labels, &labels_name)?;
     if labels.len() != count {

@@ -20,7 +20,7 @@ mod standardize;
 pub use builtin::BUILTIN_NAMES;
 pub use csv_source::{load_csv, load_csv_bytes, write_csv};
 pub use fann::{is_fann_path, load_fann, load_fann_bytes, write_fann, FannData};
-pub use idx::{load_idx_pair, load_mnist_dir};
+pub use idx::{load_idx_pair, load_idx_pair_bytes, load_mnist_dir};
 pub use split::{apply_split_files, split_dataset, stratified_split};
 pub use standardize::Standardizer;
 

@@ -149,24 +149,51 @@ impl ModelFile {
         let meta = self.meta(path)?;
         let invalid =
             |e: Error| model_err(path, format!("architecture in metadata is invalid: {e}"));
-        let mut net = if meta.format_version <= 1 {
-            let Some(cfg) = &meta.architecture else {
-                return Err(model_err(path, "format 1 metadata has no architecture"));
-            };
-            Sequential::mlp(cfg).map_err(invalid)?
-        } else {
-            if meta.layers.is_empty() {
-                return Err(model_err(path, "metadata lists no layers"));
-            }
-            Sequential::from_specs_with(&meta.input_shape, &meta.layers, None, 0, registry)
-                .map_err(invalid)?
-        };
         let weights: Vec<(String, Tensor)> = self
             .tensors
             .iter()
             .filter(|(n, _)| !n.starts_with("__"))
             .cloned()
             .collect();
+        // The metadata sizes the network, which is allocated before the weights are checked:
+        // a few bytes of JSON must not make it allocate gigabytes. Up to twice the values the
+        // file holds plus SIZE_SLACK, the network is built and load_state_dict names the
+        // tensor that is missing or of the wrong shape; beyond, the metadata is refused.
+        let held: usize = weights.iter().map(|(_, t)| t.len()).sum();
+        let check_size = |described: Option<usize>| match described {
+            Some(n) if n <= held.saturating_mul(2).saturating_add(SIZE_SLACK) => Ok(()),
+            _ => Err(model_err(
+                path,
+                format!(
+                    "its metadata describes layers of {} weights, but the file holds {held} values",
+                    described.map_or("too many".to_string(), |n| n.to_string())
+                ),
+            )),
+        };
+        let mut net = if meta.format_version <= 1 {
+            let Some(cfg) = &meta.architecture else {
+                return Err(model_err(path, "format 1 metadata has no architecture"));
+            };
+            let sizes: Vec<usize> = std::iter::once(cfg.inputs)
+                .chain(cfg.hidden.iter().copied())
+                .chain(std::iter::once(cfg.outputs))
+                .collect();
+            check_size(sizes.windows(2).try_fold(0usize, |sum, pair| {
+                sum.checked_add(linear_weights(pair[0], pair[1])?)
+            }))?;
+            Sequential::mlp(cfg).map_err(invalid)?
+        } else {
+            if meta.layers.is_empty() {
+                return Err(model_err(path, "metadata lists no layers"));
+            }
+            check_size(
+                meta.layers
+                    .iter()
+                    .try_fold(0usize, |sum, spec| sum.checked_add(spec_weights(spec)?)),
+            )?;
+            Sequential::from_specs_with(&meta.input_shape, &meta.layers, None, 0, registry)
+                .map_err(invalid)?
+        };
         net.load_state_dict(&weights)
             .map_err(|e| with_path(e, path))?;
         check_meta_fits(&meta, &net).map_err(|msg| model_err(path, msg))?;
@@ -177,6 +204,39 @@ impl ModelFile {
         meta.input_shape = net.input_shape().to_vec();
         meta.layers = net.specs();
         Ok((net, meta))
+    }
+}
+
+/// How many more weights than twice the file's values the metadata may describe before
+/// [`ModelFile::build_network`] refuses it unbuilt (2^20 values, 4 MiB of f32).
+const SIZE_SLACK: usize = 1 << 20;
+
+/// Weights and biases of a linear layer, `None` when the count overflows.
+fn linear_weights(inputs: usize, outputs: usize) -> Option<usize> {
+    inputs.checked_mul(outputs)?.checked_add(outputs)
+}
+
+/// The values a built-in layer's weights and biases take in a model file (batch norm's running
+/// statistics besides), at least; `None` when the count overflows. A custom layer counts 0.
+fn spec_weights(spec: &LayerSpec) -> Option<usize> {
+    match spec {
+        LayerSpec::Linear {
+            in_features,
+            out_features,
+        } => linear_weights(*in_features, *out_features),
+        LayerSpec::Conv2d {
+            in_channels,
+            out_channels,
+            kernel,
+            bias,
+            ..
+        } => out_channels
+            .checked_mul(*in_channels)?
+            .checked_mul(kernel[0])?
+            .checked_mul(kernel[1])?
+            .checked_add(if *bias { *out_channels } else { 0 }),
+        LayerSpec::BatchNorm { channels, .. } => channels.checked_mul(2),
+        _ => Some(0),
     }
 }
 
@@ -586,6 +646,54 @@ pub(crate) mod tests {
             let path = dir.join("m.safetensors");
             save_model(&path, &net, &meta, &BTreeMap::new()).unwrap();
             let e = load_model(&path).unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains("m.safetensors"), "{e}");
+        }
+    }
+
+    /// A 2 KB file whose metadata announced a linear layer of 3·10^9 outputs made the loader
+    /// allocate 24 GB (an abort, not an error); metadata sizes beyond the file's values are
+    /// refused before anything is built, in both formats, overflowing counts included.
+    #[test]
+    fn metadata_announcing_layers_far_beyond_the_file_is_refused_unbuilt() {
+        let cfg = MlpConfig::new(2, [3], 3);
+        let net = Sequential::mlp(&cfg).unwrap();
+        let path = Path::new("m.safetensors");
+        let mut huge = meta_for(&cfg);
+        huge.layers = vec![
+            LayerSpec::Linear {
+                in_features: 2,
+                out_features: 3_000_000_000,
+            },
+            LayerSpec::Linear {
+                in_features: 3_000_000_000,
+                out_features: 3,
+            },
+        ];
+        let mut overflowing = meta_for(&cfg);
+        overflowing.layers = vec![LayerSpec::Conv2d {
+            in_channels: usize::MAX,
+            out_channels: 2,
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [0, 0],
+            bias: true,
+        }];
+        let mut format_1 = meta_for(&cfg);
+        format_1.format_version = 1;
+        format_1.architecture = Some(MlpConfig::new(2, [1 << 40, 3], 3));
+        for (meta, want) in [
+            (
+                huge,
+                "describes layers of 18000000003 weights, but the file holds 21 values",
+            ),
+            (overflowing, "describes layers of too many weights"),
+            (format_1, "but the file holds 21 values"),
+        ] {
+            let file = ModelFile {
+                tensors: net.state_dict(),
+                metadata: [(META_KEY.to_string(), serde_json::to_string(&meta).unwrap())].into(),
+            };
+            let e = file.build_network(path).unwrap_err().to_string();
             assert!(e.contains(want) && e.contains("m.safetensors"), "{e}");
         }
     }

@@ -528,15 +528,45 @@ impl Architecture {
                 }
                 _ => {}
             }
-            // The layer itself checks its settings and says what it makes of the shape.
+            // The layer itself checks its settings and says what it makes of the shape, built
+            // with one input and one output channel (or feature): the spatial arithmetic is the
+            // same, and a typo such as conv2d(44474444, 2) is not allocated just to be checked.
+            let (probe, probe_input, out_dim) = match &spec {
+                LayerSpec::Conv2d { out_channels, .. } => {
+                    let mut one = spec.clone();
+                    if let LayerSpec::Conv2d {
+                        in_channels,
+                        out_channels,
+                        ..
+                    } = &mut one
+                    {
+                        (*in_channels, *out_channels) = (1, 1);
+                    }
+                    let mut input = shape.clone();
+                    input[0] = 1;
+                    (one, input, Some(*out_channels))
+                }
+                LayerSpec::Linear { out_features, .. } => (
+                    LayerSpec::Linear {
+                        in_features: 1,
+                        out_features: 1,
+                    },
+                    vec![1],
+                    Some(*out_features),
+                ),
+                _ => (spec.clone(), shape.clone(), None),
+            };
             let mut ctx = BuildContext {
                 init: Init::Zeros,
                 rng: &mut rng,
                 seed: 0,
             };
-            shape = build_layer::<f32>(&spec, &mut ctx)
-                .and_then(|module| module.output_shape(&shape))
+            shape = build_layer::<f32>(&probe, &mut ctx)
+                .and_then(|module| module.output_shape(&probe_input))
                 .map_err(|e| err(e.to_string()))?;
+            if let Some(n) = out_dim {
+                shape[0] = n;
+            }
             made_by = Some(&layer.text);
             specs.push(spec);
         }
@@ -584,6 +614,28 @@ mod tests {
 
     fn resolve(text: &str, input: &[usize], outputs: usize) -> Result<Vec<LayerSpec>> {
         Architecture::parse(text)?.resolve(input, outputs)
+    }
+
+    /// Resolving only works out shapes: layers far too large to allocate (16 GB of weights
+    /// here, found by the arch fuzzer) resolve without their weights being made.
+    #[test]
+    fn resolving_huge_layers_allocates_none_of_their_weights() {
+        let specs = resolve("conv2d(4000000000, 2), flatten, linear", &[1, 3, 3], 2).unwrap();
+        assert!(matches!(
+            specs[0],
+            LayerSpec::Conv2d {
+                in_channels: 1,
+                out_channels: 4_000_000_000,
+                ..
+            }
+        ));
+        assert_eq!(
+            specs[2],
+            LayerSpec::Linear {
+                in_features: 16_000_000_000,
+                out_features: 2
+            }
+        );
     }
 
     #[test]

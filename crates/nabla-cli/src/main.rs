@@ -5,7 +5,8 @@ mod figures;
 mod pipeline;
 mod report;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use nabla::tensor::gemm::KernelPath;
 
 use commands::{
     convert, critical, eval, explain, export, grad, gradcheck, graph, hessian, inspect, integrate,
@@ -65,9 +66,31 @@ fn end_quietly_on_a_closed_stdout() {
     }
 }
 
+/// `nabla --version`: the version, and the f32 kernels this process runs (`NABLA_KERNEL`
+/// forces a path; this CPU's best is named when it differs).
+fn version_line() -> String {
+    let best = KernelPath::best();
+    let path = match KernelPath::from_env() {
+        Ok(p) if p == best => format!("{} kernels", p.name()),
+        Ok(p) => format!(
+            "{} kernels (forced by NABLA_KERNEL; best here {})",
+            p.name(),
+            best.name()
+        ),
+        Err(_) => format!("{} kernels (NABLA_KERNEL not usable here)", best.name()),
+    };
+    format!("{}, {path}", env!("CARGO_PKG_VERSION"))
+}
+
 fn main() {
     end_quietly_on_a_closed_stdout();
-    let cli = Cli::parse();
+    let matches = Cli::command().version(version_line()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // A kernel path this CPU cannot run (or a misspelt one) is refused before any work starts.
+    if let Err(msg) = KernelPath::from_env() {
+        eprintln!("error: {msg}");
+        std::process::exit(2);
+    }
     let outcome = match cli.command {
         Command::Grad(args) => grad::run(args),
         Command::Minimize(args) => minimize::run(args),

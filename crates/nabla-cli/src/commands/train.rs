@@ -691,12 +691,14 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             net.num_parameters()
         );
         eprintln!(
-            "training: {} lr {}, {} schedule, {epochs} epochs, batch {}, seed {}",
+            "training: {} lr {}, {} schedule, {epochs} epochs, batch {}, seed {}; {} threads, {} kernels",
             optimizer.name(),
             optimizer.learning_rate(),
             args.optim.schedule_name(),
             batch_size,
-            args.seed
+            args.seed,
+            nabla::tensor::gemm::max_threads(),
+            nabla::tensor::gemm::kernel_path().name()
         );
     }
     ctrlc_handler();

@@ -250,8 +250,28 @@ impl PlainAdamStep {
         self.body(theta, grad, exp_avg, exp_avg_sq)
     }
 
-    /// Update `theta` and the two moment buffers in place (all of one length).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,avx512f")]
+    unsafe fn body_avx512(
+        &self,
+        theta: &mut [f32],
+        grad: &[f32],
+        exp_avg: &mut [f32],
+        exp_avg_sq: &mut [f32],
+    ) {
+        self.body(theta, grad, exp_avg, exp_avg_sq)
+    }
+
+    /// Update `theta` and the two moment buffers in place (all of one length), with the widest
+    /// vectors the kernel path uses (every operation is exactly rounded, so every width gives
+    /// the same bits).
     fn apply(&self, theta: &mut [f32], grad: &[f32], exp_avg: &mut [f32], exp_avg_sq: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::tensor::gemm::kernel_path() == crate::tensor::gemm::KernelPath::Avx512 {
+            // SAFETY: that path is only chosen on CPUs with AVX-512F; the body is safe code.
+            unsafe { self.body_avx512(theta, grad, exp_avg, exp_avg_sq) };
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above); the body is safe code.

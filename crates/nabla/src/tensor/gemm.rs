@@ -1,10 +1,14 @@
 //! Matrix multiply on row-major slices.
 //!
-//! f32 products on CPUs with AVX2 and FMA (detected at run time) go through nabla's own
-//! kernels (`sgemm`): register-tiled and cache-blocked, with vector shapes (batch 1) handled by
-//! dedicated loops, threads from a persistent team, and no heap allocation per product, so a
-//! training step allocates nothing. Everything else (f64, other CPUs, or
-//! `NABLA_GEMM_FALLBACK=1`) goes through the `gemm` crate (its AVX-512 kernels enabled).
+//! f32 products go through nabla's own kernels (`sgemm`), AVX-512F or AVX2+FMA as the CPU has
+//! them ([`KernelPath`], detected at run time; `NABLA_KERNEL=avx512|avx2|generic` forces one):
+//! register-tiled and cache-blocked, with vector shapes (batch 1) handled by dedicated loops,
+//! threads from a persistent team, and no heap allocation per product, so a training step
+//! allocates nothing. Everything else (f64, other CPUs, or the generic path) goes through the
+//! `gemm` crate (its own dispatch, AVX-512 kernels enabled).
+//!
+//! The paths may differ in the last bits of a sum (each adds its products in its own blocking
+//! order); one path, one thread count and one seed always give the same bits.
 //!
 //! Small products are done by a plain loop: below a few thousand multiply-adds any blocked
 //! kernel's set-up costs more than the arithmetic, and tiny networks live there. Large products
@@ -16,6 +20,8 @@ use super::Element;
 
 mod pool;
 mod sgemm;
+
+pub use sgemm::{kernel_path, KernelPath};
 
 /// Work (m·n·k multiply-adds) below which a product runs on one thread (`gemm` crate path;
 /// the f32 kernels use their own, lower threshold).
@@ -109,6 +115,29 @@ pub fn matmul_into<E: Element>(
     c: &mut [E],
     accumulate: bool,
 ) {
+    matmul_on(kernel_path(), m, n, k, a, ta, b, tb, c, accumulate);
+}
+
+/// [`matmul_into`] on a given kernel path rather than the process's (tests and benchmarks
+/// compare paths with it). Panics if this CPU cannot run `path`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_on<E: Element>(
+    path: KernelPath,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[E],
+    ta: Trans,
+    b: &[E],
+    tb: Trans,
+    c: &mut [E],
+    accumulate: bool,
+) {
+    assert!(
+        path.supported(),
+        "this CPU cannot run the {} kernels",
+        path.name()
+    );
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
     if m == 0 || n == 0 {
         return;
@@ -133,7 +162,7 @@ pub fn matmul_into<E: Element>(
         Trans::No => (1isize, n as isize),
         Trans::Yes => (k as isize, 1isize),
     };
-    if TypeId::of::<E>() == TypeId::of::<f32>() && sgemm::available() {
+    if TypeId::of::<E>() == TypeId::of::<f32>() && path != KernelPath::Generic {
         // SAFETY: E is f32 (same type, checked above), so the casts only restate the type;
         // the assert above checks the extents; available() checked the CPU features.
         unsafe {
@@ -141,6 +170,7 @@ pub fn matmul_into<E: Element>(
             let b32 = std::slice::from_raw_parts(b.as_ptr() as *const f32, b.len());
             let c32 = std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut f32, c.len());
             sgemm::sgemm(
+                path,
                 m,
                 n,
                 k,
@@ -272,6 +302,86 @@ mod tests {
         t
     }
 
+    /// The kernel paths this CPU runs; the others are named as skipped.
+    fn runnable_paths() -> Vec<KernelPath> {
+        KernelPath::ALL
+            .into_iter()
+            .filter(|p| {
+                let ok = p.supported();
+                if !ok {
+                    eprintln!("skipped: this CPU cannot run the {} kernels", p.name());
+                }
+                ok
+            })
+            .collect()
+    }
+
+    /// Every kernel path this CPU runs, every layout, overwriting and accumulating, against an
+    /// exact reference, with each of m, n and k swept over 1..=130 (the other two odd and
+    /// unaligned to any tile) and cubes of odd sizes: every edge of every micro-tile and
+    /// packing path is crossed.
+    #[test]
+    fn every_kernel_path_matches_reference_over_odd_sizes() {
+        let mut shapes = Vec::new();
+        for d in 1..=130 {
+            shapes.extend([(d, 37, 29), (29, d, 37), (37, 29, d)]);
+        }
+        for d in [15, 31, 33, 63, 65, 97, 127, 129, 130] {
+            shapes.push((d, d, d));
+        }
+        let paths = runnable_paths();
+        for &(m, n, k) in &shapes {
+            let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64) - 6.0).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| ((i * 5 % 11) as f64) - 5.0).collect();
+            let want: Vec<f32> = naive(m, n, k, &a, &b).iter().map(|&v| v as f32).collect();
+            let twice: Vec<f32> = want.iter().map(|x| 2.0 * x).collect();
+            let f = |v: &Vec<f64>| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+            let (a32, at32) = (f(&a), f(&transpose(m, k, &a)));
+            let (b32, bt32) = (f(&b), f(&transpose(k, n, &b)));
+            for &path in &paths {
+                for (aa, ta) in [(&a32, Trans::No), (&at32, Trans::Yes)] {
+                    for (bb, tb) in [(&b32, Trans::No), (&bt32, Trans::Yes)] {
+                        let mut c = vec![1.0f32; m * n];
+                        matmul_on(path, m, n, k, aa, ta, bb, tb, &mut c, false);
+                        assert!(c == want, "{path:?} {m}x{n}x{k} {ta:?} {tb:?}");
+                        matmul_on(path, m, n, k, aa, ta, bb, tb, &mut c, true);
+                        assert!(c == twice, "{path:?} {m}x{n}x{k} {ta:?} {tb:?} accumulate");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The same seed and path give the same bits; the paths agree to rounding on products
+    /// whose sums are not exact (each path may add in its own order).
+    #[test]
+    fn kernel_paths_agree_to_rounding_and_repeat_exactly() {
+        let (m, n, k) = (150, 300, 1100);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i as f32) * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i as f32) * 0.61).cos()).collect();
+        let mut reference: Option<Vec<f32>> = None;
+        for path in runnable_paths() {
+            let run = || {
+                let mut c = vec![0.0f32; m * n];
+                matmul_on(path, m, n, k, &a, Trans::No, &b, Trans::No, &mut c, false);
+                c
+            };
+            let c = run();
+            assert!(c == run(), "{path:?} is not repeatable");
+            match &reference {
+                None => reference = Some(c),
+                Some(r) => {
+                    for (x, y) in c.iter().zip(r) {
+                        assert!(
+                            (x - y).abs() <= 1e-3 * (1.0 + y.abs()),
+                            "{path:?}: {x} vs {y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// f32 products through every path of the f32 kernels (vector shapes, blocked with and
     /// without packing A, block edges past KC/MC/NC, split by columns and by rows across
     /// threads) against an f64 reference; the operands are small integers, so every sum is
@@ -289,6 +399,11 @@ mod tests {
             (600, 40, 30),
             (128, 256, 784),
             (13, 600, 520),
+            // Past the AVX-512 blocks: two 1050-deep slices, two 168-row blocks of A, two
+            // 1024-wide blocks of B.
+            (170, 40, 2100),
+            (340, 50, 60),
+            (20, 1030, 50),
         ];
         for &(m, n, k) in &shapes {
             let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64) - 6.0).collect();
@@ -300,12 +415,14 @@ mod tests {
             let (a32, at32, b32, bt32) = (f(&a), f(&at), f(&b), f(&bt));
             for (aa, ta) in [(&a32, Trans::No), (&at32, Trans::Yes)] {
                 for (bb, tb) in [(&b32, Trans::No), (&bt32, Trans::Yes)] {
-                    let mut c = vec![1.0f32; m * n];
-                    matmul_into(m, n, k, aa, ta, bb, tb, &mut c, false);
-                    assert!(c == want, "{m}x{n}x{k} {ta:?} {tb:?}");
-                    matmul_into(m, n, k, aa, ta, bb, tb, &mut c, true);
-                    let twice: Vec<f32> = want.iter().map(|x| 2.0 * x).collect();
-                    assert!(c == twice, "{m}x{n}x{k} {ta:?} {tb:?} accumulate");
+                    for path in runnable_paths() {
+                        let mut c = vec![1.0f32; m * n];
+                        matmul_on(path, m, n, k, aa, ta, bb, tb, &mut c, false);
+                        assert!(c == want, "{path:?} {m}x{n}x{k} {ta:?} {tb:?}");
+                        matmul_on(path, m, n, k, aa, ta, bb, tb, &mut c, true);
+                        let twice: Vec<f32> = want.iter().map(|x| 2.0 * x).collect();
+                        assert!(c == twice, "{path:?} {m}x{n}x{k} {ta:?} {tb:?} accumulate");
+                    }
                 }
             }
         }

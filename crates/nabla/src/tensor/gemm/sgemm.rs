@@ -1,13 +1,17 @@
-//! f32 products with hand-written AVX2+FMA kernels, chosen at run time when the CPU has them.
+//! f32 products with hand-written AVX-512F and AVX2+FMA kernels, the path chosen at run time by
+//! CPU detection ([`KernelPath`], forced by `NABLA_KERNEL`).
 //!
 //! The blocked product follows the usual BLIS layout: for each `NC`-wide column block and
-//! `KC`-deep slice, B is packed into `NR`-wide panels (they stay in L2/L3); A is read in place
-//! six rows at a time, or packed into six-row panels when it is transposed or its rows are
-//! 2 KiB-strided; a 6×16 register-tiled micro-kernel (12 ymm accumulators, one broadcast and
-//! two FMAs per element of A) sweeps the panels. Each thread's packing buffers are allocated
-//! once at their largest size, so products allocate nothing. Vector shapes (one row of output,
-//! or rank-1 updates) have their own memory-bound loops, on which the blocked kernel would
-//! waste 5/6 of its work.
+//! `KC`-deep slice, B is packed into `NR`-wide panels (they stay in L2/L3) and A into `MR`-tall
+//! panels, which a register-tiled micro-kernel sweeps:
+//! - AVX-512: a 14×32 tile (28 zmm accumulators, one broadcast and two FMAs per element of A),
+//!   A always packed, 1024-deep slices;
+//! - AVX2: a 6×16 tile (12 ymm accumulators), A read in place six rows at a time unless it is
+//!   transposed or its rows are 2 KiB-strided, 256-deep slices.
+//!
+//! Each thread's packing buffers are allocated once at their largest size, so products allocate
+//! nothing. Vector shapes (one row of output, or rank-1 updates) have their own memory-bound
+//! AVX2 loops on both paths, on which a blocked kernel would waste most of its work.
 //!
 //! Large products are split between threads by columns (or rows, when they are the larger
 //! side) through [`super::pool`], which is also allocation-free.
@@ -19,31 +23,114 @@ use std::arch::x86_64::*;
 
 use super::pool;
 
+/// The AVX2 micro-tile: 6 rows × 16 columns (12 ymm accumulators).
 const MR: usize = 6;
 const NR: usize = 16;
 const KC: usize = 256;
 const MC: usize = 144;
 const NC: usize = 2048;
 
+/// The AVX-512 micro-tile: 14 rows × 32 columns (28 of the 32 zmm registers accumulate). A is
+/// always packed for it (14 in-place row streams would need more address registers than x86
+/// has). The depth is long: each tile's load and store of C is what costs most here, and a
+/// 1024-deep slice pays it once where 256 paid it four times (measured on Zen 4, n = 1024:
+/// 85 GFLOP/s at KC = 128, 94 at 256, 104 at 1024). The packed A block (168 × 1024, 688 KiB) and
+/// one B panel (128 KiB) then share a 1 MiB L2.
+const MR512: usize = 14;
+const NR512: usize = 32;
+const KC512: usize = 1024;
+const MC512: usize = 14 * 12;
+const NC512: usize = 1024;
+
 /// Multiply-adds below which a product stays on one thread.
 pub(crate) const PARALLEL_WORK: usize = 1 << 19;
 
-/// Whether this CPU runs the AVX2+FMA kernels (checked once). Setting the environment
-/// variable `NABLA_GEMM_FALLBACK=1` turns them off (for comparisons and tests of the fallback).
-pub(crate) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *AVAILABLE.get_or_init(|| {
-            std::env::var_os("NABLA_GEMM_FALLBACK").is_none_or(|v| v.is_empty() || v == "0")
-                && is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("fma")
-        })
+/// Which f32 kernels products run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelPath {
+    /// nabla's AVX-512F kernels (x86-64-v4).
+    Avx512,
+    /// nabla's AVX2+FMA kernels (x86-64-v3).
+    Avx2,
+    /// No nabla kernel: the `gemm` crate's own run-time dispatch (also used for f64).
+    Generic,
+}
+
+impl KernelPath {
+    /// Every path, fastest first.
+    pub const ALL: [KernelPath; 3] = [KernelPath::Avx512, KernelPath::Avx2, KernelPath::Generic];
+
+    /// The name `NABLA_KERNEL` takes and `--version` shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelPath::Avx512 => "avx512",
+            KernelPath::Avx2 => "avx2",
+            KernelPath::Generic => "generic",
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+
+    /// Whether this CPU can run the path.
+    pub fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                KernelPath::Avx512 => {
+                    is_x86_feature_detected!("avx512f")
+                        && is_x86_feature_detected!("avx2")
+                        && is_x86_feature_detected!("fma")
+                }
+                KernelPath::Avx2 => {
+                    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+                }
+                KernelPath::Generic => true,
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == KernelPath::Generic
+        }
     }
+
+    /// The fastest path this CPU runs.
+    pub fn best() -> KernelPath {
+        KernelPath::ALL
+            .into_iter()
+            .find(|p| p.supported())
+            .unwrap_or(KernelPath::Generic)
+    }
+
+    /// The path asked for by the environment: `NABLA_KERNEL=avx512|avx2|generic`
+    /// (`NABLA_GEMM_FALLBACK=1`, the older switch, means generic), else the best one. A name
+    /// that is unknown or that this CPU cannot run is an error that says so.
+    pub fn from_env() -> Result<KernelPath, String> {
+        if let Some(v) = std::env::var_os("NABLA_KERNEL").filter(|v| !v.is_empty()) {
+            let v = v.to_string_lossy();
+            let Some(path) = KernelPath::ALL.into_iter().find(|p| p.name() == v) else {
+                return Err(format!(
+                    "NABLA_KERNEL={v} is not a kernel path; use avx512, avx2 or generic"
+                ));
+            };
+            if !path.supported() {
+                return Err(format!(
+                    "NABLA_KERNEL={v}: this CPU lacks the instructions that path needs (best here: {})",
+                    KernelPath::best().name()
+                ));
+            }
+            return Ok(path);
+        }
+        if std::env::var_os("NABLA_GEMM_FALLBACK").is_some_and(|v| !v.is_empty() && v != "0") {
+            return Ok(KernelPath::Generic);
+        }
+        Ok(KernelPath::best())
+    }
+}
+
+/// The path every f32 product of this process takes, fixed at first use: the one
+/// [`KernelPath::from_env`] names, or the best one if the environment asks for something this
+/// CPU cannot run (the CLI refuses that case before any product runs).
+pub fn kernel_path() -> KernelPath {
+    static PATH: std::sync::OnceLock<KernelPath> = std::sync::OnceLock::new();
+    *PATH.get_or_init(|| KernelPath::from_env().unwrap_or_else(|_| KernelPath::best()))
 }
 
 /// A read-only matrix view: element (i, j) is at `ptr + i·rs + j·cs`.
@@ -87,8 +174,98 @@ unsafe impl Send for Shared {}
 /// Largest packing buffers any product needs (plus alignment padding): each thread's buffers
 /// are allocated at this size on first use, so no later product, whatever its shape or
 /// whichever thread runs it, allocates.
-const PACK_A_LEN: usize = MC * KC + 16;
-const PACK_B_LEN: usize = NC * KC + 16;
+const PACK_A_LEN: usize = max(MC * KC, MC512 * KC512) + 16;
+const PACK_B_LEN: usize = max(NC * KC, NC512 * KC512) + 16;
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// A register-tiled micro-kernel and the block sizes that go with it.
+trait Micro {
+    /// Rows and columns of C one call computes.
+    const MR: usize;
+    const NR: usize;
+    /// Depth of a packed slice, and rows of A per packed block.
+    const KC: usize;
+    const MC: usize;
+    /// Columns of B per packed block.
+    const NC: usize;
+    /// Whether A is packed whatever its layout.
+    const PACK_A: bool;
+
+    /// `c[0..mr][0..nr] (+)= Σ_p a(·, p) ⊗ b[p][0..NR]` over `kc` steps, `b` packed NR wide.
+    ///
+    /// # Safety
+    /// The CPU runs the kernel's instructions; `a` covers MR rows (or `mr`) and `kc` columns,
+    /// `b` holds `kc·NR` values, and the `mr × nr` tile of `c` (row stride `ldc`) is writable.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile(
+        kc: usize,
+        a: View,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        mr: usize,
+        nr: usize,
+        load_c: bool,
+    );
+}
+
+/// The AVX2+FMA 6×16 kernel.
+struct Avx2Tile;
+/// The AVX-512F 14×32 kernel.
+struct Avx512Tile;
+
+impl Micro for Avx2Tile {
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KC: usize = KC;
+    const MC: usize = MC;
+    const NC: usize = NC;
+    const PACK_A: bool = false;
+
+    unsafe fn tile(
+        kc: usize,
+        a: View,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        mr: usize,
+        nr: usize,
+        load_c: bool,
+    ) {
+        // SAFETY: forwarded.
+        unsafe { kernel_6x16(kc, a, b, c, ldc, mr, nr, load_c) }
+    }
+}
+
+impl Micro for Avx512Tile {
+    const MR: usize = MR512;
+    const NR: usize = NR512;
+    const KC: usize = KC512;
+    const MC: usize = MC512;
+    const NC: usize = NC512;
+    const PACK_A: bool = true;
+
+    unsafe fn tile(
+        kc: usize,
+        a: View,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        mr: usize,
+        nr: usize,
+        load_c: bool,
+    ) {
+        // SAFETY: forwarded; A is packed, so a.ptr holds kc·MR512 values.
+        unsafe { kernel_14x32(kc, a.ptr, b, c, ldc, mr, nr, load_c) }
+    }
+}
 
 /// Allocate this thread's packing buffers now (helpers do it when they start).
 pub(crate) fn reserve_buffers() {
@@ -98,7 +275,9 @@ pub(crate) fn reserve_buffers() {
 
 fn reserve(buf: &mut Vec<f32>, len: usize) {
     if buf.len() < len {
-        buf.resize(len, 0.0);
+        // A zeroed allocation takes fresh pages from the system, so only the part that
+        // products of this process's shapes touch becomes resident.
+        *buf = vec![0.0; len];
     }
 }
 
@@ -114,6 +293,7 @@ thread_local! {
 /// [`available`] must be true, and every slice must cover the extents and strides given.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn sgemm(
+    path: KernelPath,
     m: usize,
     n: usize,
     k: usize,
@@ -150,8 +330,13 @@ pub(crate) unsafe fn sgemm(
     // Split the larger output side into NR-aligned parts, one per thread.
     let split_cols = n >= m || m == 1;
     let side = if split_cols { n } else { m };
-    let parts = threads.min(side.div_ceil(NR)).max(1);
-    let chunk = side.div_ceil(parts).div_ceil(NR) * NR;
+    let align = if path == KernelPath::Avx512 {
+        NR512
+    } else {
+        NR
+    };
+    let parts = threads.min(side.div_ceil(align)).max(1);
+    let chunk = side.div_ceil(parts).div_ceil(align) * align;
     let sh = &sh; // captured whole: the closure must not capture the raw pointers alone
     let part = move |t: usize| {
         let lo = (t * chunk).min(side);
@@ -163,6 +348,7 @@ pub(crate) unsafe fn sgemm(
         unsafe {
             if split_cols {
                 serial(
+                    path,
                     m,
                     hi - lo,
                     k,
@@ -174,6 +360,7 @@ pub(crate) unsafe fn sgemm(
                 );
             } else {
                 serial(
+                    path,
                     hi - lo,
                     n,
                     k,
@@ -193,6 +380,7 @@ pub(crate) unsafe fn sgemm(
 #[allow(clippy::too_many_arguments)]
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
 unsafe fn serial(
+    path: KernelPath,
     m: usize,
     n: usize,
     k: usize,
@@ -213,13 +401,17 @@ unsafe fn serial(
             }
             return row_times_matrix(n, k, a, b, c, accumulate);
         }
-        blocked(m, n, k, a, b, c, ldc, accumulate)
+        if path == KernelPath::Avx512 {
+            blocked::<Avx512Tile>(m, n, k, a, b, c, ldc, accumulate)
+        } else {
+            blocked::<Avx2Tile>(m, n, k, a, b, c, ldc, accumulate)
+        }
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-unsafe fn blocked(
+unsafe fn blocked<K: Micro>(
     m: usize,
     n: usize,
     k: usize,
@@ -233,55 +425,56 @@ unsafe fn blocked(
     // it is transposed (the six values of one step would sit in six cache lines) or when its
     // row stride is a multiple of 2 KiB (the six row streams would then fight over the same
     // cache sets: square n = 512, 1024, ... measured slower in place).
-    let pack = a.cs != 1 || (a.rs >= 512 && a.rs % 512 == 0);
+    let pack = K::PACK_A || a.cs != 1 || (a.rs >= 512 && a.rs % 512 == 0);
+    let (mr_, nr_, kc_, mc_, nc_) = (K::MR, K::NR, K::KC, K::MC, K::NC);
     reserve_buffers();
     PACK_A.with(|pa| {
         PACK_B.with(|pb| {
             let mut pb = pb.borrow_mut();
-            let pb = aligned(&mut pb, NC.min(n.div_ceil(NR) * NR) * k.min(KC));
+            let pb = aligned(&mut pb, nc_.min(n.div_ceil(nr_) * nr_) * k.min(kc_));
             let mut pa = pa.borrow_mut();
             let pa = aligned(
                 &mut pa,
                 if pack {
-                    MC.min(m.div_ceil(MR) * MR) * k.min(KC)
+                    mc_.min(m.div_ceil(mr_) * mr_) * k.min(kc_)
                 } else {
                     0
                 },
             );
             let mut jc = 0;
             while jc < n {
-                let nc = NC.min(n - jc);
+                let nc = nc_.min(n - jc);
                 // Equal depth slices (784 = 4 × 196 rather than 3 × 256 + 16): a thin last
                 // slice would pay a full load/store of C for little work.
-                let kstep = k.div_ceil(k.div_ceil(KC));
+                let kstep = k.div_ceil(k.div_ceil(kc_));
                 let mut pc = 0;
                 while pc < k {
                     let kc = kstep.min(k - pc);
                     let load_c = accumulate || pc > 0;
                     // SAFETY: the view covers rows pc..pc+kc and columns jc..jc+nc.
-                    unsafe { pack_b(kc, nc, b.shifted(pc, jc), pb) };
+                    unsafe { pack_b(nr_, kc, nc, b.shifted(pc, jc), pb) };
                     let mut ic = 0;
                     while ic < m {
-                        let mc = MC.min(m - ic);
+                        let mc = mc_.min(m - ic);
                         if pack {
                             // SAFETY: the view covers rows ic..ic+mc and columns pc..pc+kc.
-                            unsafe { pack_a(mc, kc, a.shifted(ic, pc), pa) };
+                            unsafe { pack_a(mr_, mc, kc, a.shifted(ic, pc), pa) };
                         }
                         let mut jr = 0;
                         while jr < nc {
-                            let nr = NR.min(nc - jr);
-                            // SAFETY: the packed panel holds kc·NR values.
+                            let nr = nr_.min(nc - jr);
+                            // SAFETY: the packed panel holds kc·nr_ values.
                             let bp = unsafe { pb.as_ptr().add(jr * kc) };
                             let mut ir = 0;
                             while ir < mc {
-                                let mr = MR.min(mc - ir);
+                                let mr = mr_.min(mc - ir);
                                 // A is read in place (rows ic+ir.., columns pc..); the kernel only
                                 // touches its mr valid rows.
                                 let ap = if pack {
                                     View {
                                         ptr: pa[ir * kc..].as_ptr(),
                                         rs: 1,
-                                        cs: MR as isize,
+                                        cs: mr_ as isize,
                                     }
                                 } else {
                                     a.shifted(ic + ir, pc)
@@ -289,11 +482,11 @@ unsafe fn blocked(
                                 // SAFETY: the tile (mr × nr) lies inside c.
                                 unsafe {
                                     let cp = c.add((ic + ir) * ldc + jc + jr);
-                                    kernel_6x16(kc, ap, bp, cp, ldc, mr, nr, load_c)
+                                    K::tile(kc, ap, bp, cp, ldc, mr, nr, load_c)
                                 };
-                                ir += MR;
+                                ir += mr_;
                             }
-                            jr += NR;
+                            jr += nr_;
                         }
                         ic += mc;
                     }
@@ -305,27 +498,27 @@ unsafe fn blocked(
     })
 }
 
-/// Pack `mc × kc` of A into MR-tall panels (zero-padded): panel q holds rows q·MR.. as
+/// Pack `mc × kc` of A into MR-tall panels (zero-padded): panel q holds rows q·mr.. as
 /// `[p][r]`.
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-unsafe fn pack_a(mc: usize, kc: usize, a: View, dst: &mut [f32]) {
-    for (q, panel) in dst[..mc.div_ceil(MR) * MR * kc]
-        .chunks_exact_mut(MR * kc)
+unsafe fn pack_a(mr: usize, mc: usize, kc: usize, a: View, dst: &mut [f32]) {
+    for (q, panel) in dst[..mc.div_ceil(mr) * mr * kc]
+        .chunks_exact_mut(mr * kc)
         .enumerate()
     {
-        let i0 = q * MR;
-        let rows = MR.min(mc - i0);
-        if a.rs == 1 && rows == MR {
-            for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
-                // SAFETY: column p, rows i0..i0+MR are inside the view (contiguous).
-                let src = unsafe { std::slice::from_raw_parts(a.shifted(i0, p).ptr, MR) };
+        let i0 = q * mr;
+        let rows = mr.min(mc - i0);
+        if a.rs == 1 && rows == mr {
+            for (p, dst) in panel.chunks_exact_mut(mr).enumerate() {
+                // SAFETY: column p, rows i0..i0+mr are inside the view (contiguous).
+                let src = unsafe { std::slice::from_raw_parts(a.shifted(i0, p).ptr, mr) };
                 dst.copy_from_slice(src);
             }
         } else {
-            for r in 0..MR {
+            for r in 0..mr {
                 for p in 0..kc {
                     // SAFETY: row i0 + r < mc, column p < kc are inside the view.
-                    panel[p * MR + r] = if r < rows {
+                    panel[p * mr + r] = if r < rows {
                         unsafe { a.at(i0 + r, p) }
                     } else {
                         0.0
@@ -343,35 +536,35 @@ fn aligned(buf: &mut [f32], len: usize) -> &mut [f32] {
     &mut buf[offset..offset + len]
 }
 
-/// Pack `kc × nc` of B into NR-wide panels (zero-padded): panel q holds columns q·NR.. as
+/// Pack `kc × nc` of B into NR-wide panels (zero-padded): panel q holds columns q·nr.. as
 /// `[p][j]`.
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-unsafe fn pack_b(kc: usize, nc: usize, b: View, dst: &mut [f32]) {
-    for (q, panel) in dst[..nc.div_ceil(NR) * NR * kc]
-        .chunks_exact_mut(NR * kc)
+unsafe fn pack_b(nr: usize, kc: usize, nc: usize, b: View, dst: &mut [f32]) {
+    for (q, panel) in dst[..nc.div_ceil(nr) * nr * kc]
+        .chunks_exact_mut(nr * kc)
         .enumerate()
     {
-        let j0 = q * NR;
-        let cols = NR.min(nc - j0);
-        if b.rs == 1 && cols == NR && kc >= 8 {
+        let j0 = q * nr;
+        let cols = nr.min(nc - j0);
+        if b.rs == 1 && cols == nr && kc >= 8 {
             // B stored transposed (columns contiguous): 8×8 transposes in registers.
-            // SAFETY: columns j0..j0+NR, rows 0..kc are inside the view; available() holds.
-            unsafe { pack_b_transposed(kc, b.shifted(0, j0), panel) };
-        } else if b.cs == 1 && cols == NR {
+            // SAFETY: columns j0..j0+nr, rows 0..kc are inside the view; available() holds.
+            unsafe { pack_b_transposed(nr, kc, b.shifted(0, j0), panel) };
+        } else if b.cs == 1 && cols == nr {
             for p in 0..kc {
-                // SAFETY: row p, columns j0..j0+NR are inside the view.
-                let src = unsafe { std::slice::from_raw_parts(b.shifted(p, j0).ptr, NR) };
-                panel[p * NR..(p + 1) * NR].copy_from_slice(src);
+                // SAFETY: row p, columns j0..j0+nr are inside the view.
+                let src = unsafe { std::slice::from_raw_parts(b.shifted(p, j0).ptr, nr) };
+                panel[p * nr..(p + 1) * nr].copy_from_slice(src);
             }
         } else {
-            for j in 0..NR {
+            for j in 0..nr {
                 if j < cols {
                     for p in 0..kc {
                         // SAFETY: as above.
-                        panel[p * NR + j] = unsafe { b.at(p, j0 + j) };
+                        panel[p * nr + j] = unsafe { b.at(p, j0 + j) };
                     }
                 } else {
-                    (0..kc).for_each(|p| panel[p * NR + j] = 0.0);
+                    (0..kc).for_each(|p| panel[p * nr + j] = 0.0);
                 }
             }
         }
@@ -382,10 +575,10 @@ unsafe fn pack_b(kc: usize, nc: usize, b: View, dst: &mut [f32]) {
 /// 8 × 8 blocks are loaded along p, transposed in registers and stored along j.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn pack_b_transposed(kc: usize, b: View, panel: &mut [f32]) {
+unsafe fn pack_b_transposed(nr: usize, kc: usize, b: View, panel: &mut [f32]) {
     let kv = kc / 8 * 8;
     let out = panel.as_mut_ptr();
-    for half in 0..2 {
+    for half in 0..nr / 8 {
         let cols = [0, 1, 2, 3, 4, 5, 6, 7].map(|j| b.ptr.offset((half * 8 + j) as isize * b.cs));
         let mut p = 0;
         while p < kv {
@@ -417,21 +610,21 @@ unsafe fn pack_b_transposed(kc: usize, b: View, panel: &mut [f32]) {
                 _mm256_permute2f128_ps::<0x31>(u3, u7),
             ];
             for (q, v) in o.iter().enumerate() {
-                _mm256_storeu_ps(out.add((p + q) * NR + half * 8), *v);
+                _mm256_storeu_ps(out.add((p + q) * nr + half * 8), *v);
             }
             p += 8;
         }
         for p in kv..kc {
             for (j, c) in cols.iter().enumerate() {
-                *out.add(p * NR + half * 8 + j) = *c.add(p);
+                *out.add(p * nr + half * 8 + j) = *c.add(p);
             }
         }
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn pack_b_transposed(_: usize, _: View, _: &mut [f32]) {
-    unreachable!("available() is false off x86_64")
+unsafe fn pack_b_transposed(_: usize, _: usize, _: View, _: &mut [f32]) {
+    unreachable!("only the generic path runs off x86_64")
 }
 
 /// The 6×16 micro-kernel: `c[0..mr][0..nr] (+)= Σ_p a[p][0..6] ⊗ b[p][0..16]`.
@@ -501,7 +694,71 @@ unsafe fn kernel_6x16(
     _nr: usize,
     _load_c: bool,
 ) {
-    unreachable!("available() is false off x86_64")
+    unreachable!("only the generic path runs off x86_64")
+}
+
+/// The 14×32 AVX-512 micro-kernel on a packed A (`a[p·14 + r]`):
+/// `c[0..mr][0..nr] (+)= Σ_p a[p][0..14] ⊗ b[p][0..32]`. Partial tiles are stored through lane
+/// masks, so no scratch tile is needed.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_14x32(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    mr: usize,
+    nr: usize,
+    load_c: bool,
+) {
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR512];
+    // C's rows are far apart (often a multiple of 4 KiB, so they share cache sets): fetch
+    // them while the products run instead of waiting for them at the end.
+    if load_c {
+        for r in 0..mr {
+            _mm_prefetch::<_MM_HINT_T0>(c.add(r * ldc) as *const i8);
+            _mm_prefetch::<_MM_HINT_T0>(c.add(r * ldc + 16) as *const i8);
+        }
+    }
+    for p in 0..kc {
+        let b0 = _mm512_loadu_ps(b.add(p * NR512));
+        let b1 = _mm512_loadu_ps(b.add(p * NR512 + 16));
+        let ap = a.add(p * MR512);
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let av = _mm512_set1_ps(*ap.add(r));
+            acc[0] = _mm512_fmadd_ps(av, b0, acc[0]);
+            acc[1] = _mm512_fmadd_ps(av, b1, acc[1]);
+        }
+    }
+    let lanes = |n: usize| -> __mmask16 { ((1u32 << n.min(16)) - 1) as __mmask16 };
+    let (m0, m1) = (lanes(nr), lanes(nr.saturating_sub(16)));
+    for (r, acc) in acc.iter().enumerate().take(mr) {
+        let cr = c.add(r * ldc);
+        let (mut lo, mut hi) = (acc[0], acc[1]);
+        if load_c {
+            lo = _mm512_add_ps(lo, _mm512_maskz_loadu_ps(m0, cr));
+            hi = _mm512_add_ps(hi, _mm512_maskz_loadu_ps(m1, cr.add(16)));
+        }
+        _mm512_mask_storeu_ps(cr, m0, lo);
+        _mm512_mask_storeu_ps(cr.add(16), m1, hi);
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_14x32(
+    _kc: usize,
+    _a: *const f32,
+    _b: *const f32,
+    _c: *mut f32,
+    _ldc: usize,
+    _mr: usize,
+    _nr: usize,
+    _load_c: bool,
+) {
+    unreachable!("only the generic path runs off x86_64")
 }
 
 /// One output row from B stored transposed (`b'(p, j) = b[j·bcs + p]`, rows of the stored
@@ -613,16 +870,83 @@ unsafe fn outer(m: usize, n: usize, a: View, b: View, c: *mut f32, ldc: usize, a
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn row_times_transposed(_: usize, _: usize, _: View, _: View, _: *mut f32, _: bool) {
-    unreachable!("available() is false off x86_64")
+    unreachable!("only the generic path runs off x86_64")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn row_times_matrix(_: usize, _: usize, _: View, _: View, _: *mut f32, _: bool) {
-    unreachable!("available() is false off x86_64")
+    unreachable!("only the generic path runs off x86_64")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[allow(clippy::too_many_arguments)]
 unsafe fn outer(_: usize, _: usize, _: View, _: View, _: *mut f32, _: usize, _: bool) {
-    unreachable!("available() is false off x86_64")
+    unreachable!("only the generic path runs off x86_64")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Element (i, p) of a view, for the reference product.
+    type Elem<'a> = dyn Fn(usize, usize) -> f32 + 'a;
+
+    /// Operands read through row and column strides other than the dense ones (a padded
+    /// submatrix, and a transposed view of one), on every kernel path of this CPU, against an
+    /// exact reference.
+    #[test]
+    fn strided_views_on_every_path() {
+        for path in [KernelPath::Avx512, KernelPath::Avx2] {
+            if !path.supported() {
+                eprintln!("skipped: this CPU cannot run the {} kernels", path.name());
+                continue;
+            }
+            for (m, n, k) in [
+                (1, 70, 33),
+                (45, 1, 20),
+                (31, 77, 1),
+                (50, 70, 130),
+                (17, 129, 64),
+            ] {
+                let (pad_a, pad_b) = (5, 3);
+                // A stored as an m × (k + pad_a) matrix, and transposed as k × (m + pad_a).
+                let a: Vec<f32> = (0..m * (k + pad_a)).map(|i| (i % 9) as f32 - 4.0).collect();
+                let at: Vec<f32> = (0..k * (m + pad_a)).map(|i| (i % 9) as f32 - 4.0).collect();
+                let b: Vec<f32> = (0..k * (n + pad_b)).map(|i| (i % 7) as f32 - 3.0).collect();
+                let a_at = |i: usize, p: usize| a[i * (k + pad_a) + p];
+                let at_at = |i: usize, p: usize| at[p * (m + pad_a) + i];
+                let b_at = |p: usize, j: usize| b[p * (n + pad_b) + j];
+                let views: [(&[f32], (isize, isize), &Elem); 2] = [
+                    (&a, ((k + pad_a) as isize, 1), &a_at),
+                    (&at, (1, (m + pad_a) as isize), &at_at),
+                ];
+                for (aa, strides, get) in views {
+                    let mut want = vec![0.0f32; m * n];
+                    for i in 0..m {
+                        for j in 0..n {
+                            want[i * n + j] = (0..k).map(|p| get(i, p) * b_at(p, j)).sum();
+                        }
+                    }
+                    let mut c = vec![9.0f32; m * n];
+                    // SAFETY: the CPU runs the path; every view stays inside its slice.
+                    unsafe {
+                        sgemm(
+                            path,
+                            m,
+                            n,
+                            k,
+                            aa,
+                            strides,
+                            &b,
+                            ((n + pad_b) as isize, 1),
+                            &mut c,
+                            false,
+                            2,
+                        )
+                    };
+                    assert!(c == want, "{path:?} {m}x{n}x{k} strides {strides:?}");
+                }
+            }
+        }
+    }
 }

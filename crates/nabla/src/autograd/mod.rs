@@ -13,6 +13,7 @@
 //! The walk is iterative (no recursion, so deep graphs are fine) and ordered by creation id:
 //! every node is created after its inputs, so decreasing id is a valid reverse topological order.
 
+use crate::nn::batch::{split_values, Parts};
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::collections::HashMap;
 use std::fmt;
@@ -328,7 +329,13 @@ impl<E: Element> Var<E> {
     /// Reset the accumulated gradient to zero, keeping its buffer.
     pub fn zero_grad(&self) {
         if let Some(g) = self.0.grad.borrow_mut().as_mut() {
-            g.data_mut().iter_mut().for_each(|x| *x = E::ZERO);
+            // Large gradients are cleared by the threads the products use.
+            let data = g.data_mut();
+            let parts = Parts(data.as_mut_ptr());
+            split_values(data.len(), |r| {
+                // SAFETY: the runs are disjoint and inside `data`.
+                unsafe { parts.slice(r.start, r.len()) }.fill(E::ZERO)
+            });
         }
     }
 

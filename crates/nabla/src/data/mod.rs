@@ -24,6 +24,7 @@ pub use idx::{load_idx_pair, load_idx_pair_bytes, load_mnist_dir};
 pub use split::{apply_split_files, split_dataset, stratified_split};
 pub use standardize::Standardizer;
 
+use crate::nn::batch::each_row;
 use crate::{Error, Result};
 
 /// Feature storage, row-major `len × n_features`.
@@ -281,19 +282,26 @@ impl Dataset {
         if d == 0 {
             return Ok(());
         }
+        if let Some(&bad) = indices.iter().find(|&&r| r >= self.len()) {
+            return Err(Error::param(
+                "fill_batch",
+                format!("row {bad} of a data set of {} rows", self.len()),
+            ));
+        }
+        // Large batches are gathered by the threads the products use, a run of rows each.
         match &self.features {
-            Features::F32(data) => {
-                for (&row, out) in indices.iter().zip(x_out.chunks_exact_mut(d)) {
-                    out.copy_from_slice(&data[row * d..(row + 1) * d]);
-                }
-            }
+            Features::F32(data) => each_row(indices.len(), d, (x_out, d), |s, out| {
+                let row = indices[s];
+                out.copy_from_slice(&data[row * d..(row + 1) * d]);
+            }),
             Features::U8 { data, scale } => {
                 let scale = *scale;
-                for (&row, out) in indices.iter().zip(x_out.chunks_exact_mut(d)) {
+                each_row(indices.len(), d, (x_out, d), |s, out| {
+                    let row = indices[s];
                     for (o, &b) in out.iter_mut().zip(&data[row * d..(row + 1) * d]) {
                         *o = b as f32 * scale;
                     }
-                }
+                })
             }
         }
         Ok(())

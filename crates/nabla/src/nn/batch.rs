@@ -114,3 +114,16 @@ pub(crate) fn each_row<A: Send>(
         f(s, a)
     });
 }
+
+/// Run `f(range)` over `0..len` in one contiguous run per thread when `len` values are enough
+/// work to share (elementwise passes over whole buffers: an optimiser's update), else in one
+/// run on this thread. The runs are disjoint, and whichever thread runs one, its values are
+/// computed by the same operations, so the result does not depend on the thread count.
+pub(crate) fn split_values(len: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
+    let threads = threads_for(len, 1);
+    if threads == 1 {
+        return f(0..len);
+    }
+    let split = Split::new(len, threads);
+    parallel_parts(split.parts(), &|i| f(split.range(i)));
+}

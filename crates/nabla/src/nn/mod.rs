@@ -14,7 +14,7 @@
 
 mod activation;
 mod arch;
-mod batch;
+pub(crate) mod batch;
 mod batchnorm;
 pub mod check;
 mod conv2d;

@@ -6,6 +6,7 @@ use super::{
     Optimizer, OptimizerState,
 };
 use crate::autograd::Var;
+use crate::nn::batch::{split_values, Parts};
 use crate::Result;
 
 /// Settings of [`Adam`]; `Default` gives PyTorch's defaults: `lr = 1e-3`,
@@ -178,7 +179,24 @@ impl AdamCore {
                     eps,
                     neg_step_size,
                 };
-                k.apply(theta, grad, exp_avg, exp_avg_sq);
+                let n = theta.len();
+                assert!(grad.len() == n && exp_avg.len() == n && exp_avg_sq.len() == n);
+                let (t, m, v) = (
+                    Parts(theta.as_mut_ptr()),
+                    Parts(exp_avg.as_mut_ptr()),
+                    Parts(exp_avg_sq.as_mut_ptr()),
+                );
+                split_values(n, |r| {
+                    // SAFETY: the runs are disjoint and inside the buffers (all of length n).
+                    let (t, m, v) = unsafe {
+                        (
+                            t.slice(r.start, r.len()),
+                            m.slice(r.start, r.len()),
+                            v.slice(r.start, r.len()),
+                        )
+                    };
+                    k.apply(t, &grad[r], m, v)
+                });
                 return;
             }
             for (i, (p, &g)) in theta.iter_mut().zip(grad).enumerate() {

@@ -404,6 +404,10 @@ mod tests {
             (170, 40, 2100),
             (340, 50, 60),
             (20, 1030, 50),
+            // Rows 2 KiB apart: the AVX2 path packs A too (its register transposes).
+            (20, 40, 512),
+            (9, 33, 1031),
+            (25, 70, 1024),
         ];
         for &(m, n, k) in &shapes {
             let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64) - 6.0).collect();

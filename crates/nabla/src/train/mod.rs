@@ -864,19 +864,27 @@ fn diverged(epoch: usize, b: usize, what: &str) -> Error {
 
 /// Count the saturated values of a batch of unit outputs (`rows × width`, row-major) and mark
 /// each unit with a value that is not saturated as alive. Monomorphised per activation test so
-/// that the loop is branch-free.
+/// that the loop is branch-free; a large batch is shared among the product threads by units
+/// (each thread owns its units' `alive` flags; the counts are integers, so their sum does not
+/// depend on the split).
 #[inline]
-fn count_saturated<F: Fn(f32) -> bool>(
+fn count_saturated<F: Fn(f32) -> bool + Sync>(
     a: &[f32],
     width: usize,
     alive: &mut [bool],
     saturated: F,
 ) -> usize {
     #[inline(always)]
-    fn body<F: Fn(f32) -> bool>(a: &[f32], width: usize, alive: &mut [bool], sat: &F) -> usize {
+    fn body<F: Fn(f32) -> bool>(
+        a: &[f32],
+        width: usize,
+        units: std::ops::Range<usize>,
+        alive: &mut [bool],
+        sat: &F,
+    ) -> usize {
         let mut count = 0usize;
         for row in a.chunks_exact(width) {
-            for (alive_u, &v) in alive.iter_mut().zip(row) {
+            for (alive_u, &v) in alive.iter_mut().zip(&row[units.clone()]) {
                 let s = sat(v);
                 count += usize::from(s);
                 *alive_u |= !s;
@@ -884,23 +892,50 @@ fn count_saturated<F: Fn(f32) -> bool>(
         }
         count
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        unsafe fn body_avx2<F: Fn(f32) -> bool>(
-            a: &[f32],
-            width: usize,
-            alive: &mut [bool],
-            sat: &F,
-        ) -> usize {
-            body(a, width, alive, sat)
+    fn vectorised<F: Fn(f32) -> bool>(
+        a: &[f32],
+        width: usize,
+        units: std::ops::Range<usize>,
+        alive: &mut [bool],
+        sat: &F,
+    ) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2")]
+            unsafe fn body_avx2<F: Fn(f32) -> bool>(
+                a: &[f32],
+                width: usize,
+                units: std::ops::Range<usize>,
+                alive: &mut [bool],
+                sat: &F,
+            ) -> usize {
+                body(a, width, units, alive, sat)
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 is present (checked just above); the body is safe code.
+                return unsafe { body_avx2(a, width, units, alive, sat) };
+            }
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present (checked just above); the body is safe code.
-            return unsafe { body_avx2(a, width, alive, &saturated) };
-        }
+        body(a, width, units, alive, sat)
     }
-    body(a, width, alive, &saturated)
+    if width == 0 {
+        return 0;
+    }
+    let threads = crate::nn::batch::threads_for(a.len() / width, width);
+    if threads == 1 {
+        return vectorised(a, width, 0..width, alive, &saturated);
+    }
+    let split = crate::nn::batch::Split::new(width, threads);
+    let total = std::sync::atomic::AtomicUsize::new(0);
+    let flags = crate::nn::batch::Parts(alive.as_mut_ptr());
+    crate::tensor::gemm::parallel_parts(split.parts(), &|i| {
+        let units = split.range(i);
+        // SAFETY: the unit ranges are disjoint and inside `alive` (one flag per unit).
+        let alive = unsafe { flags.slice(units.start, units.len()) };
+        let n = vectorised(a, width, units, alive, &saturated);
+        total.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    });
+    total.into_inner()
 }
 
 /// Σ v² in f64, over eight independent partial sums so that the loop vectorises (the order of

@@ -198,6 +198,13 @@ trait Micro {
     /// Whether A is packed whatever its layout.
     const PACK_A: bool;
 
+    /// Pack `mc × kc` of A into MR-tall panels, and `kc × nc` of B into NR-wide ones.
+    ///
+    /// # Safety
+    /// The views cover the extents; `dst` holds the padded panels.
+    unsafe fn pack_a(mc: usize, kc: usize, a: View, dst: &mut [f32]);
+    unsafe fn pack_b(kc: usize, nc: usize, b: View, dst: &mut [f32]);
+
     /// `c[0..mr][0..nr] (+)= Σ_p a(·, p) ⊗ b[p][0..NR]` over `kc` steps, `b` packed NR wide.
     ///
     /// # Safety
@@ -229,6 +236,16 @@ impl Micro for Avx2Tile {
     const NC: usize = NC;
     const PACK_A: bool = false;
 
+    unsafe fn pack_a(mc: usize, kc: usize, a: View, dst: &mut [f32]) {
+        // SAFETY: forwarded; the CPU runs AVX2 on both nabla paths.
+        unsafe { pack_a::<MR>(mc, kc, a, dst) }
+    }
+
+    unsafe fn pack_b(kc: usize, nc: usize, b: View, dst: &mut [f32]) {
+        // SAFETY: as above.
+        unsafe { pack_b::<NR>(kc, nc, b, dst) }
+    }
+
     unsafe fn tile(
         kc: usize,
         a: View,
@@ -252,6 +269,16 @@ impl Micro for Avx512Tile {
     const NC: usize = NC512;
     const PACK_A: bool = true;
 
+    unsafe fn pack_a(mc: usize, kc: usize, a: View, dst: &mut [f32]) {
+        // SAFETY: forwarded; the CPU runs AVX2 on both nabla paths.
+        unsafe { pack_a::<MR512>(mc, kc, a, dst) }
+    }
+
+    unsafe fn pack_b(kc: usize, nc: usize, b: View, dst: &mut [f32]) {
+        // SAFETY: as above.
+        unsafe { pack_b::<NR512>(kc, nc, b, dst) }
+    }
+
     unsafe fn tile(
         kc: usize,
         a: View,
@@ -262,8 +289,20 @@ impl Micro for Avx512Tile {
         nr: usize,
         load_c: bool,
     ) {
-        // SAFETY: forwarded; A is packed, so a.ptr holds kc·MR512 values.
-        unsafe { kernel_14x32(kc, a.ptr, b, c, ldc, mr, nr, load_c) }
+        // SAFETY: forwarded; A is packed, so a.ptr holds kc·MR512 values. A partial tile (the
+        // last rows of a block: batch 128 = 9 × 14 + 2) runs only as many rows as it has,
+        // rounded up to even.
+        unsafe {
+            match mr {
+                13.. => kernel_avx512::<14>(kc, a.ptr, b, c, ldc, mr, nr, load_c),
+                11..=12 => kernel_avx512::<12>(kc, a.ptr, b, c, ldc, mr, nr, load_c),
+                9..=10 => kernel_avx512::<10>(kc, a.ptr, b, c, ldc, mr, nr, load_c),
+                7..=8 => kernel_avx512::<8>(kc, a.ptr, b, c, ldc, mr, nr, load_c),
+                5..=6 => kernel_avx512::<6>(kc, a.ptr, b, c, ldc, mr, nr, load_c),
+                3..=4 => kernel_avx512::<4>(kc, a.ptr, b, c, ldc, mr, nr, load_c),
+                _ => kernel_avx512::<2>(kc, a.ptr, b, c, ldc, mr, nr, load_c),
+            }
+        }
     }
 }
 
@@ -327,20 +366,22 @@ pub(crate) unsafe fn sgemm(
     } else {
         1
     };
-    // Split the larger output side into NR-aligned parts, one per thread.
+    // Split the larger output side into parts of whole tiles, one per thread, as even as
+    // whole tiles allow (784 columns: 384 + 400, not 416 + 368).
     let split_cols = n >= m || m == 1;
     let side = if split_cols { n } else { m };
-    let align = if path == KernelPath::Avx512 {
-        NR512
-    } else {
-        NR
+    let align = match (path, split_cols) {
+        (KernelPath::Avx512, true) => NR512,
+        (KernelPath::Avx512, false) => MR512,
+        (_, true) => NR,
+        (_, false) => MR,
     };
-    let parts = threads.min(side.div_ceil(align)).max(1);
-    let chunk = side.div_ceil(parts).div_ceil(align) * align;
+    let tiles = side.div_ceil(align);
+    let parts = threads.min(tiles).max(1);
     let sh = &sh; // captured whole: the closure must not capture the raw pointers alone
     let part = move |t: usize| {
-        let lo = (t * chunk).min(side);
-        let hi = ((t + 1) * chunk).min(side);
+        let lo = (t * tiles / parts * align).min(side);
+        let hi = ((t + 1) * tiles / parts * align).min(side);
         if lo >= hi {
             return;
         }
@@ -452,13 +493,13 @@ unsafe fn blocked<K: Micro>(
                     let kc = kstep.min(k - pc);
                     let load_c = accumulate || pc > 0;
                     // SAFETY: the view covers rows pc..pc+kc and columns jc..jc+nc.
-                    unsafe { pack_b(nr_, kc, nc, b.shifted(pc, jc), pb) };
+                    unsafe { K::pack_b(kc, nc, b.shifted(pc, jc), pb) };
                     let mut ic = 0;
                     while ic < m {
                         let mc = mc_.min(m - ic);
                         if pack {
                             // SAFETY: the view covers rows ic..ic+mc and columns pc..pc+kc.
-                            unsafe { pack_a(mr_, mc, kc, a.shifted(ic, pc), pa) };
+                            unsafe { K::pack_a(mc, kc, a.shifted(ic, pc), pa) };
                         }
                         let mut jr = 0;
                         while jr < nc {
@@ -498,27 +539,31 @@ unsafe fn blocked<K: Micro>(
     })
 }
 
-/// Pack `mc × kc` of A into MR-tall panels (zero-padded): panel q holds rows q·mr.. as
+/// Pack `mc × kc` of A into `R`-tall panels (zero-padded): panel q holds rows q·R.. as
 /// `[p][r]`.
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-unsafe fn pack_a(mr: usize, mc: usize, kc: usize, a: View, dst: &mut [f32]) {
-    for (q, panel) in dst[..mc.div_ceil(mr) * mr * kc]
-        .chunks_exact_mut(mr * kc)
+unsafe fn pack_a<const R: usize>(mc: usize, kc: usize, a: View, dst: &mut [f32]) {
+    for (q, panel) in dst[..mc.div_ceil(R) * R * kc]
+        .chunks_exact_mut(R * kc)
         .enumerate()
     {
-        let i0 = q * mr;
-        let rows = mr.min(mc - i0);
-        if a.rs == 1 && rows == mr {
-            for (p, dst) in panel.chunks_exact_mut(mr).enumerate() {
-                // SAFETY: column p, rows i0..i0+mr are inside the view (contiguous).
-                let src = unsafe { std::slice::from_raw_parts(a.shifted(i0, p).ptr, mr) };
+        let i0 = q * R;
+        let rows = R.min(mc - i0);
+        if a.rs == 1 && rows == R {
+            for (p, dst) in panel.chunks_exact_mut(R).enumerate() {
+                // SAFETY: column p, rows i0..i0+R are inside the view (contiguous).
+                let src = unsafe { std::slice::from_raw_parts(a.shifted(i0, p).ptr, R) };
                 dst.copy_from_slice(src);
             }
+        } else if a.cs == 1 && rows == R && R <= 16 && kc >= 8 {
+            // Rows contiguous: 8 × 8 blocks transposed in registers.
+            // SAFETY: rows i0..i0+R, columns 0..kc are inside the view; AVX2 is present.
+            unsafe { pack_a_rows::<R>(kc, a.shifted(i0, 0), panel) };
         } else {
-            for r in 0..mr {
+            for r in 0..R {
                 for p in 0..kc {
                     // SAFETY: row i0 + r < mc, column p < kc are inside the view.
-                    panel[p * mr + r] = if r < rows {
+                    panel[p * R + r] = if r < rows {
                         unsafe { a.at(i0 + r, p) }
                     } else {
                         0.0
@@ -527,6 +572,90 @@ unsafe fn pack_a(mr: usize, mc: usize, kc: usize, a: View, dst: &mut [f32]) {
             }
         }
     }
+}
+
+/// The 8 × 8 transpose of eight rows of eight values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    [
+        _mm256_permute2f128_ps::<0x20>(u0, u4),
+        _mm256_permute2f128_ps::<0x20>(u1, u5),
+        _mm256_permute2f128_ps::<0x20>(u2, u6),
+        _mm256_permute2f128_ps::<0x20>(u3, u7),
+        _mm256_permute2f128_ps::<0x31>(u0, u4),
+        _mm256_permute2f128_ps::<0x31>(u1, u5),
+        _mm256_permute2f128_ps::<0x31>(u2, u6),
+        _mm256_permute2f128_ps::<0x31>(u3, u7),
+    ]
+}
+
+/// One full `R`-tall panel (R ≤ 16) of an A whose rows are contiguous (`a(i, p) = ptr[i·rs +
+/// p]`): each group of up to eight rows is loaded eight columns at a time, transposed in
+/// registers and stored along r.
+///
+/// A group of fewer than eight rows is stored eight values wide all the same (masked stores
+/// are slow on AMD's cores): the extra values land on the first rows of the next column,
+/// which are written afterwards — by the same group's next store when it is the only group,
+/// by the lower group otherwise, as the groups run from the last to the first. Only the last
+/// column, which has no next one, is stored value by value.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn pack_a_rows<const R: usize>(kc: usize, a: View, panel: &mut [f32]) {
+    let kv = kc / 8 * 8;
+    let out = panel.as_mut_ptr();
+    let mut g = (R - 1) / 8 * 8;
+    loop {
+        let rows = 8.min(R - g);
+        let src: [*const f32; 8] =
+            std::array::from_fn(|r| a.ptr.offset((g + r.min(rows - 1)) as isize * a.rs));
+        let mut p = 0;
+        while p < kv {
+            let t = transpose8(src.map(|row| _mm256_loadu_ps(row.add(p))));
+            for (q, v) in t.iter().enumerate() {
+                let at = out.add((p + q) * R + g);
+                if rows == 8 || p + q + 1 < kc {
+                    _mm256_storeu_ps(at, *v);
+                } else {
+                    let mut last = [0f32; 8];
+                    _mm256_storeu_ps(last.as_mut_ptr(), *v);
+                    std::ptr::copy_nonoverlapping(last.as_ptr(), at, rows);
+                }
+            }
+            p += 8;
+        }
+        for p in kv..kc {
+            for (r, row) in src.iter().enumerate().take(rows) {
+                *out.add(p * R + g + r) = *row.add(p);
+            }
+        }
+        if g == 0 {
+            return;
+        }
+        g -= 8;
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn pack_a_rows<const R: usize>(_: usize, _: View, _: &mut [f32]) {
+    unreachable!("only the generic path runs off x86_64")
 }
 
 /// `len` values of `buf` starting on a 64-byte boundary (so that the kernel's 32-byte loads
@@ -539,7 +668,8 @@ fn aligned(buf: &mut [f32], len: usize) -> &mut [f32] {
 /// Pack `kc × nc` of B into NR-wide panels (zero-padded): panel q holds columns q·nr.. as
 /// `[p][j]`.
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-unsafe fn pack_b(nr: usize, kc: usize, nc: usize, b: View, dst: &mut [f32]) {
+unsafe fn pack_b<const C: usize>(kc: usize, nc: usize, b: View, dst: &mut [f32]) {
+    let nr = C;
     for (q, panel) in dst[..nc.div_ceil(nr) * nr * kc]
         .chunks_exact_mut(nr * kc)
         .enumerate()
@@ -549,7 +679,7 @@ unsafe fn pack_b(nr: usize, kc: usize, nc: usize, b: View, dst: &mut [f32]) {
         if b.rs == 1 && cols == nr && kc >= 8 {
             // B stored transposed (columns contiguous): 8×8 transposes in registers.
             // SAFETY: columns j0..j0+nr, rows 0..kc are inside the view; available() holds.
-            unsafe { pack_b_transposed(nr, kc, b.shifted(0, j0), panel) };
+            unsafe { pack_b_transposed::<C>(kc, b.shifted(0, j0), panel) };
         } else if b.cs == 1 && cols == nr {
             for p in 0..kc {
                 // SAFETY: row p, columns j0..j0+nr are inside the view.
@@ -575,40 +705,15 @@ unsafe fn pack_b(nr: usize, kc: usize, nc: usize, b: View, dst: &mut [f32]) {
 /// 8 × 8 blocks are loaded along p, transposed in registers and stored along j.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn pack_b_transposed(nr: usize, kc: usize, b: View, panel: &mut [f32]) {
+unsafe fn pack_b_transposed<const C: usize>(kc: usize, b: View, panel: &mut [f32]) {
+    let nr = C;
     let kv = kc / 8 * 8;
     let out = panel.as_mut_ptr();
     for half in 0..nr / 8 {
         let cols = [0, 1, 2, 3, 4, 5, 6, 7].map(|j| b.ptr.offset((half * 8 + j) as isize * b.cs));
         let mut p = 0;
         while p < kv {
-            let r = cols.map(|c| _mm256_loadu_ps(c.add(p)));
-            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-            let o = [
-                _mm256_permute2f128_ps::<0x20>(u0, u4),
-                _mm256_permute2f128_ps::<0x20>(u1, u5),
-                _mm256_permute2f128_ps::<0x20>(u2, u6),
-                _mm256_permute2f128_ps::<0x20>(u3, u7),
-                _mm256_permute2f128_ps::<0x31>(u0, u4),
-                _mm256_permute2f128_ps::<0x31>(u1, u5),
-                _mm256_permute2f128_ps::<0x31>(u2, u6),
-                _mm256_permute2f128_ps::<0x31>(u3, u7),
-            ];
+            let o = transpose8(cols.map(|c| _mm256_loadu_ps(c.add(p))));
             for (q, v) in o.iter().enumerate() {
                 _mm256_storeu_ps(out.add((p + q) * nr + half * 8), *v);
             }
@@ -623,7 +728,7 @@ unsafe fn pack_b_transposed(nr: usize, kc: usize, b: View, panel: &mut [f32]) {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn pack_b_transposed(_: usize, _: usize, _: View, _: &mut [f32]) {
+unsafe fn pack_b_transposed<const C: usize>(_: usize, _: View, _: &mut [f32]) {
     unreachable!("only the generic path runs off x86_64")
 }
 
@@ -697,13 +802,13 @@ unsafe fn kernel_6x16(
     unreachable!("only the generic path runs off x86_64")
 }
 
-/// The 14×32 AVX-512 micro-kernel on a packed A (`a[p·14 + r]`):
-/// `c[0..mr][0..nr] (+)= Σ_p a[p][0..14] ⊗ b[p][0..32]`. Partial tiles are stored through lane
-/// masks, so no scratch tile is needed.
+/// The AVX-512 micro-kernel on `M ≤ 14` rows of a packed A (`a[p·14 + r]`):
+/// `c[0..mr][0..nr] (+)= Σ_p a[p][0..M] ⊗ b[p][0..32]` with `mr ≤ M`. Partial tiles are stored
+/// through lane masks, so no scratch tile is needed.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn kernel_14x32(
+unsafe fn kernel_avx512<const M: usize>(
     kc: usize,
     a: *const f32,
     b: *const f32,
@@ -713,7 +818,7 @@ unsafe fn kernel_14x32(
     nr: usize,
     load_c: bool,
 ) {
-    let mut acc = [[_mm512_setzero_ps(); 2]; MR512];
+    let mut acc = [[_mm512_setzero_ps(); 2]; M];
     // C's rows are far apart (often a multiple of 4 KiB, so they share cache sets): fetch
     // them while the products run instead of waiting for them at the end.
     if load_c {
@@ -748,7 +853,7 @@ unsafe fn kernel_14x32(
 
 #[cfg(not(target_arch = "x86_64"))]
 #[allow(clippy::too_many_arguments)]
-unsafe fn kernel_14x32(
+unsafe fn kernel_avx512<const M: usize>(
     _kc: usize,
     _a: *const f32,
     _b: *const f32,

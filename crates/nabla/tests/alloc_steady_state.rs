@@ -12,7 +12,7 @@ mod common;
 
 use nabla::loss::{Loss, Targets};
 use nabla::nn::{Activation, ActivationLayer, Linear, Sequential, Workspace};
-use nabla::optim::{Optimizer, Sgd, SgdConfig};
+use nabla::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 use nabla::rng::splitmix_uniform;
 use nabla::Tensor;
 
@@ -164,6 +164,36 @@ fn training_steps_allocate_nothing_after_warm_up() {
         assert_eq!(counts, vec![0; 5], "batch-{rows} steps allocated");
         assert!(losses.iter().all(|l| l.is_finite()));
     }
+
+    // 2b. Adam on the same classifier: its update and the gradient clearing are shared among
+    //     the product threads (one run of values each), still without allocating.
+    let x = uniform(2, 128 * 784, 0.0, 1.0);
+    let classes: Vec<u32> = (0..128u32).map(|i| (i * 3) % 10).collect();
+    let mut ws = Workspace::new(&mlp, 128).unwrap();
+    let mut adam = Adam::new(mlp.parameters(), AdamConfig::default()).unwrap();
+    let mut adam_step = || {
+        adam.zero_grad();
+        let l = mlp
+            .loss_backward(
+                &mut ws,
+                &x,
+                128,
+                Targets::Classes(&classes),
+                Loss::CrossEntropy,
+            )
+            .unwrap();
+        adam.step().unwrap();
+        l
+    };
+    adam_step();
+    let counts: Vec<usize> = (0..5)
+        .map(|_| {
+            allocations_during(|| {
+                assert!(adam_step().is_finite());
+            })
+        })
+        .collect();
+    assert_eq!(counts, vec![0; 5], "Adam steps allocated");
 
     // 3. A model with a layer defined outside the library (tests/common) and dropout.
     let mut custom = net(&[6, 16, 3], Activation::Tanh, Activation::Identity, 300);

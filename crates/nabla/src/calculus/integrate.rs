@@ -157,7 +157,7 @@ impl Integrator<'_> {
                     Expr::Div(Box::new(anti), Box::new(a)),
                 ))
             }
-            Expr::Num(_) | Expr::Const(_) => None,
+            Expr::Num(_) | Expr::Const(_) | Expr::Call2(..) => None,
         }
     }
 
@@ -468,6 +468,7 @@ pub fn substitute(e: &Expr, var: &str, value: &Expr) -> Expr {
         Expr::Div(a, b) => Expr::Div(Box::new(s(a)), Box::new(s(b))),
         Expr::Pow(a, b) => Expr::Pow(Box::new(s(a)), Box::new(s(b))),
         Expr::Call(f, a) => Expr::Call(*f, Box::new(s(a))),
+        Expr::Call2(f, a, b) => Expr::Call2(*f, Box::new(s(a)), Box::new(s(b))),
     }
 }
 

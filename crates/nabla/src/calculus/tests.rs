@@ -718,7 +718,9 @@ fn tame_at(e: &Expr, x: f64, y: f64) -> bool {
         Expr::Num(_) | Expr::Const(_) | Expr::Var(_) => true,
         Expr::Neg(a) | Expr::Call(_, a) => tame_at(a, x, y),
         Expr::Add(items) | Expr::Mul(items) => items.iter().all(|t| tame_at(t, x, y)),
-        Expr::Div(a, b) | Expr::Pow(a, b) => tame_at(a, x, y) && tame_at(b, x, y),
+        Expr::Div(a, b) | Expr::Pow(a, b) | Expr::Call2(_, a, b) => {
+            tame_at(a, x, y) && tame_at(b, x, y)
+        }
     }
 }
 
@@ -1199,6 +1201,276 @@ fn latex_of_the_usual_forms() {
         ("x^(1/3)", "x^{\\frac{1}{3}}"),
         ("x - (-y)", "x - \\left(-y\\right)"),
         ("rate*sqrt(x)", "\\mathrm{rate} \\sqrt{x}"),
+    ] {
+        assert_eq!(to_latex(&p(e)), tex, "{e}");
+    }
+}
+
+// ---------------------------------------------------------------- more functions
+
+/// Every function added with issue 13's item 3, each with an inner argument and points inside
+/// its domain (away from poles, branch ends and ties).
+const MORE_FUNCTIONS: &[(&str, &[f64])] = &[
+    ("sinh(2*x - 1)", &[-1.3, -0.2, 0.4, 1.7]),
+    ("cosh(x^2 - 1)", &[-1.4, -0.3, 0.6, 1.2]),
+    ("asin(x/2)", &[-1.5, -0.3, 0.5, 1.9]),
+    ("acos(x - 1)", &[0.2, 0.9, 1.6, 1.95]),
+    ("atan(3*x)", &[-2.0, -0.1, 0.35, 4.0]),
+    ("asinh(x^2 - 2)", &[-1.5, 0.3, 1.1, 2.0]),
+    ("acosh(x^2 + 1)", &[-1.2, 0.5, 2.0]),
+    ("acosh(3*x)", &[0.5, 1.0, 2.5]),
+    ("atanh(x/3)", &[-2.5, -0.4, 1.0, 2.9]),
+    ("sec(x)", &[-1.2, 0.3, 1.0, 2.5]),
+    ("csc(2*x)", &[-0.7, 0.3, 1.0, 1.9]),
+    ("cot(x)", &[-2.0, 0.4, 1.2, 2.8]),
+    ("log10(x^2 + 1)", &[-2.0, -0.5, 0.7, 3.0]),
+    ("log2(3*x)", &[0.2, 1.0, 4.5]),
+    ("max(x, x^2)", &[-1.0, 0.5, 2.0]),
+    ("min(sin(x), cos(x))", &[-1.0, 0.2, 1.5]),
+    ("max(x*y, 1 - x)", &[-1.0, 0.2, 1.5]),
+    ("min(y, exp(x))", &[-2.0, -0.5, 1.0]),
+];
+
+#[test]
+fn more_functions_cover_every_new_function() {
+    let names: Vec<&str> = MORE_FUNCTIONS.iter().map(|(f, _)| *f).collect();
+    for f in Func::ALL.iter().skip(13) {
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with(&format!("{}(", f.name()))),
+            "{} has no case",
+            f.name()
+        );
+    }
+    for f in Func2::ALL {
+        assert!(names
+            .iter()
+            .any(|n| n.starts_with(&format!("{}(", f.name()))));
+    }
+}
+
+#[test]
+fn more_functions_derivatives_match_finite_differences_and_autograd() {
+    let y = 0.25;
+    for (case, points) in MORE_FUNCTIONS {
+        let f = p(case);
+        let d = derivative(&f, "x");
+        let raw = diff(&f, "x");
+        let back = parse(&d.to_string()).unwrap_or_else(|e| panic!("{d}: {e}"));
+        for &x in *points {
+            let fd = central_difference(|t| at(&f, t, y), x);
+            for g in [&d, &raw, &back] {
+                let got = at(g, x, y);
+                assert!(
+                    (got - fd).abs() <= 1e-6 * (1.0 + fd.abs()),
+                    "d/dx {case} = {g}: {got} vs finite difference {fd} at x = {x}"
+                );
+            }
+            let (value, gx, gy) = autograd_partials(&f, x, y);
+            assert_eq!(value.to_bits(), at(&f, x, y).to_bits(), "{case} at {x}");
+            let symbolic = at(&d, x, y);
+            assert!(
+                (gx - symbolic).abs() <= 1e-9 * (1.0 + symbolic.abs()),
+                "{case}: autograd ∂x {gx} vs symbolic {symbolic} at x = {x}"
+            );
+            let symbolic_y = at(&derivative(&f, "y"), x, y);
+            assert!(
+                (gy - symbolic_y).abs() <= 1e-9 * (1.0 + symbolic_y.abs()),
+                "{case}: autograd ∂y {gy} vs symbolic {symbolic_y} at x = {x}"
+            );
+        }
+    }
+}
+
+#[test]
+fn more_functions_print_and_parse_back() {
+    let mut rng = Rng::new(31);
+    for (case, _) in MORE_FUNCTIONS {
+        for e in [p(case), simplify(&p(case))] {
+            let printed = e.to_string();
+            let back = parse(&printed).unwrap_or_else(|err| panic!("{case} -> {printed}: {err}"));
+            assert_eq!(back.to_string(), printed, "{case}");
+            for _ in 0..20 {
+                let (x, y) = (rng.uniform(-3.0, 3.0), rng.uniform(-3.0, 3.0));
+                let (a, b) = (at(&p(case), x, y), at(&back, x, y));
+                assert!(
+                    a.to_bits() == b.to_bits()
+                        || (a.is_nan() && b.is_nan())
+                        || (a - b).abs() <= 1e-12 * (1.0 + a.abs()),
+                    "{case} printed as {printed}: {a} vs {b} at x={x}, y={y}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn known_derivative_forms_of_the_new_functions() {
+    for (f, expected) in [
+        ("cosh(x)", "sinh(x)"),
+        ("sinh(x)", "cosh(x)"),
+        ("atan(x)", "1/(x^2 + 1)"),
+        ("asin(x)", "1/sqrt(1 - x^2)"),
+        ("acos(x)", "-1/sqrt(1 - x^2)"),
+        ("asinh(x)", "1/sqrt(x^2 + 1)"),
+        ("acosh(x)", "1/sqrt(x^2 - 1)"),
+        ("atanh(x)", "1/(1 - x^2)"),
+        ("sec(x)", "tan(x)*sec(x)"),
+        ("csc(x)", "-csc(x)*cot(x)"),
+        ("cot(x)", "-csc(x)^2"),
+        ("log10(x)", "1/(x*ln(10))"),
+        ("log2(x)", "1/(x*ln(2))"),
+        ("sinh(3*x)", "3*cosh(3*x)"),
+    ] {
+        assert_eq!(derivative(&p(f), "x").to_string(), expected, "d/dx {f}");
+    }
+    // Exact values at exact points.
+    for (e, value) in [
+        ("sinh(0) + cosh(0) + asin(0) + acos(1) + atan(0)", "1"),
+        ("asinh(0) + acosh(1) + atanh(0) + sec(0)", "1"),
+        ("log10(1000) + log2(1/8)", "0"),
+        ("log2(1024)", "10"),
+        ("max(1/3, 1/2) + min(-2, 3)", "-3/2"),
+        ("max(x, x) - min(x, x)", "0"),
+        ("log10(2)", "log10(2)"),
+    ] {
+        assert_eq!(simplify(&p(e)).to_string(), value, "{e}");
+    }
+}
+
+#[test]
+fn min_and_max_take_the_mean_at_a_tie_and_report_it_as_a_kink() {
+    // max(x, 1 - x): slope -1 left of 1/2, +1 right of it, the mean 0 at the tie.
+    let f = p("max(x, 1 - x)");
+    let d = derivative(&f, "x");
+    assert_eq!(x1(&d, 0.2), -1.0);
+    assert_eq!(x1(&d, 0.8), 1.0);
+    assert_eq!(x1(&d, 0.5), 0.0);
+    let (_, gx, _) = autograd_partials(&f, 0.5, 0.0);
+    assert_eq!(gx, 0.0);
+    // min(x, 2*x) at 0: slopes 2 (left) and 1 (right), mean 3/2, also through autograd.
+    let g = p("min(x, 2*x)");
+    assert_eq!(x1(&derivative(&g, "x"), 0.0), 1.5);
+    assert_eq!(autograd_partials(&g, 0.0, 0.0).1, 1.5);
+    // The tie is no stationary point but a kink, found like the corner of abs.
+    let a = critical_and_kinks(&f, -1.0, 2.0).unwrap();
+    assert!(a.points.is_empty(), "{a:?}");
+    assert_eq!(a.kinks.len(), 1, "{a:?}");
+    assert!((a.kinks[0].x - 0.5).abs() < 1e-9, "{a:?}");
+    assert_eq!(a.kinks[0].extremum(), Some(CriticalKind::Minimum));
+    // x^2 - 1 is the smaller on (-2, 1): a minimum at 0 there. The tie at 1 turns the slope
+    // from 2 to -1 (a kink, a maximum); the tie at -2 takes it from -1 to -4, no sign change,
+    // so, as for abs, it is not searched for.
+    let a = critical_and_kinks(&p("min(x^2 - 1, 1 - x)"), -3.0, 3.0).unwrap();
+    assert_eq!(a.points.len(), 1, "{a:?}");
+    assert!(a.points[0].x.abs() < 1e-9);
+    assert_eq!(a.kinks.len(), 1, "{a:?}");
+    assert!((a.kinks[0].x - 1.0).abs() < 1e-9, "{a:?}");
+    assert_eq!(a.kinks[0].extremum(), Some(CriticalKind::Maximum));
+}
+
+#[test]
+fn domain_errors_of_the_new_functions_name_the_function_and_the_point() {
+    use std::f64::consts::{FRAC_PI_2, PI};
+    let cases: &[(&str, f64, &str)] = &[
+        ("asin(x)", 2.0, "asin(x) is undefined: asin needs an argument in [-1, 1], got 2"),
+        ("acos(x) + 1", -1.5, "acos(x) is undefined: acos needs an argument in [-1, 1], got -1.5"),
+        ("acosh(x)", 0.5, "acosh(x) is undefined: acosh needs an argument of at least 1, got 0.5"),
+        ("atanh(x)", 1.0, "atanh(x) is undefined: atanh needs an argument in (-1, 1), got 1"),
+        ("atanh(x)", -3.0, "atanh(x) is undefined: atanh needs an argument in (-1, 1), got -3"),
+        ("log10(x)", 0.0, "log10(x) is undefined: log10 needs a positive argument, got 0"),
+        ("log2(x - 1)", -1.0, "log2(x - 1) is undefined: log2 needs a positive argument, got -2"),
+        ("sec(x)", FRAC_PI_2, "sec(x) is undefined: sec is undefined at an odd multiple of pi/2, got 1.5707963267948966"),
+        ("sec(x)", -3.0 * FRAC_PI_2, "sec(x) is undefined: sec is undefined at an odd multiple of pi/2, got -4.71238898038469"),
+        ("tan(x)", FRAC_PI_2, "tan(x) is undefined: tan is undefined at an odd multiple of pi/2, got 1.5707963267948966"),
+        ("csc(x)", 0.0, "csc(x) is undefined: csc is undefined at a multiple of pi, got 0"),
+        ("cot(x)", PI, "cot(x) is undefined: cot is undefined at a multiple of pi, got 3.141592653589793"),
+        ("cot(2*x)", PI, "cot(2*x) is undefined: cot is undefined at a multiple of pi, got 6.283185307179586"),
+    ];
+    for (f, x, msg) in cases {
+        match p(f).eval_checked(&[("x", *x)]) {
+            Err(err @ Error::Domain { .. }) => assert_eq!(err.to_string(), *msg, "{f}"),
+            other => panic!("{f} at {x}: expected a domain error, got {other:?}"),
+        }
+    }
+    // The ends of the domains and points near (not at) the poles are fine.
+    for (f, x) in [
+        ("asin(x) + acos(x)", 1.0),
+        ("asin(x)", -1.0),
+        ("acosh(x)", 1.0),
+        ("atanh(x)", 0.999),
+        ("sec(x)", 1.57),
+        ("csc(x)", 1e-300),
+        ("cot(x)", 3.1),
+        ("max(log10(x), log2(x))", 0.5),
+    ] {
+        let v = p(f).eval_checked(&[("x", x)]);
+        assert!(v.as_ref().is_ok_and(|v| v.is_finite()), "{f} at {x}: {v:?}");
+    }
+    // Inside min/max the arguments are checked too.
+    assert!(matches!(
+        p("max(1, ln(x))").eval_checked(&[("x", -1.0)]),
+        Err(Error::Domain { .. })
+    ));
+}
+
+#[test]
+fn two_argument_functions_parse_with_a_comma() {
+    assert_eq!(p("max(x, -y^2)").to_string(), "max(x, -y^2)");
+    assert_eq!(p("min(x,y)+1").to_string(), "min(x, y) + 1");
+    for (input, column, needle) in [
+        ("max(x)", 6, "max takes two arguments"),
+        (
+            "min(x, y, z)",
+            9,
+            "expected ')' after the second argument of min",
+        ),
+        ("max", 1, "needs an argument"),
+        ("max(, x)", 5, "','"),
+    ] {
+        match parse(input) {
+            Err(Error::Parse {
+                column: got, msg, ..
+            }) => {
+                assert_eq!(got, column, "column for {input:?}: {msg}");
+                assert!(msg.contains(needle), "{input:?}: {msg}");
+            }
+            other => panic!("{input:?} should not parse: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn latex_of_the_new_functions() {
+    for (e, tex) in [
+        (
+            "sinh(x) + cosh(x)",
+            "\\sinh\\left(x\\right) + \\cosh\\left(x\\right)",
+        ),
+        (
+            "asin(x)*acos(x)",
+            "\\arcsin\\left(x\\right) \\arccos\\left(x\\right)",
+        ),
+        ("atan(x/2)", "\\arctan\\left(\\frac{x}{2}\\right)"),
+        (
+            "asinh(x) - atanh(x)",
+            "\\operatorname{arsinh}\\left(x\\right) - \\operatorname{artanh}\\left(x\\right)",
+        ),
+        ("acosh(x)", "\\operatorname{arcosh}\\left(x\\right)"),
+        ("sec(x)^2", "\\sec\\left(x\\right)^{2}"),
+        (
+            "csc(x) + cot(x)",
+            "\\csc\\left(x\\right) + \\cot\\left(x\\right)",
+        ),
+        (
+            "log10(x) + log2(x)",
+            "\\log_{10}\\left(x\\right) + \\log_{2}\\left(x\\right)",
+        ),
+        (
+            "max(x, y^2) - min(0, x)",
+            "\\max\\left(x, y^{2}\\right) - \\min\\left(0, x\\right)",
+        ),
     ] {
         assert_eq!(to_latex(&p(e)), tex, "{e}");
     }

@@ -371,6 +371,42 @@ fn integrate_with_steps_and_limits() {
 }
 
 #[test]
+fn integrate_by_partial_fractions_and_the_hyperbolic_table() {
+    let text = stdout(&nabla(&["integrate", "(3*x+5)/((x-1)*(x+2))", "--steps"]));
+    assert!(
+        text.contains(
+            "partial fractions: (3*x + 5)/((x - 1)*(x + 2)) = 8/(3*(x - 1)) + 1/(3*(x + 2))"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("log: ∫ A/(x - r) dx = A*ln|x - r|: ∫ 1/(3*(x + 2)) = ln(abs(x + 2))/3"),
+        "{text}"
+    );
+    assert!(text.contains("check: d/dx"), "{text}");
+    let v = json(&["integrate", "1/(x*(x^2+1))", "--json"]);
+    assert_eq!(v["antiderivative"], "ln(abs(x)) - ln(x^2 + 1)/2");
+    // ∫_0^1 1/(x^2 + 1) = atan(1) = pi/4, exactly.
+    let v = json(&[
+        "integrate",
+        "1/(x^2+1)",
+        "--from",
+        "0",
+        "--to",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(v["method"], "symbolic");
+    assert_eq!(v["exact"], "atan(1)");
+    assert!((v["value"].as_f64().unwrap() - std::f64::consts::FRAC_PI_4).abs() < 1e-15);
+    let out = nabla(&["integrate", "sinh(2*x+1)"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "∫ sinh(2*x + 1) dx = cosh(2*x + 1)/2 + C"
+    );
+}
+
+#[test]
 fn taylor_polynomial_text_and_json() {
     let out = nabla(&["taylor", "exp(x)", "--at", "x=0", "--order", "4"]);
     assert!(out.status.success(), "{}", stderr(&out));

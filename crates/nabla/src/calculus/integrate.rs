@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::diff::derivative;
 use super::expr::{Constant, Expr, Func};
+use super::partial_fractions::partial_fractions;
 use super::simplify::simplify;
 use crate::{Error, Result};
 
@@ -87,6 +88,12 @@ fn table(f: Func, u: &Expr) -> Option<(Expr, &'static str)> {
             "by parts: ∫ ln(u) du = u*ln(u) - u",
         ),
         Func::Sigmoid => (call(Func::Softplus), "∫ sigmoid(u) du = softplus(u)"),
+        Func::Sinh => (call(Func::Cosh), "hyperbolic: ∫ sinh(u) du = cosh(u)"),
+        Func::Cosh => (call(Func::Sinh), "hyperbolic: ∫ cosh(u) du = sinh(u)"),
+        Func::Tanh => (
+            Expr::call(Func::Ln, call(Func::Cosh)),
+            "hyperbolic: ∫ tanh(u) du = ln(cosh(u))",
+        ),
         _ => return None,
     })
 }
@@ -117,9 +124,38 @@ impl Integrator<'_> {
             return None;
         }
         let slot = self.steps.len();
-        let (rule, result) = self.rule(e, depth)?;
+        let (rule, result) = match self.rule(e, depth) {
+            Some(found) => found,
+            None => {
+                // Steps of a rule that failed half-way are not part of the answer.
+                self.steps.truncate(slot);
+                self.partial_fractions(e, depth)?
+            }
+        };
         self.record(rule, e, &result, depth, slot);
         Some(result)
+    }
+
+    /// A rational function by partial fractions: one step for the split, one per term.
+    fn partial_fractions(&mut self, e: &Expr, depth: usize) -> Option<(String, Expr)> {
+        let mut terms = partial_fractions(e, self.var)?;
+        if terms.len() == 1 {
+            let only = terms.pop()?;
+            return Some((only.rule, only.antiderivative));
+        }
+        let mut shown = Vec::with_capacity(terms.len());
+        let mut results = Vec::with_capacity(terms.len());
+        for t in terms {
+            let term = simplify(&t.term);
+            let slot = self.steps.len();
+            self.record(t.rule, &term, &t.antiderivative, depth + 1, slot);
+            shown.push(term);
+            results.push(t.antiderivative);
+        }
+        Some((
+            format!("partial fractions: {e} = {}", Expr::Add(shown)),
+            Expr::Add(results),
+        ))
     }
 
     fn rule(&mut self, e: &Expr, depth: usize) -> Option<(String, Expr)> {
@@ -218,8 +254,8 @@ impl Integrator<'_> {
             }
         };
         let body = rebuild(&dependent);
-        if !constant.is_empty() {
-            let c = simplify(&rebuild(&constant));
+        let c = simplify(&rebuild(&constant));
+        if c != num(1.0) {
             let inner = self.int(&body, depth + 1)?;
             return Some(("linearity: ∫ c*u = c*∫ u".into(), c * inner));
         }
@@ -313,8 +349,13 @@ impl Integrator<'_> {
                         big_p * (*h).clone() - second,
                     ));
                 }
-                let trig_or_exp = matches!(h, Expr::Call(Func::Exp | Func::Sin | Func::Cos, _))
-                    || matches!(h, Expr::Pow(b, _) if !b.depends_on(var));
+                let trig_or_exp = matches!(
+                    h,
+                    Expr::Call(
+                        Func::Exp | Func::Sin | Func::Cos | Func::Sinh | Func::Cosh,
+                        _
+                    )
+                ) || matches!(h, Expr::Pow(b, _) if !b.depends_on(var));
                 if trig_or_exp {
                     // ∫ p*h = p*H - ∫ p′*H with H = ∫ h.
                     let mut sub = Integrator {
@@ -376,9 +417,11 @@ fn is_polynomial(e: &Expr, var: &str) -> bool {
 }
 
 /// An antiderivative of `expr` with respect to `var`, by linearity, the power rule (u^−1 →
-/// ln|u|), the exp/trig/sigmoid table, the linear substitution u = ax + b, u-substitution where
-/// the inner function's derivative is present up to a constant, and integration by parts for a
-/// polynomial times exp/sin/cos or ln. The result is checked by differentiating it back at
+/// ln|u|), the exp/trig/hyperbolic/sigmoid table, the linear substitution u = ax + b,
+/// u-substitution where the inner function's derivative is present up to a constant,
+/// integration by parts for a polynomial times exp/sin/cos/sinh/cosh or ln, and partial
+/// fractions for a rational function whose denominator has distinct linear factors and at most
+/// one irreducible quadratic (`1/(x^2 - 1)`, `1/(x*(x^2 + 1))`, `1/(x^2 + 1)` = atan). The result is checked by differentiating it back at
 /// sample points. `Ok(None)` when no rule applies.
 ///
 /// ```

@@ -44,6 +44,7 @@ mod integrate;
 mod latex;
 mod number;
 pub mod parser;
+mod partial_fractions;
 mod simplify;
 mod stationary;
 mod to_autograd;

@@ -441,6 +441,41 @@ fn taylor_polynomial_text_and_json() {
 }
 
 #[test]
+fn taylor_remainder_bound_on_an_interval() {
+    let args = [
+        "taylor", "exp(x)", "--at", "x=0", "--order", "3", "--on", "-1..1",
+    ];
+    let text = stdout(&nabla(&args));
+    assert!(text.contains("Lagrange remainder on [-1, 1]"), "{text}");
+    assert!(text.contains("estimated by sampling"), "{text}");
+    // max|exp^(4)| on [-1, 1] is e, at 1; max|x - 0| = 1: the bound is e/4!.
+    let v = json(&[&args[..], &["--json"]].concat());
+    let bound = v["remainder_bound"].as_f64().unwrap();
+    assert!((bound - std::f64::consts::E / 24.0).abs() < 1e-15, "{v}");
+    assert_eq!(v["remainder"]["derivative"], "exp(x)");
+    assert_eq!(v["remainder"]["at"], 1.0);
+    assert_eq!(v["remainder"]["maximum"], "sampled");
+    // Without --on there is no bound.
+    let v = json(&["taylor", "exp(x)", "--at", "x=0", "--order", "3", "--json"]);
+    assert!(v.get("remainder_bound").is_none(), "{v}");
+    let v = json(&[
+        "taylor", "cos(x)", "--at", "x=0", "--on", "0..pi/2", "--json",
+    ]);
+    assert!(v["remainder_bound"].as_f64().unwrap() > 0.0);
+    bad(
+        &["taylor", "ln(x)", "--at", "x=1", "--on", "-1..2"],
+        1,
+        "ln(x) at x = -1 is undefined",
+    );
+    bad(
+        &["taylor", "x", "--at", "x=0", "--on", "2..1"],
+        2,
+        "below the end",
+    );
+    bad(&["taylor", "x", "--at", "x=0", "--on", "1"], 2, "LO..HI");
+}
+
+#[test]
 fn latex_output_of_grad_hessian_integrate_taylor() {
     let text = stdout(&nabla(&["grad", "x/3 + y^2", "--latex"]));
     assert!(

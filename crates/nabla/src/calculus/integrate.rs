@@ -685,3 +685,162 @@ pub fn taylor(expr: &Expr, var: &str, at: &Expr, order: usize) -> Result<(Expr, 
     }
     Ok((simplify(&Expr::Add(terms)), coefficients))
 }
+
+/// Number of equal intervals on which |f⁽ᴺ⁺¹⁾| is sampled by [`taylor_remainder_bound`].
+pub const REMAINDER_SAMPLES: usize = 10_000;
+/// Golden-section steps refining the largest sample (each shrinks the bracket by 0.618).
+const GOLDEN_STEPS: usize = 80;
+
+/// The Lagrange bound on the error of a Taylor polynomial over an interval, from
+/// [`taylor_remainder_bound`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemainderBound {
+    /// max|f⁽ᴺ⁺¹⁾| · max|x − a|ᴺ⁺¹ / (N + 1)!: |f(x) − T_N(x)| is at most this on the
+    /// interval, as far as the sampled maximum is the true one.
+    pub bound: f64,
+    /// f⁽ᴺ⁺¹⁾, simplified.
+    pub derivative: Expr,
+    /// The largest |f⁽ᴺ⁺¹⁾| among the samples: an estimate of the maximum, not a proof.
+    pub max_derivative: f64,
+    /// Where that largest value was found.
+    pub max_derivative_at: f64,
+    /// max|x − a| over the interval (at one of its ends).
+    pub max_distance: f64,
+    /// How many points f⁽ᴺ⁺¹⁾ was evaluated at: [`REMAINDER_SAMPLES`] + 1 equally spaced
+    /// ones, both ends included, over the interval joined with the expansion point (where ξ of
+    /// the Lagrange form lies), the expansion point itself, and a golden-section search between
+    /// the two samples next to the largest.
+    pub samples: usize,
+}
+
+/// The Lagrange remainder bound of the Taylor polynomial of degree `order` about `at` on the
+/// interval [`lo`, `hi`]: for x there, f(x) − T_N(x) = f⁽ᴺ⁺¹⁾(ξ)/(N + 1)! · (x − a)ᴺ⁺¹ with ξ
+/// between a and x, so |f(x) − T_N(x)| ≤ max|f⁽ᴺ⁺¹⁾| · max|x − a|ᴺ⁺¹/(N + 1)!.
+///
+/// The maximum of |f⁽ᴺ⁺¹⁾| is estimated by dense sampling, then refined next to the largest
+/// sample (see [`RemainderBound::samples`]); it is not proven: a narrow spike between samples
+/// would be missed. `a` may lie outside the interval
+/// (ξ then ranges over the interval joined with a).
+///
+/// Errors with [`Error::Param`] for an empty or non-finite interval, an `at` with variables,
+/// an order above 30 or an expression in other variables than `var`, and with
+/// [`Error::Domain`] when f or f⁽ᴺ⁺¹⁾ is undefined at a sampled point (ln(x) on an interval
+/// reaching 0), naming the point.
+///
+/// ```
+/// use nabla::calculus::{parse, taylor_remainder_bound};
+/// // exp(x) to order 2 about 0 on [-1, 1]: max|exp| = e at 1, so the bound is e/3! = e/6.
+/// let r = taylor_remainder_bound(&parse("exp(x)").unwrap(), "x", &parse("0").unwrap(), 2, -1.0, 1.0)
+///     .unwrap();
+/// assert!((r.bound - std::f64::consts::E / 6.0).abs() < 1e-15);
+/// ```
+pub fn taylor_remainder_bound(
+    expr: &Expr,
+    var: &str,
+    at: &Expr,
+    order: usize,
+    lo: f64,
+    hi: f64,
+) -> Result<RemainderBound> {
+    if !(lo.is_finite() && hi.is_finite()) || lo >= hi {
+        return Err(Error::param(
+            "interval",
+            format!("{lo}..{hi}: needs finite bounds with the start below the end"),
+        ));
+    }
+    if !at.variables().is_empty() {
+        return Err(Error::param(
+            "expansion point",
+            format!("{at} must be a number or a constant expression"),
+        ));
+    }
+    if order > 30 {
+        return Err(Error::param("order", format!("{order} (at most 30)")));
+    }
+    if let Some(other) = expr.variables().into_iter().find(|v| v != var) {
+        return Err(Error::param(
+            "expression",
+            format!("a remainder bound needs a value for {other}"),
+        ));
+    }
+    let none: [(&str, f64); 0] = [];
+    let a = at.eval_checked(&none)?;
+    let mut d = expr.clone();
+    for _ in 0..=order {
+        d = derivative(&d, var);
+    }
+    let (from, to) = (lo.min(a), hi.max(a));
+    let n = REMAINDER_SAMPLES;
+    let points = (0..=n)
+        .map(|i| {
+            if i == n {
+                to
+            } else {
+                from + (to - from) * i as f64 / n as f64
+            }
+        })
+        .chain(std::iter::once(a));
+    let (mut max_derivative, mut max_derivative_at, mut samples) = (0.0f64, a, 0);
+    for t in points {
+        // f itself must be defined where its error is bounded (ln(x) has a 4th derivative
+        // -6/x^4 at x = -1, but no value).
+        expr.eval_checked(&[(var, t)]).map_err(|e| match e {
+            Error::Domain { expr: inner, msg } => Error::Domain {
+                expr: format!("{inner} at {var} = {t}"),
+                msg,
+            },
+            other => other,
+        })?;
+        let v = d.eval_checked(&[(var, t)]).map_err(|e| match e {
+            Error::Domain { expr: _, msg } => Error::Domain {
+                expr: format!("the derivative of order {} at {var} = {t}", order + 1),
+                msg,
+            },
+            other => other,
+        })?;
+        samples += 1;
+        if v.abs() > max_derivative || v.is_nan() {
+            max_derivative = v.abs();
+            max_derivative_at = t;
+        }
+    }
+    // Between the samples around the largest one, |f^(N+1)| may peak higher (sin at pi/2 falls
+    // between grid points): golden-section search on that bracket.
+    let spacing = (to - from) / n as f64;
+    if max_derivative.is_finite() && spacing > 0.0 {
+        let size = |t: f64| d.eval(&[(var, t)]).map_or(f64::NAN, f64::abs);
+        let (mut left, mut right) = (
+            (max_derivative_at - spacing).max(from),
+            (max_derivative_at + spacing).min(to),
+        );
+        let ratio = (5f64.sqrt() - 1.0) / 2.0;
+        for _ in 0..GOLDEN_STEPS {
+            let (m1, m2) = (
+                right - ratio * (right - left),
+                left + ratio * (right - left),
+            );
+            if size(m1) >= size(m2) {
+                right = m2;
+            } else {
+                left = m1;
+            }
+        }
+        let t = 0.5 * (left + right);
+        let v = size(t);
+        samples += 2 * GOLDEN_STEPS + 1;
+        if v.is_finite() && v > max_derivative {
+            (max_derivative, max_derivative_at) = (v, t);
+        }
+    }
+    let max_distance = (lo - a).abs().max((hi - a).abs());
+    let factorial: f64 = (1..=order + 1).map(|k| k as f64).product();
+    let bound = max_derivative * max_distance.powi(order as i32 + 1) / factorial;
+    Ok(RemainderBound {
+        bound,
+        derivative: d,
+        max_derivative,
+        max_derivative_at,
+        max_distance,
+        samples,
+    })
+}

@@ -21,7 +21,8 @@
 //!   [`integrate_definite`] gives F(b) − F(a) exactly, or adaptive Gauss–Kronrod
 //!   [`quadrature`] with an error estimate when no rule applies.
 //! * [`to_latex`] writes an expression in LaTeX.
-//! * [`taylor`] gives the Taylor polynomial with exact coefficients.
+//! * [`taylor`] gives the Taylor polynomial with exact coefficients, and
+//!   [`taylor_remainder_bound`] the Lagrange bound on its error over an interval.
 //! * [`Expr::eval_checked`] evaluates with domain errors ([`crate::Error::Domain`]) instead of
 //!   NaN and ±∞.
 //! * [`to_autograd`] builds the same expression as an autograd graph of [`crate::autograd::Var`]s,
@@ -56,8 +57,8 @@ pub use descent::{minimize, Descent, DescentOptions, DescentStep, Point};
 pub use diff::{derivative, diff, diff_with_steps, gradient, tidy, Rule, Step};
 pub use expr::{Bindings, Constant, Expr, Func, Func2};
 pub use integrate::{
-    integrate, integrate_definite, quadrature, substitute, taylor, Antiderivative, Definite,
-    IntegrationStep, Method,
+    integrate, integrate_definite, quadrature, substitute, taylor, taylor_remainder_bound,
+    Antiderivative, Definite, IntegrationStep, Method, RemainderBound, REMAINDER_SAMPLES,
 };
 pub use latex::to_latex;
 pub use parser::parse;

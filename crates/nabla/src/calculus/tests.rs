@@ -1574,3 +1574,72 @@ fn latex_of_the_new_functions() {
         assert_eq!(to_latex(&p(e)), tex, "{e}");
     }
 }
+
+// ---------------------------------------------------------------- Taylor remainder
+
+#[test]
+fn taylor_remainder_bound_holds_against_the_true_error() {
+    use std::f64::consts::E;
+    /// f, a, N, the interval, and max|f^(N+1)| on the interval joined with a (closed form).
+    type Case = (&'static str, f64, usize, (f64, f64), f64);
+    let cases: &[Case] = &[
+        // sin^(6) = -sin, largest in size at the ends ±1.
+        ("sin(x)", 0.0, 5, (-1.0, 1.0), 1f64.sin()),
+        ("sin(x)", 0.0, 3, (-2.0, 2.0), 1.0),
+        // exp^(4) = exp, largest at the right end.
+        ("exp(x)", 0.0, 3, (-1.0, 1.0), E),
+        // About 0 but on [1, 2]: ξ ranges over [0, 2].
+        ("exp(x)", 0.0, 2, (1.0, 2.0), 2f64.exp()),
+        // ln^(4) = -6/x^4, largest at the left end.
+        ("ln(x)", 1.0, 3, (0.5, 1.5), 6.0 / 0.5f64.powi(4)),
+        ("log(x)", 2.0, 4, (1.0, 3.0), 24.0),
+    ];
+    for &(f, a, order, (lo, hi), closed_max) in cases {
+        let expr = p(f);
+        let at = Expr::num(a);
+        let r = taylor_remainder_bound(&expr, "x", &at, order, lo, hi).unwrap();
+        let (poly, _) = taylor(&expr, "x", &at, order).unwrap();
+        let n1 = order as i32 + 1;
+        let factorial: f64 = (1..=n1).map(f64::from).product();
+        let distance = (lo - a).abs().max((hi - a).abs());
+        let expected = closed_max * distance.powi(n1) / factorial;
+        assert!(
+            (r.bound - expected).abs() <= 1e-12 * expected,
+            "{f} about {a}, order {order} on [{lo}, {hi}]: {} vs {expected}",
+            r.bound
+        );
+        assert_eq!(r.max_distance, distance);
+        assert!(r.samples > REMAINDER_SAMPLES);
+        // The true largest error, on a grid finer than the sampling and off its points.
+        let true_max = (0..=30_011)
+            .map(|i| lo + (hi - lo) * i as f64 / 30_011.0)
+            .map(|x| (x1(&expr, x) - x1(&poly, x)).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            true_max <= r.bound,
+            "{f} about {a}, order {order}: error {true_max} above the bound {}",
+            r.bound
+        );
+        assert!(true_max > 0.0);
+    }
+    // Outside the domain of f, or an empty interval: typed errors.
+    let err = taylor_remainder_bound(&p("ln(x)"), "x", &p("1"), 3, -1.0, 1.5).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ln(x) at x = -1 is undefined: ln needs a positive argument, got -1"
+    );
+    let err = taylor_remainder_bound(&p("1/x"), "x", &p("1"), 1, 0.5, 2.0);
+    assert!(err.is_ok(), "{err:?}");
+    assert!(matches!(
+        taylor_remainder_bound(&p("sqrt(x)"), "x", &p("1"), 2, 0.0, 1.0),
+        Err(Error::Domain { .. })
+    ));
+    assert!(matches!(
+        taylor_remainder_bound(&p("x^2"), "x", &p("0"), 1, 1.0, 1.0),
+        Err(Error::Param { .. })
+    ));
+    assert!(matches!(
+        taylor_remainder_bound(&p("x*y"), "x", &p("0"), 1, 0.0, 1.0),
+        Err(Error::Param { .. })
+    ));
+}

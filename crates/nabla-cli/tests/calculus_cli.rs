@@ -508,3 +508,58 @@ fn latex_output_of_grad_hessian_integrate_taylor() {
     ]));
     assert_eq!(text.trim(), "T_{2}(x) = \\frac{x^{2}}{2} + x + 1");
 }
+
+/// The words of a README command line, with '…' quoting as a shell reads it.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let (mut word, mut quoted, mut started) = (String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => (quoted, started) = (!quoted, true),
+            ' ' if !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                }
+                started = false;
+            }
+            other => {
+                word.push(other);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn the_readme_calculus_examples_print_what_the_readme_shows() {
+    for name in [
+        "calculus-functions",
+        "calculus-partial-fractions",
+        "calculus-remainder",
+    ] {
+        let section = common::readme_section(name);
+        let mut lines = section.lines().peekable();
+        let mut ran = 0;
+        while let Some(line) = lines.next() {
+            let Some(command) = line.strip_prefix("$ ") else {
+                continue;
+            };
+            let words = shell_words(command);
+            assert_eq!(words[0], "nabla", "{command}");
+            let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+            let out = nabla(&args);
+            assert!(out.status.success(), "{command}: {}", stderr(&out));
+            let mut shown = Vec::new();
+            while let Some(l) = lines.next_if(|l| !l.is_empty() && !l.starts_with("```")) {
+                shown.push(l);
+            }
+            assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), shown, "{command}");
+            ran += 1;
+        }
+        assert!(ran > 0, "{name}");
+    }
+}

@@ -475,6 +475,72 @@ fn taylor_remainder_bound_on_an_interval() {
     bad(&["taylor", "x", "--at", "x=0", "--on", "1"], 2, "LO..HI");
 }
 
+/// Whether every `{` has its `}` in LaTeX (escaped `\{` and `\}` aside).
+fn braces_balance(tex: &str) -> bool {
+    let mut depth = 0i32;
+    let mut chars = tex.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+#[test]
+fn integrate_steps_in_latex() {
+    let text = stdout(&nabla(&[
+        "integrate",
+        "(3*x+5)/((x-1)*(x+2))",
+        "--steps",
+        "--latex",
+    ]));
+    let lines: Vec<&str> = text.lines().collect();
+    // The split, two terms, the check and the answer.
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(
+        lines[0].starts_with(
+            "\\int \\frac{3 x + 5}{\\left(x - 1\\right) \\left(x + 2\\right)} \\, dx = "
+        ),
+        "{text}"
+    );
+    assert!(lines[0].contains("\\texttt{partial fractions: "), "{text}");
+    assert!(
+        lines[1].starts_with("\\quad \\int \\frac{8}{3 \\left(x - 1\\right)}"),
+        "{text}"
+    );
+    assert!(
+        lines[1].ends_with(
+            "\\texttt{log: \\ensuremath{\\int} A/(x - r) dx = A*ln\\textbar{}x - r\\textbar{}}"
+        ),
+        "{text}"
+    );
+    assert!(lines[3].starts_with("\\frac{d}{dx} \\left("), "{text}");
+    assert!(lines[4].ends_with(" + C"), "{text}");
+    for line in &lines {
+        assert!(braces_balance(line), "{line}");
+        // No raw ∫, and every ^ opens a group (a superscript, or the escaped \^{} of a rule).
+        assert!(!line.contains('∫'), "{line}");
+        assert!(
+            line.split('^').skip(1).all(|rest| rest.starts_with('{')),
+            "{line}"
+        );
+    }
+    // Without --steps, --latex prints the answer alone, as before.
+    let text = stdout(&nabla(&["integrate", "(3*x+5)/((x-1)*(x+2))", "--latex"]));
+    assert_eq!(text.lines().count(), 1, "{text}");
+}
+
 #[test]
 fn latex_output_of_grad_hessian_integrate_taylor() {
     let text = stdout(&nabla(&["grad", "x/3 + y^2", "--latex"]));
@@ -540,6 +606,7 @@ fn the_readme_calculus_examples_print_what_the_readme_shows() {
         "calculus-functions",
         "calculus-partial-fractions",
         "calculus-remainder",
+        "calculus-latex-steps",
     ] {
         let section = common::readme_section(name);
         let mut lines = section.lines().peekable();

@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::diff::derivative;
 use super::expr::{Constant, Expr, Func};
+use super::latex::{text_to_latex, to_latex};
 use super::partial_fractions::partial_fractions;
 use super::simplify::simplify;
 use crate::{Error, Result};
@@ -33,6 +34,29 @@ impl fmt::Display for IntegrationStep {
             self.expr,
             self.result,
             indent = 2 * self.depth
+        )
+    }
+}
+
+impl IntegrationStep {
+    /// The step in LaTeX, for pasting between `$ … $`: indented by `\quad` per level,
+    /// `\int f \, dx = F`, then the rule in typewriter type ([`text_to_latex`]).
+    ///
+    /// ```
+    /// use nabla::calculus::{integrate, parse};
+    /// let anti = integrate(&parse("cos(x)").unwrap(), "x").unwrap().unwrap();
+    /// assert_eq!(
+    ///     anti.steps[0].to_latex("x"),
+    ///     "\\int \\cos\\left(x\\right) \\, dx = \\sin\\left(x\\right) \\qquad \\texttt{trig: \\ensuremath{\\int} cos(u) du = sin(u)}"
+    /// );
+    /// ```
+    pub fn to_latex(&self, var: &str) -> String {
+        format!(
+            "{}\\int {} \\, d{var} = {} \\qquad {}",
+            "\\quad ".repeat(self.depth),
+            to_latex(&self.expr),
+            to_latex(&self.result),
+            text_to_latex(&self.rule)
         )
     }
 }

@@ -127,3 +127,28 @@ pub fn to_latex(e: &Expr) -> String {
         }
     }
 }
+
+/// Plain text (a rule such as `power: ∫ u^n du = u^(n+1)/(n+1)`) as LaTeX in typewriter type,
+/// `\texttt{…}`, with the characters LaTeX treats specially escaped and `∫` as `\int`; it can
+/// stand in math mode or in text.
+pub fn text_to_latex(text: &str) -> String {
+    let mut out = String::from("\\texttt{");
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\textbackslash{}"),
+            '{' | '}' | '%' | '&' | '#' | '$' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '^' => out.push_str("\\^{}"),
+            '~' => out.push_str("\\~{}"),
+            '|' => out.push_str("\\textbar{}"),
+            '<' => out.push_str("\\textless{}"),
+            '>' => out.push_str("\\textgreater{}"),
+            '∫' => out.push_str("\\ensuremath{\\int}"),
+            other => out.push(other),
+        }
+    }
+    out.push('}');
+    out
+}

@@ -20,7 +20,8 @@
 //! * [`integrate`] finds antiderivatives by a table of rules, recording each as a step;
 //!   [`integrate_definite`] gives F(b) − F(a) exactly, or adaptive Gauss–Kronrod
 //!   [`quadrature`] with an error estimate when no rule applies.
-//! * [`to_latex`] writes an expression in LaTeX.
+//! * [`to_latex`] writes an expression in LaTeX, [`text_to_latex`] a rule's text, and
+//!   [`IntegrationStep::to_latex`] a step of an integral.
 //! * [`taylor`] gives the Taylor polynomial with exact coefficients, and
 //!   [`taylor_remainder_bound`] the Lagrange bound on its error over an interval.
 //! * [`Expr::eval_checked`] evaluates with domain errors ([`crate::Error::Domain`]) instead of
@@ -60,7 +61,7 @@ pub use integrate::{
     integrate, integrate_definite, quadrature, substitute, taylor, taylor_remainder_bound,
     Antiderivative, Definite, IntegrationStep, Method, RemainderBound, REMAINDER_SAMPLES,
 };
-pub use latex::to_latex;
+pub use latex::{text_to_latex, to_latex};
 pub use parser::parse;
 pub use simplify::simplify;
 pub use stationary::{

@@ -1643,3 +1643,18 @@ fn taylor_remainder_bound_holds_against_the_true_error() {
         Err(Error::Param { .. })
     ));
 }
+
+#[test]
+fn rule_text_in_latex_escapes_what_latex_treats_specially() {
+    assert_eq!(
+        text_to_latex("power: ∫ u^n du = ln|u| {a}_b % & # $ ~ \\ <>"),
+        "\\texttt{power: \\ensuremath{\\int} u\\^{}n du = ln\\textbar{}u\\textbar{} \\{a\\}\\_b \\% \\& \\# \\$ \\~{} \\textbackslash{} \\textless{}\\textgreater{}}"
+    );
+    let anti = integrate(&p("1/(x^2 - 1)"), "x").unwrap().unwrap();
+    for step in &anti.steps {
+        let tex = step.to_latex("x");
+        assert!(tex.starts_with(&"\\quad ".repeat(step.depth)), "{tex}");
+        assert!(tex.contains(&to_latex(&step.expr)), "{tex}");
+        assert!(!tex.contains('∫'), "{tex}");
+    }
+}

@@ -205,9 +205,9 @@ impl Func {
 
     /// Why `u` is outside the domain of the function, or `None` when it is inside. Poles are
     /// found to f64 precision: π/2 has no f64, so `tan(pi/2)` is a pole when its argument is
-    /// within 4 ulps of k·π + π/2 (where the f64 result is a rounding artefact like 1.6e16).
+    /// within 4 ulps of k·π + π/2 (where the f64 result is a rounding artefact like 1.6e16),
+    /// for |u| up to 2^30.
     pub(crate) fn domain_error(self, u: f64) -> Option<String> {
-        use std::f64::consts::FRAC_PI_2;
         let name = self.name();
         let outside = match self {
             Func::Ln | Func::Log10 | Func::Log2 => u <= 0.0,
@@ -215,8 +215,8 @@ impl Func {
             Func::Asin | Func::Acos => u.abs() > 1.0,
             Func::Acosh => u < 1.0,
             Func::Atanh => u.abs() >= 1.0,
-            Func::Tan | Func::Sec => is_pole(u, FRAC_PI_2),
-            Func::Csc | Func::Cot => is_pole(u, 0.0),
+            Func::Tan | Func::Sec => is_pole(u, true),
+            Func::Csc | Func::Cot => is_pole(u, false),
             _ => false,
         };
         if !outside {
@@ -238,16 +238,18 @@ impl Func {
     }
 }
 
-/// Whether `u` is, to f64 precision, a pole `k·π + offset`: within 4 ulps of it (exactly it
-/// when the pole is 0, which has an f64).
-fn is_pole(u: f64, offset: f64) -> bool {
-    use std::f64::consts::PI;
-    if !u.is_finite() {
+/// Whether `u` is, to f64 precision, a pole of tan/sec (`odd_half_pi`: at k·π + π/2) or of
+/// csc/cot (at k·π): within 4 ulps of it, the distance read off |cos u| or |sin u| (libm
+/// reduces the argument exactly, and near a pole that value is the distance to it). 0 is a
+/// pole of csc and cot only when exactly 0. Beyond |u| = 2^30 no pole is reported: 4 ulps
+/// there are no longer small beside the period, and the f64 value is returned.
+fn is_pole(u: f64, odd_half_pi: bool) -> bool {
+    if !u.is_finite() || u.abs() > (1u64 << 30) as f64 {
         return false;
     }
-    let k = ((u - offset) / PI).round();
-    let pole = k * PI + offset;
-    (u - pole).abs() <= 4.0 * f64::EPSILON * pole.abs()
+    let distance = if odd_half_pi { u.cos() } else { u.sin() }.abs();
+    let ulp = f64::from_bits(u.abs().to_bits() + 1) - u.abs();
+    distance <= 4.0 * ulp
 }
 
 /// A built-in function of two arguments, `min(u, v)` and `max(u, v)`.

@@ -1486,6 +1486,8 @@ fn domain_errors_of_the_new_functions_name_the_function_and_the_point() {
         ("csc(x)", 0.0, "csc(x) is undefined: csc is undefined at a multiple of pi, got 0"),
         ("cot(x)", PI, "cot(x) is undefined: cot is undefined at a multiple of pi, got 3.141592653589793"),
         ("cot(2*x)", PI, "cot(2*x) is undefined: cot is undefined at a multiple of pi, got 6.283185307179586"),
+        ("csc(1000000*x)", PI, "csc(1000000*x) is undefined: csc is undefined at a multiple of pi, got 3141592.653589793"),
+        ("tan(x/2)", 3.0 * PI, "tan(x/2) is undefined: tan is undefined at an odd multiple of pi/2, got 4.71238898038469"),
     ];
     for (f, x, msg) in cases {
         match p(f).eval_checked(&[("x", *x)]) {
@@ -1503,6 +1505,8 @@ fn domain_errors_of_the_new_functions_name_the_function_and_the_point() {
         ("csc(x)", 1e-300),
         ("cot(x)", 3.1),
         ("max(log10(x), log2(x))", 0.5),
+        ("tan(x) + sec(x) + cot(x)", 1e12),
+        ("tan(x)", std::f64::consts::FRAC_PI_2 * (1.0 + 1e-12)),
     ] {
         let v = p(f).eval_checked(&[("x", x)]);
         assert!(v.as_ref().is_ok_and(|v| v.is_finite()), "{f} at {x}: {v:?}");

@@ -89,6 +89,8 @@ fn linear_slope(u: &Expr, var: &str) -> Option<Expr> {
 /// ∫ f(u) du for the table's functions of u.
 fn table(f: Func, u: &Expr) -> Option<(Expr, &'static str)> {
     let call = |g: Func| Expr::call(g, u.clone());
+    let square = || Expr::pow(u.clone(), num(2.0));
+    let root = |e: Expr| Expr::call(Func::Sqrt, e);
     Some(match f {
         Func::Exp => (call(Func::Exp), "exp: ∫ exp(u) du = exp(u)"),
         Func::Sin => (-call(Func::Cos), "trig: ∫ sin(u) du = -cos(u)"),
@@ -117,6 +119,58 @@ fn table(f: Func, u: &Expr) -> Option<(Expr, &'static str)> {
         Func::Tanh => (
             Expr::call(Func::Ln, call(Func::Cosh)),
             "hyperbolic: ∫ tanh(u) du = ln(cosh(u))",
+        ),
+        Func::Sec => (
+            Expr::call(
+                Func::Ln,
+                Expr::call(Func::Abs, call(Func::Sec) + call(Func::Tan)),
+            ),
+            "trig: ∫ sec(u) du = ln|sec(u) + tan(u)|",
+        ),
+        Func::Csc => (
+            -Expr::call(
+                Func::Ln,
+                Expr::call(Func::Abs, call(Func::Csc) + call(Func::Cot)),
+            ),
+            "trig: ∫ csc(u) du = -ln|csc(u) + cot(u)|",
+        ),
+        Func::Cot => (
+            Expr::call(Func::Ln, Expr::call(Func::Abs, call(Func::Sin))),
+            "trig: ∫ cot(u) du = ln|sin(u)|",
+        ),
+        Func::Asin => (
+            u.clone() * call(Func::Asin) + root(num(1.0) - square()),
+            "by parts: ∫ asin(u) du = u*asin(u) + sqrt(1 - u^2)",
+        ),
+        Func::Acos => (
+            u.clone() * call(Func::Acos) - root(num(1.0) - square()),
+            "by parts: ∫ acos(u) du = u*acos(u) - sqrt(1 - u^2)",
+        ),
+        Func::Atan => (
+            u.clone() * call(Func::Atan) - Expr::call(Func::Ln, square() + num(1.0)) / num(2.0),
+            "by parts: ∫ atan(u) du = u*atan(u) - ln(u^2 + 1)/2",
+        ),
+        Func::Asinh => (
+            u.clone() * call(Func::Asinh) - root(square() + num(1.0)),
+            "by parts: ∫ asinh(u) du = u*asinh(u) - sqrt(u^2 + 1)",
+        ),
+        Func::Acosh => (
+            u.clone() * call(Func::Acosh) - root(square() - num(1.0)),
+            "by parts: ∫ acosh(u) du = u*acosh(u) - sqrt(u^2 - 1)",
+        ),
+        Func::Atanh => (
+            u.clone() * call(Func::Atanh) + Expr::call(Func::Ln, num(1.0) - square()) / num(2.0),
+            "by parts: ∫ atanh(u) du = u*atanh(u) + ln(1 - u^2)/2",
+        ),
+        Func::Log10 => (
+            (u.clone() * Expr::call(Func::Ln, u.clone()) - u.clone())
+                / Expr::call(Func::Ln, num(10.0)),
+            "by parts: ∫ log10(u) du = (u*ln(u) - u)/ln(10)",
+        ),
+        Func::Log2 => (
+            (u.clone() * Expr::call(Func::Ln, u.clone()) - u.clone())
+                / Expr::call(Func::Ln, num(2.0)),
+            "by parts: ∫ log2(u) du = (u*ln(u) - u)/ln(2)",
         ),
         _ => return None,
     })
@@ -440,13 +494,15 @@ fn is_polynomial(e: &Expr, var: &str) -> bool {
     }
 }
 
-/// An antiderivative of `expr` with respect to `var`, by linearity, the power rule (u^−1 →
-/// ln|u|), the exp/trig/hyperbolic/sigmoid table, the linear substitution u = ax + b,
-/// u-substitution where the inner function's derivative is present up to a constant,
-/// integration by parts for a polynomial times exp/sin/cos/sinh/cosh or ln, and partial
-/// fractions for a rational function whose denominator has distinct linear factors and at most
-/// one irreducible quadratic (`1/(x^2 - 1)`, `1/(x*(x^2 + 1))`, `1/(x^2 + 1)` = atan). The result is checked by differentiating it back at
-/// sample points. `Ok(None)` when no rule applies.
+/// An antiderivative of `expr` with respect to `var`, by linearity, the power rule
+/// (u^−1 → ln|u|), the table (exp, sin, cos, tan, sec, csc, cot, sinh, cosh, tanh, sigmoid,
+/// and by parts ln, log10, log2 and the inverse trig and hyperbolic functions), the linear
+/// substitution u = ax + b, u-substitution where the inner function's derivative is present
+/// up to a constant, integration by parts for a polynomial times exp/sin/cos/sinh/cosh or ln,
+/// and partial fractions for a rational function whose denominator has distinct linear
+/// factors and at most one irreducible quadratic (`1/(x^2 - 1)`, `1/(x*(x^2 + 1))`,
+/// `1/(x^2 + 1)` = atan). The result is checked by differentiating it back at sample points.
+/// `Ok(None)` when no rule applies.
 ///
 /// ```
 /// use nabla::calculus::{integrate, parse};

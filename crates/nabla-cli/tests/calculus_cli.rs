@@ -542,6 +542,34 @@ fn integrate_steps_in_latex() {
 }
 
 #[test]
+fn grad_steps_in_latex() {
+    let text = stdout(&nabla(&["grad", "x*sin(x)", "--steps", "--latex"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "f(x) = x \\sin\\left(x\\right)");
+    assert_eq!(
+        lines[1],
+        "\\frac{\\partial}{\\partial x} \\left[x \\sin\\left(x\\right)\\right] = \\sin\\left(x\\right) + x \\cos\\left(x\\right) \\qquad \\texttt{product}"
+    );
+    assert!(
+        lines[3].starts_with("\\quad \\frac{\\partial}{\\partial x} \\left[\\sin"),
+        "{text}"
+    );
+    assert!(lines[3].ends_with("\\texttt{chain (sin)}"), "{text}");
+    // The last step equates the raw derivative with its collected form.
+    assert_eq!(
+        lines[lines.len() - 2],
+        "\\sin\\left(x\\right) + x \\cos\\left(x\\right) = x \\cos\\left(x\\right) + \\sin\\left(x\\right) \\qquad \\texttt{expand and collect}"
+    );
+    assert_eq!(
+        lines[lines.len() - 1],
+        "\\frac{\\partial f}{\\partial x} = x \\cos\\left(x\\right) + \\sin\\left(x\\right)"
+    );
+    for line in &lines {
+        assert!(braces_balance(line), "{line}");
+    }
+}
+
+#[test]
 fn latex_output_of_grad_hessian_integrate_taylor() {
     let text = stdout(&nabla(&["grad", "x/3 + y^2", "--latex"]));
     assert!(

@@ -5,6 +5,7 @@ use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::expr::{Constant, Expr, Func, Func2};
+use super::latex::{text_to_latex, to_latex};
 use super::simplify::simplify;
 
 // ---- constructors that drop 0/1 identities and fold numbers, without expanding anything ----
@@ -254,6 +255,41 @@ impl Step {
             Some(r) => r.name(),
             None => "simplify".into(),
         }
+    }
+}
+
+impl Step {
+    /// The step in LaTeX, for pasting between `$ … $`: indented by `\quad` per level,
+    /// `\frac{\partial}{\partial x} \left[u\right] = u'`, then the rule's name in typewriter
+    /// type; the final step reads `raw = simplified \qquad \texttt{expand and collect}`.
+    ///
+    /// ```
+    /// use nabla::calculus::{diff_with_steps, parse};
+    /// let (_, steps) = diff_with_steps(&parse("sin(x)").unwrap(), "x");
+    /// assert_eq!(
+    ///     steps[0].to_latex("x"),
+    ///     "\\frac{\\partial}{\\partial x} \\left[\\sin\\left(x\\right)\\right] = \\cos\\left(x\\right) \\qquad \\texttt{chain (sin)}"
+    /// );
+    /// ```
+    pub fn to_latex(&self, var: &str) -> String {
+        let Some(rule) = &self.rule else {
+            // The last step: the raw derivative, expanded and collected.
+            return format!(
+                "{} = {} \\qquad {}",
+                to_latex(&self.expr),
+                to_latex(&self.derivative),
+                text_to_latex("expand and collect")
+            );
+        };
+        let name = rule.name();
+        format!(
+            "{}\\frac{{\\partial}}{{\\partial {}}} \\left[{}\\right] = {} \\qquad {}",
+            "\\quad ".repeat(self.depth),
+            to_latex(&Expr::var(var)),
+            to_latex(&self.expr),
+            to_latex(&self.derivative),
+            text_to_latex(&name)
+        )
     }
 }
 

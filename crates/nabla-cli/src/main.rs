@@ -24,8 +24,9 @@ train, evaluate, inspect and gradient-check feedforward networks on CSV, FANN, M
 critical points in one or several variables (critical), Hessians (hessian), integrals (integrate), Taylor polynomials (taylor); and feedforward networks: train, eval, predict, inspect, export (ONNX), gradcheck; convert between CSV and FANN files. \
 `nabla train` alone trains a digit classifier on built-in data and reports its test accuracy.\n\n\
 Expressions use numbers, variables, + - * / ^ (^ binds tightest, right-associative; -x^2 is -(x^2)), \
-parentheses, the constants pi and e, and the functions sin cos tan exp log ln sqrt abs tanh sigmoid \
-relu softplus step sign (log = ln = natural logarithm).\n\n\
+parentheses, the constants pi and e, the functions sin cos tan exp log ln sqrt abs tanh sigmoid \
+relu softplus step sign sinh cosh asin acos atan asinh acosh atanh sec csc cot log10 log2 \
+(log = ln = natural logarithm), and min(u, v), max(u, v).\n\n\
 Exit codes: 0 success, 1 failure on valid input (divergence, bad data or model files), \
 2 malformed expression or flags, 130 training interrupted (checkpoint written)."
 )]

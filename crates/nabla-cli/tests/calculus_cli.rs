@@ -371,6 +371,42 @@ fn integrate_with_steps_and_limits() {
 }
 
 #[test]
+fn integrate_by_partial_fractions_and_the_hyperbolic_table() {
+    let text = stdout(&nabla(&["integrate", "(3*x+5)/((x-1)*(x+2))", "--steps"]));
+    assert!(
+        text.contains(
+            "partial fractions: (3*x + 5)/((x - 1)*(x + 2)) = 8/(3*(x - 1)) + 1/(3*(x + 2))"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("log: ∫ A/(x - r) dx = A*ln|x - r|: ∫ 1/(3*(x + 2)) = ln(abs(x + 2))/3"),
+        "{text}"
+    );
+    assert!(text.contains("check: d/dx"), "{text}");
+    let v = json(&["integrate", "1/(x*(x^2+1))", "--json"]);
+    assert_eq!(v["antiderivative"], "ln(abs(x)) - ln(x^2 + 1)/2");
+    // ∫_0^1 1/(x^2 + 1) = atan(1) = pi/4, exactly.
+    let v = json(&[
+        "integrate",
+        "1/(x^2+1)",
+        "--from",
+        "0",
+        "--to",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(v["method"], "symbolic");
+    assert_eq!(v["exact"], "atan(1)");
+    assert!((v["value"].as_f64().unwrap() - std::f64::consts::FRAC_PI_4).abs() < 1e-15);
+    let out = nabla(&["integrate", "sinh(2*x+1)"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "∫ sinh(2*x + 1) dx = cosh(2*x + 1)/2 + C"
+    );
+}
+
+#[test]
 fn taylor_polynomial_text_and_json() {
     let out = nabla(&["taylor", "exp(x)", "--at", "x=0", "--order", "4"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -401,6 +437,135 @@ fn taylor_polynomial_text_and_json() {
     ];
     for (args, code, needle) in refused {
         bad(args, code, needle);
+    }
+}
+
+#[test]
+fn taylor_remainder_bound_on_an_interval() {
+    let args = [
+        "taylor", "exp(x)", "--at", "x=0", "--order", "3", "--on", "-1..1",
+    ];
+    let text = stdout(&nabla(&args));
+    assert!(text.contains("Lagrange remainder on [-1, 1]"), "{text}");
+    assert!(text.contains("estimated by sampling"), "{text}");
+    // max|exp^(4)| on [-1, 1] is e, at 1; max|x - 0| = 1: the bound is e/4!.
+    let v = json(&[&args[..], &["--json"]].concat());
+    let bound = v["remainder_bound"].as_f64().unwrap();
+    assert!((bound - std::f64::consts::E / 24.0).abs() < 1e-15, "{v}");
+    assert_eq!(v["remainder"]["derivative"], "exp(x)");
+    assert_eq!(v["remainder"]["at"], 1.0);
+    assert_eq!(v["remainder"]["maximum"], "sampled");
+    // Without --on there is no bound.
+    let v = json(&["taylor", "exp(x)", "--at", "x=0", "--order", "3", "--json"]);
+    assert!(v.get("remainder_bound").is_none(), "{v}");
+    let v = json(&[
+        "taylor", "cos(x)", "--at", "x=0", "--on", "0..pi/2", "--json",
+    ]);
+    assert!(v["remainder_bound"].as_f64().unwrap() > 0.0);
+    bad(
+        &["taylor", "ln(x)", "--at", "x=1", "--on", "-1..2"],
+        1,
+        "ln(x) at x = -1 is undefined",
+    );
+    bad(
+        &["taylor", "x", "--at", "x=0", "--on", "2..1"],
+        2,
+        "below the end",
+    );
+    bad(&["taylor", "x", "--at", "x=0", "--on", "1"], 2, "LO..HI");
+}
+
+/// Whether every `{` has its `}` in LaTeX (escaped `\{` and `\}` aside).
+fn braces_balance(tex: &str) -> bool {
+    let mut depth = 0i32;
+    let mut chars = tex.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+#[test]
+fn integrate_steps_in_latex() {
+    let text = stdout(&nabla(&[
+        "integrate",
+        "(3*x+5)/((x-1)*(x+2))",
+        "--steps",
+        "--latex",
+    ]));
+    let lines: Vec<&str> = text.lines().collect();
+    // The split, two terms, the check and the answer.
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(
+        lines[0].starts_with(
+            "\\int \\frac{3 x + 5}{\\left(x - 1\\right) \\left(x + 2\\right)} \\, dx = "
+        ),
+        "{text}"
+    );
+    assert!(lines[0].contains("\\texttt{partial fractions: "), "{text}");
+    assert!(
+        lines[1].starts_with("\\quad \\int \\frac{8}{3 \\left(x - 1\\right)}"),
+        "{text}"
+    );
+    assert!(
+        lines[1].ends_with(
+            "\\texttt{log: \\ensuremath{\\int} A/(x - r) dx = A*ln\\textbar{}x - r\\textbar{}}"
+        ),
+        "{text}"
+    );
+    assert!(lines[3].starts_with("\\frac{d}{dx} \\left("), "{text}");
+    assert!(lines[4].ends_with(" + C"), "{text}");
+    for line in &lines {
+        assert!(braces_balance(line), "{line}");
+        // No raw ∫, and every ^ opens a group (a superscript, or the escaped \^{} of a rule).
+        assert!(!line.contains('∫'), "{line}");
+        assert!(
+            line.split('^').skip(1).all(|rest| rest.starts_with('{')),
+            "{line}"
+        );
+    }
+    // Without --steps, --latex prints the answer alone, as before.
+    let text = stdout(&nabla(&["integrate", "(3*x+5)/((x-1)*(x+2))", "--latex"]));
+    assert_eq!(text.lines().count(), 1, "{text}");
+}
+
+#[test]
+fn grad_steps_in_latex() {
+    let text = stdout(&nabla(&["grad", "x*sin(x)", "--steps", "--latex"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "f(x) = x \\sin\\left(x\\right)");
+    assert_eq!(
+        lines[1],
+        "\\frac{\\partial}{\\partial x} \\left[x \\sin\\left(x\\right)\\right] = \\sin\\left(x\\right) + x \\cos\\left(x\\right) \\qquad \\texttt{product}"
+    );
+    assert!(
+        lines[3].starts_with("\\quad \\frac{\\partial}{\\partial x} \\left[\\sin"),
+        "{text}"
+    );
+    assert!(lines[3].ends_with("\\texttt{chain (sin)}"), "{text}");
+    // The last step equates the raw derivative with its collected form.
+    assert_eq!(
+        lines[lines.len() - 2],
+        "\\sin\\left(x\\right) + x \\cos\\left(x\\right) = x \\cos\\left(x\\right) + \\sin\\left(x\\right) \\qquad \\texttt{expand and collect}"
+    );
+    assert_eq!(
+        lines[lines.len() - 1],
+        "\\frac{\\partial f}{\\partial x} = x \\cos\\left(x\\right) + \\sin\\left(x\\right)"
+    );
+    for line in &lines {
+        assert!(braces_balance(line), "{line}");
     }
 }
 
@@ -436,4 +601,60 @@ fn latex_output_of_grad_hessian_integrate_taylor() {
         "taylor", "exp(x)", "--at", "x=0", "--order", "2", "--latex",
     ]));
     assert_eq!(text.trim(), "T_{2}(x) = \\frac{x^{2}}{2} + x + 1");
+}
+
+/// The words of a README command line, with '…' quoting as a shell reads it.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let (mut word, mut quoted, mut started) = (String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => (quoted, started) = (!quoted, true),
+            ' ' if !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                }
+                started = false;
+            }
+            other => {
+                word.push(other);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn the_readme_calculus_examples_print_what_the_readme_shows() {
+    for name in [
+        "calculus-functions",
+        "calculus-partial-fractions",
+        "calculus-remainder",
+        "calculus-latex-steps",
+    ] {
+        let section = common::readme_section(name);
+        let mut lines = section.lines().peekable();
+        let mut ran = 0;
+        while let Some(line) = lines.next() {
+            let Some(command) = line.strip_prefix("$ ") else {
+                continue;
+            };
+            let words = shell_words(command);
+            assert_eq!(words[0], "nabla", "{command}");
+            let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+            let out = nabla(&args);
+            assert!(out.status.success(), "{command}: {}", stderr(&out));
+            let mut shown = Vec::new();
+            while let Some(l) = lines.next_if(|l| !l.is_empty() && !l.starts_with("```")) {
+                shown.push(l);
+            }
+            assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), shown, "{command}");
+            ran += 1;
+        }
+        assert!(ran > 0, "{name}");
+    }
 }

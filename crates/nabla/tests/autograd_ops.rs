@@ -124,6 +124,13 @@ proptest! {
     }
 
     #[test]
+    fn inverse_trig_inside_their_domain(x in shape_strategy().prop_flat_map(|s| tensor_in(s, -0.9, 0.9)), w in shape_strategy().prop_flat_map(|s| tensor_in(s, -3.0, 3.0))) {
+        check(|v| Ok(v[0].asin()), std::slice::from_ref(&x));
+        check(|v| Ok(v[0].acos()), &[x]);
+        check(|v| Ok(v[0].atan()), &[w]);
+    }
+
+    #[test]
     fn positive_domain_unary(x in shape_strategy().prop_flat_map(|s| tensor_in(s, 0.1, 3.0)), p in prop::sample::select(vec![2.0, 0.5, -1.5, 3.0])) {
         let inputs = [x];
         check(|v| Ok(v[0].ln()), &inputs);

@@ -17,7 +17,8 @@ pub struct Args {
     /// (ln(x) at x = -1) is an error (exit 1).
     #[arg(long)]
     pub json: bool,
-    /// Print LaTeX (\frac, \partial, \nabla, \int, …) instead of plain text.
+    /// Print LaTeX (\frac, \partial, \nabla, \int, …) instead of plain text (with --steps,
+    /// one line per step and the rule in \texttt).
     #[arg(long)]
     pub latex: bool,
     /// Show the derivation rule by rule for each variable.
@@ -134,7 +135,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
 
     if args.latex {
         println!("f({}) = {}", variables.join(", "), to_latex(&expr));
-        for (v, d, _) in &partials {
+        for (v, d, steps) in &partials {
+            for step in steps {
+                println!("{}", step.to_latex(v));
+            }
             println!(
                 "\\frac{{\\partial f}}{{\\partial {}}} = {}",
                 to_latex(&Expr::var(v)),

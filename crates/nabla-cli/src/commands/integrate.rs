@@ -22,7 +22,8 @@ pub struct Args {
     /// Upper limit; needs --from.
     #[arg(long, value_name = "B", allow_hyphen_values = true, requires = "from")]
     pub to: Option<String>,
-    /// Print LaTeX (\frac, \partial, \nabla, \int, …) instead of plain text.
+    /// Print LaTeX (\frac, \partial, \nabla, \int, …) instead of plain text (with --steps, one
+    /// line per step and the rule in \texttt).
     #[arg(long)]
     pub latex: bool,
     /// Show each rule applied, and the check (differentiating the answer back).
@@ -110,6 +111,17 @@ pub fn run(args: Args) -> Result<(), CliError> {
         return print_json(&Value::Object(out));
     }
     if args.latex {
+        if let (true, Some(a)) = (args.steps, &anti) {
+            for s in &a.steps {
+                println!("{}", s.to_latex(&var));
+            }
+            let back = simplify(&derivative(&a.result, &var));
+            println!(
+                "\\frac{{d}}{{d{var}}} \\left({}\\right) = {} \\qquad \\text{{(check)}}",
+                to_latex(&a.result),
+                to_latex(&back)
+            );
+        }
         match (&anti, &definite) {
             (_, Some((a, b, d))) => println!(
                 "\\int_{{{}}}^{{{}}} {} \\, d{var} = {}",

@@ -4,7 +4,8 @@ use std::fmt;
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use super::expr::{Constant, Expr, Func};
+use super::expr::{Constant, Expr, Func, Func2};
+use super::latex::{text_to_latex, to_latex};
 use super::simplify::simplify;
 
 // ---- constructors that drop 0/1 identities and fold numbers, without expanding anything ----
@@ -111,6 +112,7 @@ pub fn tidy(expr: &Expr) -> Expr {
         Expr::Div(a, b) => tidy_div(tidy(a), tidy(b)),
         Expr::Pow(a, b) => tidy_pow(tidy(a), tidy(b)),
         Expr::Call(f, a) => Expr::call(*f, tidy(a)),
+        Expr::Call2(f, a, b) => Expr::Call2(*f, Box::new(tidy(a)), Box::new(tidy(b))),
     }
 }
 
@@ -139,6 +141,9 @@ pub enum Rule {
     GeneralPower,
     /// (f(u))′ = f′(u)·u′ for a built-in function f.
     Chain(Func),
+    /// max(u, v)′ = (u′ + v′ + sign(u − v)·(u′ − v′))/2: the derivative of the selected
+    /// argument, and the mean of the two where they tie (min alike, with the sign flipped).
+    Select(Func2),
     /// ln(u·v/w)′ = u′/u + v′/v − w′/w, ln(u^c)′ = c·u′/u, ln(exp(u))′ = u′: the logarithm of
     /// a product, quotient or power differentiated factor by factor (valid wherever the
     /// logarithm is defined, whatever the signs of the factors).
@@ -160,6 +165,7 @@ impl Rule {
             Rule::Exponential => "exponential".into(),
             Rule::GeneralPower => "general power".into(),
             Rule::Chain(f) => format!("chain ({})", f.name()),
+            Rule::Select(f) => format!("{} (selected argument)", f.name()),
             Rule::LogProduct => "log of a product".into(),
         }
     }
@@ -194,7 +200,26 @@ impl Rule {
                 Func::Softplus => "softplus(u)' = sigmoid(u)*u'",
                 Func::Step => "step(u)' = 0  (jump at 0 ignored)",
                 Func::Sign => "sign(u)' = 0  (jump at 0 ignored)",
+                Func::Sinh => "sinh(u)' = cosh(u)*u'",
+                Func::Cosh => "cosh(u)' = sinh(u)*u'",
+                Func::Asin => "asin(u)' = u'/sqrt(1 - u^2)",
+                Func::Acos => "acos(u)' = -u'/sqrt(1 - u^2)",
+                Func::Atan => "atan(u)' = u'/(u^2 + 1)",
+                Func::Asinh => "asinh(u)' = u'/sqrt(u^2 + 1)",
+                Func::Acosh => "acosh(u)' = u'/sqrt(u^2 - 1)",
+                Func::Atanh => "atanh(u)' = u'/(1 - u^2)",
+                Func::Sec => "sec(u)' = sec(u)*tan(u)*u'",
+                Func::Csc => "csc(u)' = -csc(u)*cot(u)*u'",
+                Func::Cot => "cot(u)' = -csc(u)^2*u'",
+                Func::Log10 => "log10(u)' = u'/(u*ln(10))",
+                Func::Log2 => "log2(u)' = u'/(u*ln(2))",
             },
+            Rule::Select(Func2::Max) => {
+                "max(u, v)' = (u' + v' + sign(u - v)*(u' - v'))/2  (the mean at a tie)"
+            }
+            Rule::Select(Func2::Min) => {
+                "min(u, v)' = (u' + v' - sign(u - v)*(u' - v'))/2  (the mean at a tie)"
+            }
         }
     }
 }
@@ -230,6 +255,41 @@ impl Step {
             Some(r) => r.name(),
             None => "simplify".into(),
         }
+    }
+}
+
+impl Step {
+    /// The step in LaTeX, for pasting between `$ … $`: indented by `\quad` per level,
+    /// `\frac{\partial}{\partial x} \left[u\right] = u'`, then the rule's name in typewriter
+    /// type; the final step reads `raw = simplified \qquad \texttt{expand and collect}`.
+    ///
+    /// ```
+    /// use nabla::calculus::{diff_with_steps, parse};
+    /// let (_, steps) = diff_with_steps(&parse("sin(x)").unwrap(), "x");
+    /// assert_eq!(
+    ///     steps[0].to_latex("x"),
+    ///     "\\frac{\\partial}{\\partial x} \\left[\\sin\\left(x\\right)\\right] = \\cos\\left(x\\right) \\qquad \\texttt{chain (sin)}"
+    /// );
+    /// ```
+    pub fn to_latex(&self, var: &str) -> String {
+        let Some(rule) = &self.rule else {
+            // The last step: the raw derivative, expanded and collected.
+            return format!(
+                "{} = {} \\qquad {}",
+                to_latex(&self.expr),
+                to_latex(&self.derivative),
+                text_to_latex("expand and collect")
+            );
+        };
+        let name = rule.name();
+        format!(
+            "{}\\frac{{\\partial}}{{\\partial {}}} \\left[{}\\right] = {} \\qquad {}",
+            "\\quad ".repeat(self.depth),
+            to_latex(&Expr::var(var)),
+            to_latex(&self.expr),
+            to_latex(&self.derivative),
+            text_to_latex(&name)
+        )
     }
 }
 
@@ -462,7 +522,23 @@ impl Differ<'_> {
                 match outer {
                     Outer::Times(g) => both!(rule, |du| tidy_mul(g.clone(), du)),
                     Outer::Over(g) => both!(rule, |du| tidy_div(du, g.clone())),
+                    Outer::MinusOver(g) => both!(rule, |du| tidy_neg(tidy_div(du, g.clone()))),
                 }
+            }
+            Expr::Call2(f, a, b) => {
+                let da = self.child(a, depth);
+                let db = self.child(b, depth);
+                let sign = Expr::call(Func::Sign, Expr::sub((**a).clone(), (**b).clone()));
+                let f = *f;
+                both!(Rule::Select(f), |da, db| {
+                    let branch = tidy_mul(sign.clone(), tidy_sub(da.clone(), db.clone()));
+                    let both = tidy_add(da, db);
+                    let top = match f {
+                        Func2::Max => tidy_add(both, branch),
+                        Func2::Min => tidy_sub(both, branch),
+                    };
+                    tidy_div(top, Expr::Num(2.0))
+                })
             }
         }
     }
@@ -557,16 +633,18 @@ fn log_parts(u: &Expr, k: f64, var: &str, out: &mut Vec<LogPart>) {
     }
 }
 
-/// f′(u), as a factor to multiply u′ by or a divisor of u′.
+/// f′(u), as a factor to multiply u′ by or a divisor of u′ (with a minus sign).
 enum Outer {
     Times(Expr),
     Over(Expr),
+    MinusOver(Expr),
 }
 
 fn outer_derivative(f: Func, u: &Expr) -> Outer {
     let call = |g: Func| Expr::call(g, u.clone());
     let one = || Expr::Num(1.0);
     let square = |e: Expr| Expr::pow(e, Expr::Num(2.0));
+    let root = |e: Expr| Expr::call(Func::Sqrt, e);
     match f {
         Func::Sin => Outer::Times(call(Func::Cos)),
         Func::Cos => Outer::Times(Expr::neg(call(Func::Sin))),
@@ -583,6 +661,19 @@ fn outer_derivative(f: Func, u: &Expr) -> Outer {
         Func::Relu => Outer::Times(call(Func::Step)),
         Func::Softplus => Outer::Times(call(Func::Sigmoid)),
         Func::Step | Func::Sign => Outer::Times(Expr::Num(0.0)),
+        Func::Sinh => Outer::Times(call(Func::Cosh)),
+        Func::Cosh => Outer::Times(call(Func::Sinh)),
+        Func::Asin => Outer::Over(root(one() - square(u.clone()))),
+        Func::Acos => Outer::MinusOver(root(one() - square(u.clone()))),
+        Func::Atan => Outer::Over(square(u.clone()) + one()),
+        Func::Asinh => Outer::Over(root(square(u.clone()) + one())),
+        Func::Acosh => Outer::Over(root(square(u.clone()) - one())),
+        Func::Atanh => Outer::Over(one() - square(u.clone())),
+        Func::Sec => Outer::Times(Expr::mul(call(Func::Sec), call(Func::Tan))),
+        Func::Csc => Outer::Times(Expr::neg(Expr::mul(call(Func::Csc), call(Func::Cot)))),
+        Func::Cot => Outer::Times(Expr::neg(square(call(Func::Csc)))),
+        Func::Log10 => Outer::Over(Expr::mul(u.clone(), Expr::call(Func::Ln, Expr::Num(10.0)))),
+        Func::Log2 => Outer::Over(Expr::mul(u.clone(), Expr::call(Func::Ln, Expr::Num(2.0)))),
     }
 }
 
@@ -591,7 +682,8 @@ fn outer_derivative(f: Func, u: &Expr) -> Outer {
 /// [`derivative`]) for the polynomial normal form.
 ///
 /// At kinks the one-sided convention of autograd is used: relu′(0) = step(0) = 0 and
-/// |u|′(0) = sign(0) = 0; `step` and `sign` themselves have derivative 0.
+/// |u|′(0) = sign(0) = 0; `step` and `sign` themselves have derivative 0. Where the arguments
+/// of `min`/`max` tie, the derivative is the mean of theirs (see [`Rule::Select`]).
 pub fn diff(expr: &Expr, var: &str) -> Expr {
     Differ { var, steps: None }.d(expr, 0)
 }

@@ -56,11 +56,33 @@ pub enum Func {
     Softplus,
     Step,
     Sign,
+    Sinh,
+    Cosh,
+    /// arcsin, on [−1, 1].
+    Asin,
+    /// arccos, on [−1, 1].
+    Acos,
+    Atan,
+    Asinh,
+    /// The inverse of cosh on [1, ∞).
+    Acosh,
+    /// The inverse of tanh on (−1, 1).
+    Atanh,
+    /// 1/cos.
+    Sec,
+    /// 1/sin.
+    Csc,
+    /// cos/sin.
+    Cot,
+    /// The base-10 logarithm.
+    Log10,
+    /// The base-2 logarithm.
+    Log2,
 }
 
 impl Func {
     /// Every function, for lookup and tests.
-    pub const ALL: [Func; 13] = [
+    pub const ALL: [Func; 26] = [
         Func::Sin,
         Func::Cos,
         Func::Tan,
@@ -74,6 +96,19 @@ impl Func {
         Func::Softplus,
         Func::Step,
         Func::Sign,
+        Func::Sinh,
+        Func::Cosh,
+        Func::Asin,
+        Func::Acos,
+        Func::Atan,
+        Func::Asinh,
+        Func::Acosh,
+        Func::Atanh,
+        Func::Sec,
+        Func::Csc,
+        Func::Cot,
+        Func::Log10,
+        Func::Log2,
     ];
 
     /// The printed name of the function.
@@ -92,6 +127,19 @@ impl Func {
             Func::Softplus => "softplus",
             Func::Step => "step",
             Func::Sign => "sign",
+            Func::Sinh => "sinh",
+            Func::Cosh => "cosh",
+            Func::Asin => "asin",
+            Func::Acos => "acos",
+            Func::Atan => "atan",
+            Func::Asinh => "asinh",
+            Func::Acosh => "acosh",
+            Func::Atanh => "atanh",
+            Func::Sec => "sec",
+            Func::Csc => "csc",
+            Func::Cot => "cot",
+            Func::Log10 => "log10",
+            Func::Log2 => "log2",
         }
     }
 
@@ -139,6 +187,108 @@ impl Func {
                     0.0
                 }
             }
+            Func::Sinh => u.sinh(),
+            Func::Cosh => u.cosh(),
+            Func::Asin => u.asin(),
+            Func::Acos => u.acos(),
+            Func::Atan => u.atan(),
+            Func::Asinh => u.asinh(),
+            Func::Acosh => u.acosh(),
+            Func::Atanh => u.atanh(),
+            Func::Sec => 1.0 / u.cos(),
+            Func::Csc => 1.0 / u.sin(),
+            Func::Cot => u.cos() / u.sin(),
+            Func::Log10 => u.log10(),
+            Func::Log2 => u.log2(),
+        }
+    }
+
+    /// Why `u` is outside the domain of the function, or `None` when it is inside. Poles are
+    /// found to f64 precision: π/2 has no f64, so `tan(pi/2)` is a pole when its argument is
+    /// within 4 ulps of k·π + π/2 (where the f64 result is a rounding artefact like 1.6e16),
+    /// for |u| up to 2^30.
+    pub(crate) fn domain_error(self, u: f64) -> Option<String> {
+        let name = self.name();
+        let outside = match self {
+            Func::Ln | Func::Log10 | Func::Log2 => u <= 0.0,
+            Func::Sqrt => u < 0.0,
+            Func::Asin | Func::Acos => u.abs() > 1.0,
+            Func::Acosh => u < 1.0,
+            Func::Atanh => u.abs() >= 1.0,
+            Func::Tan | Func::Sec => is_pole(u, true),
+            Func::Csc | Func::Cot => is_pole(u, false),
+            _ => false,
+        };
+        if !outside {
+            return None;
+        }
+        Some(match self {
+            Func::Ln | Func::Log10 | Func::Log2 => {
+                format!("{name} needs a positive argument, got {u}")
+            }
+            Func::Sqrt => format!("{name} needs a non-negative argument, got {u}"),
+            Func::Asin | Func::Acos => format!("{name} needs an argument in [-1, 1], got {u}"),
+            Func::Acosh => format!("{name} needs an argument of at least 1, got {u}"),
+            Func::Atanh => format!("{name} needs an argument in (-1, 1), got {u}"),
+            Func::Tan | Func::Sec => {
+                format!("{name} is undefined at an odd multiple of pi/2, got {u}")
+            }
+            _ => format!("{name} is undefined at a multiple of pi, got {u}"),
+        })
+    }
+}
+
+/// Whether `u` is, to f64 precision, a pole of tan/sec (`odd_half_pi`: at k·π + π/2) or of
+/// csc/cot (at k·π): within 4 ulps of it, the distance read off |cos u| or |sin u| (libm
+/// reduces the argument exactly, and near a pole that value is the distance to it). 0 is a
+/// pole of csc and cot only when exactly 0. Beyond |u| = 2^30 no pole is reported: 4 ulps
+/// there are no longer small beside the period, and the f64 value is returned.
+fn is_pole(u: f64, odd_half_pi: bool) -> bool {
+    if !u.is_finite() || u.abs() > (1u64 << 30) as f64 {
+        return false;
+    }
+    let distance = if odd_half_pi { u.cos() } else { u.sin() }.abs();
+    let ulp = f64::from_bits(u.abs().to_bits() + 1) - u.abs();
+    distance <= 4.0 * ulp
+}
+
+/// A built-in function of two arguments, `min(u, v)` and `max(u, v)`.
+///
+/// Both are piecewise one of their arguments; where the arguments tie the derivative is the
+/// mean of theirs, as for `max(u, v) = (u + v + |u - v|)/2` with |w|′(0) = 0 (and as PyTorch's
+/// `maximum` splits the gradient), and [`crate::calculus::critical_and_kinks`] reports a tie
+/// where the slope changes sign as a kink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Func2 {
+    Min,
+    Max,
+}
+
+impl Func2 {
+    /// Every two-argument function.
+    pub const ALL: [Func2; 2] = [Func2::Min, Func2::Max];
+
+    /// The printed name of the function.
+    pub fn name(self) -> &'static str {
+        match self {
+            Func2::Min => "min",
+            Func2::Max => "max",
+        }
+    }
+
+    /// Looks a function up by name.
+    pub fn from_name(name: &str) -> Option<Func2> {
+        Func2::ALL.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// Applies the function in f64; NaN in either argument gives NaN.
+    pub fn apply(self, u: f64, v: f64) -> f64 {
+        if u.is_nan() || v.is_nan() {
+            return f64::NAN;
+        }
+        match self {
+            Func2::Min => u.min(v),
+            Func2::Max => u.max(v),
         }
     }
 }
@@ -171,6 +321,8 @@ pub enum Expr {
     Pow(Box<Expr>, Box<Expr>),
     /// A built-in function applied to one argument.
     Call(Func, Box<Expr>),
+    /// A built-in function of two arguments (`min`, `max`).
+    Call2(Func2, Box<Expr>, Box<Expr>),
 }
 
 /// Where variable values come from when evaluating: implemented for `HashMap<String, f64>`,
@@ -252,14 +404,17 @@ impl Expr {
             Expr::Div(a, b) => a.eval(env)? / b.eval(env)?,
             Expr::Pow(a, b) => pow_f64(a.eval(env)?, b.eval(env)?),
             Expr::Call(f, a) => f.apply(a.eval(env)?),
+            Expr::Call2(f, a, b) => f.apply(a.eval(env)?, b.eval(env)?),
         })
     }
 
     /// Evaluates like [`Expr::eval`], but a point outside the domain of a function is an error
     /// instead of a NaN or an infinity: [`Error::Domain`] names the innermost subexpression that
-    /// is undefined there and why: `ln` and `log` of a number ≤ 0, `sqrt` of a negative number,
-    /// a division by zero, `0^c` for c < 0, a negative number to a non-integer power, `tan` at
-    /// an odd multiple of π/2. Values that are finite in exact arithmetic but overflow f64
+    /// is undefined there and why: `ln`, `log`, `log10` and `log2` of a number ≤ 0, `sqrt` of a
+    /// negative number, `asin` and `acos` outside [−1, 1], `acosh` below 1, `atanh` outside
+    /// (−1, 1), a division by zero, `0^c` for c < 0, a negative number to a non-integer power,
+    /// `tan` and `sec` at an odd multiple of π/2, `csc` and `cot` at a multiple of π (poles to
+    /// f64 precision: within 4 ulps, since π/2 has no exact f64). Values that are finite in exact arithmetic but overflow f64
     /// (`exp(1000)`) are not domain errors: they come back as ±∞.
     ///
     /// ```
@@ -312,24 +467,12 @@ impl Expr {
             }
             Expr::Call(f, a) => {
                 let u = a.eval_checked(env)?;
-                let name = f.name();
-                match f {
-                    Func::Ln if u <= 0.0 => {
-                        return Err(domain(format!("{name} needs a positive argument, got {u}")))
-                    }
-                    Func::Sqrt if u < 0.0 => {
-                        return Err(domain(format!(
-                            "{name} needs a non-negative argument, got {u}"
-                        )))
-                    }
-                    Func::Tan if u.cos() == 0.0 => {
-                        return Err(domain(format!(
-                            "tan is undefined at an odd multiple of pi/2, got {u}"
-                        )))
-                    }
-                    _ => f.apply(u),
+                if let Some(msg) = f.domain_error(u) {
+                    return Err(domain(msg));
                 }
+                f.apply(u)
             }
+            Expr::Call2(f, a, b) => f.apply(a.eval_checked(env)?, b.eval_checked(env)?),
         })
     }
 
@@ -352,7 +495,7 @@ impl Expr {
                     t.collect_variables(set);
                 }
             }
-            Expr::Div(a, b) | Expr::Pow(a, b) => {
+            Expr::Div(a, b) | Expr::Pow(a, b) | Expr::Call2(_, a, b) => {
                 a.collect_variables(set);
                 b.collect_variables(set);
             }
@@ -366,7 +509,9 @@ impl Expr {
             Expr::Var(name) => name == var,
             Expr::Neg(a) | Expr::Call(_, a) => a.depends_on(var),
             Expr::Add(items) | Expr::Mul(items) => items.iter().any(|t| t.depends_on(var)),
-            Expr::Div(a, b) | Expr::Pow(a, b) => a.depends_on(var) || b.depends_on(var),
+            Expr::Div(a, b) | Expr::Pow(a, b) | Expr::Call2(_, a, b) => {
+                a.depends_on(var) || b.depends_on(var)
+            }
         }
     }
 
@@ -378,7 +523,7 @@ impl Expr {
             Expr::Neg(_) => 3,
             Expr::Num(v) if v.is_sign_negative() => 3,
             Expr::Pow(..) => 4,
-            Expr::Num(_) | Expr::Const(_) | Expr::Var(_) | Expr::Call(..) => 5,
+            Expr::Num(_) | Expr::Const(_) | Expr::Var(_) | Expr::Call(..) | Expr::Call2(..) => 5,
         }
     }
 
@@ -471,6 +616,7 @@ impl fmt::Display for Expr {
                 write!(f, "{}^{}", Paren(a, lp), Paren(b, rp))
             }
             Expr::Call(func, a) => write!(f, "{}({a})", func.name()),
+            Expr::Call2(func, a, b) => write!(f, "{}({a}, {b})", func.name()),
         }
     }
 }

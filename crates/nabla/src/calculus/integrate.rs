@@ -6,6 +6,8 @@ use std::fmt;
 
 use super::diff::derivative;
 use super::expr::{Constant, Expr, Func};
+use super::latex::{text_to_latex, to_latex};
+use super::partial_fractions::partial_fractions;
 use super::simplify::simplify;
 use crate::{Error, Result};
 
@@ -32,6 +34,29 @@ impl fmt::Display for IntegrationStep {
             self.expr,
             self.result,
             indent = 2 * self.depth
+        )
+    }
+}
+
+impl IntegrationStep {
+    /// The step in LaTeX, for pasting between `$ … $`: indented by `\quad` per level,
+    /// `\int f \, dx = F`, then the rule in typewriter type ([`text_to_latex`]).
+    ///
+    /// ```
+    /// use nabla::calculus::{integrate, parse};
+    /// let anti = integrate(&parse("cos(x)").unwrap(), "x").unwrap().unwrap();
+    /// assert_eq!(
+    ///     anti.steps[0].to_latex("x"),
+    ///     "\\int \\cos\\left(x\\right) \\, dx = \\sin\\left(x\\right) \\qquad \\texttt{trig: \\ensuremath{\\int} cos(u) du = sin(u)}"
+    /// );
+    /// ```
+    pub fn to_latex(&self, var: &str) -> String {
+        format!(
+            "{}\\int {} \\, d{var} = {} \\qquad {}",
+            "\\quad ".repeat(self.depth),
+            to_latex(&self.expr),
+            to_latex(&self.result),
+            text_to_latex(&self.rule)
         )
     }
 }
@@ -64,6 +89,8 @@ fn linear_slope(u: &Expr, var: &str) -> Option<Expr> {
 /// ∫ f(u) du for the table's functions of u.
 fn table(f: Func, u: &Expr) -> Option<(Expr, &'static str)> {
     let call = |g: Func| Expr::call(g, u.clone());
+    let square = || Expr::pow(u.clone(), num(2.0));
+    let root = |e: Expr| Expr::call(Func::Sqrt, e);
     Some(match f {
         Func::Exp => (call(Func::Exp), "exp: ∫ exp(u) du = exp(u)"),
         Func::Sin => (-call(Func::Cos), "trig: ∫ sin(u) du = -cos(u)"),
@@ -87,6 +114,64 @@ fn table(f: Func, u: &Expr) -> Option<(Expr, &'static str)> {
             "by parts: ∫ ln(u) du = u*ln(u) - u",
         ),
         Func::Sigmoid => (call(Func::Softplus), "∫ sigmoid(u) du = softplus(u)"),
+        Func::Sinh => (call(Func::Cosh), "hyperbolic: ∫ sinh(u) du = cosh(u)"),
+        Func::Cosh => (call(Func::Sinh), "hyperbolic: ∫ cosh(u) du = sinh(u)"),
+        Func::Tanh => (
+            Expr::call(Func::Ln, call(Func::Cosh)),
+            "hyperbolic: ∫ tanh(u) du = ln(cosh(u))",
+        ),
+        Func::Sec => (
+            Expr::call(
+                Func::Ln,
+                Expr::call(Func::Abs, call(Func::Sec) + call(Func::Tan)),
+            ),
+            "trig: ∫ sec(u) du = ln|sec(u) + tan(u)|",
+        ),
+        Func::Csc => (
+            -Expr::call(
+                Func::Ln,
+                Expr::call(Func::Abs, call(Func::Csc) + call(Func::Cot)),
+            ),
+            "trig: ∫ csc(u) du = -ln|csc(u) + cot(u)|",
+        ),
+        Func::Cot => (
+            Expr::call(Func::Ln, Expr::call(Func::Abs, call(Func::Sin))),
+            "trig: ∫ cot(u) du = ln|sin(u)|",
+        ),
+        Func::Asin => (
+            u.clone() * call(Func::Asin) + root(num(1.0) - square()),
+            "by parts: ∫ asin(u) du = u*asin(u) + sqrt(1 - u^2)",
+        ),
+        Func::Acos => (
+            u.clone() * call(Func::Acos) - root(num(1.0) - square()),
+            "by parts: ∫ acos(u) du = u*acos(u) - sqrt(1 - u^2)",
+        ),
+        Func::Atan => (
+            u.clone() * call(Func::Atan) - Expr::call(Func::Ln, square() + num(1.0)) / num(2.0),
+            "by parts: ∫ atan(u) du = u*atan(u) - ln(u^2 + 1)/2",
+        ),
+        Func::Asinh => (
+            u.clone() * call(Func::Asinh) - root(square() + num(1.0)),
+            "by parts: ∫ asinh(u) du = u*asinh(u) - sqrt(u^2 + 1)",
+        ),
+        Func::Acosh => (
+            u.clone() * call(Func::Acosh) - root(square() - num(1.0)),
+            "by parts: ∫ acosh(u) du = u*acosh(u) - sqrt(u^2 - 1)",
+        ),
+        Func::Atanh => (
+            u.clone() * call(Func::Atanh) + Expr::call(Func::Ln, num(1.0) - square()) / num(2.0),
+            "by parts: ∫ atanh(u) du = u*atanh(u) + ln(1 - u^2)/2",
+        ),
+        Func::Log10 => (
+            (u.clone() * Expr::call(Func::Ln, u.clone()) - u.clone())
+                / Expr::call(Func::Ln, num(10.0)),
+            "by parts: ∫ log10(u) du = (u*ln(u) - u)/ln(10)",
+        ),
+        Func::Log2 => (
+            (u.clone() * Expr::call(Func::Ln, u.clone()) - u.clone())
+                / Expr::call(Func::Ln, num(2.0)),
+            "by parts: ∫ log2(u) du = (u*ln(u) - u)/ln(2)",
+        ),
         _ => return None,
     })
 }
@@ -117,9 +202,38 @@ impl Integrator<'_> {
             return None;
         }
         let slot = self.steps.len();
-        let (rule, result) = self.rule(e, depth)?;
+        let (rule, result) = match self.rule(e, depth) {
+            Some(found) => found,
+            None => {
+                // Steps of a rule that failed half-way are not part of the answer.
+                self.steps.truncate(slot);
+                self.partial_fractions(e, depth)?
+            }
+        };
         self.record(rule, e, &result, depth, slot);
         Some(result)
+    }
+
+    /// A rational function by partial fractions: one step for the split, one per term.
+    fn partial_fractions(&mut self, e: &Expr, depth: usize) -> Option<(String, Expr)> {
+        let mut terms = partial_fractions(e, self.var)?;
+        if terms.len() == 1 {
+            let only = terms.pop()?;
+            return Some((only.rule, only.antiderivative));
+        }
+        let mut shown = Vec::with_capacity(terms.len());
+        let mut results = Vec::with_capacity(terms.len());
+        for t in terms {
+            let term = simplify(&t.term);
+            let slot = self.steps.len();
+            self.record(t.rule, &term, &t.antiderivative, depth + 1, slot);
+            shown.push(term);
+            results.push(t.antiderivative);
+        }
+        Some((
+            format!("partial fractions: {e} = {}", Expr::Add(shown)),
+            Expr::Add(results),
+        ))
     }
 
     fn rule(&mut self, e: &Expr, depth: usize) -> Option<(String, Expr)> {
@@ -157,7 +271,7 @@ impl Integrator<'_> {
                     Expr::Div(Box::new(anti), Box::new(a)),
                 ))
             }
-            Expr::Num(_) | Expr::Const(_) => None,
+            Expr::Num(_) | Expr::Const(_) | Expr::Call2(..) => None,
         }
     }
 
@@ -218,8 +332,8 @@ impl Integrator<'_> {
             }
         };
         let body = rebuild(&dependent);
-        if !constant.is_empty() {
-            let c = simplify(&rebuild(&constant));
+        let c = simplify(&rebuild(&constant));
+        if c != num(1.0) {
             let inner = self.int(&body, depth + 1)?;
             return Some(("linearity: ∫ c*u = c*∫ u".into(), c * inner));
         }
@@ -313,8 +427,13 @@ impl Integrator<'_> {
                         big_p * (*h).clone() - second,
                     ));
                 }
-                let trig_or_exp = matches!(h, Expr::Call(Func::Exp | Func::Sin | Func::Cos, _))
-                    || matches!(h, Expr::Pow(b, _) if !b.depends_on(var));
+                let trig_or_exp = matches!(
+                    h,
+                    Expr::Call(
+                        Func::Exp | Func::Sin | Func::Cos | Func::Sinh | Func::Cosh,
+                        _
+                    )
+                ) || matches!(h, Expr::Pow(b, _) if !b.depends_on(var));
                 if trig_or_exp {
                     // ∫ p*h = p*H - ∫ p′*H with H = ∫ h.
                     let mut sub = Integrator {
@@ -375,11 +494,15 @@ fn is_polynomial(e: &Expr, var: &str) -> bool {
     }
 }
 
-/// An antiderivative of `expr` with respect to `var`, by linearity, the power rule (u^−1 →
-/// ln|u|), the exp/trig/sigmoid table, the linear substitution u = ax + b, u-substitution where
-/// the inner function's derivative is present up to a constant, and integration by parts for a
-/// polynomial times exp/sin/cos or ln. The result is checked by differentiating it back at
-/// sample points. `Ok(None)` when no rule applies.
+/// An antiderivative of `expr` with respect to `var`, by linearity, the power rule
+/// (u^−1 → ln|u|), the table (exp, sin, cos, tan, sec, csc, cot, sinh, cosh, tanh, sigmoid,
+/// and by parts ln, log10, log2 and the inverse trig and hyperbolic functions), the linear
+/// substitution u = ax + b, u-substitution where the inner function's derivative is present
+/// up to a constant, integration by parts for a polynomial times exp/sin/cos/sinh/cosh or ln,
+/// and partial fractions for a rational function whose denominator has distinct linear
+/// factors and at most one irreducible quadratic (`1/(x^2 - 1)`, `1/(x*(x^2 + 1))`,
+/// `1/(x^2 + 1)` = atan). The result is checked by differentiating it back at sample points.
+/// `Ok(None)` when no rule applies.
 ///
 /// ```
 /// use nabla::calculus::{integrate, parse};
@@ -468,6 +591,7 @@ pub fn substitute(e: &Expr, var: &str, value: &Expr) -> Expr {
         Expr::Div(a, b) => Expr::Div(Box::new(s(a)), Box::new(s(b))),
         Expr::Pow(a, b) => Expr::Pow(Box::new(s(a)), Box::new(s(b))),
         Expr::Call(f, a) => Expr::Call(*f, Box::new(s(a))),
+        Expr::Call2(f, a, b) => Expr::Call2(*f, Box::new(s(a)), Box::new(s(b))),
     }
 }
 
@@ -640,4 +764,163 @@ pub fn taylor(expr: &Expr, var: &str, at: &Expr, order: usize) -> Result<(Expr, 
         coefficients.push(c);
     }
     Ok((simplify(&Expr::Add(terms)), coefficients))
+}
+
+/// Number of equal intervals on which |f⁽ᴺ⁺¹⁾| is sampled by [`taylor_remainder_bound`].
+pub const REMAINDER_SAMPLES: usize = 10_000;
+/// Golden-section steps refining the largest sample (each shrinks the bracket by 0.618).
+const GOLDEN_STEPS: usize = 80;
+
+/// The Lagrange bound on the error of a Taylor polynomial over an interval, from
+/// [`taylor_remainder_bound`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemainderBound {
+    /// max|f⁽ᴺ⁺¹⁾| · max|x − a|ᴺ⁺¹ / (N + 1)!: |f(x) − T_N(x)| is at most this on the
+    /// interval, as far as the sampled maximum is the true one.
+    pub bound: f64,
+    /// f⁽ᴺ⁺¹⁾, simplified.
+    pub derivative: Expr,
+    /// The largest |f⁽ᴺ⁺¹⁾| among the samples: an estimate of the maximum, not a proof.
+    pub max_derivative: f64,
+    /// Where that largest value was found.
+    pub max_derivative_at: f64,
+    /// max|x − a| over the interval (at one of its ends).
+    pub max_distance: f64,
+    /// How many points f⁽ᴺ⁺¹⁾ was evaluated at: [`REMAINDER_SAMPLES`] + 1 equally spaced
+    /// ones, both ends included, over the interval joined with the expansion point (where ξ of
+    /// the Lagrange form lies), the expansion point itself, and a golden-section search between
+    /// the two samples next to the largest.
+    pub samples: usize,
+}
+
+/// The Lagrange remainder bound of the Taylor polynomial of degree `order` about `at` on the
+/// interval [`lo`, `hi`]: for x there, f(x) − T_N(x) = f⁽ᴺ⁺¹⁾(ξ)/(N + 1)! · (x − a)ᴺ⁺¹ with ξ
+/// between a and x, so |f(x) − T_N(x)| ≤ max|f⁽ᴺ⁺¹⁾| · max|x − a|ᴺ⁺¹/(N + 1)!.
+///
+/// The maximum of |f⁽ᴺ⁺¹⁾| is estimated by dense sampling, then refined next to the largest
+/// sample (see [`RemainderBound::samples`]); it is not proven: a narrow spike between samples
+/// would be missed. `a` may lie outside the interval
+/// (ξ then ranges over the interval joined with a).
+///
+/// Errors with [`Error::Param`] for an empty or non-finite interval, an `at` with variables,
+/// an order above 30 or an expression in other variables than `var`, and with
+/// [`Error::Domain`] when f or f⁽ᴺ⁺¹⁾ is undefined at a sampled point (ln(x) on an interval
+/// reaching 0), naming the point.
+///
+/// ```
+/// use nabla::calculus::{parse, taylor_remainder_bound};
+/// // exp(x) to order 2 about 0 on [-1, 1]: max|exp| = e at 1, so the bound is e/3! = e/6.
+/// let r = taylor_remainder_bound(&parse("exp(x)").unwrap(), "x", &parse("0").unwrap(), 2, -1.0, 1.0)
+///     .unwrap();
+/// assert!((r.bound - std::f64::consts::E / 6.0).abs() < 1e-15);
+/// ```
+pub fn taylor_remainder_bound(
+    expr: &Expr,
+    var: &str,
+    at: &Expr,
+    order: usize,
+    lo: f64,
+    hi: f64,
+) -> Result<RemainderBound> {
+    if !(lo.is_finite() && hi.is_finite()) || lo >= hi {
+        return Err(Error::param(
+            "interval",
+            format!("{lo}..{hi}: needs finite bounds with the start below the end"),
+        ));
+    }
+    if !at.variables().is_empty() {
+        return Err(Error::param(
+            "expansion point",
+            format!("{at} must be a number or a constant expression"),
+        ));
+    }
+    if order > 30 {
+        return Err(Error::param("order", format!("{order} (at most 30)")));
+    }
+    if let Some(other) = expr.variables().into_iter().find(|v| v != var) {
+        return Err(Error::param(
+            "expression",
+            format!("a remainder bound needs a value for {other}"),
+        ));
+    }
+    let none: [(&str, f64); 0] = [];
+    let a = at.eval_checked(&none)?;
+    let mut d = expr.clone();
+    for _ in 0..=order {
+        d = derivative(&d, var);
+    }
+    let (from, to) = (lo.min(a), hi.max(a));
+    let n = REMAINDER_SAMPLES;
+    let points = (0..=n)
+        .map(|i| {
+            if i == n {
+                to
+            } else {
+                from + (to - from) * i as f64 / n as f64
+            }
+        })
+        .chain(std::iter::once(a));
+    let (mut max_derivative, mut max_derivative_at, mut samples) = (0.0f64, a, 0);
+    for t in points {
+        // f itself must be defined where its error is bounded (ln(x) has a 4th derivative
+        // -6/x^4 at x = -1, but no value).
+        expr.eval_checked(&[(var, t)]).map_err(|e| match e {
+            Error::Domain { expr: inner, msg } => Error::Domain {
+                expr: format!("{inner} at {var} = {t}"),
+                msg,
+            },
+            other => other,
+        })?;
+        let v = d.eval_checked(&[(var, t)]).map_err(|e| match e {
+            Error::Domain { expr: _, msg } => Error::Domain {
+                expr: format!("the derivative of order {} at {var} = {t}", order + 1),
+                msg,
+            },
+            other => other,
+        })?;
+        samples += 1;
+        if v.abs() > max_derivative || v.is_nan() {
+            max_derivative = v.abs();
+            max_derivative_at = t;
+        }
+    }
+    // Between the samples around the largest one, |f^(N+1)| may peak higher (sin at pi/2 falls
+    // between grid points): golden-section search on that bracket.
+    let spacing = (to - from) / n as f64;
+    if max_derivative.is_finite() && spacing > 0.0 {
+        let size = |t: f64| d.eval(&[(var, t)]).map_or(f64::NAN, f64::abs);
+        let (mut left, mut right) = (
+            (max_derivative_at - spacing).max(from),
+            (max_derivative_at + spacing).min(to),
+        );
+        let ratio = (5f64.sqrt() - 1.0) / 2.0;
+        for _ in 0..GOLDEN_STEPS {
+            let (m1, m2) = (
+                right - ratio * (right - left),
+                left + ratio * (right - left),
+            );
+            if size(m1) >= size(m2) {
+                right = m2;
+            } else {
+                left = m1;
+            }
+        }
+        let t = 0.5 * (left + right);
+        let v = size(t);
+        samples += 2 * GOLDEN_STEPS + 1;
+        if v.is_finite() && v > max_derivative {
+            (max_derivative, max_derivative_at) = (v, t);
+        }
+    }
+    let max_distance = (lo - a).abs().max((hi - a).abs());
+    let factorial: f64 = (1..=order + 1).map(|k| k as f64).product();
+    let bound = max_derivative * max_distance.powi(order as i32 + 1) / factorial;
+    Ok(RemainderBound {
+        bound,
+        derivative: d,
+        max_derivative,
+        max_derivative_at,
+        max_distance,
+        samples,
+    })
 }

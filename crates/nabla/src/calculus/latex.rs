@@ -1,6 +1,6 @@
 //! LaTeX for expressions: `\frac`, `\sqrt`, `\sin`, `\left| \right|`, powers in braces.
 
-use super::expr::{Constant, Expr, Func};
+use super::expr::{Constant, Expr, Func, Func2};
 
 /// Binding strength, as in the plain printer: 1 sum, 2 product, 3 minus, 4 power, 5 atom.
 fn precedence(e: &Expr) -> u8 {
@@ -11,7 +11,12 @@ fn precedence(e: &Expr) -> u8 {
         Expr::Num(v) if v.is_sign_negative() => 3,
         Expr::Pow(..) => 4,
         // A fraction is a closed box in LaTeX.
-        Expr::Div(..) | Expr::Num(_) | Expr::Const(_) | Expr::Var(_) | Expr::Call(..) => 5,
+        Expr::Div(..)
+        | Expr::Num(_)
+        | Expr::Const(_)
+        | Expr::Var(_)
+        | Expr::Call(..)
+        | Expr::Call2(..) => 5,
     }
 }
 
@@ -89,11 +94,61 @@ pub fn to_latex(e: &Expr) -> String {
             match f {
                 Func::Sqrt => format!("\\sqrt{{{inner}}}"),
                 Func::Abs => format!("\\left|{inner}\\right|"),
-                Func::Sin | Func::Cos | Func::Tan | Func::Exp | Func::Ln | Func::Tanh => {
+                Func::Sin
+                | Func::Cos
+                | Func::Tan
+                | Func::Exp
+                | Func::Ln
+                | Func::Tanh
+                | Func::Sinh
+                | Func::Cosh
+                | Func::Sec
+                | Func::Csc
+                | Func::Cot => {
                     format!("\\{}\\left({inner}\\right)", f.name())
                 }
+                Func::Asin => format!("\\arcsin\\left({inner}\\right)"),
+                Func::Acos => format!("\\arccos\\left({inner}\\right)"),
+                Func::Atan => format!("\\arctan\\left({inner}\\right)"),
+                Func::Asinh => format!("\\operatorname{{arsinh}}\\left({inner}\\right)"),
+                Func::Acosh => format!("\\operatorname{{arcosh}}\\left({inner}\\right)"),
+                Func::Atanh => format!("\\operatorname{{artanh}}\\left({inner}\\right)"),
+                Func::Log10 => format!("\\log_{{10}}\\left({inner}\\right)"),
+                Func::Log2 => format!("\\log_{{2}}\\left({inner}\\right)"),
                 other => format!("\\operatorname{{{}}}\\left({inner}\\right)", other.name()),
             }
         }
+        Expr::Call2(f, a, b) => {
+            let name = match f {
+                Func2::Min => "\\min",
+                Func2::Max => "\\max",
+            };
+            format!("{name}\\left({}, {}\\right)", to_latex(a), to_latex(b))
+        }
     }
+}
+
+/// Plain text (a rule such as `power: ∫ u^n du = u^(n+1)/(n+1)`) as LaTeX in typewriter type,
+/// `\texttt{…}`, with the characters LaTeX treats specially escaped and `∫` as `\int`; it can
+/// stand in math mode or in text.
+pub fn text_to_latex(text: &str) -> String {
+    let mut out = String::from("\\texttt{");
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\textbackslash{}"),
+            '{' | '}' | '%' | '&' | '#' | '$' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '^' => out.push_str("\\^{}"),
+            '~' => out.push_str("\\~{}"),
+            '|' => out.push_str("\\textbar{}"),
+            '<' => out.push_str("\\textless{}"),
+            '>' => out.push_str("\\textgreater{}"),
+            '∫' => out.push_str("\\ensuremath{\\int}"),
+            other => out.push(other),
+        }
+    }
+    out.push('}');
+    out
 }

@@ -7,13 +7,14 @@
 //! product := unary (('*' | '/') unary)*
 //! unary   := '-' unary | power
 //! power   := primary ('^' unary)?          // right-associative; x^-2 = x^(-2)
-//! primary := number | name | name '(' sum ')' | '(' sum ')'
+//! primary := number | name | name '(' sum ')' | name '(' sum ',' sum ')' | '(' sum ')'
 //! ```
 //!
 //! So `-x^2` is `-(x^2)`, `2^3^2` is `2^(3^2)` and `x^-2` is `x^(-2)`. Names `pi` and `e` are
-//! the constants; a name followed by `(` must be a known function.
+//! the constants; a name followed by `(` must be a known function: `min` and `max` take two
+//! arguments separated by `,`, the others one.
 
-use super::expr::{Constant, Expr, Func};
+use super::expr::{Constant, Expr, Func, Func2};
 use std::ops::{Div, Neg};
 
 use crate::{Error, Result};
@@ -25,6 +26,7 @@ enum Tok {
     Op(char),
     LParen,
     RParen,
+    Comma,
     End,
 }
 
@@ -36,6 +38,7 @@ impl Tok {
             Tok::Op(c) => format!("'{c}'"),
             Tok::LParen => "'('".into(),
             Tok::RParen => "')'".into(),
+            Tok::Comma => "','".into(),
             Tok::End => "end of input".into(),
         }
     }
@@ -123,6 +126,7 @@ fn lex(input: &str) -> Result<Vec<Spanned>> {
             '+' | '-' | '*' | '/' | '^' => Tok::Op(c),
             '(' => Tok::LParen,
             ')' => Tok::RParen,
+            ',' => Tok::Comma,
             _ => {
                 return Err(parse_error(
                     input,
@@ -252,6 +256,20 @@ impl Parser<'_> {
             Tok::Name(name) => {
                 self.bump();
                 if *self.peek() == Tok::LParen {
+                    if let Some(func) = Func2::from_name(&name) {
+                        self.bump();
+                        let first = self.sum()?;
+                        if *self.peek() != Tok::Comma {
+                            return Err(self.error(format!(
+                                "{name} takes two arguments: expected ',' after the first, found {}",
+                                self.peek().describe()
+                            )));
+                        }
+                        self.bump();
+                        let second = self.sum()?;
+                        self.expect_close(&format!("after the second argument of {name}"))?;
+                        return Ok(Expr::Call2(func, Box::new(first), Box::new(second)));
+                    }
                     let Some(func) = Func::from_name(&name) else {
                         return Err(parse_error(
                             self.input,
@@ -264,7 +282,7 @@ impl Parser<'_> {
                     self.expect_close(&format!("after the argument of {name}"))?;
                     return Ok(Expr::call(func, arg));
                 }
-                if Func::from_name(&name).is_some() {
+                if Func::from_name(&name).is_some() || Func2::from_name(&name).is_some() {
                     return Err(parse_error(
                         self.input,
                         column,
@@ -292,6 +310,7 @@ impl Parser<'_> {
                 Err(self.error(format!("expected an expression{previous}, found '{op}'")))
             }
             Tok::RParen => Err(self.error("expected an expression, found ')'")),
+            Tok::Comma => Err(self.error("expected an expression, found ','")),
             Tok::End if self.pos == 0 => Err(self.error("empty expression")),
             Tok::End => Err(self.error("unexpected end of input, expected an expression")),
         }

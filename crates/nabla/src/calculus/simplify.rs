@@ -41,7 +41,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use super::diff::tidy;
-use super::expr::{Constant, Expr, Func};
+use super::expr::{Constant, Expr, Func, Func2};
 use super::number::{gcd, order_from_cmp, Number, Rational};
 use std::ops::{Div, Neg};
 
@@ -64,6 +64,8 @@ enum Atom {
     Var(String),
     /// A call: the argument's expanded form (the identity) and its best printed form.
     Func(Func, Box<Poly>, Shown),
+    /// `min`/`max`: both arguments' expanded forms, and the printed call.
+    Func2(Func2, Box<Poly>, Box<Poly>, Shown),
     /// `base ^ exponent` with a non-constant exponent: both expanded, and the printed power.
     Pow(Box<Poly>, Box<Poly>, Shown),
     /// A polynomial kept whole: a sum, or a number under a root (`sqrt(2)` is 2 ^ 1/2).
@@ -589,6 +591,30 @@ impl Ctx {
                 let (key, shown) = self.argument(a);
                 self.call(mode, *f, key, shown)
             }
+            Expr::Call2(f, a, b) => {
+                let (key_a, shown_a) = self.argument(a);
+                let (key_b, shown_b) = self.argument(b);
+                if key_a == key_b {
+                    // min(u, u) = max(u, u) = u.
+                    return self.read_poly(mode, a);
+                }
+                if let (Some(u), Some(v)) = (key_a.as_constant(), key_b.as_constant()) {
+                    if let Some(chosen) = select_number(*f, u, v) {
+                        return Poly::constant(chosen);
+                    }
+                }
+                let shown = Expr::Call2(
+                    *f,
+                    Box::new((*shown_a).clone()),
+                    Box::new((*shown_b).clone()),
+                );
+                Poly::atom(Atom::Func2(
+                    *f,
+                    Box::new(key_a),
+                    Box::new(key_b),
+                    Shown(Rc::new(shown)),
+                ))
+            }
         }
     }
 
@@ -742,13 +768,49 @@ fn rational_gcd(a: Rational, b: Rational) -> Rational {
     }
 }
 
+/// k when r = base^k for a whole k (log10(1000) = 3, log2(1/8) = -3).
+fn exact_log(r: Rational, base: i128) -> Option<Rational> {
+    let k = match integer_log(r, base) {
+        Some(k) => k,
+        None => -integer_log(r.recip()?, base)?,
+    };
+    Some(Rational::int(k))
+}
+
+/// k when r = base^k for a whole k ≥ 0.
+fn integer_log(r: Rational, base: i128) -> Option<i128> {
+    if !r.is_integer() || r.numer() < 1 {
+        return None;
+    }
+    let (mut n, mut k) = (r.numer(), 0);
+    while n % base == 0 {
+        n /= base;
+        k += 1;
+    }
+    (n == 1).then_some(k)
+}
+
 /// Exact values of functions at exact numbers, where they are rational.
 fn exact_value(func: Func, k: Number) -> Option<Number> {
     let r = k.exact()?;
     let zero = r.is_zero();
     let v = match func {
-        Func::Sin | Func::Tan | Func::Tanh if zero => Rational::ZERO,
-        Func::Cos | Func::Exp if zero => Rational::ONE,
+        Func::Sin
+        | Func::Tan
+        | Func::Tanh
+        | Func::Sinh
+        | Func::Asin
+        | Func::Atan
+        | Func::Asinh
+        | Func::Atanh
+            if zero =>
+        {
+            Rational::ZERO
+        }
+        Func::Cos | Func::Exp | Func::Cosh | Func::Sec if zero => Rational::ONE,
+        Func::Acos | Func::Acosh if r == Rational::ONE => Rational::ZERO,
+        Func::Log10 => exact_log(r, 10)?,
+        Func::Log2 => exact_log(r, 2)?,
         Func::Sigmoid if zero => half(),
         Func::Ln if r == Rational::ONE => Rational::ZERO,
         Func::Sqrt => r.root(2)?,
@@ -783,6 +845,27 @@ fn exact_value(func: Func, k: Number) -> Option<Number> {
     Some(Number::Exact(v))
 }
 
+/// min/max of two numbers: compared exactly when both are exact, else in f64.
+fn select_number(f: Func2, u: Number, v: Number) -> Option<Number> {
+    let first = match (u.exact(), v.exact()) {
+        (Some(a), Some(b)) => match f {
+            Func2::Min => a <= b,
+            Func2::Max => a >= b,
+        },
+        _ => {
+            let (a, b) = (u.to_f64(), v.to_f64());
+            if a.is_nan() || b.is_nan() {
+                return None;
+            }
+            match f {
+                Func2::Min => a <= b,
+                Func2::Max => a >= b,
+            }
+        }
+    };
+    Some(if first { u } else { v })
+}
+
 /// Printed operations: every node counts one, except the minus of a term in a sum.
 fn cost(e: &Expr) -> usize {
     match e {
@@ -798,7 +881,7 @@ fn cost(e: &Expr) -> usize {
                 .sum::<usize>()
         }
         Expr::Mul(factors) => 1 + factors.iter().map(cost).sum::<usize>(),
-        Expr::Div(a, b) | Expr::Pow(a, b) => 1 + cost(a) + cost(b),
+        Expr::Div(a, b) | Expr::Pow(a, b) | Expr::Call2(_, a, b) => 1 + cost(a) + cost(b),
     }
 }
 
@@ -863,7 +946,7 @@ fn atom_to_expr(atom: &Atom) -> Expr {
         Atom::Const(c) => Expr::Const(*c),
         Atom::Var(name) => Expr::Var(name.clone()),
         Atom::Func(f, _, shown) => Expr::call(*f, (*shown.0).clone()),
-        Atom::Pow(_, _, shown) => (*shown.0).clone(),
+        Atom::Pow(_, _, shown) | Atom::Func2(_, _, _, shown) => (*shown.0).clone(),
         Atom::Group(p) => from_poly(p),
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::expr::{pow_f64, Expr, Func};
+use super::expr::{pow_f64, Expr, Func, Func2};
 use crate::autograd::Var;
 use crate::{Error, Result, Tensor};
 
@@ -18,6 +18,15 @@ use crate::{Error, Result, Tensor};
 /// exponent evaluated (so `x^2` is one node, as in the symbolic rule `(u^c)' = c*u^(c-1)*u'`);
 /// any other power becomes [`Var::pow`]. `step` and `sign` have derivative 0 everywhere, and the
 /// kinks follow autograd: relu′(0) = 0, |u|′(0) = 0.
+///
+/// The engine has `sin cos tan asin acos atan exp ln sqrt abs tanh sigmoid relu softplus` as
+/// operations; the other functions are built from them, each node then given the evaluator's
+/// value so that both routes agree to the last bit: sinh u = (eᵘ − e⁻ᵘ)/2, cosh u = (eᵘ + e⁻ᵘ)/2,
+/// asinh u = ln(|u| + √(u² + 1)) with the sign of u, acosh u = ln(u + √(u² − 1)),
+/// atanh u = (ln(1 + u) − ln(1 − u))/2, sec = 1/cos, csc = 1/sin, cot = cos/sin,
+/// log10 u = ln u / ln 10, log2 u = ln u / ln 2, and max(u, v) = (u + v + |u − v|)/2,
+/// min(u, v) = (u + v − |u − v|)/2 (so a tie gets the mean of the two derivatives, as in the
+/// symbolic rule).
 ///
 /// Errors with [`Error::Eval`] naming a variable that has no node.
 ///
@@ -86,25 +95,69 @@ pub fn to_autograd(expr: &Expr, variables: &BTreeMap<String, Var<f64>>) -> Resul
         }
         Expr::Call(f, a) => {
             let u = to_autograd(a, variables)?;
-            match f {
-                Func::Sin => u.sin(),
-                Func::Cos => u.cos(),
-                Func::Tan => u.tan(),
-                Func::Exp => u.exp(),
-                Func::Ln => u.ln(),
-                Func::Sqrt => u.sqrt(),
-                Func::Abs => u.abs(),
-                Func::Tanh => u.tanh(),
-                Func::Sigmoid => u.sigmoid(),
-                Func::Relu => u.relu(),
-                Func::Softplus => u.softplus(),
+            let node = match f {
+                Func::Sin => return Ok(u.sin()),
+                Func::Cos => return Ok(u.cos()),
+                Func::Tan => return Ok(u.tan()),
+                Func::Asin => return Ok(u.asin()),
+                Func::Acos => return Ok(u.acos()),
+                Func::Atan => return Ok(u.atan()),
+                Func::Exp => return Ok(u.exp()),
+                Func::Ln => return Ok(u.ln()),
+                Func::Sqrt => return Ok(u.sqrt()),
+                Func::Abs => return Ok(u.abs()),
+                Func::Tanh => return Ok(u.tanh()),
+                Func::Sigmoid => return Ok(u.sigmoid()),
+                Func::Relu => return Ok(u.relu()),
+                Func::Softplus => return Ok(u.softplus()),
                 // Piecewise constant, so the derivative is taken as 0 everywhere (the jump at 0
                 // is ignored, as in [`Func::Step`] and [`Func::Sign`]).
                 Func::Step | Func::Sign => {
                     let value = u.value().map(|x| f.apply(x));
-                    u.unary_op(value, f.name(), |_g, x, _y| Ok(Tensor::zeros(x.shape())))
+                    return Ok(
+                        u.unary_op(value, f.name(), |_g, x, _y| Ok(Tensor::zeros(x.shape())))
+                    );
                 }
+                Func::Sinh => u.exp().sub(&u.neg().exp())?.mul_scalar(0.5),
+                Func::Cosh => u.exp().add(&u.neg().exp())?.mul_scalar(0.5),
+                Func::Asinh => {
+                    // ln(u + √(u² + 1)) loses its digits for u ≪ 0; asinh is odd, so build
+                    // s·ln(s·u + √(u² + 1)) with s = ±1 the sign of u, a constant of the graph.
+                    let sign = u.value().map(|x| if x < 0.0 { -1.0 } else { 1.0 });
+                    let sign = Var::constant(sign);
+                    let root = u.powf(2.0).add_scalar(1.0).sqrt();
+                    sign.mul(&sign.mul(&u)?.add(&root)?.ln())?
+                }
+                Func::Acosh => u.add(&u.powf(2.0).sub_scalar(1.0).sqrt())?.ln(),
+                Func::Atanh => u
+                    .add_scalar(1.0)
+                    .ln()
+                    .sub(&u.neg().add_scalar(1.0).ln())?
+                    .mul_scalar(0.5),
+                Func::Sec => u.cos().powf(-1.0),
+                Func::Csc => u.sin().powf(-1.0),
+                Func::Cot => u.cos().div(&u.sin())?,
+                Func::Log10 => u.ln().div_scalar(std::f64::consts::LN_10),
+                Func::Log2 => u.ln().div_scalar(std::f64::consts::LN_2),
+            };
+            let exact = u.value().map(|x| f.apply(x));
+            node.set_value(exact)?;
+            node.set_label(f.name());
+            node
+        }
+        Expr::Call2(f, a, b) => {
+            let (u, v) = (to_autograd(a, variables)?, to_autograd(b, variables)?);
+            let gap = u.sub(&v)?.abs();
+            let sum = u.add(&v)?;
+            let node = match f {
+                Func2::Max => sum.add(&gap)?,
+                Func2::Min => sum.sub(&gap)?,
             }
+            .mul_scalar(0.5);
+            let exact = u.value().zip_map(&v.value(), |x, y| f.apply(x, y))?;
+            node.set_value(exact)?;
+            node.set_label(f.name());
+            node
         }
     })
 }

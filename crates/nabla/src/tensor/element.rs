@@ -43,6 +43,9 @@ pub trait Element:
     fn sin(self) -> Self;
     fn cos(self) -> Self;
     fn tan(self) -> Self;
+    fn asin(self) -> Self;
+    fn acos(self) -> Self;
+    fn atan(self) -> Self;
 }
 
 /// Methods of `Element` that call the float method of the same name: `unary` ones take
@@ -83,7 +86,7 @@ macro_rules! impl_element {
                 <$t>::is_finite(self)
             }
             forward_to_float!($t;
-                unary: exp ln sqrt abs tanh ln_1p sin cos tan;
+                unary: exp ln sqrt abs tanh ln_1p sin cos tan asin acos atan;
                 binary: powf max min);
         }
     };

@@ -71,6 +71,21 @@ impl<E: Element> Tensor<E> {
         self.map(|x| x.tan())
     }
 
+    /// arcsin x (NaN outside [−1, 1]).
+    pub fn asin(&self) -> Tensor<E> {
+        self.map(|x| x.asin())
+    }
+
+    /// arccos x (NaN outside [−1, 1]).
+    pub fn acos(&self) -> Tensor<E> {
+        self.map(|x| x.acos())
+    }
+
+    /// arctan x.
+    pub fn atan(&self) -> Tensor<E> {
+        self.map(|x| x.atan())
+    }
+
     /// Logistic sigmoid 1/(1+e^{-x}); exact 0 or 1 only where the true value rounds there, never NaN.
     pub fn sigmoid(&self) -> Tensor<E> {
         self.map(act::sigmoid)

@@ -60,6 +60,12 @@ pointwise_ops! {
     cos: |x, _y| -x.sin();
     /// tan x; derivative 1 + tan² x.
     tan: |_x, y| E::ONE + y * y;
+    /// arcsin x on [−1, 1]; derivative 1/√(1 − x²) (+inf at ±1).
+    asin: |x, _y| E::ONE / (E::ONE - x * x).sqrt();
+    /// arccos x on [−1, 1]; derivative −1/√(1 − x²) (−inf at ±1).
+    acos: |x, _y| -E::ONE / (E::ONE - x * x).sqrt();
+    /// arctan x; derivative 1/(1 + x²).
+    atan: |x, _y| E::ONE / (E::ONE + x * x);
     /// Logistic sigmoid σ(x) (stable for large |x|); derivative σ(1 − σ), from the output.
     sigmoid: |_x, y| act::sigmoid_derivative_from_output(y);
     /// tanh x; derivative 1 − tanh² x, from the output.

@@ -27,6 +27,8 @@ Expressions use numbers, variables, + - * / ^ (^ binds tightest, right-associati
 parentheses, the constants pi and e, the functions sin cos tan exp log ln sqrt abs tanh sigmoid \
 relu softplus step sign sinh cosh asin acos atan asinh acosh atanh sec csc cot log10 log2 \
 (log = ln = natural logarithm), and min(u, v), max(u, v).\n\n\
+Environment: NABLA_KERNEL=avx512|avx2|generic forces the f32 matrix-product kernels (default: the best this CPU runs; \
+`nabla --version` names the one in use); RAYON_NUM_THREADS sets the default thread count.\n\n\
 Exit codes: 0 success, 1 failure on valid input (divergence, bad data or model files), \
 2 malformed expression or flags, 130 training interrupted (checkpoint written)."
 )]

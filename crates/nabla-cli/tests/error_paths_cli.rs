@@ -413,3 +413,47 @@ fn a_closed_stdout_ends_every_command_quietly() {
         assert!(quiet, "{args:?}: {status:?}");
     }
 }
+
+/// `--version` names the kernel path; `NABLA_KERNEL` forces a path this CPU runs, and a name
+/// that is unknown (or a path this CPU lacks) is refused in one line before any work.
+#[test]
+fn kernel_path_is_shown_forced_and_checked() {
+    let run = |kernel: Option<&str>, args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nabla"));
+        cmd.args(args).env_remove("NABLA_KERNEL");
+        if let Some(k) = kernel {
+            cmd.env("NABLA_KERNEL", k);
+        }
+        cmd.output().expect("run nabla")
+    };
+    let best = nabla::tensor::gemm::KernelPath::best();
+    let out = run(None, &["--version"]);
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains(&format!("{} kernels", best.name())),
+        "{}",
+        stdout(&out)
+    );
+    for path in nabla::tensor::gemm::KernelPath::ALL {
+        let out = run(Some(path.name()), &["--version"]);
+        if path.supported() {
+            assert!(stdout(&out).contains(&format!("{} kernels", path.name())));
+            let grad = run(Some(path.name()), &["grad", "x^2", "--at", "x=3"]);
+            assert!(grad.status.success(), "{}", stderr(&grad));
+        } else {
+            eprintln!("skipped: this CPU cannot run the {} kernels", path.name());
+            let grad = run(Some(path.name()), &["grad", "x^2"]);
+            assert_eq!(grad.status.code(), Some(2));
+            assert!(stderr(&grad).contains("lacks"), "{}", stderr(&grad));
+        }
+    }
+    let bad = run(Some("avx9"), &["grad", "x^2"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let msg = stderr(&bad);
+    assert!(
+        msg.contains("NABLA_KERNEL=avx9 is not a kernel path"),
+        "{msg}"
+    );
+    assert_eq!(msg.trim().lines().count(), 1, "{msg}");
+    assert!(stdout(&bad).is_empty());
+}

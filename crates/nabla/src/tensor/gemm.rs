@@ -133,11 +133,6 @@ pub fn matmul_on<E: Element>(
     c: &mut [E],
     accumulate: bool,
 ) {
-    assert!(
-        path.supported(),
-        "this CPU cannot run the {} kernels",
-        path.name()
-    );
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
     if m == 0 || n == 0 {
         return;
@@ -162,6 +157,14 @@ pub fn matmul_on<E: Element>(
         Trans::No => (1isize, n as isize),
         Trans::Yes => (k as isize, 1isize),
     };
+    // The process's own path was checked when it was chosen; another one is checked here
+    // (not before the small products above, which use no kernel: tiny networks pay for every
+    // instruction).
+    assert!(
+        path == kernel_path() || path.supported(),
+        "this CPU cannot run the {} kernels",
+        path.name()
+    );
     if TypeId::of::<E>() == TypeId::of::<f32>() && path != KernelPath::Generic {
         // SAFETY: E is f32 (same type, checked above), so the casts only restate the type;
         // the assert above checks the extents; available() checked the CPU features.

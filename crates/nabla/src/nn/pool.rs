@@ -86,6 +86,9 @@ impl<E: Element> Module<E> for MaxPool2d {
             (scratch, n_out),
             |s, y, arg| {
                 let xs = &x[s * n_in..(s + 1) * n_in];
+                if [kh, kw, sy, sx] == [2, 2, 2, 2] {
+                    return max_pool_2x2(xs, (c, h, w, oh, ow), y, arg);
+                }
                 for (ci, plane) in xs.chunks_exact(h * w).take(c).enumerate() {
                     for oy in 0..oh {
                         for ox in 0..ow {
@@ -221,5 +224,41 @@ impl<E: Element> Module<E> for AvgPool2d {
 
     fn to_f64(&self) -> Result<Box<dyn Module<f64>>> {
         Ok(Box::new(*self))
+    }
+}
+
+/// Max-pooling of one sample with 2×2 windows and stride 2 (the common case): the generic
+/// loop's result and tie rule (the first maximum in row-major window order wins), with the
+/// window's four values read from two row slices instead of an inner loop per window.
+fn max_pool_2x2<E: Element>(
+    xs: &[E],
+    (c, h, w, oh, ow): (usize, usize, usize, usize, usize),
+    y: &mut [E],
+    arg: &mut [E],
+) {
+    for ci in 0..c {
+        let plane = &xs[ci * h * w..(ci + 1) * h * w];
+        for oy in 0..oh {
+            let (r0, r1) = (2 * oy * w, (2 * oy + 1) * w);
+            let (top, bottom) = (&plane[r0..r0 + 2 * ow], &plane[r1..r1 + 2 * ow]);
+            let out = (ci * oh + oy) * ow;
+            let (y_row, arg_row) = (&mut y[out..out + ow], &mut arg[out..out + ow]);
+            for ox in 0..ow {
+                let candidates = [
+                    (top[2 * ox], r0 + 2 * ox),
+                    (top[2 * ox + 1], r0 + 2 * ox + 1),
+                    (bottom[2 * ox], r1 + 2 * ox),
+                    (bottom[2 * ox + 1], r1 + 2 * ox + 1),
+                ];
+                let (mut max, mut best) = candidates[0];
+                for &(v, at) in &candidates[1..] {
+                    let greater = v > max;
+                    best = if greater { at } else { best };
+                    max = if greater { v } else { max };
+                }
+                y_row[ox] = max;
+                arg_row[ox] = E::from_f64((ci * h * w + best) as f64);
+            }
+        }
     }
 }

@@ -716,6 +716,21 @@ pub fn integrate_definite(expr: &Expr, var: &str, a: &Expr, b: &Expr) -> Result<
     })
 }
 
+/// The expansion point and order that [`taylor`] and [`taylor_remainder_bound`] accept: a
+/// point without variables and an order of at most 30.
+fn check_expansion(at: &Expr, order: usize) -> Result<()> {
+    if !at.variables().is_empty() {
+        return Err(Error::param(
+            "expansion point",
+            format!("{at} must be a number or a constant expression"),
+        ));
+    }
+    if order > 30 {
+        return Err(Error::param("order", format!("{order} (at most 30)")));
+    }
+    Ok(())
+}
+
 /// The Taylor polynomial of `expr` in `var` about `at` (a constant expression) up to degree
 /// `order`: Σₖ f⁽ᵏ⁾(at)/k! · (var − at)ᵏ, each coefficient simplified exactly (so `exp(x)` at 0
 /// gives `x^3/6 + x^2/2 + x + 1`), and the coefficients themselves, lowest degree first.
@@ -729,15 +744,7 @@ pub fn integrate_definite(expr: &Expr, var: &str, a: &Expr, b: &Expr) -> Result<
 /// assert_eq!(p.to_string(), "x^3/6 + x^2/2 + x + 1");
 /// ```
 pub fn taylor(expr: &Expr, var: &str, at: &Expr, order: usize) -> Result<(Expr, Vec<Expr>)> {
-    if !at.variables().is_empty() {
-        return Err(Error::param(
-            "expansion point",
-            format!("{at} must be a number or a constant expression"),
-        ));
-    }
-    if order > 30 {
-        return Err(Error::param("order", format!("{order} (at most 30)")));
-    }
+    check_expansion(at, order)?;
     let none: [(&str, f64); 0] = [];
     let mut d = expr.clone();
     let mut factorial = 1.0;
@@ -828,15 +835,7 @@ pub fn taylor_remainder_bound(
             format!("{lo}..{hi}: needs finite bounds with the start below the end"),
         ));
     }
-    if !at.variables().is_empty() {
-        return Err(Error::param(
-            "expansion point",
-            format!("{at} must be a number or a constant expression"),
-        ));
-    }
-    if order > 30 {
-        return Err(Error::param("order", format!("{order} (at most 30)")));
-    }
+    check_expansion(at, order)?;
     if let Some(other) = expr.variables().into_iter().find(|v| v != var) {
         return Err(Error::param(
             "expression",

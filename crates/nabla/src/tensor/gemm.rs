@@ -167,7 +167,7 @@ pub fn matmul_on<E: Element>(
     );
     if TypeId::of::<E>() == TypeId::of::<f32>() && path != KernelPath::Generic {
         // SAFETY: E is f32 (same type, checked above), so the casts only restate the type;
-        // the assert above checks the extents; available() checked the CPU features.
+        // the asserts above check the extents and that the CPU runs the path.
         unsafe {
             let a32 = std::slice::from_raw_parts(a.as_ptr() as *const f32, a.len());
             let b32 = std::slice::from_raw_parts(b.as_ptr() as *const f32, b.len());
@@ -281,6 +281,7 @@ fn small_matmul<E: Element>(
 
 #[cfg(test)]
 mod tests {
+    use super::sgemm::runnable_paths;
     use super::*;
 
     fn naive(m: usize, n: usize, k: usize, a: &[f64], b: &[f64]) -> Vec<f64> {
@@ -303,20 +304,6 @@ mod tests {
             }
         }
         t
-    }
-
-    /// The kernel paths this CPU runs; the others are named as skipped.
-    fn runnable_paths() -> Vec<KernelPath> {
-        KernelPath::ALL
-            .into_iter()
-            .filter(|p| {
-                let ok = p.supported();
-                if !ok {
-                    eprintln!("skipped: this CPU cannot run the {} kernels", p.name());
-                }
-                ok
-            })
-            .collect()
     }
 
     /// Every kernel path this CPU runs, every layout, overwriting and accumulating, against an

@@ -133,6 +133,22 @@ pub fn kernel_path() -> KernelPath {
     *PATH.get_or_init(|| KernelPath::from_env().unwrap_or_else(|_| KernelPath::best()))
 }
 
+/// The kernel paths this CPU runs, fastest first; the others are named as skipped (the tests
+/// of every path run these).
+#[cfg(test)]
+pub(crate) fn runnable_paths() -> Vec<KernelPath> {
+    KernelPath::ALL
+        .into_iter()
+        .filter(|p| {
+            let ok = p.supported();
+            if !ok {
+                eprintln!("skipped: this CPU cannot run the {} kernels", p.name());
+            }
+            ok
+        })
+        .collect()
+}
+
 /// A read-only matrix view: element (i, j) is at `ptr + i·rs + j·cs`.
 #[derive(Clone, Copy)]
 struct View {
@@ -329,7 +345,8 @@ thread_local! {
 /// (element (p,j) at `b[p·brs + j·bcs]`) and row-major `c` (`ldc = n`).
 ///
 /// # Safety
-/// [`available`] must be true, and every slice must cover the extents and strides given.
+/// This CPU must run `path`, which is not [`KernelPath::Generic`], and every slice must cover
+/// the extents and strides given.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn sgemm(
     path: KernelPath,
@@ -337,12 +354,43 @@ pub(crate) unsafe fn sgemm(
     n: usize,
     k: usize,
     a: &[f32],
-    (ars, acs): (isize, isize),
+    strides_a: (isize, isize),
     b: &[f32],
-    (brs, bcs): (isize, isize),
+    strides_b: (isize, isize),
     c: &mut [f32],
     accumulate: bool,
     threads: usize,
+) {
+    let args = (m, n, k, a, strides_a, b, strides_b, c, accumulate, threads);
+    // SAFETY: forwarded; the path names the micro-kernel the CPU runs.
+    unsafe {
+        match path {
+            KernelPath::Avx512 => sgemm_with::<Avx512Tile>(args),
+            _ => sgemm_with::<Avx2Tile>(args),
+        }
+    }
+}
+
+/// The operands of [`sgemm`], in its order.
+type SgemmArgs<'a> = (
+    usize,
+    usize,
+    usize,
+    &'a [f32],
+    (isize, isize),
+    &'a [f32],
+    (isize, isize),
+    &'a mut [f32],
+    bool,
+    usize,
+);
+
+/// [`sgemm`] on the micro-kernel `K`.
+///
+/// # Safety
+/// As for [`sgemm`], with `K` the path's kernel.
+unsafe fn sgemm_with<K: Micro>(
+    (m, n, k, a, (ars, acs), b, (brs, bcs), c, accumulate, threads): SgemmArgs<'_>,
 ) {
     let sh = Shared {
         a: View {
@@ -370,12 +418,7 @@ pub(crate) unsafe fn sgemm(
     // whole tiles allow (784 columns: 384 + 400, not 416 + 368).
     let split_cols = n >= m || m == 1;
     let side = if split_cols { n } else { m };
-    let align = match (path, split_cols) {
-        (KernelPath::Avx512, true) => NR512,
-        (KernelPath::Avx512, false) => MR512,
-        (_, true) => NR,
-        (_, false) => MR,
-    };
+    let align = if split_cols { K::NR } else { K::MR };
     let tiles = side.div_ceil(align);
     let parts = threads.min(tiles).max(1);
     let sh = &sh; // captured whole: the closure must not capture the raw pointers alone
@@ -388,8 +431,7 @@ pub(crate) unsafe fn sgemm(
         // SAFETY: parts cover disjoint column (or row) ranges of c inside its extents.
         unsafe {
             if split_cols {
-                serial(
-                    path,
+                serial::<K>(
                     m,
                     hi - lo,
                     k,
@@ -400,8 +442,7 @@ pub(crate) unsafe fn sgemm(
                     accumulate,
                 );
             } else {
-                serial(
-                    path,
+                serial::<K>(
                     hi - lo,
                     n,
                     k,
@@ -420,8 +461,7 @@ pub(crate) unsafe fn sgemm(
 /// One thread's product.
 #[allow(clippy::too_many_arguments)]
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-unsafe fn serial(
-    path: KernelPath,
+unsafe fn serial<K: Micro>(
     m: usize,
     n: usize,
     k: usize,
@@ -431,7 +471,7 @@ unsafe fn serial(
     ldc: usize,
     accumulate: bool,
 ) {
-    // SAFETY (all branches): forwarded caller guarantees; available() was checked.
+    // SAFETY (all branches): forwarded caller guarantees; the CPU runs K's path.
     unsafe {
         if k == 1 {
             return outer(m, n, a, b, c, ldc, accumulate);
@@ -442,11 +482,7 @@ unsafe fn serial(
             }
             return row_times_matrix(n, k, a, b, c, accumulate);
         }
-        if path == KernelPath::Avx512 {
-            blocked::<Avx512Tile>(m, n, k, a, b, c, ldc, accumulate)
-        } else {
-            blocked::<Avx2Tile>(m, n, k, a, b, c, ldc, accumulate)
-        }
+        blocked::<K>(m, n, k, a, b, c, ldc, accumulate)
     }
 }
 
@@ -678,7 +714,7 @@ unsafe fn pack_b<const C: usize>(kc: usize, nc: usize, b: View, dst: &mut [f32])
         let cols = nr.min(nc - j0);
         if b.rs == 1 && cols == nr && kc >= 8 {
             // B stored transposed (columns contiguous): 8×8 transposes in registers.
-            // SAFETY: columns j0..j0+nr, rows 0..kc are inside the view; available() holds.
+            // SAFETY: columns j0..j0+nr, rows 0..kc are inside the view; both nabla paths run AVX2.
             unsafe { pack_b_transposed::<C>(kc, b.shifted(0, j0), panel) };
         } else if b.cs == 1 && cols == nr {
             for p in 0..kc {
@@ -1001,11 +1037,10 @@ mod tests {
     /// exact reference.
     #[test]
     fn strided_views_on_every_path() {
-        for path in [KernelPath::Avx512, KernelPath::Avx2] {
-            if !path.supported() {
-                eprintln!("skipped: this CPU cannot run the {} kernels", path.name());
-                continue;
-            }
+        let own = runnable_paths()
+            .into_iter()
+            .filter(|&p| p != KernelPath::Generic);
+        for path in own {
             for (m, n, k) in [
                 (1, 70, 33),
                 (45, 1, 20),

@@ -1,6 +1,7 @@
 //! The `nabla` command-line tool: a thin dispatcher over the subcommands in [`commands`].
 
 mod commands;
+mod distributed;
 mod figures;
 mod pipeline;
 mod report;
@@ -94,6 +95,14 @@ fn main() {
         eprintln!("error: {msg}");
         std::process::exit(2);
     }
+    // `train` under mpirun joins the MPI job; every other command runs alone.
+    let world = match &cli.command {
+        Command::Train(_) => distributed::World::join().unwrap_or_else(|err| {
+            eprintln!("error: {}", err.message);
+            std::process::exit(err.code)
+        }),
+        _ => distributed::World::single(),
+    };
     let outcome = match cli.command {
         Command::Grad(args) => grad::run(args),
         Command::Minimize(args) => minimize::run(args),
@@ -101,7 +110,7 @@ fn main() {
         Command::Hessian(args) => hessian::run(args),
         Command::Integrate(args) => integrate::run(args),
         Command::Taylor(args) => taylor::run(args),
-        Command::Train(args) => train::run(*args),
+        Command::Train(args) => train::run(*args, world.collective()),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Inspect(args) => inspect::run(args),
@@ -112,8 +121,5 @@ fn main() {
         Command::Convert(args) => convert::run(args),
         Command::Export(args) => export::run(args),
     };
-    if let Err(err) = outcome {
-        eprintln!("error: {}", err.message);
-        std::process::exit(err.code);
-    }
+    world.finish(outcome)
 }

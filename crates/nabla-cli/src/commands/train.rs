@@ -26,10 +26,12 @@ use nabla::train::{
 use nabla::Tensor;
 
 use super::{print_json, CliError};
+use crate::distributed;
 use crate::pipeline::{
     self, defaults, figures, lib_err, metrics_json, metrics_text, ArchFlags, DataFlags, OnOff,
     OptimFlags, TaskFlag,
 };
+use nabla::train::Collective;
 
 /// Exit code after Ctrl-C.
 const EXIT_INTERRUPTED: i32 = 130;
@@ -76,6 +78,12 @@ pub struct Args {
     /// Worker threads for the matrix products (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Cut every batch into N shards whose gradients are added as N MPI processes add them,
+    /// so that one process reproduces `mpirun -np N nabla train …` (bit for bit with 2; see
+    /// the README, "Training on several machines"). Under mpirun each process is one shard.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[serde(default = "one")]
+    pub shards: usize,
     /// Start from the weights of a safetensors file (a nabla model or a plain PyTorch state
     /// dict of the same nn.Sequential architecture).
     #[arg(long, value_name = "MODEL")]
@@ -114,6 +122,10 @@ pub struct Args {
     /// Testing aid: behave as if Ctrl-C came at the end of this epoch.
     #[arg(long, hide = true)]
     pub stop_after: Option<usize>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// An optimiser shared between the trainer and the checkpoint callback.
@@ -156,13 +168,22 @@ impl Optimizer for SharedOptimizer {
 const EXTRA_REPORT: &str = "report";
 const EXTRA_DIAGNOSTICS: &str = "diagnostics";
 const EXTRA_TARGET_LOSS: &str = "target_loss";
+const EXTRA_SHARDS: &str = "shards";
+/// The number of MPI processes of the run that wrote a checkpoint (absent: one).
+const EXTRA_RANKS: &str = "ranks";
 
 /// The run's settings as the library stores them in a checkpoint.
-fn run_settings(args: &Args) -> Result<RunSettings, CliError> {
+fn run_settings(args: &Args, ranks: usize) -> Result<RunSettings, CliError> {
     let d = &args.data;
     let a = &args.arch;
     let o = &args.optim;
     let mut extra = BTreeMap::new();
+    if args.shards > 1 {
+        extra.insert(EXTRA_SHARDS.to_string(), json!(args.shards));
+    }
+    if ranks > 1 {
+        extra.insert(EXTRA_RANKS.to_string(), json!(ranks));
+    }
     if let Some(report) = &args.report {
         extra.insert(EXTRA_REPORT.to_string(), json!(report));
     }
@@ -313,6 +334,11 @@ fn resumed_args(saved: &RunSettings, cmd: &Args, path: &Path) -> Result<Args, Cl
         shuffle: on_off(saved.shuffle),
         seed: saved.seed,
         threads: cmd.threads,
+        shards: saved
+            .extra
+            .get(EXTRA_SHARDS)
+            .and_then(|v| v.as_u64())
+            .map_or(1, |v| v as usize),
         init_from: saved.init_from.clone(),
         resume: Some(path.to_path_buf()),
         checkpoint_every: cmd.checkpoint_every.or(saved.checkpoint_every),
@@ -561,30 +587,84 @@ fn validate(args: &Args) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Runs `nabla train`.
-pub fn run(mut args: Args) -> Result<(), CliError> {
-    let t0 = Instant::now();
+/// Runs `nabla train`, as one process or as one of the processes of `collective` (rank 0
+/// alone prints and writes files).
+pub fn run(args: Args, collective: &dyn Collective) -> Result<(), CliError> {
+    let (rank, ranks) = (collective.rank(), collective.size());
+    // Every failure before training is known to every process (data a rank cannot read ends
+    // the job with rank 0 naming it).
+    let ready = prepare(args, ranks, rank == 0);
+    let (args, resume, out, data) = distributed::agree(collective, "to start", ready)?;
+    train(args, resume, out, data, collective)
+}
+
+/// Flags, checkpoint, output paths and data of a run: everything that can fail before the
+/// processes start training together.
+fn prepare(
+    mut args: Args,
+    ranks: usize,
+    writes: bool,
+) -> Result<(Args, Option<Checkpoint>, PathBuf, pipeline::Prepared), CliError> {
     pipeline::set_threads(args.threads)?;
     // Resuming: the checkpoint's settings, with the run-control flags of this command line.
     let mut resume = None;
     if let Some(path) = args.resume.clone() {
         let checkpoint = read_checkpoint(&path)?;
         args = resumed_args(&checkpoint.settings, &args, &path)?;
+        let saved_ranks = checkpoint
+            .settings
+            .extra
+            .get(EXTRA_RANKS)
+            .and_then(|v| v.as_u64())
+            .map_or(1, |v| v as usize);
+        if saved_ranks != ranks {
+            let how = |n: usize| match n {
+                1 => "one process (no mpirun)".to_string(),
+                n => format!("mpirun -np {n}"),
+            };
+            return Err(CliError::failure(format!(
+                "--resume {}: the checkpoint was written by a run on {}; resume it the same way                  (this run is {}): the shards of each batch, and so the weights, depend on the                  number of processes",
+                path.display(),
+                how(saved_ranks),
+                how(ranks)
+            )));
+        }
         resume = Some(checkpoint);
     }
     validate(&args)?;
+    if ranks > 1 && args.shards > 1 {
+        return Err(CliError::usage(format!(
+            "--shards {} cannot be used under mpirun: each of the {ranks} processes computes              one shard of every batch",
+            args.shards
+        )));
+    }
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(defaults::OUT));
     // A file that cannot be written fails now, not after training.
-    for path in std::iter::once(&out)
-        .chain(&args.history)
-        .chain(&args.report)
-    {
-        nabla::io::check_output_path(path).map_err(lib_err)?;
+    if writes {
+        for path in std::iter::once(&out)
+            .chain(&args.history)
+            .chain(&args.report)
+        {
+            nabla::io::check_output_path(path).map_err(lib_err)?;
+        }
     }
     let data = pipeline::prepare_data(&args.data, args.seed)?;
+    Ok((args, resume, out, data))
+}
+
+fn train(
+    args: Args,
+    resume: Option<Checkpoint>,
+    out: PathBuf,
+    data: pipeline::Prepared,
+    collective: &dyn Collective,
+) -> Result<(), CliError> {
+    let t0 = Instant::now();
+    let (rank, ranks) = (collective.rank(), collective.size());
+    let lead = rank == 0;
     if args.track_test && data.test.as_ref().is_none_or(|t| t.is_empty()) {
         return Err(CliError::usage(
             "--track-test needs a test set: --test, --split-file, a source with its own test \
@@ -639,6 +719,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         early_stopping: args.early_stopping,
         schedule,
         target_loss: args.target_loss,
+        shards: args.shards,
     };
     let mut meta = ModelMeta {
         format_version: FORMAT_VERSION,
@@ -655,7 +736,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         data_source: data.source.clone(),
         training: json!({"checkpoint": true}),
     };
-    let quiet = args.quiet;
+    let quiet = args.quiet || !lead;
     if !quiet {
         let sizes = format!(
             "train {}, val {}, test {}",
@@ -690,8 +771,13 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             pipeline::describe_loss(loss, plan.outputs),
             net.num_parameters()
         );
+        let processes = match (ranks, args.shards) {
+            (1, 1) => String::new(),
+            (1, s) => format!("; {s} shards per batch"),
+            (n, _) => format!("; {n} MPI processes, each a shard of every batch"),
+        };
         eprintln!(
-            "training: {} lr {}, {} schedule, {epochs} epochs, batch {}, seed {}; {} threads, {} kernels",
+            "training: {} lr {}, {} schedule, {epochs} epochs, batch {}, seed {}; {} threads, {} kernels{processes}",
             optimizer.name(),
             optimizer.learning_rate(),
             args.optim.schedule_name(),
@@ -701,9 +787,14 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             nabla::tensor::gemm::kernel_path().name()
         );
     }
-    ctrlc_handler();
+    // Under mpirun, Ctrl-C reaches every process through the launcher, which ends the job.
+    if ranks == 1 {
+        ctrlc_handler();
+    }
     let mut opt_handle = optimizer.clone();
-    let mut trainer = Trainer::new(&mut net, &mut opt_handle, train_cfg).map_err(lib_err)?;
+    let mut trainer = Trainer::new(&mut net, &mut opt_handle, train_cfg)
+        .and_then(|t| t.with_collective(collective))
+        .map_err(lib_err)?;
     if let Some(checkpoint) = &resume {
         // The trainer has read the base learning rate; now restore the optimiser's state.
         optimizer
@@ -715,7 +806,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             .restore_state(checkpoint.trainer.clone())
             .map_err(|e| CliError::failure(format!("--resume: {e}")))?;
     }
-    let settings = run_settings(&args)?;
+    let settings = run_settings(&args, ranks)?;
     let mut monitor = Monitor {
         quiet,
         tty: std::io::stderr().is_terminal(),
@@ -733,7 +824,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
             trainer: trainer.state(),
             settings,
         },
-        checkpoint_every: args.checkpoint_every,
+        checkpoint_every: args.checkpoint_every.filter(|_| lead),
         stop_after: args.stop_after,
         out: &out,
         args: &args,
@@ -752,6 +843,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     } else {
         None
     };
+    let fit_start = Instant::now();
     let fitted = trainer.fit_tracking(
         &data.train,
         data.val
@@ -760,6 +852,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         tracked,
         &mut monitor,
     );
+    let fit_seconds = fit_start.elapsed().as_secs_f64();
     let epochs_done = trainer.state().epoch;
     drop(trainer);
     if let Some(bar) = monitor.bar.take() {
@@ -767,6 +860,15 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
     }
     if let Some(e) = monitor.error.take() {
         return Err(e);
+    }
+    if !lead {
+        // Training ends at the same step on every process (every stop is decided from
+        // figures summed over them); rank 0 reports it and writes the files.
+        return match fitted {
+            Ok(h) if !h.interrupted => Ok(()),
+            Ok(_) => Err(distributed::reported_by_rank_0(EXIT_INTERRUPTED)),
+            Err(_) => Err(distributed::reported_by_rank_0(super::EXIT_FAILURE)),
+        };
     }
     let warnings = std::mem::take(&mut monitor.warnings);
     let test_per_epoch = std::mem::take(&mut monitor.test_per_epoch);
@@ -846,7 +948,23 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         "test": test_m.as_ref().map(metrics_json),
         "seconds": seconds,
     });
+    // Under mpirun: the time this process spent in the sums over the processes.
+    let mpi = collective
+        .time_in_sums()
+        .filter(|_| ranks > 1)
+        .map(|(spent, calls)| {
+            let spent = spent.as_secs_f64();
+            json!({
+                "processes": ranks,
+                "allreduce_calls": calls,
+                "allreduce_seconds": spent,
+                "training_seconds": fit_seconds,
+            })
+        });
     let mut summary = run_figures.clone();
+    if let Some(m) = &mpi {
+        summary["mpi"] = m.clone();
+    }
     summary["task"] = json!(task_name);
     summary["model"] = json!(out.display().to_string());
     let mut settings = serde_json::to_value(&args).unwrap_or_default();
@@ -950,6 +1068,16 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         1 => vec![],
         k => pipeline::output_names(&meta, k),
     };
+    if let Some(m) = &mpi {
+        let (calls, spent) = (
+            m["allreduce_calls"].as_u64().unwrap_or(0),
+            m["allreduce_seconds"].as_f64().unwrap_or(0.0),
+        );
+        lines.push(format!(
+            "MPI: {ranks} processes; rank 0 spent {spent:.2} s of {fit_seconds:.2} s training in {calls} all-reduce calls ({:.3} ms each)",
+            1e3 * spent / calls.max(1) as f64
+        ));
+    }
     lines.push(format!("train: {}", metrics_text(&train_m)));
     lines.extend(pipeline::per_output_text(&train_m, &output_names));
     if train_evaluated < data.train.len() {
@@ -1067,16 +1195,18 @@ mod tests {
             "--report",
             "r.html",
             "--diagnostics",
+            "--shards",
+            "2",
             "--out",
             "ck.safetensors",
         ]);
-        let settings = run_settings(&first).unwrap();
+        let settings = run_settings(&first, 1).unwrap();
         let path = Path::new("ck.safetensors");
         let back = resumed_args(&settings, &parse(&["--resume", "ck.safetensors"]), path).unwrap();
         let mut want = serde_json::to_value(&first).unwrap();
         want["resume"] = json!("ck.safetensors");
         assert_eq!(serde_json::to_value(&back).unwrap(), want);
-        assert_eq!(run_settings(&back).unwrap(), settings);
+        assert_eq!(run_settings(&back, 1).unwrap(), settings);
 
         // The run-control flags of the resuming command line win.
         let cmd = parse(&[

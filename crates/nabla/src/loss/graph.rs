@@ -77,7 +77,7 @@ fn squared_error<E: Element>(
     let mut grad = Tensor::zeros(y.shape());
     let total = super::squared_error(
         y.data(),
-        1,
+        (1, 1),
         y.len(),
         super::Targets::Values(t.data()),
         grad.data_mut(),
@@ -118,7 +118,7 @@ pub fn bce_with_logits<E: Element>(logits: &Var<E>, targets: &Var<E>) -> Result<
     let mut grad = Tensor::zeros(x.shape());
     let value = super::bce(
         x.data(),
-        1,
+        (1, 1),
         x.len(),
         super::Targets::Values(t.data()),
         grad.data_mut(),
@@ -163,7 +163,9 @@ pub fn cross_entropy<E: Element>(logits: &Var<E>, classes: &[usize]) -> Result<V
         });
     }
     let mut grad = Tensor::zeros(x.shape());
-    let value = super::softmax_cross_entropy(x.data(), c, classes.iter().copied(), grad.data_mut());
+    let rows = classes.len();
+    let value =
+        super::softmax_cross_entropy(x.data(), c, classes.iter().copied(), rows, grad.data_mut());
     drop(x);
     Ok(kernel_loss(
         "cross_entropy",

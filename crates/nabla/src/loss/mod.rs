@@ -105,6 +105,29 @@ impl Loss {
         targets: Targets<'_, E>,
         grad: &mut [E],
     ) -> Result<E> {
+        self.value_and_grad_of_share(out, rows, rows, outputs, targets, grad)
+    }
+
+    /// [`Loss::value_and_grad`] for `rows` rows that are a share of a batch of `of_rows`: the
+    /// means are taken over the whole batch, so the shares' values and gradients add up to the
+    /// batch's. Each row's gradient is the very number the whole batch gives it (the same
+    /// operations on the same operands), which is what lets shards of a batch, on one process
+    /// or on several MPI ranks, reproduce the batch's gradient.
+    pub fn value_and_grad_of_share<E: Element>(
+        &self,
+        out: &[E],
+        rows: usize,
+        of_rows: usize,
+        outputs: usize,
+        targets: Targets<'_, E>,
+        grad: &mut [E],
+    ) -> Result<E> {
+        if of_rows < rows || of_rows == 0 {
+            return Err(Error::param(
+                "loss",
+                format!("a share of {rows} rows cannot belong to a batch of {of_rows}"),
+            ));
+        }
         if targets.rows(outputs) != rows
             || matches!(targets, Targets::Values(v) if v.len() != rows * outputs)
             || out.len() < rows * outputs
@@ -131,9 +154,9 @@ impl Loss {
         let out = &out[..rows * outputs];
         let grad = &mut grad[..rows * outputs];
         Ok(match self {
-            Loss::Sse => squared_error(out, rows, outputs, targets, grad, false),
-            Loss::Mse => squared_error(out, rows, outputs, targets, grad, true),
-            Loss::BceWithLogits => bce(out, rows, outputs, targets, grad),
+            Loss::Sse => squared_error(out, (rows, of_rows), outputs, targets, grad, false),
+            Loss::Mse => squared_error(out, (rows, of_rows), outputs, targets, grad, true),
+            Loss::BceWithLogits => bce(out, (rows, of_rows), outputs, targets, grad),
             Loss::CrossEntropy => {
                 let Targets::Classes(classes) = targets else {
                     return Err(Error::param(
@@ -147,21 +170,23 @@ impl Loss {
                         "cross-entropy needs at least two outputs (use bce for one logit)",
                     ));
                 }
-                softmax_cross_entropy(out, outputs, classes.iter().map(|&k| k as usize), grad)
+                let classes = classes.iter().map(|&k| k as usize);
+                softmax_cross_entropy(out, outputs, classes, of_rows, grad)
             }
         })
     }
 }
 
+/// `(rows, of_rows)`: the rows given, and the rows of the batch the mean is over.
 pub(crate) fn squared_error<E: Element>(
     out: &[E],
-    rows: usize,
+    (rows, of_rows): (usize, usize),
     outputs: usize,
     targets: Targets<'_, E>,
     grad: &mut [E],
     mean: bool,
 ) -> E {
-    let n_all = E::from_f64((rows * outputs) as f64);
+    let n_all = E::from_f64((of_rows * outputs) as f64);
     let two = E::ONE + E::ONE;
     let scale = if mean { two / n_all } else { two };
     let mut total = 0.0f64;
@@ -180,12 +205,12 @@ pub(crate) fn squared_error<E: Element>(
 
 pub(crate) fn bce<E: Element>(
     out: &[E],
-    rows: usize,
+    (rows, of_rows): (usize, usize),
     outputs: usize,
     targets: Targets<'_, E>,
     grad: &mut [E],
 ) -> E {
-    let n_all = E::from_f64((rows * outputs) as f64);
+    let n_all = E::from_f64((of_rows * outputs) as f64);
     let mut total = 0.0f64;
     for i in 0..rows {
         for j in 0..outputs {
@@ -204,10 +229,10 @@ pub(crate) fn softmax_cross_entropy<E: Element>(
     out: &[E],
     outputs: usize,
     classes: impl ExactSizeIterator<Item = usize>,
+    of_rows: usize,
     grad: &mut [E],
 ) -> E {
-    let rows = classes.len();
-    let inv_rows = E::ONE / E::from_f64(rows as f64);
+    let inv_rows = E::ONE / E::from_f64(of_rows as f64);
     let mut total = 0.0f64;
     for (i, y) in classes.enumerate() {
         let z = &out[i * outputs..(i + 1) * outputs];
@@ -220,5 +245,5 @@ pub(crate) fn softmax_cross_entropy<E: Element>(
         }
         g[y] -= inv_rows;
     }
-    E::from_f64(total / rows as f64)
+    E::from_f64(total / of_rows as f64)
 }

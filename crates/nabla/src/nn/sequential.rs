@@ -523,12 +523,28 @@ impl<E: Element> Sequential<E> {
         targets: Targets<'_, E>,
         loss: Loss,
     ) -> Result<E> {
+        self.loss_backward_of_share(ws, x, rows, rows, targets, loss)
+    }
+
+    /// [`Sequential::loss_backward`] on `rows` rows that are a share of a batch of `of_rows`
+    /// (see [`Loss::value_and_grad_of_share`]): the shares' losses and gradients add up to the
+    /// batch's. Layers that reduce over the batch (batch norm) see only the share.
+    pub fn loss_backward_of_share(
+        &self,
+        ws: &mut Workspace<E>,
+        x: &[E],
+        rows: usize,
+        of_rows: usize,
+        targets: Targets<'_, E>,
+        loss: Loss,
+    ) -> Result<E> {
         self.forward_batch(ws, x, rows)?;
         let last = ws.outputs.len() - 1;
         let outputs = row_len(&ws.shapes[last]);
-        let value = loss.value_and_grad(
+        let value = loss.value_and_grad_of_share(
             &ws.outputs[last],
             rows,
+            of_rows,
             outputs,
             targets,
             &mut ws.grads[last],

@@ -1,6 +1,9 @@
 use serde::{Deserialize, Serialize};
 
-use super::{count_correct, gather_targets, require_targets, BatchSource, TargetView};
+use super::{
+    count_correct, gather_targets, require_targets, shard_bounds, BatchSource, Collective,
+    SingleProcess, TargetView,
+};
 use crate::data::Task;
 use crate::loss::Loss;
 use crate::nn::{Sequential, Workspace};
@@ -122,20 +125,39 @@ impl Evaluator {
         loss: Loss,
         task: Task,
     ) -> Result<Metrics> {
+        self.evaluate_shared(net, ws, data, loss, task, &SingleProcess)
+    }
+
+    /// [`Evaluator::evaluate`] as one process of a data-parallel run: each process evaluates
+    /// its share of the rows (contiguous, as [`shard_bounds`] cuts them) and the sums behind
+    /// the figures are added over the processes, so every process returns the same figures.
+    /// Every process must call it with the same data.
+    pub fn evaluate_shared(
+        &mut self,
+        net: &Sequential,
+        ws: &mut Workspace,
+        data: &dyn BatchSource,
+        loss: Loss,
+        task: Task,
+        collective: &dyn Collective,
+    ) -> Result<Metrics> {
         let n = data.len();
         let d = data.n_features();
         let bs = ws.max_batch().min(n.max(1));
         let outputs = ws.output_len();
         self.x.resize(bs * d, 0.0);
         self.grad.resize(bs * outputs, 0.0);
-        if self.rows.len() != n {
+        let (lo, hi) = shard_bounds(n, collective.size(), collective.rank());
+        if self.rows.first() != Some(&lo) || self.rows.len() != hi - lo {
             self.rows.clear();
-            self.rows.extend(0..n);
+            self.rows.extend(lo..hi);
         }
         let all_targets = require_targets(data)?;
         let mut loss_sum = 0.0f64;
         let mut correct = 0usize;
         self.pred.clear();
+        // Regression outputs of every row, this process's at their place (zero elsewhere).
+        self.pred.resize(lo * outputs, 0.0);
         for chunk in self.rows.chunks(bs) {
             let rows = chunk.len();
             data.fill_features(chunk, &mut self.x[..rows * d]);
@@ -155,6 +177,15 @@ impl Evaluator {
             match all_targets {
                 TargetView::Classes(_) => correct += count_correct(out, rows, outputs, &self.cls),
                 TargetView::Values { .. } => self.pred.extend_from_slice(&out[..rows * outputs]),
+            }
+        }
+        if collective.size() > 1 {
+            let mut sums = [loss_sum, correct as f64];
+            collective.sum_f64(&mut sums)?;
+            (loss_sum, correct) = (sums[0], sums[1] as usize);
+            if let TargetView::Values { .. } = all_targets {
+                self.pred.resize(n * outputs, 0.0);
+                collective.sum_f32(&mut self.pred)?;
             }
         }
         let mut m = Metrics {

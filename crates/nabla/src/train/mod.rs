@@ -15,16 +15,20 @@
 //! L-BFGS tries also stops training, with the weights put back to the step's start.
 
 mod checkpoint;
+pub mod collective;
 pub mod diagnostics;
 pub mod explain;
 mod history;
 mod metrics;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod report;
 
 pub use checkpoint::{
     Checkpoint, DataSettings, NetworkSettings, OptimizerSettings, RunSettings, CHECKPOINT_KEY,
     CHECKPOINT_VERSION, OPTIMIZER_BUFFER_PREFIX,
 };
+pub use collective::{shard_bounds, Collective, SingleProcess};
 pub use diagnostics::{diagnose, DiagnosticsMonitor, Warning, WarningKind};
 pub use history::HistoryTable;
 pub use metrics::{evaluate, evaluate_in_original_units, Evaluator, Metrics, OutputMetrics};
@@ -250,6 +254,16 @@ pub struct TrainConfig {
     /// `desired_error`). `None` trains every epoch.
     #[serde(default)]
     pub target_loss: Option<f32>,
+    /// Cut every batch into this many shards and add their gradients as that many MPI ranks
+    /// do (see [`collective`]), so that one process reproduces an N-rank run. 1 (the default)
+    /// sums each batch's gradient in one pass. Under a [`Collective`] of several processes it
+    /// must be 1: each rank computes one shard.
+    #[serde(default = "one_shard")]
+    pub shards: usize,
+}
+
+fn one_shard() -> usize {
+    1
 }
 
 impl Default for TrainConfig {
@@ -264,6 +278,7 @@ impl Default for TrainConfig {
             early_stopping: None,
             schedule: LrSchedule::Constant,
             target_loss: None,
+            shards: 1,
         }
     }
 }
@@ -313,10 +328,18 @@ impl TrainConfig {
         }
     }
 
+    /// Cut every batch into `shards` shards, as that many MPI ranks do.
+    pub fn with_shards(self, shards: usize) -> Self {
+        TrainConfig { shards, ..self }
+    }
+
     /// Check every field's domain.
     pub fn validate(&self) -> Result<()> {
         if self.batch_size == 0 {
             return Err(Error::param("batch size", "must be at least 1"));
+        }
+        if self.shards == 0 {
+            return Err(Error::param("shards", "must be at least 1"));
         }
         if let Some(t) = self.target_loss {
             if !t.is_finite() || t < 0.0 {
@@ -469,6 +492,160 @@ pub struct Trainer<'a> {
     order: Vec<usize>,
     evaluator: Evaluator,
     diagnosed: Vec<DiagnosedLayer>,
+    collective: &'a dyn Collective,
+    /// Every parameter's gradient end to end (and the loss last), for summing shards.
+    flat32: Vec<f32>,
+    flat64: Vec<f64>,
+}
+
+/// Which shards of each batch this process computes: `mine` of `count`.
+#[derive(Clone, Debug)]
+struct ShardPlan {
+    count: usize,
+    mine: std::ops::Range<usize>,
+}
+
+/// What [`batch_gradient`] needs besides the batch.
+struct GradientSum<'s> {
+    net: &'s Sequential,
+    params: &'s [(String, crate::autograd::Var)],
+    loss: Loss,
+    collective: &'s dyn Collective,
+    plan: &'s ShardPlan,
+}
+
+/// Targets of rows `lo..hi` of a batch's targets.
+fn slice_targets<'t>(t: Targets<'t>, lo: usize, hi: usize, outputs: usize) -> Targets<'t> {
+    match t {
+        Targets::Classes(c) => Targets::Classes(&c[lo..hi]),
+        Targets::Values(v) => Targets::Values(&v[lo * outputs..hi * outputs]),
+    }
+}
+
+/// The loss and gradient of one batch of `rows` rows (features `x`, `d` per row), left in
+/// the parameters' gradient slots: in one pass without shards, else shard by shard with the
+/// shards' gradients added in shard order and summed over the processes. `on_shard` sees the
+/// workspace after each forward pass, with the rows it covered.
+#[allow(clippy::too_many_arguments)]
+fn batch_gradient(
+    g: &GradientSum<'_>,
+    ws: &mut Workspace,
+    x: &[f32],
+    (rows, d): (usize, usize),
+    targets: Targets<'_>,
+    flat32: &mut Vec<f32>,
+    flat64: &mut Vec<f64>,
+    on_shard: &mut dyn FnMut(&Workspace, usize, usize),
+) -> Result<f32> {
+    let zero_grads = || {
+        for (_, p) in g.params {
+            p.zero_grad();
+        }
+    };
+    if g.plan.count == 1 {
+        zero_grads();
+        let value = g
+            .net
+            .loss_backward(ws, &x[..rows * d], rows, targets, g.loss)?;
+        on_shard(ws, 0, rows);
+        return Ok(value);
+    }
+    let outputs = g.net.output_size();
+    let total: usize = g.params.iter().map(|(_, p)| p.value().len()).sum();
+    let wide = collective::sums_in_f64(g.plan.count);
+    if wide {
+        flat64.resize(total + 1, 0.0);
+    } else {
+        flat32.resize(total + 1, 0.0);
+    }
+    for (k, s) in g.plan.mine.clone().enumerate() {
+        let (lo, hi) = shard_bounds(rows, g.plan.count, s);
+        zero_grads();
+        let value = if hi > lo {
+            let t = slice_targets(targets, lo, hi, outputs);
+            let v =
+                g.net
+                    .loss_backward_of_share(ws, &x[lo * d..hi * d], hi - lo, rows, t, g.loss)?;
+            on_shard(ws, lo, hi);
+            v
+        } else {
+            0.0
+        };
+        // The first shard is copied (not added to zero, which would turn −0 into +0).
+        let mut at = 0;
+        for (_, p) in g.params {
+            let n = p.value().len();
+            let grad = p.grad_ref();
+            let src = grad.as_ref().map(|t| t.data());
+            if wide {
+                let dst = &mut flat64[at..at + n];
+                match src {
+                    Some(src) if k == 0 => {
+                        dst.iter_mut().zip(src).for_each(|(a, &b)| *a = b as f64)
+                    }
+                    Some(src) => dst.iter_mut().zip(src).for_each(|(a, &b)| *a += b as f64),
+                    None if k == 0 => dst.fill(0.0),
+                    None => {}
+                }
+            } else {
+                let dst = &mut flat32[at..at + n];
+                match src {
+                    Some(src) if k == 0 => dst.copy_from_slice(src),
+                    Some(src) => dst.iter_mut().zip(src).for_each(|(a, &b)| *a += b),
+                    None if k == 0 => dst.fill(0.0),
+                    None => {}
+                }
+            }
+            at += n;
+        }
+        if wide {
+            flat64[total] = if k == 0 {
+                value as f64
+            } else {
+                flat64[total] + value as f64
+            };
+        } else {
+            flat32[total] = if k == 0 { value } else { flat32[total] + value };
+        }
+    }
+    if g.collective.size() > 1 {
+        if wide {
+            g.collective.sum_f64(flat64)?;
+        } else {
+            g.collective.sum_f32(flat32)?;
+        }
+    }
+    let mut at = 0;
+    for (_, p) in g.params {
+        let n = p.value().len();
+        let mut slot = p.grad_mut();
+        let dst = slot
+            .get_or_insert_with(|| Tensor::zeros(&p.shape()))
+            .data_mut();
+        if wide {
+            dst.iter_mut()
+                .zip(&flat64[at..at + n])
+                .for_each(|(a, &b)| *a = b as f32);
+        } else {
+            dst.copy_from_slice(&flat32[at..at + n]);
+        }
+        at += n;
+    }
+    Ok(if wide {
+        flat64[total] as f32
+    } else {
+        flat32[total]
+    })
+}
+
+/// A dropout generator's state for rank `rank` of a run, from rank 0's: ranks draw different
+/// masks (as the rows they see differ), each from a stream of its own.
+fn rank_stream(state: [u64; 4], rank: usize) -> [u64; 4] {
+    if rank == 0 {
+        return state;
+    }
+    let mixed = state[0] ^ state[1].rotate_left(17) ^ state[2].rotate_left(31) ^ state[3];
+    Rng::new(mixed ^ (rank as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).state()
 }
 
 /// A layer with parameters whose unit outputs the trainer watches: the output of the
@@ -536,7 +713,108 @@ impl<'a> Trainer<'a> {
             evaluator: Evaluator::new(),
             diagnosed,
             cfg,
+            collective: &SingleProcess,
+            flat32: vec![],
+            flat64: vec![],
         })
+    }
+
+    /// Train as one process of a data-parallel run over `collective`: each batch's gradient
+    /// is this process's shard of it, summed over the processes (see [`collective`]), and
+    /// validation and test figures are computed on each process's share of the rows and
+    /// summed. Every process must make the same calls with the same data, network and
+    /// settings. Dropout draws its masks from a stream of each rank's own.
+    pub fn with_collective(mut self, collective: &'a dyn Collective) -> Result<Self> {
+        if collective.size() > 1 && self.cfg.shards > 1 {
+            return Err(Error::param(
+                "shards",
+                format!(
+                    "{} shards cannot be combined with {} processes (each process computes one shard)",
+                    self.cfg.shards,
+                    collective.size()
+                ),
+            ));
+        }
+        self.collective = collective;
+        self.reseed_dropout()?;
+        Ok(self)
+    }
+
+    fn reseed_dropout(&mut self) -> Result<()> {
+        let rank = self.collective.rank();
+        if rank > 0 {
+            let states: Vec<[u64; 4]> = self
+                .net
+                .dropout_rng_states()
+                .into_iter()
+                .map(|s| rank_stream(s, rank))
+                .collect();
+            self.net.set_dropout_rng_states(&states)?;
+        }
+        Ok(())
+    }
+
+    /// Sum this epoch's counts over the processes (each counted its own shards' rows), and
+    /// average batch norm's running statistics (each process's follow its own shards).
+    fn sum_epoch_figures(
+        &mut self,
+        correct: &mut usize,
+        sat_count: &mut [usize],
+        unit_alive: &mut [Vec<bool>],
+    ) -> Result<()> {
+        let mut figures: Vec<f64> = std::iter::once(*correct as f64)
+            .chain(sat_count.iter().map(|&c| c as f64))
+            .chain(unit_alive.iter().flatten().map(|&a| f64::from(u8::from(a))))
+            .collect();
+        self.collective.sum_f64(&mut figures)?;
+        *correct = figures[0] as usize;
+        for (c, &f) in sat_count.iter_mut().zip(&figures[1..]) {
+            *c = f as usize;
+        }
+        let alive = unit_alive.iter_mut().flat_map(|u| u.iter_mut());
+        for (a, &f) in alive.zip(&figures[1 + sat_count.len()..]) {
+            *a = f > 0.0;
+        }
+        let running: Vec<_> = self
+            .net
+            .named_tensors()
+            .into_iter()
+            .filter(|(name, _)| name.ends_with("running_mean") || name.ends_with("running_var"))
+            .map(|(_, v)| v)
+            .collect();
+        if !running.is_empty() {
+            let mut values: Vec<f32> = running
+                .iter()
+                .flat_map(|v| v.value().data().to_vec())
+                .collect();
+            self.collective.sum_f32(&mut values)?;
+            let inv = 1.0 / self.collective.size() as f32;
+            let mut at = 0;
+            for v in &running {
+                let mut t = v.value_mut();
+                let data = t.data_mut();
+                for (d, &s) in data.iter_mut().zip(&values[at..]) {
+                    *d = s * inv;
+                }
+                at += data.len();
+            }
+        }
+        Ok(())
+    }
+
+    fn shard_plan(&self) -> ShardPlan {
+        let (rank, size) = (self.collective.rank(), self.collective.size());
+        if size > 1 {
+            ShardPlan {
+                count: size,
+                mine: rank..rank + 1,
+            }
+        } else {
+            ShardPlan {
+                count: self.cfg.shards,
+                mine: 0..self.cfg.shards,
+            }
+        }
     }
 
     /// The run's position (for checkpoints).
@@ -550,7 +828,7 @@ impl<'a> Trainer<'a> {
     pub fn restore_state(&mut self, state: TrainerState) -> Result<()> {
         self.net.set_dropout_rng_states(&state.dropout_rngs)?;
         self.state = state;
-        Ok(())
+        self.reseed_dropout()
     }
 
     /// The base learning rate of the schedule.
@@ -601,6 +879,7 @@ impl<'a> Trainer<'a> {
         let all_targets = require_targets(train)?;
         let bs = self.cfg.batch_size.min(n);
         self.x_buf.resize(bs * d, 0.0);
+        let plan = self.shard_plan();
         let mut history = History::default();
         while self.state.epoch < self.cfg.epochs {
             let epoch = self.state.epoch + 1;
@@ -631,17 +910,66 @@ impl<'a> Trainer<'a> {
                 let hi = (lo + bs).min(n);
                 let rows = hi - lo;
                 let idx = &self.order[lo..hi];
-                train.fill_features(idx, &mut self.x_buf[..rows * d]);
-                let targets = gather_targets(all_targets, idx, &mut self.y_cls, &mut self.y_val)?;
-                for (_, p) in &self.params {
-                    p.zero_grad();
+                for s in plan.mine.clone() {
+                    let (lo, hi) = shard_bounds(rows, plan.count, s);
+                    train.fill_features(&idx[lo..hi], &mut self.x_buf[lo * d..hi * d]);
                 }
-                let loss = self.net.loss_backward(
+                gather_targets(all_targets, idx, &mut self.y_cls, &mut self.y_val)?;
+                let targets = match all_targets {
+                    TargetView::Classes(_) => Targets::Classes(&self.y_cls),
+                    TargetView::Values { .. } => Targets::Values(&self.y_val),
+                };
+                let sum = GradientSum {
+                    net: &*self.net,
+                    params: &self.params,
+                    loss: self.cfg.loss,
+                    collective: self.collective,
+                    plan: &plan,
+                };
+                let (y_cls, diagnosed) = (&self.y_cls, &self.diagnosed);
+                // Metrics and unit diagnostics from the forward values of each shard.
+                let mut on_shard = |ws: &Workspace, lo: usize, hi: usize| {
+                    if let TargetView::Classes(_) = all_targets {
+                        correct += count_correct(ws.output(), hi - lo, outputs, &y_cls[lo..hi]);
+                    }
+                    for ((count, alive), d) in
+                        sat_count.iter_mut().zip(&mut unit_alive).zip(diagnosed)
+                    {
+                        let (a, width) = (ws.layer_output(d.output), d.width);
+                        // One monomorphised loop per activation, each with the one saturation
+                        // test of Activation::is_saturated.
+                        *count += match d.activation {
+                            Activation::Identity => 0,
+                            act @ Activation::Relu => {
+                                count_saturated(a, width, alive, |v| act.is_saturated(v))
+                            }
+                            act @ Activation::LeakyRelu { .. } => {
+                                count_saturated(a, width, alive, |v| act.is_saturated(v))
+                            }
+                            act @ Activation::Sigmoid => {
+                                count_saturated(a, width, alive, |v| act.is_saturated(v))
+                            }
+                            act @ Activation::Tanh => {
+                                count_saturated(a, width, alive, |v| act.is_saturated(v))
+                            }
+                        };
+                    }
+                };
+                let (ws, x, flat32, flat64) = (
                     &mut self.ws,
                     &self.x_buf,
-                    rows,
+                    &mut self.flat32,
+                    &mut self.flat64,
+                );
+                let loss = batch_gradient(
+                    &sum,
+                    ws,
+                    x,
+                    (rows, d),
                     targets,
-                    self.cfg.loss,
+                    flat32,
+                    flat64,
+                    &mut on_shard,
                 )?;
                 if !loss.is_finite() {
                     return Err(diverged(epoch, b, &format!("the loss is {loss}")));
@@ -655,52 +983,19 @@ impl<'a> Trainer<'a> {
                     }
                     norm_sq[k] += sq;
                 }
-                // Metrics and unit diagnostics from the forward values of this batch.
-                if let TargetView::Classes(_) = all_targets {
-                    correct += count_correct(self.ws.output(), rows, outputs, &self.y_cls);
-                }
-                for ((count, alive), d) in sat_count
-                    .iter_mut()
-                    .zip(&mut unit_alive)
-                    .zip(&self.diagnosed)
-                {
-                    let (a, width) = (self.ws.layer_output(d.output), d.width);
-                    // One monomorphised loop per activation, each with the one saturation test
-                    // of Activation::is_saturated.
-                    *count += match d.activation {
-                        Activation::Identity => 0,
-                        act @ Activation::Relu => {
-                            count_saturated(a, width, alive, |v| act.is_saturated(v))
-                        }
-                        act @ Activation::LeakyRelu { .. } => {
-                            count_saturated(a, width, alive, |v| act.is_saturated(v))
-                        }
-                        act @ Activation::Sigmoid => {
-                            count_saturated(a, width, alive, |v| act.is_saturated(v))
-                        }
-                        act @ Activation::Tanh => {
-                            count_saturated(a, width, alive, |v| act.is_saturated(v))
-                        }
-                    };
-                }
                 // Optimisers that re-evaluate the loss within a step (L-BFGS) do it on this
                 // batch, through this objective; the others ignore it.
-                let targets = match all_targets {
-                    TargetView::Classes(_) => Targets::Classes(&self.y_cls),
-                    TargetView::Values { .. } => Targets::Values(&self.y_val),
-                };
-                let (net, ws, x, params, loss_fn) = (
-                    &*self.net,
-                    &mut self.ws,
-                    &self.x_buf,
-                    &self.params,
-                    self.cfg.loss,
-                );
                 let mut objective = || -> Result<f64> {
-                    for (_, p) in params {
-                        p.zero_grad();
-                    }
-                    let value = net.loss_backward(ws, x, rows, targets, loss_fn)?;
+                    let value = batch_gradient(
+                        &sum,
+                        ws,
+                        x,
+                        (rows, d),
+                        targets,
+                        flat32,
+                        flat64,
+                        &mut |_, _, _| {},
+                    )?;
                     if !value.is_finite() {
                         let what = format!(
                             "the loss is {value} at a point the optimiser tried in its step"
@@ -722,6 +1017,9 @@ impl<'a> Trainer<'a> {
                     interrupted = true;
                     break;
                 }
+            }
+            if self.collective.size() > 1 && !interrupted {
+                self.sum_epoch_figures(&mut correct, &mut sat_count, &mut unit_alive)?;
             }
             if interrupted {
                 // The epoch did not finish: keep the state at the epoch's start for resuming.
@@ -753,12 +1051,13 @@ impl<'a> Trainer<'a> {
                 match set {
                     Some(v) if !v.is_empty() => {
                         self.net.set_training(false);
-                        let m = self.evaluator.evaluate(
+                        let m = self.evaluator.evaluate_shared(
                             &*self.net,
                             &mut self.ws,
                             v,
                             self.cfg.loss,
                             self.cfg.task,
+                            self.collective,
                         );
                         self.net.set_training(true);
                         m.map(Some)

@@ -1,0 +1,99 @@
+//! Data-parallel training: the sums the trainer takes over processes, and how a batch is cut
+//! into shards.
+//!
+//! A run on N processes ("ranks", for example under `mpirun -np N`) cuts every global
+//! mini-batch into N contiguous shards, rank r taking shard r ([`shard_bounds`]). Each rank
+//! computes the loss and gradient of its shard with the means taken over the whole batch
+//! ([`crate::nn::Sequential::loss_backward_of_share`]), the trainer sums the gradients over
+//! the ranks through a [`Collective`], and every rank applies the same optimiser step to the
+//! same weights.
+//!
+//! A single process reproduces such a run with [`super::TrainConfig::shards`]: it computes
+//! the shards one after another and adds their gradients in the order an all-reduce of N
+//! values gives. With two shards the sum of two numbers is the same in either order, so one
+//! process with 2 shards and `mpirun -np 2` give the same weights bit for bit; with more
+//! shards both sum in f64 and round once, which gives the same f32 in all but vanishingly
+//! rare cases (the f64 sum of a few f32 values is exact unless their exponents lie more than
+//! 29 binary places apart).
+//!
+//! Without shards (the default, one process), a batch's gradient is summed over all its rows
+//! in one pass; cutting it in two changes the order of the f32 additions, which changes
+//! each weight's gradient in its last bit or so. Training amplifies such differences (a ReLU
+//! whose input is near 0 takes the other side; Adam turns a tiny gradient into a full step),
+//! so after a few hundred steps the weights of a 1-shard and a 2-shard run differ visibly
+//! though neither is more exact than the other.
+
+use crate::Result;
+
+/// Sums over the processes of a data-parallel run. Every process calls each method at the
+/// same point of its run, with buffers of the same length; afterwards every process holds
+/// the same sums.
+pub trait Collective {
+    /// This process's index, 0 ≤ rank < size.
+    fn rank(&self) -> usize;
+    /// The number of processes.
+    fn size(&self) -> usize;
+    /// Replace `buf` by its element-wise sum over the processes.
+    fn sum_f32(&self, buf: &mut [f32]) -> Result<()>;
+    /// Replace `buf` by its element-wise sum over the processes.
+    fn sum_f64(&self, buf: &mut [f64]) -> Result<()>;
+    /// Time spent in the sums so far and their number, where the implementation keeps
+    /// count (it includes the wait for the slowest process).
+    fn time_in_sums(&self) -> Option<(std::time::Duration, u64)> {
+        None
+    }
+}
+
+/// The one-process "collective": rank 0 of 1, and every sum is the value itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SingleProcess;
+
+impl Collective for SingleProcess {
+    fn rank(&self) -> usize {
+        0
+    }
+    fn size(&self) -> usize {
+        1
+    }
+    fn sum_f32(&self, _buf: &mut [f32]) -> Result<()> {
+        Ok(())
+    }
+    fn sum_f64(&self, _buf: &mut [f64]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Rows `lo..hi` of shard `s` of `shards` in a batch of `rows` rows: contiguous, in order,
+/// sizes differing by at most one (a shard is empty when the batch has fewer rows than
+/// shards).
+pub fn shard_bounds(rows: usize, shards: usize, s: usize) -> (usize, usize) {
+    debug_assert!(shards > 0 && s < shards);
+    (s * rows / shards, (s + 1) * rows / shards)
+}
+
+/// Whether shard gradients are added in f64 (more than two shards, where the order of an
+/// all-reduce is the MPI library's choice) or in f32 (two: a + b = b + a exactly).
+pub(crate) fn sums_in_f64(shards: usize) -> bool {
+    shards > 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_the_batch_in_order() {
+        for rows in 0..40 {
+            for shards in 1..9 {
+                let mut next = 0;
+                for s in 0..shards {
+                    let (lo, hi) = shard_bounds(rows, shards, s);
+                    assert_eq!(lo, next, "rows {rows}, shards {shards}, shard {s}");
+                    assert!(hi >= lo && hi - lo <= rows / shards + 1);
+                    next = hi;
+                }
+                assert_eq!(next, rows);
+            }
+        }
+    }
+}

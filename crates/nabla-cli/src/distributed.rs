@@ -71,23 +71,39 @@ impl World {
     /// rank that met it) and its code. Only a failure all processes agreed on ends MPI
     /// normally; any other ends the whole job.
     pub fn finish(self, outcome: Result<(), CliError>) -> ! {
-        let (rank, size) = (self.collective().rank(), self.collective().size());
+        let collective = self.collective();
+        let (rank, size) = (collective.rank(), collective.size());
+        let agreed = size > 1 && AGREED.load(Ordering::Acquire);
+        let print = |err: &CliError| {
+            if err.message.is_empty() {
+            } else if size > 1 && rank > 0 {
+                eprintln!("error: rank {rank}: {}", err.message);
+            } else {
+                eprintln!("error: {}", err.message);
+            }
+        };
         let code = match &outcome {
             Ok(()) => 0,
-            Err(err) => {
-                if !err.message.is_empty() {
-                    if size > 1 && rank > 0 {
-                        eprintln!("error: rank {rank}: {}", err.message);
-                    } else {
-                        eprintln!("error: {}", err.message);
-                    }
+            Err(err) if agreed => {
+                // Every process is here: the others print first, rank 0 (which names them)
+                // last, so that the lines do not mix.
+                if rank > 0 {
+                    print(err);
                 }
+                let _ = collective.sum_f64(&mut [0.0]);
+                if rank == 0 {
+                    print(err);
+                }
+                err.code
+            }
+            Err(err) => {
+                print(err);
                 err.code
             }
         };
         #[cfg(feature = "mpi")]
         if let Some((universe, collective)) = self.mpi {
-            if code != 0 && size > 1 && !AGREED.load(Ordering::Acquire) {
+            if code != 0 && size > 1 && !agreed {
                 collective.abort(code);
             }
             drop(collective);
@@ -110,6 +126,11 @@ fn timeout() -> Result<Option<std::time::Duration>, CliError> {
         })?,
     };
     Ok((secs > 0).then(|| std::time::Duration::from_secs(secs)))
+}
+
+/// Mark the failure being returned as one every process meets at this point.
+pub fn mark_agreed() {
+    AGREED.store(true, Ordering::Release);
 }
 
 /// The silent error of a process other than rank 0 for a failure every process met at the

@@ -186,6 +186,7 @@ fn json_fields_and_history_columns() {
         "val",
         "test",
         "seconds",
+        "training_seconds",
         "model",
     ] {
         assert!(v.get(key).is_some(), "missing {key}: {v}");
@@ -197,6 +198,8 @@ fn json_fields_and_history_columns() {
         );
     }
     assert_eq!(v["epochs_run"], 4);
+    assert!(v["training_seconds"].as_f64().unwrap() <= v["seconds"].as_f64().unwrap());
+    assert!(v.get("mpi").is_none(), "one process: no MPI figures");
     assert_eq!(v["model"], s(&model));
     let h = std::fs::read_to_string(&hist).unwrap();
     let mut lines = h.lines();

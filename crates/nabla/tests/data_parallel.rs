@@ -220,6 +220,8 @@ fn two_ranks_equal_one_process_with_two_shards_bit_for_bit() {
 
 #[test]
 fn more_ranks_equal_one_process_with_as_many_shards() {
+    // This collective adds in rank order, as the shards are added in one process; MPI may
+    // add in another order (see nabla::train::collective).
     for size in [3, 4] {
         let (one, acc) = single(size, false, Opt::Adam);
         for (w, a) in ranks(size, false, Opt::Adam) {

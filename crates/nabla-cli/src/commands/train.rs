@@ -861,6 +861,11 @@ fn train(
     if let Some(e) = monitor.error.take() {
         return Err(e);
     }
+    if ranks > 1 && fitted.as_ref().map_or(true, |h| h.interrupted) {
+        // Every process stopped at the same step, for the same reason (every stop is decided
+        // from figures summed over them).
+        distributed::mark_agreed();
+    }
     if !lead {
         // Training ends at the same step on every process (every stop is decided from
         // figures summed over them); rank 0 reports it and writes the files.
@@ -947,6 +952,7 @@ fn train(
         "val": val_m.as_ref().map(metrics_json),
         "test": test_m.as_ref().map(metrics_json),
         "seconds": seconds,
+        "training_seconds": fit_seconds,
     });
     // Under mpirun: the time this process spent in the sums over the processes.
     let mpi = collective

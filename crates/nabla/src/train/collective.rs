@@ -9,12 +9,13 @@
 //! same weights.
 //!
 //! A single process reproduces such a run with [`super::TrainConfig::shards`]: it computes
-//! the shards one after another and adds their gradients in the order an all-reduce of N
-//! values gives. With two shards the sum of two numbers is the same in either order, so one
-//! process with 2 shards and `mpirun -np 2` give the same weights bit for bit; with more
-//! shards both sum in f64 and round once, which gives the same f32 in all but vanishingly
-//! rare cases (the f64 sum of a few f32 values is exact unless their exponents lie more than
-//! 29 binary places apart).
+//! the shards one after another and adds their f32 gradients in shard order. With two shards
+//! the sum of two numbers is the same in either order, so one process with 2 shards and
+//! `mpirun -np 2` give the same weights bit for bit. With more, the MPI library chooses the
+//! order of its additions (a ring, a tree), which decides the last bits of each sum: runs
+//! with the same number of processes on the same library repeat bit for bit and equal the
+//! shard-order sum to rounding. (Summing in f64 would take the order out, at twice the bytes
+//! on the network; the f32 sum was chosen for the bytes.)
 //!
 //! Without shards (the default, one process), a batch's gradient is summed over all its rows
 //! in one pass; cutting it in two changes the order of the f32 additions, which changes
@@ -69,12 +70,6 @@ impl Collective for SingleProcess {
 pub fn shard_bounds(rows: usize, shards: usize, s: usize) -> (usize, usize) {
     debug_assert!(shards > 0 && s < shards);
     (s * rows / shards, (s + 1) * rows / shards)
-}
-
-/// Whether shard gradients are added in f64 (more than two shards, where the order of an
-/// all-reduce is the MPI library's choice) or in f32 (two: a + b = b + a exactly).
-pub(crate) fn sums_in_f64(shards: usize) -> bool {
-    shards > 2
 }
 
 #[cfg(test)]

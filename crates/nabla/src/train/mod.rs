@@ -494,8 +494,7 @@ pub struct Trainer<'a> {
     diagnosed: Vec<DiagnosedLayer>,
     collective: &'a dyn Collective,
     /// Every parameter's gradient end to end (and the loss last), for summing shards.
-    flat32: Vec<f32>,
-    flat64: Vec<f64>,
+    flat: Vec<f32>,
 }
 
 /// Which shards of each batch this process computes: `mine` of `count`.
@@ -533,8 +532,7 @@ fn batch_gradient(
     x: &[f32],
     (rows, d): (usize, usize),
     targets: Targets<'_>,
-    flat32: &mut Vec<f32>,
-    flat64: &mut Vec<f64>,
+    flat: &mut Vec<f32>,
     on_shard: &mut dyn FnMut(&Workspace, usize, usize),
 ) -> Result<f32> {
     let zero_grads = || {
@@ -552,12 +550,7 @@ fn batch_gradient(
     }
     let outputs = g.net.output_size();
     let total: usize = g.params.iter().map(|(_, p)| p.value().len()).sum();
-    let wide = collective::sums_in_f64(g.plan.count);
-    if wide {
-        flat64.resize(total + 1, 0.0);
-    } else {
-        flat32.resize(total + 1, 0.0);
-    }
+    flat.resize(total + 1, 0.0);
     for (k, s) in g.plan.mine.clone().enumerate() {
         let (lo, hi) = shard_bounds(rows, g.plan.count, s);
         zero_grads();
@@ -576,44 +569,19 @@ fn batch_gradient(
         for (_, p) in g.params {
             let n = p.value().len();
             let grad = p.grad_ref();
-            let src = grad.as_ref().map(|t| t.data());
-            if wide {
-                let dst = &mut flat64[at..at + n];
-                match src {
-                    Some(src) if k == 0 => {
-                        dst.iter_mut().zip(src).for_each(|(a, &b)| *a = b as f64)
-                    }
-                    Some(src) => dst.iter_mut().zip(src).for_each(|(a, &b)| *a += b as f64),
-                    None if k == 0 => dst.fill(0.0),
-                    None => {}
-                }
-            } else {
-                let dst = &mut flat32[at..at + n];
-                match src {
-                    Some(src) if k == 0 => dst.copy_from_slice(src),
-                    Some(src) => dst.iter_mut().zip(src).for_each(|(a, &b)| *a += b),
-                    None if k == 0 => dst.fill(0.0),
-                    None => {}
-                }
+            let dst = &mut flat[at..at + n];
+            match grad.as_ref().map(|t| t.data()) {
+                Some(src) if k == 0 => dst.copy_from_slice(src),
+                Some(src) => dst.iter_mut().zip(src).for_each(|(a, &b)| *a += b),
+                None if k == 0 => dst.fill(0.0),
+                None => {}
             }
             at += n;
         }
-        if wide {
-            flat64[total] = if k == 0 {
-                value as f64
-            } else {
-                flat64[total] + value as f64
-            };
-        } else {
-            flat32[total] = if k == 0 { value } else { flat32[total] + value };
-        }
+        flat[total] = if k == 0 { value } else { flat[total] + value };
     }
     if g.collective.size() > 1 {
-        if wide {
-            g.collective.sum_f64(flat64)?;
-        } else {
-            g.collective.sum_f32(flat32)?;
-        }
+        g.collective.sum_f32(flat)?;
     }
     let mut at = 0;
     for (_, p) in g.params {
@@ -622,20 +590,10 @@ fn batch_gradient(
         let dst = slot
             .get_or_insert_with(|| Tensor::zeros(&p.shape()))
             .data_mut();
-        if wide {
-            dst.iter_mut()
-                .zip(&flat64[at..at + n])
-                .for_each(|(a, &b)| *a = b as f32);
-        } else {
-            dst.copy_from_slice(&flat32[at..at + n]);
-        }
+        dst.copy_from_slice(&flat[at..at + n]);
         at += n;
     }
-    Ok(if wide {
-        flat64[total] as f32
-    } else {
-        flat32[total]
-    })
+    Ok(flat[total])
 }
 
 /// A dropout generator's state for rank `rank` of a run, from rank 0's: ranks draw different
@@ -714,8 +672,7 @@ impl<'a> Trainer<'a> {
             diagnosed,
             cfg,
             collective: &SingleProcess,
-            flat32: vec![],
-            flat64: vec![],
+            flat: vec![],
         })
     }
 
@@ -955,22 +912,8 @@ impl<'a> Trainer<'a> {
                         };
                     }
                 };
-                let (ws, x, flat32, flat64) = (
-                    &mut self.ws,
-                    &self.x_buf,
-                    &mut self.flat32,
-                    &mut self.flat64,
-                );
-                let loss = batch_gradient(
-                    &sum,
-                    ws,
-                    x,
-                    (rows, d),
-                    targets,
-                    flat32,
-                    flat64,
-                    &mut on_shard,
-                )?;
+                let (ws, x, flat) = (&mut self.ws, &self.x_buf, &mut self.flat);
+                let loss = batch_gradient(&sum, ws, x, (rows, d), targets, flat, &mut on_shard)?;
                 if !loss.is_finite() {
                     return Err(diverged(epoch, b, &format!("the loss is {loss}")));
                 }
@@ -986,16 +929,8 @@ impl<'a> Trainer<'a> {
                 // Optimisers that re-evaluate the loss within a step (L-BFGS) do it on this
                 // batch, through this objective; the others ignore it.
                 let mut objective = || -> Result<f64> {
-                    let value = batch_gradient(
-                        &sum,
-                        ws,
-                        x,
-                        (rows, d),
-                        targets,
-                        flat32,
-                        flat64,
-                        &mut |_, _, _| {},
-                    )?;
+                    let value =
+                        batch_gradient(&sum, ws, x, (rows, d), targets, flat, &mut |_, _, _| {})?;
                     if !value.is_finite() {
                         let what = format!(
                             "the loss is {value} at a point the optimiser tried in its step"

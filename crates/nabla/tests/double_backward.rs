@@ -624,3 +624,30 @@ fn worst_error_per_op_over_fixed_seeds() {
     }
     println!("all ops: worst H·v error {overall:.1e}");
 }
+
+/// Piecewise-linear ops have second derivative 0 everywhere, their kinks included (where the
+/// first derivative follows the first-order conventions: relu′(0) = |x|′(0) = 0,
+/// leaky_relu′(0) = alpha).
+#[test]
+fn piecewise_linear_ops_have_second_derivative_zero_at_and_away_from_their_kinks() {
+    type Op = fn(&Var<f64>) -> Var<f64>;
+    let ops: [(&str, Op, f64); 3] = [
+        ("relu", |x| x.relu(), 0.0),
+        ("abs", |x| x.abs(), 0.0),
+        ("leaky_relu", |x| x.leaky_relu(0.1), 0.1),
+    ];
+    for (name, op, slope_at_zero) in ops {
+        for t in [-1.5, 0.0, 2.0] {
+            let x = Var::parameter(Tensor::scalar(t));
+            let d1 = op(&x)
+                .grad_graph(std::slice::from_ref(&x))
+                .unwrap()
+                .remove(0);
+            let d2 = d1.grad_graph(std::slice::from_ref(&x)).unwrap().remove(0);
+            assert_eq!(d2.value().item().unwrap(), 0.0, "{name}'' at {t}");
+            if t == 0.0 {
+                assert_eq!(d1.value().item().unwrap(), slope_at_zero, "{name}' at 0");
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@
 
 use nabla::autograd::{hessian, hessian_vector_product, Rule, Var};
 use nabla::loss::{bce_with_logits, cross_entropy, mse, sse};
-use nabla::nn::{Activation, MlpConfig, Sequential};
+use nabla::nn::{Activation, Dropout, Init, Linear, MlpConfig, Sequential};
 use nabla::rng::Rng;
 use nabla::{Error, Result, Tensor};
 use proptest::prelude::*;
@@ -531,24 +531,25 @@ fn third_derivatives_come_from_differentiating_again() {
 
 #[test]
 fn an_op_without_a_graph_rule_is_named_in_a_typed_error() {
-    // A network recorded as layer nodes: each node's rule is the layer's own backward pass,
-    // which has no graph form.
-    let net = Sequential::<f32>::mlp(
-        &MlpConfig::new(3, [4], 2)
-            .with_activation(Activation::Tanh)
-            .with_seed(5),
-    )
-    .unwrap()
-    .to_f64()
-    .unwrap();
+    // A network recorded as layer nodes, with a dropout layer (evaluation mode): dropout has
+    // no graph form of its forward pass, so no second derivative.
+    let mut rng = Rng::new(4);
+    let net = Sequential::<f64>::new(&[3])
+        .with(Linear::new(3, 4, Init::XavierUniform, &mut rng).unwrap())
+        .with(Dropout::new(0.5, 1).unwrap())
+        .with(Linear::new(4, 2, Init::XavierUniform, &mut rng).unwrap());
     let x = Var::constant(Tensor::from_vec(vec![0.3, -1.2, 0.7, 1.1, 0.2, -0.4], &[2, 3]).unwrap());
     let loss = cross_entropy(&net.record(&x).unwrap(), &[1, 0]).unwrap();
     let params: Vec<Var<f64>> = net.named_parameters().into_iter().map(|(_, p)| p).collect();
     match loss.grad_graph(&params) {
-        Err(Error::NoDoubleBackward { op }) => assert_eq!(op, "linear"),
+        Err(Error::NoDoubleBackward { op }) => assert_eq!(op, "dropout"),
         other => panic!("expected NoDoubleBackward, got {other:?}"),
     }
-    // First derivatives still work there.
+    // Only the paths to the asked-for inputs are walked: the last layer's parameters are
+    // reached without passing through the dropout node.
+    let last = &params[2..];
+    assert!(loss.grad_graph(last).is_ok());
+    // First derivatives still work everywhere.
     loss.backward().unwrap();
 
     // A user's op given only a tensor rule.
@@ -649,5 +650,84 @@ fn piecewise_linear_ops_have_second_derivative_zero_at_and_away_from_their_kinks
                 assert_eq!(d1.value().item().unwrap(), slope_at_zero, "{name}' at 0");
             }
         }
+    }
+}
+
+/// A network built from `nn` layers and recorded as one graph node per layer: its loss's
+/// H·v by double backward (through each layer's graph forward) against finite differences of
+/// the gradient that the layers' own backward passes compute.
+#[test]
+fn recorded_network_hessian_vector_product_matches_finite_differences_of_the_engine() {
+    for activation in [
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::LeakyRelu { alpha: 0.1 },
+    ] {
+        let net = Sequential::<f32>::mlp(
+            &MlpConfig::new(3, [5], 3)
+                .with_activation(activation)
+                .with_seed(11),
+        )
+        .unwrap()
+        .to_f64()
+        .unwrap();
+        let params: Vec<Var<f64>> = net.named_parameters().into_iter().map(|(_, p)| p).collect();
+        let mut rng = Rng::new(12);
+        let xs = random_tensor(&mut rng, &[4, 3], anywhere);
+        let classes = [2, 0, 1, 2];
+        let loss_of = |net: &Sequential<f64>| {
+            cross_entropy(&net.record(&Var::constant(xs.clone())).unwrap(), &classes).unwrap()
+        };
+        let v: Vec<Tensor<f64>> = params
+            .iter()
+            .map(|p| random_tensor(&mut rng, &p.shape(), anywhere))
+            .collect();
+
+        // H·v = ∇(∇L · v), both walks through the recorded layer nodes.
+        let grads = loss_of(&net).grad_graph(&params).unwrap();
+        let mut dot = Var::scalar(0.0);
+        for (g, v) in grads.iter().zip(&v) {
+            dot = dot
+                .add(&g.mul(&Var::constant(v.clone())).unwrap().sum())
+                .unwrap();
+        }
+        let hv: Vec<Tensor<f64>> = dot
+            .grad_graph(&params)
+            .unwrap()
+            .iter()
+            .map(|h| h.value().clone())
+            .collect();
+
+        // The engine's gradient at θ ± εv.
+        let engine_gradient = |s: f64| -> Vec<Tensor<f64>> {
+            let saved: Vec<Tensor<f64>> = params.iter().map(|p| p.value().clone()).collect();
+            for (p, v) in params.iter().zip(&v) {
+                let moved = p.value().add(&v.mul_scalar(s)).unwrap();
+                p.set_value(moved).unwrap();
+            }
+            for p in &params {
+                p.clear_grad();
+            }
+            loss_of(&net).backward().unwrap();
+            let g = params.iter().map(|p| p.grad().unwrap()).collect();
+            for (p, t) in params.iter().zip(saved) {
+                p.set_value(t).unwrap();
+                p.clear_grad();
+            }
+            g
+        };
+        let (plus, minus) = (engine_gradient(EPS), engine_gradient(-EPS));
+        let fd: Vec<Tensor<f64>> = plus
+            .iter()
+            .zip(&minus)
+            .map(|(p, m)| p.sub(m).unwrap().mul_scalar(0.5 / EPS))
+            .collect();
+        let e = max_error(&hv, &fd);
+        assert!(e <= TOL, "{activation:?}: H·v error {e:e}");
+        assert!(
+            hv.iter().all(|h| h.data().iter().any(|&x| x.abs() > 1e-4)),
+            "{hv:?}"
+        );
+        println!("recorded {activation:?} network: H·v error {e:.1e}");
     }
 }

@@ -64,6 +64,16 @@ impl<E: Element> Var<E> {
     /// assert_eq!(d2y.value().item().unwrap(), 18.0);
     /// ```
     pub fn grad_graph(&self, wrt: &[Var<E>]) -> Result<Vec<Var<E>>> {
+        self.grad_graph_since(wrt, 0)
+    }
+
+    /// [`Var::grad_graph`] through the nodes created from id `since` on (and the `wrt` nodes)
+    /// only: every older node is held fixed, as a constant would be, though results still
+    /// depend on it on the tape. A derivative rule that builds its result by differentiating a
+    /// graph of its own (a layer's [`Module::forward_graph`](crate::nn::Module::forward_graph))
+    /// uses it to take the partial derivative through that graph alone, not through the
+    /// incoming gradient's own history.
+    pub(crate) fn grad_graph_since(&self, wrt: &[Var<E>], since: u64) -> Result<Vec<Var<E>>> {
         let shape = self.shape();
         if shape.iter().product::<usize>() != 1 {
             return Err(Error::Autograd(format!(
@@ -87,11 +97,13 @@ impl<E: Element> Var<E> {
         // The nodes that need gradients, as in `backward`, in creation order.
         let mut nodes: Vec<Var<E>> = Vec::new();
         let mut seen: HashSet<u64> = HashSet::from([self.id()]);
+        let targets: HashSet<u64> = wrt.iter().map(Var::id).collect();
         let mut stack = vec![self.clone()];
         while let Some(v) = stack.pop() {
             if let Some(g) = &v.0.grad_fn {
                 for inp in &g.inputs {
-                    if inp.requires_grad() && seen.insert(inp.id()) {
+                    let inside = inp.id() >= since || targets.contains(&inp.id());
+                    if inside && inp.requires_grad() && seen.insert(inp.id()) {
                         stack.push(inp.clone());
                     }
                 }
@@ -101,7 +113,7 @@ impl<E: Element> Var<E> {
         nodes.sort_unstable_by_key(Var::id);
         // Only paths that end at some `x` are walked, so an op off those paths (say, a layer
         // without a graph rule feeding only the data side) is never asked for one.
-        let mut leads: HashSet<u64> = wrt.iter().map(Var::id).collect();
+        let mut leads = targets;
         for v in &nodes {
             if let Some(g) = &v.0.grad_fn {
                 if g.inputs.iter().any(|i| leads.contains(&i.id())) {

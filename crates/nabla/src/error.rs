@@ -47,6 +47,11 @@ pub enum Error {
     /// Misuse of the autograd engine (backward on a non-scalar, on a value without gradient, ...).
     #[error("autograd: {0}")]
     Autograd(String),
+    /// A second derivative ([`crate::autograd::Var::grad_graph`]) passed through an op whose
+    /// derivative rule exists only as a tensor computation, not as graph operations that can be
+    /// differentiated again (a recorded network layer, for example).
+    #[error("autograd: {op} has no double-backward rule, so its gradient cannot be differentiated again")]
+    NoDoubleBackward { op: &'static str },
     /// A parameter out of its domain (learning rate, batch size, dropout probability, ...).
     #[error("invalid {name}: {msg}")]
     Param { name: String, msg: String },

@@ -22,9 +22,11 @@ use std::rc::Rc;
 use crate::{Element, Error, Result, Tensor};
 
 mod gradcheck;
+mod higher;
 mod ops;
 
 pub use gradcheck::{gradcheck, GradcheckReport};
+pub use higher::{hessian, hessian_vector_product, MAX_HESSIAN_SIZE};
 
 thread_local! {
     static NEXT_ID: Cell<u64> = const { Cell::new(0) };
@@ -91,6 +93,24 @@ pub trait Backward<E: Element> {
         output: &Tensor<E>,
         needs: &[bool],
     ) -> Result<Vec<Option<Tensor<E>>>>;
+
+    /// The same derivative written with graph operations, for derivatives of derivatives
+    /// ([`Var::grad_graph`]): given ∂L/∂output as a [`Var`], return ∂L/∂input for each input as
+    /// `Var`s recorded on the tape (`None` where `needs[i]` is false), so that they can be
+    /// differentiated again. `inputs` are the op's input nodes and `output` its own node.
+    ///
+    /// The default says that the op has none ([`Error::NoDoubleBackward`] naming it): an op
+    /// without this rule still has first derivatives, but no second ones.
+    fn backward_graph(
+        &self,
+        grad_output: &Var<E>,
+        inputs: &[Var<E>],
+        output: &Var<E>,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Var<E>>>> {
+        let _ = (grad_output, inputs, output, needs);
+        Err(Error::NoDoubleBackward { op: self.name() })
+    }
 }
 
 /// A derivative rule written as a closure beside the code that computes the forward value, so
@@ -98,10 +118,22 @@ pub trait Backward<E: Element> {
 /// takes the arguments of [`Backward::backward`]. Every built-in op, loss and recorded layer
 /// enters the graph through one: `Var::from_op(value, Rule::new("name", |g, inputs, y, needs|
 /// ...), inputs)`.
-pub struct Rule<F> {
+///
+/// [`Rule::with_graph`] adds the same rule written with graph operations (the arguments of
+/// [`Backward::backward_graph`]), which is what second derivatives run; a rule without one
+/// answers [`Error::NoDoubleBackward`] there. The first-order walk never calls it, so it costs
+/// the training path nothing.
+pub struct Rule<F, G = NoGraph> {
     name: &'static str,
     backward: F,
+    graph: G,
 }
+
+/// The graph form of a [`Rule`] that has none: its gradient cannot be differentiated again.
+pub struct NoGraph;
+
+/// The graph form of a [`Rule`]: a closure with the arguments of [`Backward::backward_graph`].
+pub struct Graph<G>(G);
 
 impl<F> Rule<F> {
     /// The bound on `F` here lets the closure's argument types be inferred.
@@ -109,11 +141,28 @@ impl<F> Rule<F> {
     where
         F: Fn(&Tensor<E>, &[&Tensor<E>], &Tensor<E>, &[bool]) -> Result<Vec<Option<Tensor<E>>>>,
     {
-        Rule { name, backward }
+        Rule {
+            name,
+            backward,
+            graph: NoGraph,
+        }
+    }
+
+    /// The same rule, also written with graph operations so that its result can be
+    /// differentiated again (see [`Backward::backward_graph`]).
+    pub fn with_graph<E: Element, G>(self, graph: G) -> Rule<F, Graph<G>>
+    where
+        G: Fn(&Var<E>, &[Var<E>], &Var<E>, &[bool]) -> Result<Vec<Option<Var<E>>>>,
+    {
+        Rule {
+            name: self.name,
+            backward: self.backward,
+            graph: Graph(graph),
+        }
     }
 }
 
-impl<E, F> Backward<E> for Rule<F>
+impl<E, F> Backward<E> for Rule<F, NoGraph>
 where
     E: Element,
     F: Fn(&Tensor<E>, &[&Tensor<E>], &Tensor<E>, &[bool]) -> Result<Vec<Option<Tensor<E>>>>,
@@ -129,6 +178,35 @@ where
         needs: &[bool],
     ) -> Result<Vec<Option<Tensor<E>>>> {
         (self.backward)(g, inputs, out, needs)
+    }
+}
+
+impl<E, F, G> Backward<E> for Rule<F, Graph<G>>
+where
+    E: Element,
+    F: Fn(&Tensor<E>, &[&Tensor<E>], &Tensor<E>, &[bool]) -> Result<Vec<Option<Tensor<E>>>>,
+    G: Fn(&Var<E>, &[Var<E>], &Var<E>, &[bool]) -> Result<Vec<Option<Var<E>>>>,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn backward(
+        &self,
+        g: &Tensor<E>,
+        inputs: &[&Tensor<E>],
+        out: &Tensor<E>,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor<E>>>> {
+        (self.backward)(g, inputs, out, needs)
+    }
+    fn backward_graph(
+        &self,
+        g: &Var<E>,
+        inputs: &[Var<E>],
+        out: &Var<E>,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Var<E>>>> {
+        (self.graph.0)(g, inputs, out, needs)
     }
 }
 

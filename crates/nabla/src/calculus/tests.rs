@@ -872,6 +872,69 @@ proptest! {
     }
 }
 
+/// The Hessian in (x, y) by autograd's double backward on the graph built from `f`.
+fn autograd_hessian(f: &Expr, x: f64, y: f64) -> [[f64; 2]; 2] {
+    use crate::Tensor;
+    let h = crate::autograd::hessian(
+        |v| {
+            let vars = BTreeMap::from([
+                ("x".to_string(), v[0].clone()),
+                ("y".to_string(), v[1].clone()),
+            ]);
+            to_autograd(f, &vars)
+        },
+        &[Tensor::scalar(x), Tensor::scalar(y)],
+    )
+    .expect("every op of to_autograd has a second derivative");
+    let d = h.data();
+    [[d[0], d[1]], [d[2], d[3]]]
+}
+
+proptest! {
+    /// Second derivatives by two routes: the symbolic Hessian ([`hessian`], the derivative of
+    /// the symbolic derivative) against autograd's double backward ([`crate::autograd::hessian`])
+    /// on the graph [`to_autograd`] builds, on random expressions and points.
+    #[test]
+    fn autograd_hessian_equals_symbolic_hessian(
+        f in arb_expr(),
+        wrap in prop::sample::select(vec![None, Some(Func::Abs), Some(Func::Relu), Some(Func::Step), Some(Func::Sign)]),
+        x in -2.0f64..2.0,
+        y in -2.0f64..2.0,
+    ) {
+        let f = match wrap {
+            Some(func) => f.clone() * Expr::call(func, f),
+            None => f,
+        };
+        if !tame_at(&f, x, y) {
+            return Ok(());
+        }
+        let got = autograd_hessian(&f, x, y);
+        let (vars, h) = hessian(&f);
+        let index = |v: &str| usize::from(v == "y");
+        let point = point(&[("x", x), ("y", y)]);
+        for (i, vi) in vars.iter().enumerate() {
+            for (j, vj) in vars.iter().enumerate() {
+                let symbolic = h[i][j].eval(&point).unwrap_or(f64::NAN);
+                if !symbolic.is_finite() || symbolic.abs() > 1e6 {
+                    continue;
+                }
+                let auto = got[index(vi)][index(vj)];
+                prop_assert!(
+                    (auto - symbolic).abs() <= 1e-8 * (1.0 + symbolic.abs()),
+                    "f = {}, ∂²/∂{}∂{}: autograd {} vs symbolic {} ({}) at x={}, y={}",
+                    f, vi, vj, auto, symbolic, h[i][j], x, y
+                );
+            }
+        }
+        // A variable the expression does not have: its row and column are zero.
+        for v in ["x", "y"] {
+            if !vars.iter().any(|w| w == v) {
+                prop_assert_eq!(got[index(v)], [0.0, 0.0]);
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------- values that are not numbers
 
 #[test]

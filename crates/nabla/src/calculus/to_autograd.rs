@@ -114,9 +114,14 @@ pub fn to_autograd(expr: &Expr, variables: &BTreeMap<String, Var<f64>>) -> Resul
                 // is ignored, as in [`Func::Step`] and [`Func::Sign`]).
                 Func::Step | Func::Sign => {
                     let value = u.value().map(|x| f.apply(x));
-                    return Ok(
-                        u.unary_op(value, f.name(), |_g, x, _y| Ok(Tensor::zeros(x.shape())))
-                    );
+                    return Ok(u.unary_op(
+                        value,
+                        f.name(),
+                        (
+                            |_g, x, _y| Ok(Tensor::zeros(x.shape())),
+                            |_g, x, _y| Ok(Var::constant(Tensor::zeros(&x.shape()))),
+                        ),
+                    ));
                 }
                 Func::Sinh => u.exp().sub(&u.neg().exp())?.mul_scalar(0.5),
                 Func::Cosh => u.exp().add(&u.neg().exp())?.mul_scalar(0.5),

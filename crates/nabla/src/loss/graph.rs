@@ -24,12 +24,14 @@ type TargetGrad<E> = fn(&Tensor<E>, &Tensor<E>, &Tensor<E>) -> Result<Tensor<E>>
 
 /// The loss node: `value` with ∂loss/∂prediction (`grad`) computed by the kernel beside it;
 /// the rule scales `grad` by the incoming gradient. `target_grad` gives ∂loss/∂target when a
-/// second input (the target) needs one.
+/// second input (the target) needs one. `graph` is the same derivative as graph operations,
+/// which second derivatives differentiate again.
 fn kernel_loss<E: Element>(
     name: &'static str,
     value: E,
     grad: Tensor<E>,
     target_grad: TargetGrad<E>,
+    graph: impl Fn(&Var<E>, &[Var<E>], &[bool]) -> Result<Vec<Option<Var<E>>>> + 'static,
     inputs: Vec<Var<E>>,
 ) -> Var<E> {
     let rule = Rule::new(name, move |g: &Tensor<E>, inputs, _out, needs| {
@@ -43,8 +45,34 @@ fn kernel_loss<E: Element>(
             });
         }
         Ok(grads)
-    });
+    })
+    .with_graph(
+        move |g: &Var<E>, inputs: &[Var<E>], _out: &Var<E>, needs: &[bool]| graph(g, inputs, needs),
+    );
     Var::from_op(Tensor::scalar(value), rule, inputs)
+}
+
+/// ∂loss/∂prediction = `local`·g and ∂loss/∂target = `target_local`·g as graph nodes, each only
+/// where needed: the shape of every loss's graph rule.
+fn graph_grads<E: Element>(
+    g: &Var<E>,
+    needs: &[bool],
+    local: impl FnOnce() -> Result<Var<E>>,
+    target_local: impl FnOnce() -> Result<Var<E>>,
+) -> Result<Vec<Option<Var<E>>>> {
+    let mut grads = vec![if needs[0] {
+        Some(local()?.mul(g)?)
+    } else {
+        None
+    }];
+    if needs.len() > 1 {
+        grads.push(if needs[1] {
+            Some(target_local()?.mul(g)?)
+        } else {
+            None
+        });
+    }
+    Ok(grads)
 }
 
 /// A mean needs at least one element.
@@ -83,13 +111,16 @@ fn squared_error<E: Element>(
         grad.data_mut(),
         mean,
     );
+    let scale = E::from_f64(if mean { 2.0 / y.len() as f64 } else { 2.0 });
     drop((y, t));
-    // ∂/∂t = −∂/∂y.
+    // ∂/∂y = scale·(y − t) and ∂/∂t = −∂/∂y.
+    let d_pred = move |i: &[Var<E>]| Ok(i[0].sub(&i[1])?.mul_scalar(scale));
     Ok(kernel_loss(
         name,
         total,
         grad,
         |_, d_pred, _| Ok(d_pred.neg()),
+        move |g, i, needs| graph_grads(g, needs, || d_pred(i), || Ok(d_pred(i)?.neg())),
         vec![pred.clone(), target.clone()],
     ))
 }
@@ -123,13 +154,22 @@ pub fn bce_with_logits<E: Element>(logits: &Var<E>, targets: &Var<E>) -> Result<
         super::Targets::Values(t.data()),
         grad.data_mut(),
     );
+    let inv_n = E::ONE / E::from_f64(x.len() as f64);
     drop((x, t));
-    // ∂/∂t = −x/n.
+    // ∂/∂x = (σ(x) − t)/n and ∂/∂t = −x/n.
     Ok(kernel_loss(
         "bce_with_logits",
         value,
         grad,
         |x, _, _| Ok(x.mul_scalar(-E::ONE / E::from_f64(x.len() as f64))),
+        move |g, i, needs| {
+            graph_grads(
+                g,
+                needs,
+                || Ok(i[0].sigmoid().sub(&i[1])?.mul_scalar(inv_n)),
+                || Ok(i[0].mul_scalar(-inv_n)),
+            )
+        },
         vec![logits.clone(), targets.clone()],
     ))
 }
@@ -167,11 +207,28 @@ pub fn cross_entropy<E: Element>(logits: &Var<E>, classes: &[usize]) -> Result<V
     let value =
         super::softmax_cross_entropy(x.data(), c, classes.iter().copied(), rows, grad.data_mut());
     drop(x);
+    // ∂/∂x = (softmax(x) − onehot)/n; the classes are kept for this graph form only.
+    let classes = classes.to_vec();
+    let inv_n = E::ONE / E::from_f64(n as f64);
     Ok(kernel_loss(
         "cross_entropy",
         value,
         grad,
         no_target_grad,
+        move |g, i, needs| {
+            graph_grads(
+                g,
+                needs,
+                || {
+                    let onehot = Tensor::full(&[n], E::ONE).scatter_by_index(&classes, c)?;
+                    Ok(i[0]
+                        .softmax(1)?
+                        .sub(&Var::constant(onehot))?
+                        .mul_scalar(inv_n))
+                },
+                || Err(Error::Autograd("this loss has no target".into())),
+            )
+        },
         vec![logits.clone()],
     ))
 }

@@ -222,6 +222,11 @@ pub(crate) trait ElementwisePass<E> {
 pub struct ActivationLayer(pub Activation);
 
 impl<E: Element> Module<E> for ActivationLayer {
+    /// The activation as the graph op of the same name (for second derivatives).
+    fn forward_graph(&self, x: &Var<E>, _params: &[Var<E>]) -> Option<Result<Var<E>>> {
+        Some(Ok(self.0.forward_var(x)))
+    }
+
     fn spec(&self) -> LayerSpec {
         LayerSpec::Activation { activation: self.0 }
     }

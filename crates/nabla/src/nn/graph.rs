@@ -1,11 +1,15 @@
 //! A network as an autograd graph: each layer becomes one node whose derivative rule is the
 //! layer's own backward pass (the engine's code, not a second set of rules), so the graph of a
 //! network on an example can be drawn with every value, ∂E/∂node and local derivative.
+//!
+//! Second derivatives ([`Var::grad_graph`]) go through a layer node by differentiating the
+//! layer's [`Module::forward_graph`] (its forward pass in graph operations: linear and the
+//! activations have one); a layer without one answers [`Error::NoDoubleBackward`] naming it.
 
 use std::cell::RefCell;
 
 use super::{Backprop, Module, Pass, Sequential};
-use crate::autograd::{Rule, Var};
+use crate::autograd::{Backward, Var};
 use crate::{Error, Result, Tensor};
 
 /// What a derivative rule returns: one gradient per input.
@@ -15,6 +19,7 @@ type Grads = Result<Vec<Option<Tensor<f64>>>>;
 /// parameter leaves) runs the backward pass, and its parameter gradients are handed back as the
 /// gradients of the node's parameter inputs.
 struct LayerRule {
+    name: &'static str,
     layer: Box<dyn Module<f64>>,
     input_shape: Vec<usize>,
     output_shape: Vec<usize>,
@@ -22,9 +27,56 @@ struct LayerRule {
     scratch: RefCell<Vec<f64>>,
 }
 
+impl Backward<f64> for LayerRule {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn backward(
+        &self,
+        grad_output: &Tensor<f64>,
+        inputs: &[&Tensor<f64>],
+        output: &Tensor<f64>,
+        needs: &[bool],
+    ) -> Grads {
+        self.layer_backward(grad_output, inputs[0], output, needs[0])
+    }
+
+    /// The vector-Jacobian product of the layer's [`Module::forward_graph`] on the graph's own
+    /// input and parameter nodes: ∂(Σ g ⊙ y)/∂input, computed on the tape so that it can be
+    /// differentiated again. Layers without a graph forward answer
+    /// [`Error::NoDoubleBackward`].
+    fn backward_graph(
+        &self,
+        g: &Var<f64>,
+        inputs: &[Var<f64>],
+        _output: &Var<f64>,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Var<f64>>>> {
+        // Every node from here on belongs to this rule's own graph; the partial derivative is
+        // taken through it alone, with `g` and the inputs' history held fixed.
+        let since = Var::<f64>::scalar(0.0).id();
+        let Some(y) = self.layer.forward_graph(&inputs[0], &inputs[1..]) else {
+            return Err(Error::NoDoubleBackward { op: self.name });
+        };
+        let weighted = y?.mul(g)?.sum();
+        let wanted: Vec<Var<f64>> = inputs
+            .iter()
+            .zip(needs)
+            .filter(|(_, &need)| need)
+            .map(|(input, _)| input.clone())
+            .collect();
+        let mut grads = weighted.grad_graph_since(&wanted, since)?.into_iter();
+        Ok(needs
+            .iter()
+            .map(|&need| if need { grads.next() } else { None })
+            .collect())
+    }
+}
+
 impl LayerRule {
     /// ∂E/∂x (when `need_x`) and ∂E/∂θ of every parameter, from ∂E/∂y = `grad_output`.
-    fn backward(
+    fn layer_backward(
         &self,
         grad_output: &Tensor<f64>,
         x: &Tensor<f64>,
@@ -95,17 +147,14 @@ impl Sequential<f64> {
             let has_params = inputs.len() > 1;
             let spec = layer.spec();
             let rule = LayerRule {
+                // A rule's name lives as long as the program: a custom layer is drawn as `layer`.
+                name: spec.builtin_kind().unwrap_or("layer"),
                 layer: copy,
                 input_shape: in_shape.clone(),
                 output_shape: shapes[i].clone(),
                 training: self.is_training(),
                 scratch: RefCell::new(scratch),
             };
-            let rule = Rule::new(
-                // A rule's name lives as long as the program: a custom layer is drawn as `layer`.
-                spec.builtin_kind().unwrap_or("layer"),
-                move |g, inputs, y, needs| rule.backward(g, inputs[0], y, needs[0]),
-            );
             h = Var::from_op(Tensor::from_vec(y, &out_shape)?, rule, inputs);
             if has_params {
                 h.set_label(format!("z{i}"));

@@ -100,6 +100,22 @@ impl<E: Element> Linear<E> {
 }
 
 impl<E: Element> Module<E> for Linear<E> {
+    /// y = x·Wᵀ + b, as graph operations (for second derivatives).
+    fn forward_graph(&self, x: &Var<E>, params: &[Var<E>]) -> Option<Result<Var<E>>> {
+        let [weight, bias] = params else {
+            return Some(Err(Error::Autograd(format!(
+                "linear forward_graph: expected the weight and the bias, got {} parameters",
+                params.len()
+            ))));
+        };
+        Some(
+            weight
+                .transpose()
+                .and_then(|wt| x.matmul(&wt))
+                .and_then(|z| z.add(bias)),
+        )
+    }
+
     fn spec(&self) -> LayerSpec {
         LayerSpec::Linear {
             in_features: self.in_features(),

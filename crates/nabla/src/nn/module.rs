@@ -154,6 +154,17 @@ pub trait Module<E: Element = f32>: fmt::Debug + std::any::Any {
         vec![]
     }
 
+    /// The forward pass written with graph operations on `x` (`[rows, ...input shape]`) and
+    /// the parameter nodes `params` (in [`Module::parameters`] order), or `None` (the default)
+    /// where the layer has no such form. Only second derivatives use it
+    /// ([`Var::grad_graph`] through a network recorded with [`super::Sequential::record`]):
+    /// they differentiate this form again, while first derivatives keep running the layer's own
+    /// [`Module::backward`]. A layer without one answers [`Error::NoDoubleBackward`] there.
+    fn forward_graph(&self, x: &Var<E>, params: &[Var<E>]) -> Option<Result<Var<E>>> {
+        let _ = (x, params);
+        None
+    }
+
     /// The elementwise activation this module applies, if it is one (for diagnostics and
     /// explanations).
     fn activation(&self) -> Option<Activation> {

@@ -2,8 +2,10 @@
 //!
 //! For broadcast operands the gradient is summed back to each operand's own shape with
 //! [`Tensor::sum_to_shape`]: an element that was copied to several outputs receives the sum of
-//! their gradients.
+//! their gradients. Every rule here is one text run on tensors and on graph nodes
+//! ([`rule_twice!`]), so each has second derivatives.
 
+use super::rule_twice;
 use crate::autograd::Var;
 use crate::{Element, Result};
 
@@ -15,8 +17,8 @@ impl<E: Element> Var<E> {
             other,
             value,
             "add",
-            |g, a, _b, _y| g.sum_to_shape(a.shape()),
-            |g, _a, b, _y| g.sum_to_shape(b.shape()),
+            rule_twice!(|g, a, _b, _y| g.sum_to_shape(&a.shape())),
+            rule_twice!(|g, _a, b, _y| g.sum_to_shape(&b.shape())),
         ))
     }
 
@@ -27,8 +29,8 @@ impl<E: Element> Var<E> {
             other,
             value,
             "sub",
-            |g, a, _b, _y| g.sum_to_shape(a.shape()),
-            |g, _a, b, _y| Ok(g.sum_to_shape(b.shape())?.neg()),
+            rule_twice!(|g, a, _b, _y| g.sum_to_shape(&a.shape())),
+            rule_twice!(|g, _a, b, _y| Ok(g.sum_to_shape(&b.shape())?.neg())),
         ))
     }
 
@@ -40,8 +42,8 @@ impl<E: Element> Var<E> {
             other,
             value,
             "mul",
-            |g, a, b, _y| g.mul(b)?.sum_to_shape(a.shape()),
-            |g, a, b, _y| g.mul(a)?.sum_to_shape(b.shape()),
+            rule_twice!(|g, a, b, _y| g.mul(b)?.sum_to_shape(&a.shape())),
+            rule_twice!(|g, a, b, _y| g.mul(a)?.sum_to_shape(&b.shape())),
         ))
     }
 
@@ -53,21 +55,21 @@ impl<E: Element> Var<E> {
             other,
             value,
             "div",
-            |g, a, b, _y| g.div(b)?.sum_to_shape(a.shape()),
-            |g, _a, b, y| g.mul(y)?.div(b)?.neg().sum_to_shape(b.shape()),
+            rule_twice!(|g, a, b, _y| g.div(b)?.sum_to_shape(&a.shape())),
+            rule_twice!(|g, _a, b, y| g.mul(y)?.div(b)?.neg().sum_to_shape(&b.shape())),
         ))
     }
 
     /// −self.
     pub fn neg(&self) -> Var<E> {
         let value = self.value().neg();
-        self.unary_op(value, "neg", |g, _x, _y| Ok(g.neg()))
+        self.unary_op(value, "neg", rule_twice!(|g, _x, _y| Ok(g.neg())))
     }
 
     /// `self + s` for a constant scalar `s`.
     pub fn add_scalar(&self, s: E) -> Var<E> {
         let value = self.value().add_scalar(s);
-        self.unary_op(value, "add_scalar", |g, _x, _y| Ok(g.clone()))
+        self.unary_op(value, "add_scalar", rule_twice!(|g, _x, _y| Ok(g.clone())))
     }
 
     /// `self − s` for a constant scalar `s`.
@@ -78,7 +80,11 @@ impl<E: Element> Var<E> {
     /// `self · s` for a constant scalar `s`.
     pub fn mul_scalar(&self, s: E) -> Var<E> {
         let value = self.value().mul_scalar(s);
-        self.unary_op(value, "mul_scalar", move |g, _x, _y| Ok(g.mul_scalar(s)))
+        self.unary_op(
+            value,
+            "mul_scalar",
+            rule_twice!(|g, _x, _y| Ok(g.mul_scalar(s))),
+        )
     }
 
     /// `self / s` for a constant scalar `s` (multiplication by 1/s).

@@ -1,5 +1,6 @@
 //! Matrix product, transpose and reshape.
 
+use super::rule_twice;
 use crate::autograd::Var;
 use crate::tensor::gemm::Trans;
 use crate::{Element, Result};
@@ -14,20 +15,31 @@ impl<E: Element> Var<E> {
             other,
             value,
             "matmul",
-            |g, _a, b, _y| g.matmul_t(Trans::No, b, Trans::Yes),
-            |g, a, _b, _y| a.matmul_t(Trans::Yes, g, Trans::No),
+            // The graph form spells the transposes out as nodes, so they are differentiated too.
+            (
+                |g, _a, b, _y| g.matmul_t(Trans::No, b, Trans::Yes),
+                |g, _a, b, _y| g.matmul(&b.transpose()?),
+            ),
+            (
+                |g, a, _b, _y| a.matmul_t(Trans::Yes, g, Trans::No),
+                |g, a, _b, _y| a.transpose()?.matmul(g),
+            ),
         ))
     }
 
     /// Swap the last two axes (matrix transpose); errors below rank 2.
     pub fn transpose(&self) -> Result<Var<E>> {
         let value = self.value().transpose()?;
-        Ok(self.unary_op(value, "transpose", |g, _x, _y| g.transpose()))
+        Ok(self.unary_op(value, "transpose", rule_twice!(|g, _x, _y| g.transpose())))
     }
 
     /// Same elements, new shape (same element count required).
     pub fn reshape(&self, shape: &[usize]) -> Result<Var<E>> {
         let value = self.value().reshape(shape)?;
-        Ok(self.unary_op(value, "reshape", |g, x, _y| g.reshape(x.shape())))
+        Ok(self.unary_op(
+            value,
+            "reshape",
+            rule_twice!(|g, x, _y| g.reshape(&x.shape())),
+        ))
     }
 }

@@ -70,15 +70,27 @@ fn export_err(msg: impl Into<String>) -> Error {
     }
 }
 
+/// Why a cascade-correlation network is not exported (yet): its units with shortcut
+/// connections would need a Concat and a Gemm per unit, which this exporter does not write.
+fn cascade_not_exported(i: usize) -> Error {
+    export_err(format!(
+        "layer {i} is a cascade-correlation network (shortcut connections), which this exporter does not write; use nabla predict"
+    ))
+}
+
 /// Whether the model can be written as ONNX: `Ok`, or an [`Error::Export`] saying why not
 /// (a custom layer, which has no ONNX operator, named with its index; a standardisation that
 /// does not fit the input).
 pub fn check_exportable(net: &Sequential, meta: &ModelMeta) -> Result<()> {
     for (i, layer) in net.layers().iter().enumerate() {
-        if let LayerSpec::Custom { name, .. } = layer.spec() {
-            return Err(export_err(format!(
-                "layer {i} '{name}' is a custom layer, which has no ONNX operator"
-            )));
+        match layer.spec() {
+            LayerSpec::Custom { name, .. } => {
+                return Err(export_err(format!(
+                    "layer {i} '{name}' is a custom layer, which has no ONNX operator"
+                )))
+            }
+            LayerSpec::Cascade { .. } => return Err(cascade_not_exported(i)),
+            _ => {}
         }
     }
     let features = net.input_size();
@@ -410,6 +422,7 @@ impl GraphBuilder {
                     "layer {i} '{name}' is a custom layer, which has no ONNX operator"
                 )))
             }
+            LayerSpec::Cascade { .. } => return Err(cascade_not_exported(i)),
         })
     }
 }

@@ -175,3 +175,47 @@ fn flags_that_do_not_apply_to_cascade_are_refused_naming_both() {
     assert!(stderr(&o).contains("--candidates 0"), "{}", stderr(&o));
     assert!(!out.exists());
 }
+
+/// The README's description of the model file is what the binary writes: the layer's JSON
+/// keys and every tensor with its shape in terms of I, U and O.
+#[test]
+fn the_readme_describes_the_cascade_model_file_as_written() {
+    let section = common::readme_section("cascade");
+    let d = tmpdir("cascade-readme");
+    let data = d.join("parity3.train");
+    parity_fann(&data, 3);
+    let model = d.join("c.safetensors");
+    ok(&nabla_cmd(
+        "train --data {} --val-split 0 --cascade --max-units 2 --quiet --out {}",
+        &[s(&data), s(&model)],
+    ));
+    let bytes = std::fs::read(&model).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(header["__metadata__"]["nabla"].as_str().unwrap()).unwrap();
+    let layer = &meta["layers"][0];
+    for key in layer.as_object().unwrap().keys() {
+        assert!(
+            section.contains(&format!("\"{key}\"")),
+            "README lacks {key}"
+        );
+    }
+    assert_eq!(layer["layer"], "cascade");
+    // I = 3 inputs, U = 2 units, O = 1 output.
+    for (name, shape, described) in [
+        ("0.units.weight", [2, 5].as_slice(), "[U, I + U]"),
+        ("0.units.bias", &[2], "[U]"),
+        ("0.output.weight", &[1, 5], "[O, I + U]"),
+        ("0.output.bias", &[1], "[O]"),
+    ] {
+        assert_eq!(header[name]["shape"], serde_json::json!(shape), "{name}");
+        let row = format!("| `{name}` | {described} |");
+        assert!(section.contains(&row), "README lacks {row}");
+    }
+    assert_eq!(
+        header.as_object().unwrap().len(),
+        5,
+        "four tensors and the metadata"
+    );
+}

@@ -134,6 +134,7 @@ pub fn run(args: &Args, data: Prepared, out: &Path, t0: Instant) -> Result<(), C
     let run_figures = json!({
         "cascade": {
             "units": units,
+            "units_grown": run.stages.last().map_or(0, |r| r.units),
             "max_units": cfg.max_units,
             "candidates": cfg.candidates,
             "stop": stop,
@@ -180,18 +181,25 @@ pub fn run(args: &Args, data: Prepared, out: &Path, t0: Instant) -> Result<(), C
         summary["model"] = json!(out.display().to_string());
         return print_json(&summary);
     }
+    let grown = run.stages.last().map_or(0, |r| r.units);
     let why = match run.stop {
         CascadeStop::MaxUnits => format!("--max-units {} reached", cfg.max_units),
         CascadeStop::ValidationStalled => format!(
-            "the validation loss did not fall for {} units; kept the best, {units}",
+            "the validation loss did not fall for {} units",
             cfg.patience
         ),
         CascadeStop::NoResidual => "no residual error left".into(),
         CascadeStop::Interrupted => "interrupted".into(),
     };
-    let s = if units == 1 { "" } else { "s" };
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    let kept = match (grown == units, data.val.is_some()) {
+        (true, _) => String::new(),
+        (false, true) => format!("; kept {units}, the best validation loss"),
+        (false, false) => format!("; kept {units}"),
+    };
     let mut lines = vec![format!(
-        "installed {units} hidden unit{s} in {seconds:.1} s ({why})"
+        "grew {grown} hidden unit{} in {seconds:.1} s ({why}){kept}",
+        s(grown)
     )];
     let names = match data.target_outputs {
         1 => vec![],

@@ -74,6 +74,18 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let outputs = net.output_size();
     // Whether `nabla export --format onnx` can write the model, and why not.
     let onnx = nabla::io::onnx::check_exportable(&net, &meta);
+    // Whether the state dict loads into a torch.nn.Sequential of PyTorch's own modules.
+    let not_sequential = net
+        .specs()
+        .iter()
+        .position(|l| matches!(l, LayerSpec::Cascade { .. }))
+        .map(|i| {
+            format!(
+                "layer {i} is a cascade-correlation network (hidden units with shortcut \
+                 connections), which has no torch.nn module; its tensors are described in the \
+                 README (Cascade-correlation)"
+            )
+        });
     if args.json {
         let mut summary = json!({
             "model": args.model.display().to_string(),
@@ -92,6 +104,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "training": meta.training,
         });
         if shapes.is_some() {
+            summary["torch_sequential"] = match &not_sequential {
+                None => json!({"loadable": true}),
+                Some(reason) => json!({"loadable": false, "reason": reason}),
+            };
             summary["input_shape"] = json!(net.input_shape());
             summary["onnx_export"] = match &onnx {
                 Ok(()) => json!({"exportable": true, "opset": nabla::io::onnx::OPSET}),
@@ -115,7 +131,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
         "architecture: {}",
         pipeline::describe_network(net.input_shape(), &net.specs())
     );
-    println!("layers (PyTorch nn.Sequential indices):");
+    match &not_sequential {
+        None => println!("layers (PyTorch nn.Sequential indices):"),
+        Some(reason) => {
+            println!("torch.nn.Sequential: not loadable ({reason})");
+            println!("layers:");
+        }
+    }
     if let Some(shapes) = &shapes {
         print!("{}", summary_table(&net, shapes, total));
     }
@@ -217,6 +239,7 @@ fn torch_title(spec: &LayerSpec, input_rank: usize) -> String {
         "tanh" => "Tanh",
         "sigmoid" => "Sigmoid",
         "identity" => "Identity",
+        "cascade" => "Cascade",
         custom => custom,
     };
     let description = spec.describe();

@@ -2,6 +2,7 @@
 //!
 //! Each module exports `Args` (a `clap::Args`) and `pub fn run(args: Args) -> Result<(), CliError>`.
 
+pub mod cascade;
 pub mod convert;
 pub mod critical;
 pub mod eval;

@@ -37,7 +37,7 @@ use nabla::train::Collective;
 const EXIT_INTERRUPTED: i32 = 130;
 
 /// Set by the Ctrl-C handler; checked after every batch.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub(super) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Train a feedforward network on a data set and save it.
 ///
@@ -122,11 +122,55 @@ pub struct Args {
     /// Testing aid: behave as if Ctrl-C came at the end of this epoch.
     #[arg(long, hide = true)]
     pub stop_after: Option<usize>,
+    /// Grow a cascade-correlation network (Fahlman & Lebiere 1990, as FANN's cascade2)
+    /// instead of training fixed layers: candidate units (tanh and sigmoid) are trained to
+    /// correlate with the residual error, the best is installed with frozen input weights
+    /// (it sees the inputs and every earlier unit), the output weights are retrained
+    /// (full-batch iRPROP−; --epochs caps each retraining, default 150), until the validation
+    /// loss has not fallen for 3 units (the best size is kept) or --max-units are installed.
+    #[arg(long, conflicts_with_all = CASCADE_EXCLUDES)]
+    #[serde(default)]
+    pub cascade: bool,
+    /// With --cascade: most hidden units to install [default: 16].
+    #[arg(long, value_name = "N", requires = "cascade")]
+    #[serde(default)]
+    pub max_units: Option<usize>,
+    /// With --cascade: candidate units trained for each installation [default: 8].
+    #[arg(long, value_name = "N", requires = "cascade")]
+    #[serde(default)]
+    pub candidates: Option<usize>,
 }
 
 fn one() -> usize {
     1
 }
+
+/// The flags that do not apply to --cascade (it chooses its units, their activations and
+/// its trainer itself, and writes no checkpoint), refused with both named.
+const CASCADE_EXCLUDES: [&str; 22] = [
+    "hidden",
+    "arch",
+    "input_shape",
+    "activation",
+    "dropout",
+    "init",
+    "optimizer",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "schedule",
+    "line_search",
+    "batch_size",
+    "early_stopping",
+    "target_loss",
+    "init_from",
+    "resume",
+    "checkpoint_every",
+    "history",
+    "report",
+    "track_test",
+    "shards",
+];
 
 /// An optimiser shared between the trainer and the checkpoint callback.
 #[derive(Clone)]
@@ -358,6 +402,9 @@ fn resumed_args(saved: &RunSettings, cmd: &Args, path: &Path) -> Result<Args, Cl
             .unwrap_or(false),
         quiet: cmd.quiet,
         stop_after: cmd.stop_after,
+        cascade: false,
+        max_units: None,
+        candidates: None,
     })
 }
 
@@ -623,7 +670,9 @@ fn prepare(
                 n => format!("mpirun -np {n}"),
             };
             return Err(CliError::failure(format!(
-                "--resume {}: the checkpoint was written by a run on {}; resume it the same way                  (this run is {}): the shards of each batch, and so the weights, depend on the                  number of processes",
+                "--resume {}: the checkpoint was written by a run on {}; resume it the same way \
+                 (this run is {}): the shards of each batch, and so the weights, depend on the \
+                 number of processes",
                 path.display(),
                 how(saved_ranks),
                 how(ranks)
@@ -632,9 +681,16 @@ fn prepare(
         resume = Some(checkpoint);
     }
     validate(&args)?;
+    if ranks > 1 && args.cascade {
+        return Err(CliError::usage(
+            "--cascade cannot be used under mpirun: it grows its network one unit at a time on \
+             one process",
+        ));
+    }
     if ranks > 1 && args.shards > 1 {
         return Err(CliError::usage(format!(
-            "--shards {} cannot be used under mpirun: each of the {ranks} processes computes              one shard of every batch",
+            "--shards {} cannot be used under mpirun: each of the {ranks} processes computes \
+             one shard of every batch",
             args.shards
         )));
     }
@@ -665,6 +721,9 @@ fn train(
     let t0 = Instant::now();
     let (rank, ranks) = (collective.rank(), collective.size());
     let lead = rank == 0;
+    if args.cascade {
+        return super::cascade::run(&args, data, &out, t0);
+    }
     if args.track_test && data.test.as_ref().is_none_or(|t| t.is_empty()) {
         return Err(CliError::usage(
             "--track-test needs a test set: --test, --split-file, a source with its own test \
@@ -738,33 +797,7 @@ fn train(
     };
     let quiet = args.quiet || !lead;
     if !quiet {
-        let sizes = format!(
-            "train {}, val {}, test {}",
-            data.train.len(),
-            data.val.as_ref().map_or(0, |d| d.len()),
-            data.test.as_ref().map_or(0, |d| d.len())
-        );
-        let target = match (data.task, &data.task_reason) {
-            (_, Some(reason)) => reason.clone(),
-            (Task::Classify, None) => format!("{n_classes} classes"),
-            (Task::Regress, None) if data.target_outputs > 1 => {
-                format!("regression with {} targets", data.target_outputs)
-            }
-            (Task::Regress, None) => "regression".to_string(),
-        };
-        eprintln!(
-            "data: {} — {} features, {target} ({sizes}); standardize {}",
-            data.source,
-            data.train.n_features,
-            if data.standardizer.is_some() {
-                "on"
-            } else {
-                "off"
-            }
-        );
-        if let Some(note) = pipeline::auto_task_note(&args.data, &data) {
-            eprintln!("{note}");
-        }
+        data_banner(&args, &data);
         eprintln!(
             "network: {} ({}), {} parameters",
             plan.describe(),
@@ -1110,9 +1143,42 @@ fn train(
     Ok(())
 }
 
+/// The run's first lines on stderr: the data, its task and splits, and a note on the task
+/// chosen automatically.
+pub(super) fn data_banner(args: &Args, data: &pipeline::Prepared) {
+    let n_classes = data.class_names.len();
+    let sizes = format!(
+        "train {}, val {}, test {}",
+        data.train.len(),
+        data.val.as_ref().map_or(0, |d| d.len()),
+        data.test.as_ref().map_or(0, |d| d.len())
+    );
+    let target = match (data.task, &data.task_reason) {
+        (_, Some(reason)) => reason.clone(),
+        (Task::Classify, None) => format!("{n_classes} classes"),
+        (Task::Regress, None) if data.target_outputs > 1 => {
+            format!("regression with {} targets", data.target_outputs)
+        }
+        (Task::Regress, None) => "regression".to_string(),
+    };
+    eprintln!(
+        "data: {} — {} features, {target} ({sizes}); standardize {}",
+        data.source,
+        data.train.n_features,
+        if data.standardizer.is_some() {
+            "on"
+        } else {
+            "off"
+        }
+    );
+    if let Some(note) = pipeline::auto_task_note(&args.data, data) {
+        eprintln!("{note}");
+    }
+}
+
 /// Install the Ctrl-C handler once: the first Ctrl-C stops after the current batch and writes
 /// a checkpoint; a second one exits at once.
-fn ctrlc_handler() {
+pub(super) fn ctrlc_handler() {
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
             eprintln!("\ninterrupted twice; exiting without a checkpoint");
@@ -1123,10 +1189,10 @@ fn ctrlc_handler() {
 
 /// Rows of the final training-set figures at most: a full pass over 60 000 MNIST images through
 /// a CNN costs a third of an epoch, and 10 000 rows pin an accuracy to about ±0.3 %.
-const TRAIN_FIGURE_ROWS: usize = 10_000;
+pub(super) const TRAIN_FIGURE_ROWS: usize = 10_000;
 
 /// `most` evenly spaced indices of `0..n` when `n` is larger, else `None` (all of them).
-fn evenly_spaced(n: usize, most: usize) -> Option<Vec<usize>> {
+pub(super) fn evenly_spaced(n: usize, most: usize) -> Option<Vec<usize>> {
     (n > most).then(|| (0..most).map(|i| i * n / most).collect())
 }
 

@@ -236,6 +236,15 @@ fn spec_weights(spec: &LayerSpec) -> Option<usize> {
             .checked_mul(kernel[1])?
             .checked_add(if *bias { *out_channels } else { 0 }),
         LayerSpec::BatchNorm { channels, .. } => channels.checked_mul(2),
+        LayerSpec::Cascade {
+            in_features,
+            out_features,
+            units,
+        } => {
+            let features = in_features.checked_add(units.len())?;
+            linear_weights(features, units.len())?
+                .checked_add(linear_weights(features, *out_features)?)
+        }
         _ => Some(0),
     }
 }
@@ -696,6 +705,58 @@ pub(crate) mod tests {
             let e = file.build_network(path).unwrap_err().to_string();
             assert!(e.contains(want) && e.contains("m.safetensors"), "{e}");
         }
+    }
+
+    /// A grown cascade network saves, loads from the file alone and predicts exactly what it
+    /// predicted in memory; its tensors carry the layer's names and shapes.
+    #[test]
+    fn a_cascade_network_round_trips_and_predicts_the_same() {
+        use crate::train::{predict_outputs, train_cascade, ArrayData, CascadeConfig, TargetData};
+        let x: Vec<f32> = (0..40).map(|i| ((i * 7 % 13) as f32 / 6.0) - 1.0).collect();
+        let y: Vec<f32> = x.chunks(2).map(|r| (r[0] * r[1]).sin()).collect();
+        let data = ArrayData::new(
+            x,
+            2,
+            TargetData::Values {
+                values: y,
+                outputs: 1,
+            },
+        )
+        .unwrap();
+        let mut cfg = CascadeConfig::new(Loss::Mse, Task::Regress, 1);
+        cfg.max_units = 3;
+        let run = train_cascade(&data, None, &cfg, &mut |_| {
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+        let net = Sequential::new(&[2]).with(run.network);
+        let mut meta = meta_for(&MlpConfig::new(2, [], 1));
+        meta.architecture = None;
+        meta.task = Task::Regress;
+        meta.loss = Loss::Mse;
+        meta.class_labels = vec![];
+        let path = tmpdir("cascade").join("c.safetensors");
+        save_model(&path, &net, &meta, &BTreeMap::new()).unwrap();
+        let (back, meta_back, file) = load_model(&path).unwrap();
+        assert_eq!(meta_back.layers, net.specs());
+        let names: Vec<(&str, &[usize])> = file
+            .tensors
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.shape()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("0.output.bias", &[1][..]),
+                ("0.output.weight", &[1, 5][..]),
+                ("0.units.bias", &[3][..]),
+                ("0.units.weight", &[3, 5][..]),
+            ]
+        );
+        let before = predict_outputs(&net, &data, 7).unwrap();
+        let after = predict_outputs(&back, &data, 7).unwrap();
+        assert_eq!(before, after);
+        assert!(before.iter().any(|&v| v != 0.0));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Activation, ActivationLayer, AvgPool2d, BatchNormConfig, Conv2dConfig, Dropout, Flatten, Init,
-    LinearConfig, MaxPool2d, Module,
+    Activation, ActivationLayer, AvgPool2d, BatchNormConfig, Cascade, Conv2dConfig, Dropout,
+    Flatten, Init, LinearConfig, MaxPool2d, Module,
 };
 use crate::rng::Rng;
 use crate::{Element, Error, Result};
@@ -54,6 +54,16 @@ pub enum LayerSpec {
         channels: usize,
         eps: f64,
         momentum: f64,
+    },
+    /// [`super::Cascade`]: a cascade-correlation network, `in_features → out_features` through
+    /// hidden units with shortcut connections, one per entry of `units` (its activation), in
+    /// installation order. Its tensors are `units.weight` `[U, I + U]`, `units.bias` `[U]`,
+    /// `output.weight` `[O, I + U]` and `output.bias` `[O]` (no unit tensors when U = 0). It
+    /// has no `torch.nn.Sequential` counterpart.
+    Cascade {
+        in_features: usize,
+        out_features: usize,
+        units: Vec<Activation>,
     },
     /// A layer defined outside nabla, rebuilt by the [`LayerRegistry`] entry `name` from
     /// `config`.
@@ -104,6 +114,22 @@ impl LayerSpec {
             ),
             LayerSpec::Flatten => "flatten".into(),
             LayerSpec::BatchNorm { channels, .. } => format!("batchnorm({channels})"),
+            LayerSpec::Cascade {
+                in_features,
+                out_features,
+                units,
+            } => {
+                let s = if units.len() == 1 { "" } else { "s" };
+                let kinds: Vec<&str> = units.iter().map(Activation::name).collect();
+                let listed = match kinds.is_empty() {
+                    true => String::new(),
+                    false => format!(": {}", kinds.join(" ")),
+                };
+                format!(
+                    "cascade({in_features} → {out_features}, {} unit{s}{listed})",
+                    units.len()
+                )
+            }
             LayerSpec::Custom { name, .. } => name.clone(),
         }
     }
@@ -129,6 +155,7 @@ impl LayerSpec {
             LayerSpec::AvgPool2d { .. } => "avgpool2d",
             LayerSpec::Flatten => "flatten",
             LayerSpec::BatchNorm { .. } => "batchnorm",
+            LayerSpec::Cascade { .. } => "cascade",
             LayerSpec::Custom { .. } => return None,
         })
     }
@@ -258,6 +285,17 @@ pub fn build_layer<E: Element>(
             }
             .init::<E>()?,
         ),
+        LayerSpec::Cascade {
+            in_features,
+            out_features,
+            units,
+        } => Box::new(Cascade::<E>::new(
+            *in_features,
+            *out_features,
+            units,
+            ctx.init,
+            ctx.rng,
+        )?),
         LayerSpec::Custom { name, .. } => {
             return Err(Error::param(
                 "layer",

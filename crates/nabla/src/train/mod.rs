@@ -14,6 +14,7 @@
 //! norms) are those at the weights the step started from. A non-finite loss at a point
 //! L-BFGS tries also stops training, with the weights put back to the step's start.
 
+pub mod cascade;
 mod checkpoint;
 pub mod collective;
 pub mod diagnostics;
@@ -24,6 +25,9 @@ mod metrics;
 pub mod mpi;
 pub mod report;
 
+pub use cascade::{
+    train_cascade, CascadeConfig, CascadeRun, CascadeStop, CorrelationObjective, UnitRecord,
+};
 pub use checkpoint::{
     Checkpoint, DataSettings, NetworkSettings, OptimizerSettings, RunSettings, CHECKPOINT_KEY,
     CHECKPOINT_VERSION, OPTIMIZER_BUFFER_PREFIX,

@@ -12,7 +12,9 @@
 //! 3. runs the layers: linear → `Gemm` (transB = 1), the activations → `Relu`, `LeakyRelu`,
 //!    `Tanh`, `Sigmoid` (identity adds no node), dropout adds no node (inference), conv2d →
 //!    `Conv`, the pools → `MaxPool`, `AveragePool`, flatten → `Flatten` (axis 1), batch norm →
-//!    `BatchNormalization` with the running statistics;
+//!    `BatchNormalization` with the running statistics; a cascade-correlation network →
+//!    per hidden unit a `Gemm` over the features so far, its activation and a `Concat` that
+//!    appends the unit to the features, then a `Gemm` over all of them;
 //! 4. ends in one output, as `predict` computes it: for a classifier [`PROBABILITIES`],
 //!    `[batch, classes]` (`Softmax` over several logits; for a single logit z, the log-odds of
 //!    the second class, `[1 − σ(z), σ(z)]`); for regression [`PREDICTION`], `[batch, outputs]`
@@ -329,18 +331,7 @@ impl GraphBuilder {
                     vec![int("transB", 1)],
                 )
             }
-            LayerSpec::Activation { activation } => match activation {
-                Activation::Identity => x.to_string(),
-                Activation::Relu => self.node("Relu", &name("relu"), &[x], vec![]),
-                Activation::Tanh => self.node("Tanh", &name("tanh"), &[x], vec![]),
-                Activation::Sigmoid => self.node("Sigmoid", &name("sigmoid"), &[x], vec![]),
-                Activation::LeakyRelu { alpha } => self.node(
-                    "LeakyRelu",
-                    &name("leaky_relu"),
-                    &[x],
-                    vec![float("alpha", alpha)],
-                ),
-            },
+            LayerSpec::Activation { activation } => self.activation(activation, &i.to_string(), x),
             LayerSpec::Dropout { .. } => x.to_string(),
             LayerSpec::Conv2d {
                 kernel,
@@ -410,7 +401,73 @@ impl GraphBuilder {
                     "layer {i} '{name}' is a custom layer, which has no ONNX operator"
                 )))
             }
+            LayerSpec::Cascade {
+                in_features, units, ..
+            } => {
+                // Unit k: Gemm over the features so far (its row of units.weight up to column
+                // I + k), its activation, and a Concat that appends it to the features; then
+                // the output Gemm over every feature.
+                let mut features = x.to_string();
+                if !units.is_empty() {
+                    let found = |local: &str| {
+                        layer
+                            .parameters()
+                            .into_iter()
+                            .find(|(n, _)| *n == local)
+                            .map(|(_, v)| v.value().clone())
+                            .ok_or_else(|| export_err(format!("layer {i} has no tensor '{local}'")))
+                    };
+                    let (w, b) = (found("units.weight")?, found("units.bias")?);
+                    let m = in_features + units.len();
+                    for (k, act) in units.iter().enumerate() {
+                        let fan_in = in_features + k;
+                        let row = &w.data()[k * m..k * m + fan_in];
+                        let wk = self.floats(&format!("{i}.units.{k}.weight"), &[1, fan_in], row);
+                        let bias = &b.data()[k..k + 1];
+                        let bk = self.floats(&format!("{i}.units.{k}.bias"), &[1], bias);
+                        let unit = format!("{i}.unit{k}");
+                        let z = self.node(
+                            "Gemm",
+                            &format!("{unit}.linear"),
+                            &[&features, &wk, &bk],
+                            vec![int("transB", 1)],
+                        );
+                        let h = self.activation(*act, &unit, &z);
+                        features = self.node(
+                            "Concat",
+                            &format!("{unit}.concat"),
+                            &[&features, &h],
+                            vec![int("axis", 1)],
+                        );
+                    }
+                }
+                let (w, b) = (tensor(self, "output.weight")?, tensor(self, "output.bias")?);
+                self.node(
+                    "Gemm",
+                    &name("output"),
+                    &[&features, &w, &b],
+                    vec![int("transB", 1)],
+                )
+            }
         })
+    }
+
+    /// The node of an elementwise activation on `x`, named `prefix.kind`; returns its output
+    /// (`x` itself for the identity, which adds no node).
+    fn activation(&mut self, activation: Activation, prefix: &str, x: &str) -> String {
+        let name = |kind: &str| format!("{prefix}.{kind}");
+        match activation {
+            Activation::Identity => x.to_string(),
+            Activation::Relu => self.node("Relu", &name("relu"), &[x], vec![]),
+            Activation::Tanh => self.node("Tanh", &name("tanh"), &[x], vec![]),
+            Activation::Sigmoid => self.node("Sigmoid", &name("sigmoid"), &[x], vec![]),
+            Activation::LeakyRelu { alpha } => self.node(
+                "LeakyRelu",
+                &name("leaky_relu"),
+                &[x],
+                vec![float("alpha", alpha)],
+            ),
+        }
     }
 }
 

@@ -12,11 +12,9 @@ use serde_json::json;
 use nabla::data::Task;
 use nabla::io::{ModelMeta, FORMAT_VERSION};
 use nabla::nn::Sequential;
-use nabla::train::{train_cascade, CascadeConfig, CascadeStop, RowSubset, UnitRecord};
+use nabla::train::{train_cascade, CascadeConfig, CascadeStop, UnitRecord};
 
-use super::train::{
-    ctrlc_handler, data_banner, evenly_spaced, Args, INTERRUPTED, TRAIN_FIGURE_ROWS,
-};
+use super::train::{ctrlc_handler, data_banner, Args, INTERRUPTED};
 use super::{json_number, print_json, CliError};
 use crate::pipeline::{self, figures, lib_err, metrics_json, metrics_text, Prepared};
 
@@ -86,20 +84,7 @@ pub fn run(args: &Args, data: Prepared, out: &Path, t0: Instant) -> Result<(), C
     let mut net = Sequential::new(&[data.train.n_features]).with(run.network.clone());
     net.set_training(false);
     let scaler = data.target_scaler.as_ref();
-    let train_rows = evenly_spaced(data.train.len(), TRAIN_FIGURE_ROWS);
-    let train_m = match &train_rows {
-        None => figures(&net, &data.train, data.truth[0].as_deref(), loss, scaler)?,
-        Some(rows) => {
-            let k = data.target_outputs;
-            let truth: Option<Vec<f32>> = data.truth[0].as_ref().map(|t| {
-                rows.iter()
-                    .flat_map(|&i| t[i * k..(i + 1) * k].iter().copied())
-                    .collect()
-            });
-            let sample = RowSubset::new(&data.train, rows).map_err(lib_err)?;
-            figures(&net, &sample, truth.as_deref(), loss, scaler)?
-        }
-    };
+    let (train_m, train_evaluated) = super::train::final_train_figures(&net, &data, loss)?;
     let val_m = match &data.val {
         Some(v) => Some(figures(&net, v, data.truth[1].as_deref(), loss, scaler)?),
         None => None,
@@ -141,7 +126,7 @@ pub fn run(args: &Args, data: Prepared, out: &Path, t0: Instant) -> Result<(), C
             "stages": stages,
         },
         "train": metrics_json(&train_m),
-        "train_rows_evaluated": train_rows.as_ref().map_or(data.train.len(), Vec::len),
+        "train_rows_evaluated": train_evaluated,
         "val": val_m.as_ref().map(metrics_json),
         "test": test_m.as_ref().map(metrics_json),
         "seconds": seconds,

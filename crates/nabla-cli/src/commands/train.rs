@@ -931,24 +931,7 @@ fn train(
     }
     net.set_training(false);
     let scaler = data.target_scaler.as_ref();
-    // The final training-set figures: on every row of a training set up to TRAIN_FIGURE_ROWS,
-    // on that many evenly spaced rows of a larger one.
-    let train_rows = evenly_spaced(data.train.len(), TRAIN_FIGURE_ROWS);
-    let train_m = match &train_rows {
-        None => figures(&net, &data.train, data.truth[0].as_deref(), loss, scaler)?,
-        Some(rows) => {
-            let k = data.target_outputs;
-            let truth: Option<Vec<f32>> = data.truth[0].as_ref().map(|t| {
-                rows.iter()
-                    .flat_map(|&i| t[i * k..(i + 1) * k].iter().copied())
-                    .collect()
-            });
-            // The sample is read in place: a copy of its rows would add to the peak memory.
-            let sample = RowSubset::new(&data.train, rows).map_err(lib_err)?;
-            figures(&net, &sample, truth.as_deref(), loss, scaler)?
-        }
-    };
-    let train_evaluated = train_rows.as_ref().map_or(data.train.len(), Vec::len);
+    let (train_m, train_evaluated) = final_train_figures(&net, &data, loss)?;
     let val_m = match &data.val {
         Some(v) => Some(figures(&net, v, data.truth[1].as_deref(), loss, scaler)?),
         None => None,
@@ -1173,6 +1156,34 @@ pub(super) fn data_banner(args: &Args, data: &pipeline::Prepared) {
     );
     if let Some(note) = pipeline::auto_task_note(&args.data, data) {
         eprintln!("{note}");
+    }
+}
+
+/// The final training-set figures of `net` and the rows they were taken on: every row of a
+/// training set up to TRAIN_FIGURE_ROWS, that many evenly spaced rows of a larger one.
+pub(super) fn final_train_figures(
+    net: &nabla::nn::Sequential,
+    data: &pipeline::Prepared,
+    loss: Loss,
+) -> Result<(Metrics, usize), CliError> {
+    let scaler = data.target_scaler.as_ref();
+    match evenly_spaced(data.train.len(), TRAIN_FIGURE_ROWS) {
+        None => Ok((
+            figures(net, &data.train, data.truth[0].as_deref(), loss, scaler)?,
+            data.train.len(),
+        )),
+        Some(rows) => {
+            let k = data.target_outputs;
+            let truth: Option<Vec<f32>> = data.truth[0].as_ref().map(|t| {
+                rows.iter()
+                    .flat_map(|&i| t[i * k..(i + 1) * k].iter().copied())
+                    .collect()
+            });
+            // The sample is read in place: a copy of its rows would add to the peak memory.
+            let sample = RowSubset::new(&data.train, &rows).map_err(lib_err)?;
+            let m = figures(net, &sample, truth.as_deref(), loss, scaler)?;
+            Ok((m, rows.len()))
+        }
     }
 }
 

@@ -89,6 +89,21 @@ impl MpiCollective {
         self.world.abort(code)
     }
 
+    /// `buf` ← its sum over the processes (`send` holds the outgoing copy).
+    fn all_reduce<T>(&self, send: &RefCell<Vec<T>>, buf: &mut [T]) -> Result<()>
+    where
+        T: Copy + mpi::datatype::Equivalence,
+    {
+        let mut send = send.borrow_mut();
+        send.clear();
+        send.extend_from_slice(buf);
+        self.watched(|| {
+            self.world
+                .all_reduce_into(&send[..], buf, SystemOperation::sum())
+        });
+        Ok(())
+    }
+
     fn watched<T>(&self, call: impl FnOnce() -> T) -> T {
         let start = Instant::now();
         let now = self.watch.origin.elapsed().as_millis() as u64 + 1;
@@ -109,24 +124,10 @@ impl Collective for MpiCollective {
         self.size
     }
     fn sum_f32(&self, buf: &mut [f32]) -> Result<()> {
-        let mut send = self.send32.borrow_mut();
-        send.clear();
-        send.extend_from_slice(buf);
-        self.watched(|| {
-            self.world
-                .all_reduce_into(&send[..], buf, SystemOperation::sum())
-        });
-        Ok(())
+        self.all_reduce(&self.send32, buf)
     }
     fn sum_f64(&self, buf: &mut [f64]) -> Result<()> {
-        let mut send = self.send64.borrow_mut();
-        send.clear();
-        send.extend_from_slice(buf);
-        self.watched(|| {
-            self.world
-                .all_reduce_into(&send[..], buf, SystemOperation::sum())
-        });
-        Ok(())
+        self.all_reduce(&self.send64, buf)
     }
     fn time_in_sums(&self) -> Option<(Duration, u64)> {
         Some(self.spent.get())

@@ -108,6 +108,16 @@ fn two_processes_train_the_weights_of_one_with_two_shards() {
         assert_eq!(stderr(&o).matches("network:").count(), 1, "{}", stderr(&o));
         assert!(stderr(&o).contains("2 MPI processes"), "{}", stderr(&o));
     }
+    // Layer by layer, overlapped with the backward pass: the same sums.
+    let layered = dir.join("layered.safetensors");
+    let o = mpirun(
+        &with(
+            &["-np", "2", BIN],
+            &with(RUN, &["--allreduce", "layers", "--out", s(&layered)]),
+        ),
+        "60",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = nabla(&with(RUN, &["--shards", "2", "--out", s(&one)]));
     assert!(o.status.success(), "{}", stderr(&o));
     let o = nabla(&with(RUN, &["--out", s(&plain)]));

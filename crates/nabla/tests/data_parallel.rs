@@ -160,6 +160,11 @@ fn single(shards: usize, batch_norm: bool, which: Opt) -> (Weights, f64) {
 
 /// `size` ranks on threads; every rank's final weights and validation accuracy.
 fn ranks(size: usize, batch_norm: bool, which: Opt) -> Vec<(Weights, f64)> {
+    ranks_summing(size, batch_norm, which, false)
+}
+
+/// [`ranks`], each layer's gradient summed as its backward pass ends (`layered`).
+fn ranks_summing(size: usize, batch_norm: bool, which: Opt, layered: bool) -> Vec<(Weights, f64)> {
     let handles: Vec<_> = Threads::team(size)
         .into_iter()
         .map(|c| {
@@ -171,6 +176,7 @@ fn ranks(size: usize, batch_norm: bool, which: Opt) -> Vec<(Weights, f64)> {
                     .unwrap()
                     .with_collective(&c)
                     .unwrap()
+                    .with_layered_sums(layered)
                     .fit(&train, Some(&val), &mut NoCallback)
                     .unwrap();
                 let acc = history
@@ -211,9 +217,11 @@ fn trainable(w: &Weights) -> Weights {
 fn two_ranks_equal_one_process_with_two_shards_bit_for_bit() {
     for which in [Opt::Adam, Opt::Lbfgs] {
         let (one, acc) = single(2, false, which);
-        for (w, a) in ranks(2, false, which) {
-            assert_eq!(w, one, "every rank ends with the 2-shard weights");
-            assert_eq!(a, acc, "and the same validation accuracy");
+        for layered in [false, true] {
+            for (w, a) in ranks_summing(2, false, which, layered) {
+                assert_eq!(w, one, "every rank ends with the 2-shard weights");
+                assert_eq!(a, acc, "and the same validation accuracy");
+            }
         }
     }
 }
@@ -247,7 +255,7 @@ fn batch_norm_ranks_train_the_same_weights_and_average_running_statistics() {
     // the same; the running statistics differ (one process updates them shard after shard,
     // ranks average theirs at each epoch's end), and every rank ends with the same ones.
     let (one, _) = single(2, true, Opt::Adam);
-    let runs = ranks(2, true, Opt::Adam);
+    let runs = ranks_summing(2, true, Opt::Adam, true);
     for (w, _) in &runs {
         assert_eq!(trainable(w), trainable(&one));
     }

@@ -84,6 +84,12 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1)]
     #[serde(default = "one")]
     pub shards: usize,
+    /// Under mpirun: sum the gradients over the processes in one call after the backward pass
+    /// (fused), or layer by layer as each layer's backward pass ends, overlapping the
+    /// communication with the rest of the pass (layers). The weights are the same either way.
+    #[arg(long, value_enum, default_value = "fused")]
+    #[serde(default)]
+    pub allreduce: AllReduce,
     /// Start from the weights of a safetensors file (a nabla model or a plain PyTorch state
     /// dict of the same nn.Sequential architecture).
     #[arg(long, value_name = "MODEL")]
@@ -143,6 +149,17 @@ pub struct Args {
 
 fn one() -> usize {
     1
+}
+
+/// How the gradients are summed over MPI processes (`--allreduce`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllReduce {
+    /// One call per step, after the backward pass.
+    #[default]
+    Fused,
+    /// One call per layer, started as its backward pass ends.
+    Layers,
 }
 
 /// The flags that do not apply to --cascade (it chooses its units, their activations and
@@ -378,6 +395,7 @@ fn resumed_args(saved: &RunSettings, cmd: &Args, path: &Path) -> Result<Args, Cl
         shuffle: on_off(saved.shuffle),
         seed: saved.seed,
         threads: cmd.threads,
+        allreduce: cmd.allreduce,
         shards: saved
             .extra
             .get(EXTRA_SHARDS)
@@ -827,6 +845,7 @@ fn train(
     let mut opt_handle = optimizer.clone();
     let mut trainer = Trainer::new(&mut net, &mut opt_handle, train_cfg)
         .and_then(|t| t.with_collective(collective))
+        .map(|t| t.with_layered_sums(args.allreduce == AllReduce::Layers))
         .map_err(lib_err)?;
     if let Some(checkpoint) = &resume {
         // The trainer has read the base learning rate; now restore the optimiser's state.

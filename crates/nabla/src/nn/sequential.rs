@@ -487,6 +487,17 @@ impl<E: Element> Sequential<E> {
     /// already in the workspace (as [`Sequential::loss_backward`] leaves it): every layer's ∂E/∂output lands in `ws`
     /// ([`Workspace::grad`]) and ∂E/∂θ is **added** to every parameter's gradient slot.
     pub(crate) fn backward_batch(&self, ws: &mut Workspace<E>, x: &[E]) -> Result<()> {
+        self.backward_batch_with(ws, x, &mut |_| Ok(()))
+    }
+
+    /// [`Sequential::backward_batch`], calling `after_layer(i)` as soon as layer `i`'s
+    /// backward pass has finished (its parameters' gradients are final), last layer first.
+    pub(crate) fn backward_batch_with(
+        &self,
+        ws: &mut Workspace<E>,
+        x: &[E],
+        after_layer: &mut dyn FnMut(usize) -> Result<()>,
+    ) -> Result<()> {
         ws.check(self)?;
         let rows = ws.rows;
         if rows == 0 {
@@ -509,6 +520,7 @@ impl<E: Element> Sequential<E> {
                 scratch: &mut ws.scratch[i],
             };
             layer.backward(grads, &pass)?;
+            after_layer(i)?;
         }
         Ok(())
     }
@@ -538,6 +550,21 @@ impl<E: Element> Sequential<E> {
         targets: Targets<'_, E>,
         loss: Loss,
     ) -> Result<E> {
+        self.loss_backward_layered(ws, x, (rows, of_rows), targets, loss, &mut |_| Ok(()))
+    }
+
+    /// [`Sequential::loss_backward_of_share`], calling `after_layer(i)` as soon as layer
+    /// `i`'s parameter gradients are final (last layer first): a data-parallel trainer starts
+    /// summing them over the processes while the earlier layers' backward passes run.
+    pub fn loss_backward_layered(
+        &self,
+        ws: &mut Workspace<E>,
+        x: &[E],
+        (rows, of_rows): (usize, usize),
+        targets: Targets<'_, E>,
+        loss: Loss,
+        after_layer: &mut dyn FnMut(usize) -> Result<()>,
+    ) -> Result<E> {
         self.forward_batch(ws, x, rows)?;
         let last = ws.outputs.len() - 1;
         let outputs = row_len(&ws.shapes[last]);
@@ -549,7 +576,7 @@ impl<E: Element> Sequential<E> {
             targets,
             &mut ws.grads[last],
         )?;
-        self.backward_batch(ws, x)?;
+        self.backward_batch_with(ws, x, after_layer)?;
         Ok(value)
     }
 }

@@ -24,7 +24,10 @@
 //! so after a few hundred steps the weights of a 1-shard and a 2-shard run differ visibly
 //! though neither is more exact than the other.
 
-use crate::Result;
+use std::marker::PhantomData;
+use std::ops::Range;
+
+use crate::{Error, Result};
 
 /// Sums over the processes of a data-parallel run. Every process calls each method at the
 /// same point of its run, with buffers of the same length; afterwards every process holds
@@ -42,6 +45,87 @@ pub trait Collective {
     /// count (it includes the wait for the slowest process).
     fn time_in_sums(&self) -> Option<(std::time::Duration, u64)> {
         None
+    }
+
+    /// Sum `send` into `recv` part by part while `work` produces the parts: `work` fills each
+    /// part through [`Parts::post`], from the end of the buffer down, and an implementation
+    /// may start summing a part as soon as it is posted (MPI: `MPI_Iallreduce`), overlapping
+    /// the communication with the rest of `work`. When it returns, `recv` holds the sums of
+    /// every element (parts never posted are summed last). The default posts nothing early:
+    /// it runs `work`, then sums the whole buffer.
+    fn sum_in_parts(
+        &self,
+        send: &mut [f32],
+        recv: &mut [f32],
+        work: &mut dyn FnMut(&mut Parts<'_>) -> Result<()>,
+    ) -> Result<()> {
+        check_lengths(send, recv)?;
+        let mut ignore = |_: *const f32, _: Range<usize>| Ok(());
+        work(&mut Parts::new(send, &mut ignore))?;
+        recv.copy_from_slice(send);
+        self.sum_f32(recv)
+    }
+}
+
+pub(crate) fn check_lengths(send: &[f32], recv: &[f32]) -> Result<()> {
+    if send.len() != recv.len() {
+        return Err(Error::param(
+            "sum in parts",
+            format!("buffers of {} and {} values", send.len(), recv.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// The send buffer of [`Collective::sum_in_parts`], filled part by part.
+pub struct Parts<'b> {
+    base: *mut f32,
+    /// Start of the lowest part posted so far.
+    low: usize,
+    start: &'b mut dyn FnMut(*const f32, Range<usize>) -> Result<()>,
+    _buf: PhantomData<&'b mut [f32]>,
+}
+
+impl<'b> Parts<'b> {
+    /// The parts of `send`; `start(base, range)` is told of each part posted (`base` points at
+    /// `send[0]`; the part's values stay untouched until the sum returns).
+    pub(crate) fn new(
+        send: &'b mut [f32],
+        start: &'b mut dyn FnMut(*const f32, Range<usize>) -> Result<()>,
+    ) -> Self {
+        Parts {
+            base: send.as_mut_ptr(),
+            low: send.len(),
+            start,
+            _buf: PhantomData,
+        }
+    }
+
+    /// Fill `range` of the send buffer with `fill` and post it. Parts are posted from the end
+    /// of the buffer down, without overlapping.
+    pub fn post(&mut self, range: Range<usize>, fill: impl FnOnce(&mut [f32])) -> Result<()> {
+        if range.start > range.end || range.end > self.low {
+            return Err(Error::param(
+                "sum in parts",
+                format!(
+                    "part {range:?} is not below the parts already posted (from {})",
+                    self.low
+                ),
+            ));
+        }
+        // SAFETY: range.end ≤ low ≤ the buffer's length, and no part at or above `low` is touched again:
+        // this part is disjoint from the ones being summed.
+        let part = unsafe {
+            std::slice::from_raw_parts_mut(self.base.add(range.start), range.end - range.start)
+        };
+        fill(part);
+        self.low = range.start;
+        (self.start)(self.base, range)
+    }
+
+    /// The start of the lowest part posted (the buffer's length before any).
+    pub fn posted_from(&self) -> usize {
+        self.low
     }
 }
 

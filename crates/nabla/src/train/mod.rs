@@ -499,6 +499,12 @@ pub struct Trainer<'a> {
     collective: &'a dyn Collective,
     /// Every parameter's gradient end to end (and the loss last), for summing shards.
     flat: Vec<f32>,
+    /// The sums of the layered all-reduce.
+    recv: Vec<f32>,
+    /// Sum each layer's gradient over the processes as soon as it is ready (else the whole
+    /// buffer after the backward pass).
+    layered: bool,
+    slots: Vec<Option<LayerSlot>>,
 }
 
 /// Which shards of each batch this process computes: `mine` of `count`.
@@ -515,6 +521,114 @@ struct GradientSum<'s> {
     loss: Loss,
     collective: &'s dyn Collective,
     plan: &'s ShardPlan,
+    /// Per layer, where its parameters' gradients go in the layered sum (see
+    /// [`batch_gradient_layered`]); `None` sums the whole buffer after the backward pass.
+    layered: Option<&'s [Option<LayerSlot>]>,
+}
+
+/// A layer's parameters in the layered sum: their gradients' place in the buffer, and their
+/// indices in the trainer's parameter list.
+#[derive(Clone, Debug)]
+struct LayerSlot {
+    values: std::ops::Range<usize>,
+    params: std::ops::Range<usize>,
+}
+
+/// Each layer's [`LayerSlot`]: gradients at 1.. (slot 0 holds the loss), in parameter order.
+fn layer_slots(net: &Sequential) -> Vec<Option<LayerSlot>> {
+    let (mut at, mut index) = (1, 0);
+    net.layers()
+        .iter()
+        .map(|layer| {
+            let params = layer.parameters();
+            if params.is_empty() {
+                return None;
+            }
+            let n: usize = params.iter().map(|(_, p)| p.value().len()).sum();
+            let slot = LayerSlot {
+                values: at..at + n,
+                params: index..index + params.len(),
+            };
+            (at, index) = (at + n, index + params.len());
+            Some(slot)
+        })
+        .collect()
+}
+
+/// Copy the gradients of `params` end to end into `dst` (zeros for a missing one), as many
+/// whole parameters as `dst` holds.
+fn copy_grads(params: &[(String, crate::autograd::Var)], dst: &mut [f32]) {
+    let mut at = 0;
+    for (_, p) in params {
+        let n = p.value().len();
+        if at + n > dst.len() {
+            break;
+        }
+        match p.grad_ref().as_ref() {
+            Some(g) => dst[at..at + n].copy_from_slice(g.data()),
+            None => dst[at..at + n].fill(0.0),
+        }
+        at += n;
+    }
+}
+
+/// [`batch_gradient`] for one process of several computing one shard, with each layer's
+/// gradient summed over the processes as soon as its backward pass is done (while the
+/// earlier layers' passes run), the loss last.
+#[allow(clippy::too_many_arguments)]
+fn batch_gradient_layered(
+    g: &GradientSum<'_>,
+    slots: &[Option<LayerSlot>],
+    ws: &mut Workspace,
+    x: &[f32],
+    (rows, d): (usize, usize),
+    targets: Targets<'_>,
+    (send, recv): (&mut Vec<f32>, &mut Vec<f32>),
+    on_shard: &mut dyn FnMut(&Workspace, usize, usize),
+) -> Result<f32> {
+    let total: usize = g.params.iter().map(|(_, p)| p.value().len()).sum();
+    send.resize(total + 1, 0.0);
+    recv.resize(total + 1, 0.0);
+    let (lo, hi) = shard_bounds(rows, g.plan.count, g.plan.mine.start);
+    let outputs = g.net.output_size();
+    for (_, p) in g.params {
+        p.zero_grad();
+    }
+    let mut value = 0.0f32;
+    g.collective.sum_in_parts(send, recv, &mut |parts| {
+        if hi > lo {
+            let t = slice_targets(targets, lo, hi, outputs);
+            let share = (hi - lo, rows);
+            let mut after_layer = |i: usize| -> Result<()> {
+                match &slots[i] {
+                    Some(slot) => parts.post(slot.values.clone(), |dst| {
+                        copy_grads(&g.params[slot.params.clone()], dst)
+                    }),
+                    None => Ok(()),
+                }
+            };
+            let xs = &x[lo * d..hi * d];
+            value = g
+                .net
+                .loss_backward_layered(ws, xs, share, t, g.loss, &mut after_layer)?;
+            on_shard(ws, lo, hi);
+        }
+        // Gradients not posted yet (all of them for an empty shard), then the loss.
+        let low = parts.posted_from();
+        parts.post(1..low, |dst| copy_grads(g.params, dst))?;
+        parts.post(0..1, |dst| dst[0] = value)
+    })?;
+    let mut at = 1;
+    for (_, p) in g.params {
+        let n = p.value().len();
+        let mut slot = p.grad_mut();
+        let dst = slot
+            .get_or_insert_with(|| Tensor::zeros(&p.shape()))
+            .data_mut();
+        dst.copy_from_slice(&recv[at..at + n]);
+        at += n;
+    }
+    Ok(recv[0])
 }
 
 /// Targets of rows `lo..hi` of a batch's targets.
@@ -536,9 +650,13 @@ fn batch_gradient(
     x: &[f32],
     (rows, d): (usize, usize),
     targets: Targets<'_>,
-    flat: &mut Vec<f32>,
+    (flat, recv): (&mut Vec<f32>, &mut Vec<f32>),
     on_shard: &mut dyn FnMut(&Workspace, usize, usize),
 ) -> Result<f32> {
+    if let Some(slots) = g.layered {
+        let bufs = (flat, recv);
+        return batch_gradient_layered(g, slots, ws, x, (rows, d), targets, bufs, on_shard);
+    }
     let zero_grads = || {
         for (_, p) in g.params {
             p.zero_grad();
@@ -677,6 +795,9 @@ impl<'a> Trainer<'a> {
             cfg,
             collective: &SingleProcess,
             flat: vec![],
+            recv: vec![],
+            layered: false,
+            slots: vec![],
         })
     }
 
@@ -699,6 +820,20 @@ impl<'a> Trainer<'a> {
         self.collective = collective;
         self.reseed_dropout()?;
         Ok(self)
+    }
+
+    /// Under a [`Collective`] of several processes: sum each layer's gradient as soon as its
+    /// backward pass is done, overlapping the communication with the earlier layers' passes
+    /// (`true`), or the whole gradient in one call after the backward pass (`false`, the
+    /// default). The sums, and so the weights, are the same either way.
+    pub fn with_layered_sums(mut self, layered: bool) -> Self {
+        self.layered = layered;
+        self.slots = if layered {
+            layer_slots(self.net)
+        } else {
+            vec![]
+        };
+        self
     }
 
     fn reseed_dropout(&mut self) -> Result<()> {
@@ -886,6 +1021,8 @@ impl<'a> Trainer<'a> {
                     loss: self.cfg.loss,
                     collective: self.collective,
                     plan: &plan,
+                    layered: (self.layered && self.collective.size() > 1)
+                        .then_some(&self.slots[..]),
                 };
                 let (y_cls, diagnosed) = (&self.y_cls, &self.diagnosed);
                 // Metrics and unit diagnostics from the forward values of each shard.
@@ -916,8 +1053,10 @@ impl<'a> Trainer<'a> {
                         };
                     }
                 };
-                let (ws, x, flat) = (&mut self.ws, &self.x_buf, &mut self.flat);
-                let loss = batch_gradient(&sum, ws, x, (rows, d), targets, flat, &mut on_shard)?;
+                let (ws, x) = (&mut self.ws, &self.x_buf);
+                let (flat, recv) = (&mut self.flat, &mut self.recv);
+                let loss =
+                    batch_gradient(&sum, ws, x, (rows, d), targets, (flat, recv), &mut on_shard)?;
                 if !loss.is_finite() {
                     return Err(diverged(epoch, b, &format!("the loss is {loss}")));
                 }
@@ -933,8 +1072,15 @@ impl<'a> Trainer<'a> {
                 // Optimisers that re-evaluate the loss within a step (L-BFGS) do it on this
                 // batch, through this objective; the others ignore it.
                 let mut objective = || -> Result<f64> {
-                    let value =
-                        batch_gradient(&sum, ws, x, (rows, d), targets, flat, &mut |_, _, _| {})?;
+                    let value = batch_gradient(
+                        &sum,
+                        ws,
+                        x,
+                        (rows, d),
+                        targets,
+                        (flat, recv),
+                        &mut |_, _, _| {},
+                    )?;
                     if !value.is_finite() {
                         let what = format!(
                             "the loss is {value} at a point the optimiser tried in its step"

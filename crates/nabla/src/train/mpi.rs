@@ -15,6 +15,7 @@ use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
+use super::collective::{check_lengths, Parts};
 use super::Collective;
 use crate::{Error, Result};
 
@@ -131,5 +132,71 @@ impl Collective for MpiCollective {
     }
     fn time_in_sums(&self) -> Option<(Duration, u64)> {
         Some(self.spent.get())
+    }
+
+    /// Each part is summed by an `MPI_Iallreduce` started when it is posted; all are waited
+    /// for at the end (`MPI_Waitall`).
+    fn sum_in_parts(
+        &self,
+        send: &mut [f32],
+        recv: &mut [f32],
+        work: &mut dyn FnMut(&mut Parts<'_>) -> Result<()>,
+    ) -> Result<()> {
+        use mpi::ffi;
+        use mpi::raw::AsRaw;
+        check_lengths(send, recv)?;
+        let comm = self.world.as_raw();
+        let recv_base = recv.as_mut_ptr();
+        let mut requests: Vec<ffi::MPI_Request> = Vec::new();
+        let mut start = |base: *const f32, range: std::ops::Range<usize>| -> Result<()> {
+            if range.is_empty() {
+                return Ok(());
+            }
+            let mut request = std::mem::MaybeUninit::<ffi::MPI_Request>::uninit();
+            // SAFETY: `base` and `recv_base` point at buffers of the same length that stay
+            // borrowed by this call until MPI_Waitall below; the part is inside both and
+            // untouched until then.
+            let code = unsafe {
+                ffi::MPI_Iallreduce(
+                    base.add(range.start) as *const std::ffi::c_void,
+                    recv_base.add(range.start) as *mut std::ffi::c_void,
+                    (range.end - range.start) as std::ffi::c_int,
+                    ffi::RSMPI_FLOAT,
+                    ffi::RSMPI_SUM,
+                    comm,
+                    request.as_mut_ptr(),
+                )
+            };
+            if code != 0 {
+                return Err(Error::param(
+                    "MPI",
+                    format!("MPI_Iallreduce failed ({code})"),
+                ));
+            }
+            // SAFETY: MPI_Iallreduce succeeded and wrote the request.
+            requests.push(unsafe { request.assume_init() });
+            Ok(())
+        };
+        let outcome = {
+            let mut parts = Parts::new(send, &mut start);
+            let done = work(&mut parts);
+            // What was never posted goes last.
+            let rest = 0..parts.posted_from();
+            done.and_then(|_| parts.post(rest, |_| {}))
+        };
+        // Every started sum is waited for, even after a failure (MPI reads the buffers).
+        self.watched(|| {
+            if !requests.is_empty() {
+                // SAFETY: the requests were started above and are waited for once.
+                unsafe {
+                    ffi::MPI_Waitall(
+                        requests.len() as std::ffi::c_int,
+                        requests.as_mut_ptr(),
+                        ffi::RSMPI_STATUSES_IGNORE,
+                    );
+                }
+            }
+        });
+        outcome
     }
 }

@@ -235,7 +235,7 @@ fn run_settings(args: &Args, ranks: usize) -> Result<RunSettings, CliError> {
                 .transpose()?,
         },
         optimizer: OptimizerSettings {
-            name: o.optimizer.clone(),
+            name: o.optimizer_name().to_string(),
             learning_rate: o.lr,
             momentum: o.momentum,
             weight_decay: o.weight_decay,
@@ -316,7 +316,7 @@ fn resumed_args(saved: &RunSettings, cmd: &Args, path: &Path) -> Result<Args, Cl
             }),
         },
         optim: OptimFlags {
-            optimizer: o.name.clone(),
+            optimizer: Some(o.name.clone()),
             lr: o.learning_rate,
             momentum: o.momentum,
             weight_decay: o.weight_decay,
@@ -656,7 +656,7 @@ fn prepare(
 }
 
 fn train(
-    args: Args,
+    mut args: Args,
     resume: Option<Checkpoint>,
     out: PathBuf,
     data: pipeline::Prepared,
@@ -670,6 +670,22 @@ fn train(
             "--track-test needs a test set: --test, --split-file, a source with its own test \
              set (mnist:DIR) or --test-split above 0",
         ));
+    }
+    // The small-data rule fills in the flags it decides, so that the checkpoint records them
+    // and a resumed run repeats them.
+    let small_regression = defaults::small_regression(
+        data.train.len(),
+        data.task == Task::Regress,
+        data.val.as_ref().is_some_and(|v| !v.is_empty()),
+        args.optim.any_given(),
+        args.batch_size,
+    );
+    if let Some(full_batch) = small_regression {
+        args.optim.optimizer = Some(defaults::SMALL_REGRESSION_OPTIMIZER.to_string());
+        args.batch_size = Some(full_batch);
+        args.epochs.get_or_insert(defaults::SMALL_REGRESSION_EPOCHS);
+        args.early_stopping
+            .get_or_insert(defaults::SMALL_REGRESSION_PATIENCE);
     }
     let (default_epochs, batch_size) =
         defaults::for_training_rows(data.train.len(), args.batch_size);
@@ -776,6 +792,19 @@ fn train(
             (1, s) => format!("; {s} shards per batch"),
             (n, _) => format!("; {n} MPI processes, each a shard of every batch"),
         };
+        if small_regression.is_some() {
+            eprintln!(
+                "small-data default: a regression with {} training rows (under {}): full-batch \
+                 {}, early stopping after {} epochs without a better validation loss, best \
+                 weights kept (any --optimizer, --lr, --schedule or --batch-size flag \
+                 overrides)",
+                data.train.len(),
+                defaults::LARGE_SET_ROWS,
+                defaults::SMALL_REGRESSION_OPTIMIZER,
+                args.early_stopping
+                    .unwrap_or(defaults::SMALL_REGRESSION_PATIENCE),
+            );
+        }
         eprintln!(
             "training: {} lr {}, {} schedule, {epochs} epochs, batch {}, seed {}; {} threads, {} kernels{processes}",
             optimizer.name(),
@@ -1014,7 +1043,7 @@ fn train(
             _ => None,
         };
         let hyperparameters = vec![
-            ("optimizer".into(), args.optim.optimizer.to_string()),
+            ("optimizer".into(), args.optim.optimizer_name().to_string()),
             (
                 "learning rate".into(),
                 format!("{}", optimizer.0.borrow().learning_rate()),

@@ -54,14 +54,16 @@ pub struct Args {
     pub optim: OptimFlags,
     /// Passes over the training data (with --resume: the total to reach) [default: 10 for a
     /// training set of 10 000 rows or more; for a smaller one enough for about 2 000
-    /// optimiser steps, between 20 and 200].
+    /// optimiser steps, between 20 and 200; 500 for the small-regression default].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Rows per mini-batch [default: 32 for a training set under 10 000 rows, 128 for a
-    /// larger one].
+    /// larger one; the whole training split for the small-regression default (a regression
+    /// under 10 000 rows with a validation split and no optimiser flag: full-batch rprop)].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Stop after this many epochs without a better validation loss and keep the best weights.
+    /// Stop after this many epochs without a better validation loss and keep the best weights
+    /// [default: off; 50 for the small-regression default].
     #[arg(long, value_name = "PATIENCE")]
     pub early_stopping: Option<usize>,
     /// Stop as soon as the loss reaches this value (at the end of an epoch): the validation

@@ -80,6 +80,42 @@ pub mod defaults {
             .clamp(SMALL_SET_EPOCHS.0, SMALL_SET_EPOCHS.1);
         (epochs, batch)
     }
+
+    /// Optimiser of a small regression (see [`small_regression`]): iRPROP−, full batch.
+    pub const SMALL_REGRESSION_OPTIMIZER: &str = "rprop";
+    /// Most epochs (full-batch steps) of a small regression.
+    pub const SMALL_REGRESSION_EPOCHS: usize = 500;
+    /// Early-stopping patience of a small regression, in epochs; the best weights are kept.
+    pub const SMALL_REGRESSION_PATIENCE: usize = 50;
+
+    /// The small-data rule: a regression with fewer than [`LARGE_SET_ROWS`] training rows and
+    /// a validation split, when no flag of the optimiser, its rate or schedule, nor the batch
+    /// size is given, trains with full-batch iRPROP− (`torch.optim.Rprop`'s defaults) for up
+    /// to [`SMALL_REGRESSION_EPOCHS`] epochs with early stopping after
+    /// [`SMALL_REGRESSION_PATIENCE`] epochs without a better validation loss (`--epochs` and
+    /// `--early-stopping` still set those two). Returns the batch size that makes it full
+    /// batch, or `None` when the rule does not apply.
+    ///
+    /// Measured with `bench/small_defaults` on 20 % of each FANN training file and on the
+    /// scikit-learn diabetes split (never the test files): against Adam with the cosine
+    /// schedule it lowered the holdout MSE on 6 of the 8 small regression sets (geometric
+    /// mean 0.86 of Adam's, seed 0); on classification sets it lost badly on some (wine, digits:
+    /// overconfident probabilities), so classification keeps Adam.
+    pub fn small_regression(
+        rows: usize,
+        regression: bool,
+        has_validation: bool,
+        optimizer_flags_given: bool,
+        batch: Option<usize>,
+    ) -> Option<usize> {
+        (regression
+            && rows < LARGE_SET_ROWS
+            && has_validation
+            && !optimizer_flags_given
+            && batch.is_none())
+        .then_some(rows.max(1))
+    }
+
     /// Fraction of the data held out for the final test figure (when the source has no test set).
     pub const TEST_SPLIT: f64 = 0.2;
     /// Fraction of the remaining rows held out for validation.
@@ -601,9 +637,11 @@ pub struct OptimFlags {
     /// sgd, momentum (SGD with momentum), nesterov, adam, adamw, rmsprop, rprop (iRPROP−, as
     /// torch.optim.Rprop), lbfgs (as torch.optim.LBFGS: up to 20 iterations on each batch per
     /// step; use --batch-size at the training set's size for full-batch L-BFGS), quickprop
-    /// (Fahlman's, as FANN implements it).
-    #[arg(long, default_value = defaults::OPTIMIZER)]
-    pub optimizer: String,
+    /// (Fahlman's, as FANN implements it). Default: adam; for a regression with fewer than
+    /// 10 000 training rows and a validation split, and no optimiser, rate, schedule or batch
+    /// flag, full-batch rprop with early stopping (see README, "Defaults, and why").
+    #[arg(long)]
+    pub optimizer: Option<String>,
     /// Learning rate (default: PyTorch's for the optimiser: 1e-3 for Adam/AdamW, 1e-2 for SGD
     /// and RMSprop, 1e-2 for rprop (its initial step size), 1 for lbfgs (its step length);
     /// FANN's 0.7 for quickprop).
@@ -628,9 +666,25 @@ pub struct OptimFlags {
 }
 
 impl OptimFlags {
+    /// The optimiser's name: `--optimizer`, or the default.
+    pub fn optimizer_name(&self) -> &str {
+        self.optimizer.as_deref().unwrap_or(defaults::OPTIMIZER)
+    }
+
+    /// Whether any flag of the optimiser or its schedule was given (the small-data rule then
+    /// leaves the choice alone, see [`defaults::small_regression`]).
+    pub fn any_given(&self) -> bool {
+        self.optimizer.is_some()
+            || self.lr.is_some()
+            || self.momentum.is_some()
+            || self.weight_decay.is_some()
+            || self.schedule.is_some()
+            || self.line_search.is_some()
+    }
+
     /// The schedule's name: `--schedule`, or the default for the optimiser.
     pub fn schedule_name(&self) -> &str {
-        match (&self.schedule, self.optimizer.as_str()) {
+        match (&self.schedule, self.optimizer_name()) {
             (Some(name), _) => name,
             (None, "rprop" | "lbfgs" | "quickprop") => defaults::SCHEDULE_SMALL_DATA_TRAINERS,
             (None, _) => defaults::SCHEDULE,
@@ -641,7 +695,7 @@ impl OptimFlags {
 /// The schedule for a run of `epochs` epochs.
 pub fn schedule(flags: &OptimFlags, epochs: usize) -> Result<LrSchedule, CliError> {
     let name = flags.schedule_name();
-    if flags.optimizer == "rprop" && name != "constant" {
+    if flags.optimizer_name() == "rprop" && name != "constant" {
         return Err(CliError::usage(format!(
             "--schedule {name} does not apply to rprop: its step sizes adapt per weight, and --lr is only the initial step size"
         )));
@@ -688,7 +742,7 @@ pub fn build_optimizer(
         }
     }
     let usage = |e: nabla::Error| CliError::usage(e.to_string());
-    let name = flags.optimizer.as_str();
+    let name = flags.optimizer_name();
     let not_for = |flag: &str, given: bool, optimizers: &[&str]| {
         if given && optimizers.contains(&name) {
             Err(CliError::usage(format!("{flag} does not apply to {name}")))
@@ -714,14 +768,14 @@ pub fn build_optimizer(
     let opt: Box<dyn Optimizer> = match name {
         "sgd" | "momentum" | "nesterov" => {
             let d = SgdConfig::default();
-            let momentum = match flags.optimizer.as_str() {
+            let momentum = match flags.optimizer_name() {
                 "sgd" => flags.momentum.unwrap_or(d.momentum),
                 _ => flags.momentum.unwrap_or(defaults::SGD_MOMENTUM),
             };
             let cfg = SgdConfig {
                 lr: flags.lr.unwrap_or(d.lr),
                 momentum,
-                nesterov: flags.optimizer == "nesterov",
+                nesterov: flags.optimizer_name() == "nesterov",
                 weight_decay: flags.weight_decay.unwrap_or(d.weight_decay),
                 ..d
             };

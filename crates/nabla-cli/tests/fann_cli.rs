@@ -280,3 +280,109 @@ fn convert_goes_from_csv_to_fann_and_back() {
     let o = nabla_cmd("convert {} --to fann --out x.data.gz", &[s(&csv)]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// The settings a model file records (`inspect --json`): optimiser, batch, epochs, patience.
+fn recorded_settings(model: &Path) -> (String, u64, u64, Option<u64>) {
+    let v = json_of(&nabla_cmd("inspect {} --json", &[s(model)]));
+    let settings = &v["training"]["settings"];
+    (
+        settings["optim"]["optimizer"]
+            .as_str()
+            .unwrap_or("adam")
+            .to_string(),
+        settings["batch_size"].as_u64().unwrap(),
+        settings["epochs"].as_u64().unwrap_or(0),
+        settings["early_stopping"].as_u64(),
+    )
+}
+
+#[test]
+fn a_small_regression_defaults_to_full_batch_rprop_and_flags_override_it() {
+    let d = tmpdir("fann-small-default");
+    let train = d.join("set.train");
+    regression_fann(&train, 300, 3);
+    let model = d.join("m.safetensors");
+    // Plain defaults: 300 rows → 216 training rows after the test and validation splits.
+    let o = ok(&nabla_cmd(
+        "train --data {} --hidden 16 --threads 1 --out {}",
+        &[s(&train), s(&model)],
+    ))
+    .clone();
+    let err = stderr(&o);
+    assert!(
+        err.contains("small-data default: a regression with 216 training rows (under 10000): full-batch rprop, early stopping after 50 epochs"),
+        "{err}"
+    );
+    assert!(
+        err.contains("training: rprop lr 0.01, constant schedule, 500 epochs, batch 216,"),
+        "{err}"
+    );
+    assert_eq!(
+        recorded_settings(&model),
+        ("rprop".to_string(), 216, 500, Some(50))
+    );
+    // --epochs and --early-stopping set their part and keep the rule.
+    let o = ok(&nabla_cmd(
+        "train --data {} --hidden 16 --threads 1 --epochs 40 --early-stopping 7 --out {}",
+        &[s(&train), s(&model)],
+    ))
+    .clone();
+    assert!(
+        stderr(&o).contains("early stopping after 7 epochs"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        recorded_settings(&model),
+        ("rprop".to_string(), 216, 40, Some(7))
+    );
+    // Any optimiser, rate, schedule or batch flag turns the rule off: Adam's defaults.
+    for flags in [
+        "--optimizer adam",
+        "--lr 0.001",
+        "--schedule cosine",
+        "--batch-size 32",
+    ] {
+        let o = ok(&nabla_cmd(
+            &format!("train --data {{}} --hidden 16 --threads 1 {flags} --out {{}}"),
+            &[s(&train), s(&model)],
+        ))
+        .clone();
+        let err = stderr(&o);
+        assert!(!err.contains("small-data default"), "{flags}: {err}");
+        assert!(
+            err.contains("training: adam lr 0.001, cosine schedule"),
+            "{flags}: {err}"
+        );
+        let (name, batch, _, patience) = recorded_settings(&model);
+        assert_eq!(
+            (name.as_str(), batch, patience),
+            ("adam", 32, None),
+            "{flags}"
+        );
+    }
+    // No validation split (nothing to stop on) or a classification: Adam's defaults.
+    let o = ok(&nabla_cmd(
+        "train --data {} --hidden 16 --threads 1 --val-split 0 --epochs 2 --out {}",
+        &[s(&train), s(&model)],
+    ))
+    .clone();
+    assert!(
+        stderr(&o).contains("training: adam lr 0.001"),
+        "{}",
+        stderr(&o)
+    );
+    let classes = d.join("classes.train");
+    classes_fann(&classes, 300, 4, "0");
+    let o = ok(&nabla_cmd(
+        "train --data {} --hidden 16 --threads 1 --epochs 2 --out {}",
+        &[s(&classes), s(&model)],
+    ))
+    .clone();
+    assert!(!stderr(&o).contains("small-data default"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("training: adam lr 0.001"),
+        "{}",
+        stderr(&o)
+    );
+}

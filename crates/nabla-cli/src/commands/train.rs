@@ -54,14 +54,16 @@ pub struct Args {
     pub optim: OptimFlags,
     /// Passes over the training data (with --resume: the total to reach) [default: 10 for a
     /// training set of 10 000 rows or more; for a smaller one enough for about 2 000
-    /// optimiser steps, between 20 and 200].
+    /// optimiser steps, between 20 and 200; 500 for the small-regression default].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Rows per mini-batch [default: 32 for a training set under 10 000 rows, 128 for a
-    /// larger one].
+    /// larger one; the whole training split for the small-regression default (a regression
+    /// under 10 000 rows with a validation split and no optimiser flag: full-batch rprop)].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Stop after this many epochs without a better validation loss and keep the best weights.
+    /// Stop after this many epochs without a better validation loss and keep the best weights
+    /// [default: off; 50 for the small-regression default].
     #[arg(long, value_name = "PATIENCE")]
     pub early_stopping: Option<usize>,
     /// Stop as soon as the loss reaches this value (at the end of an epoch): the validation
@@ -296,7 +298,7 @@ fn run_settings(args: &Args, ranks: usize) -> Result<RunSettings, CliError> {
                 .transpose()?,
         },
         optimizer: OptimizerSettings {
-            name: o.optimizer.clone(),
+            name: o.optimizer_name().to_string(),
             learning_rate: o.lr,
             momentum: o.momentum,
             weight_decay: o.weight_decay,
@@ -377,7 +379,7 @@ fn resumed_args(saved: &RunSettings, cmd: &Args, path: &Path) -> Result<Args, Cl
             }),
         },
         optim: OptimFlags {
-            optimizer: o.name.clone(),
+            optimizer: Some(o.name.clone()),
             lr: o.learning_rate,
             momentum: o.momentum,
             weight_decay: o.weight_decay,
@@ -730,7 +732,7 @@ fn prepare(
 }
 
 fn train(
-    args: Args,
+    mut args: Args,
     resume: Option<Checkpoint>,
     out: PathBuf,
     data: pipeline::Prepared,
@@ -747,6 +749,22 @@ fn train(
             "--track-test needs a test set: --test, --split-file, a source with its own test \
              set (mnist:DIR) or --test-split above 0",
         ));
+    }
+    // The small-data rule fills in the flags it decides, so that the checkpoint records them
+    // and a resumed run repeats them.
+    let small_regression = defaults::small_regression(
+        data.train.len(),
+        data.task == Task::Regress,
+        data.val.as_ref().is_some_and(|v| !v.is_empty()),
+        args.optim.any_given(),
+        args.batch_size,
+    );
+    if let Some(full_batch) = small_regression {
+        args.optim.optimizer = Some(defaults::SMALL_REGRESSION_OPTIMIZER.to_string());
+        args.batch_size = Some(full_batch);
+        args.epochs.get_or_insert(defaults::SMALL_REGRESSION_EPOCHS);
+        args.early_stopping
+            .get_or_insert(defaults::SMALL_REGRESSION_PATIENCE);
     }
     let (default_epochs, batch_size) =
         defaults::for_training_rows(data.train.len(), args.batch_size);
@@ -827,6 +845,19 @@ fn train(
             (1, s) => format!("; {s} shards per batch"),
             (n, _) => format!("; {n} MPI processes, each a shard of every batch"),
         };
+        if small_regression.is_some() {
+            eprintln!(
+                "small-data default: a regression with {} training rows (under {}): full-batch \
+                 {}, early stopping after {} epochs without a better validation loss, best \
+                 weights kept (any --optimizer, --lr, --schedule or --batch-size flag \
+                 overrides)",
+                data.train.len(),
+                defaults::LARGE_SET_ROWS,
+                defaults::SMALL_REGRESSION_OPTIMIZER,
+                args.early_stopping
+                    .unwrap_or(defaults::SMALL_REGRESSION_PATIENCE),
+            );
+        }
         eprintln!(
             "training: {} lr {}, {} schedule, {epochs} epochs, batch {}, seed {}; {} threads, {} kernels{processes}",
             optimizer.name(),
@@ -1049,7 +1080,7 @@ fn train(
             _ => None,
         };
         let hyperparameters = vec![
-            ("optimizer".into(), args.optim.optimizer.to_string()),
+            ("optimizer".into(), args.optim.optimizer_name().to_string()),
             (
                 "learning rate".into(),
                 format!("{}", optimizer.0.borrow().learning_rate()),

@@ -572,6 +572,20 @@ fn copy_grads(params: &[(String, crate::autograd::Var)], dst: &mut [f32]) {
     }
 }
 
+/// Set the gradients of `params` from `src`, end to end (the inverse of [`copy_grads`]).
+fn set_grads(params: &[(String, crate::autograd::Var)], src: &[f32]) {
+    let mut at = 0;
+    for (_, p) in params {
+        let n = p.value().len();
+        let mut slot = p.grad_mut();
+        let dst = slot
+            .get_or_insert_with(|| Tensor::zeros(&p.shape()))
+            .data_mut();
+        dst.copy_from_slice(&src[at..at + n]);
+        at += n;
+    }
+}
+
 /// [`batch_gradient`] for one process of several computing one shard, with each layer's
 /// gradient summed over the processes as soon as its backward pass is done (while the
 /// earlier layers' passes run), the loss last.
@@ -618,16 +632,7 @@ fn batch_gradient_layered(
         parts.post(1..low, |dst| copy_grads(g.params, dst))?;
         parts.post(0..1, |dst| dst[0] = value)
     })?;
-    let mut at = 1;
-    for (_, p) in g.params {
-        let n = p.value().len();
-        let mut slot = p.grad_mut();
-        let dst = slot
-            .get_or_insert_with(|| Tensor::zeros(&p.shape()))
-            .data_mut();
-        dst.copy_from_slice(&recv[at..at + n]);
-        at += n;
-    }
+    set_grads(g.params, &recv[1..]);
     Ok(recv[0])
 }
 
@@ -705,16 +710,7 @@ fn batch_gradient(
     if g.collective.size() > 1 {
         g.collective.sum_f32(flat)?;
     }
-    let mut at = 0;
-    for (_, p) in g.params {
-        let n = p.value().len();
-        let mut slot = p.grad_mut();
-        let dst = slot
-            .get_or_insert_with(|| Tensor::zeros(&p.shape()))
-            .data_mut();
-        dst.copy_from_slice(&flat[at..at + n]);
-        at += n;
-    }
+    set_grads(g.params, flat);
     Ok(flat[total])
 }
 

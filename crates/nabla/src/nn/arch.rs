@@ -5,9 +5,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::spec::{build_layer, BuildContext};
-use super::{Activation, BatchNormConfig, Init, LayerSpec};
+use super::{Activation, BatchNormConfig, Conv2dConfig, Init, LayerSpec};
 use crate::rng::Rng;
 use crate::{Error, Result};
+
+/// The most weights one layer may hold, and the most values it may make of one row (2³¹,
+/// 8 GiB of f32): a larger layer is refused by [`Architecture::resolve`] before anything is
+/// allocated.
+pub const MAX_LAYER_VALUES: usize = 1 << 31;
 
 /// A network written as text: parse it with [`Architecture::parse`] (or `str::parse`), then
 /// [`Architecture::resolve`] it for an input shape and an output count.
@@ -34,7 +39,8 @@ use crate::{Error, Result};
 ///
 /// Input channels, input features and batchnorm's channels are never written: they follow from
 /// the shape that reaches each layer. A layer that cannot take that shape is an error naming
-/// the layer, its 1-based position and the shapes, before any weight is drawn.
+/// the layer, its 1-based position and the shapes, before any weight is drawn; so is a layer
+/// of more than [`MAX_LAYER_VALUES`] weights, or one that makes more values of a row.
 ///
 /// The layers hold no weights: [`super::Sequential::from_specs`] draws them, layer by layer
 /// from one seeded generator, with the initialiser given (with [`Init::TorchDefault`],
@@ -487,7 +493,12 @@ impl Architecture {
                     ..
                 } => {
                     let (c, h, w) = image("conv2d")?;
-                    let (hp, wp) = (h + 2 * padding[0], w + 2 * padding[1]);
+                    let padded =
+                        |n: usize, p: usize| p.checked_mul(2).and_then(|p| p.checked_add(n));
+                    let (Some(hp), Some(wp)) = (padded(h, padding[0]), padded(w, padding[1]))
+                    else {
+                        return Err(err(format!("padding {} is too large", shape_text(padding))));
+                    };
                     if *padding != [0, 0] && (hp < kernel[0] || wp < kernel[1]) {
                         return Err(err(format!(
                             "input {} (padded {}) is smaller than the {} kernel",
@@ -528,45 +539,103 @@ impl Architecture {
                 }
                 _ => {}
             }
-            // The layer itself checks its settings and says what it makes of the shape, built
-            // with one input and one output channel (or feature): the spatial arithmetic is the
-            // same, and a typo such as conv2d(44474444, 2) is not allocated just to be checked.
-            let (probe, probe_input, out_dim) = match &spec {
-                LayerSpec::Conv2d { out_channels, .. } => {
-                    let mut one = spec.clone();
-                    if let LayerSpec::Conv2d {
-                        in_channels,
-                        out_channels,
-                        ..
-                    } = &mut one
-                    {
-                        (*in_channels, *out_channels) = (1, 1);
-                    }
-                    let mut input = shape.clone();
-                    input[0] = 1;
-                    (one, input, Some(*out_channels))
+            // A layer too large to hold is refused before anything is allocated, its weights
+            // and the values it makes of one row alike (a typo such as linear(44474444)).
+            let weights = match &spec {
+                LayerSpec::Conv2d {
+                    in_channels,
+                    out_channels,
+                    kernel,
+                    ..
+                } => [*out_channels, *in_channels, kernel[0], kernel[1]]
+                    .into_iter()
+                    .try_fold(1usize, usize::checked_mul),
+                LayerSpec::Linear {
+                    in_features,
+                    out_features,
+                } => in_features.checked_mul(*out_features),
+                _ => Some(0),
+            };
+            if weights.is_none_or(|n| n > MAX_LAYER_VALUES) {
+                return Err(err(format!(
+                    "the layer would hold {} weights, more than the {MAX_LAYER_VALUES} a layer \
+                     may hold",
+                    weights.map_or("too many".to_string(), |n| n.to_string())
+                )));
+            }
+            // The layer itself checks its settings and says what it makes of the shape: a
+            // convolution from its settings alone, a linear built with one input and one output
+            // feature (the same checks, with nothing of its size allocated).
+            let made = match &spec {
+                LayerSpec::Conv2d {
+                    in_channels,
+                    out_channels,
+                    kernel,
+                    stride,
+                    padding,
+                    bias,
+                } => Conv2dConfig {
+                    in_channels: *in_channels,
+                    out_channels: *out_channels,
+                    kernel: *kernel,
+                    stride: *stride,
+                    padding: *padding,
+                    bias: *bias,
+                    init: Init::Zeros,
                 }
-                LayerSpec::Linear { out_features, .. } => (
-                    LayerSpec::Linear {
+                .output_shape(&shape),
+                LayerSpec::Linear { out_features, .. } => {
+                    let probe = LayerSpec::Linear {
                         in_features: 1,
                         out_features: 1,
-                    },
-                    vec![1],
-                    Some(*out_features),
-                ),
-                _ => (spec.clone(), shape.clone(), None),
+                    };
+                    let mut ctx = BuildContext {
+                        init: Init::Zeros,
+                        rng: &mut rng,
+                        seed: 0,
+                    };
+                    build_layer::<f32>(&probe, &mut ctx)
+                        .and_then(|module| module.output_shape(&[1]))
+                        .map(|_| vec![*out_features])
+                }
+                _ => {
+                    // Batchnorm is checked with one channel: its output is its input.
+                    let (probe, input) = match &spec {
+                        LayerSpec::BatchNorm { eps, momentum, .. } => {
+                            let mut input = shape.clone();
+                            input[0] = 1;
+                            let one = LayerSpec::BatchNorm {
+                                channels: 1,
+                                eps: *eps,
+                                momentum: *momentum,
+                            };
+                            (one, input)
+                        }
+                        _ => (spec.clone(), shape.clone()),
+                    };
+                    let mut ctx = BuildContext {
+                        init: Init::Zeros,
+                        rng: &mut rng,
+                        seed: 0,
+                    };
+                    build_layer::<f32>(&probe, &mut ctx)
+                        .and_then(|module| module.output_shape(&input))
+                        .map(|made| match &spec {
+                            LayerSpec::BatchNorm { .. } => shape.clone(),
+                            _ => made,
+                        })
+                }
             };
-            let mut ctx = BuildContext {
-                init: Init::Zeros,
-                rng: &mut rng,
-                seed: 0,
-            };
-            shape = build_layer::<f32>(&probe, &mut ctx)
-                .and_then(|module| module.output_shape(&probe_input))
-                .map_err(|e| err(e.to_string()))?;
-            if let Some(n) = out_dim {
-                shape[0] = n;
+            let made = made.map_err(|e| err(e.to_string()))?;
+            let values = made.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+            if values.is_none_or(|n| n > MAX_LAYER_VALUES) {
+                return Err(err(format!(
+                    "the layer would make {} values of each row, more than the \
+                     {MAX_LAYER_VALUES} a layer may make",
+                    values.map_or("too many".to_string(), |n| n.to_string())
+                )));
             }
+            shape = made;
             made_by = Some(&layer.text);
             specs.push(spec);
         }
@@ -616,26 +685,68 @@ mod tests {
         Architecture::parse(text)?.resolve(input, outputs)
     }
 
-    /// Resolving only works out shapes: layers far too large to allocate (16 GB of weights
-    /// here, found by the arch fuzzer) resolve without their weights being made.
+    /// Resolving only works out shapes: a layer just under the size limit (3.6 GB of weights
+    /// here) resolves without its weights being made, and one over it, or one whose sizes
+    /// overflow (found by the arch fuzzer), is an error naming the layer, before anything is
+    /// allocated.
     #[test]
-    fn resolving_huge_layers_allocates_none_of_their_weights() {
-        let specs = resolve("conv2d(4000000000, 2), flatten, linear", &[1, 3, 3], 2).unwrap();
+    fn huge_layers_resolve_unallocated_up_to_the_limit_and_are_refused_past_it() {
+        let specs = resolve(
+            "conv2d(1, 30000x30000, padding=15000), flatten, linear",
+            &[1, 3, 3],
+            2,
+        )
+        .unwrap();
         assert!(matches!(
             specs[0],
             LayerSpec::Conv2d {
                 in_channels: 1,
-                out_channels: 4_000_000_000,
+                kernel: [30000, 30000],
                 ..
             }
         ));
         assert_eq!(
             specs[2],
             LayerSpec::Linear {
-                in_features: 16_000_000_000,
+                in_features: 16,
                 out_features: 2
             }
         );
+        let refused = [
+            (
+                "conv2d(4000000000, 2), flatten, linear",
+                "layer 1 'conv2d(4000000000, 2)'",
+                "would hold 16000000000 weights",
+            ),
+            (
+                "flatten, linear(3000000000), linear",
+                "layer 2 'linear(3000000000)'",
+                "would hold 27000000000 weights",
+            ),
+            (
+                "conv2d(2000000000, 1, stride=3), batchnorm, flatten, linear",
+                "layer 4 'linear'",
+                "would hold 4000000000 weights",
+            ),
+            (
+                "conv2d(1, 1, padding=40000), flatten, linear",
+                "layer 1",
+                "would make 6400480009 values of each row",
+            ),
+            (
+                "conv2d(4294967296, 4294967296x2, padding=2147483648), flatten, linear",
+                "layer 1",
+                "would hold too many weights",
+            ),
+        ];
+        for (text, layer, what) in refused {
+            let e = resolve(text, &[1, 3, 3], 2).unwrap_err().to_string();
+            assert!(e.contains(layer) && e.contains(what), "{text}: {e}");
+            assert!(e.contains(&MAX_LAYER_VALUES.to_string()), "{text}: {e}");
+        }
+        let text = "conv2d(2, 3x3, padding=18446744073709551615), flatten, linear";
+        let e = resolve(text, &[1, 3, 3], 2).unwrap_err().to_string();
+        assert!(e.contains("layer 1") && e.contains("is too large"), "{e}");
     }
 
     #[test]

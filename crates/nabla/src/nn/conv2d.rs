@@ -251,30 +251,55 @@ impl<E: Element> Conv2d<E> {
     }
 
     fn geometry(&self, input: &[usize]) -> Result<Geometry> {
-        let [o, c, kh, kw] = self.dims();
-        let bad = || Error::ShapeMismatch {
-            op: "conv2d (input row [channels, height, width] vs weight [out, in, kh, kw])",
-            lhs: input.to_vec(),
-            rhs: vec![o, c, kh, kw],
-        };
-        let &[ci, h, w] = input else {
-            return Err(bad());
-        };
-        let (hp, wp) = (h + 2 * self.padding[0], w + 2 * self.padding[1]);
-        if ci != c || hp < kh || wp < kw {
-            return Err(bad());
-        }
-        Ok(Geometry {
-            c,
-            h,
-            w,
-            kh,
-            kw,
-            oh: (hp - kh) / self.stride[0] + 1,
-            ow: (wp - kw) / self.stride[1] + 1,
-            stride: self.stride,
-            padding: self.padding,
-        })
+        geometry(input, self.dims(), self.stride, self.padding)
+    }
+}
+
+/// Where the windows of a `[o, c, kh, kw]` kernel lie on an `input` row `[c, h, w]`, with the
+/// padded sizes computed without overflow (an error, like a kernel larger than the padded map).
+fn geometry(
+    input: &[usize],
+    [o, c, kh, kw]: [usize; 4],
+    stride: [usize; 2],
+    padding: [usize; 2],
+) -> Result<Geometry> {
+    let bad = || Error::ShapeMismatch {
+        op: "conv2d (input row [channels, height, width] vs weight [out, in, kh, kw])",
+        lhs: input.to_vec(),
+        rhs: vec![o, c, kh, kw],
+    };
+    let &[ci, h, w] = input else {
+        return Err(bad());
+    };
+    let padded = |n: usize, p: usize| p.checked_mul(2).and_then(|p| p.checked_add(n));
+    let (Some(hp), Some(wp)) = (padded(h, padding[0]), padded(w, padding[1])) else {
+        return Err(bad());
+    };
+    if ci != c || hp < kh || wp < kw || stride.contains(&0) {
+        return Err(bad());
+    }
+    Ok(Geometry {
+        c,
+        h,
+        w,
+        kh,
+        kw,
+        oh: (hp - kh) / stride[0] + 1,
+        ow: (wp - kw) / stride[1] + 1,
+        stride,
+        padding,
+    })
+}
+
+impl Conv2dConfig {
+    /// The `[out, oh, ow]` map this layer makes of an `input` row `[in, h, w]`, worked out
+    /// from the settings alone (no weight is allocated): an error when the input is not such a
+    /// row or the kernel is larger than the padded map.
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let [kh, kw] = self.kernel;
+        let dims = [self.out_channels, self.in_channels, kh, kw];
+        let g = geometry(input, dims, self.stride, self.padding)?;
+        Ok(vec![self.out_channels, g.oh, g.ow])
     }
 }
 

@@ -30,7 +30,7 @@ mod sequential;
 mod spec;
 
 pub use activation::{Activation, ActivationLayer};
-pub use arch::{shape_text, Architecture};
+pub use arch::{shape_text, Architecture, MAX_LAYER_VALUES};
 pub use batchnorm::{BatchNorm, BatchNormConfig};
 pub use cascade::{Cascade, CASCADE_TENSORS};
 pub use conv2d::{Conv2d, Conv2dConfig};

@@ -63,13 +63,13 @@ enum Atom {
     Const(Constant),
     Var(String),
     /// A call: the argument's expanded form (the identity) and its best printed form.
-    Func(Func, Box<Poly>, Shown),
+    Func(Func, Rc<Poly>, Shown),
     /// `min`/`max`: both arguments' expanded forms, and the printed call.
-    Func2(Func2, Box<Poly>, Box<Poly>, Shown),
+    Func2(Func2, Rc<Poly>, Rc<Poly>, Shown),
     /// `base ^ exponent` with a non-constant exponent: both expanded, and the printed power.
-    Pow(Box<Poly>, Box<Poly>, Shown),
+    Pow(Rc<Poly>, Rc<Poly>, Shown),
     /// A polynomial kept whole: a sum, or a number under a root (`sqrt(2)` is 2 ^ 1/2).
-    Group(Box<Poly>),
+    Group(Rc<Poly>),
 }
 
 /// Atom → exponent (never zero).
@@ -383,7 +383,7 @@ impl Ctx {
         } else {
             self.content(p)
         };
-        let mut out = Poly::atom_pow(Atom::Group(Box::new(rest)), e);
+        let mut out = Poly::atom_pow(Atom::Group(Rc::new(rest)), e);
         if !content.is_one() {
             let k = self.pow_number(mode, content, e);
             out = self.mul(mode, &out, &k);
@@ -401,10 +401,7 @@ impl Ctx {
                 let (outside, inside) = take_out_powers(kr.numer(), q as u32);
                 if outside > 1 {
                     let mut m = Monomial::new();
-                    m.insert(
-                        Atom::Group(Box::new(Poly::constant(Number::int(inside)))),
-                        e,
-                    );
+                    m.insert(Atom::Group(Rc::new(Poly::constant(Number::int(inside)))), e);
                     let c = Rational::int(outside).powi(er.numer()).map(Number::Exact);
                     let c = self.checked(c);
                     return self.settle(mode, m, c);
@@ -420,7 +417,7 @@ impl Ctx {
             }
             None => {
                 let mut m = Monomial::new();
-                m.insert(Atom::Group(Box::new(Poly::constant(k))), e);
+                m.insert(Atom::Group(Rc::new(Poly::constant(k))), e);
                 self.settle(mode, m, Number::ONE)
             }
         }
@@ -438,7 +435,7 @@ impl Ctx {
                 return Poly::default();
             }
             if k.is_zero() {
-                return Poly::atom_pow(Atom::Group(Box::new(base)), n);
+                return Poly::atom_pow(Atom::Group(Rc::new(base)), n);
             }
             return self.pow_number(mode, k, n);
         }
@@ -462,7 +459,7 @@ impl Ctx {
                     return self.mul(mode, &k, &a);
                 }
             }
-            return Poly::atom_pow(Atom::Group(Box::new(base)), n);
+            return Poly::atom_pow(Atom::Group(Rc::new(base)), n);
         }
         let whole = n.exact().filter(|r| r.is_integer()).map(|r| r.numer());
         if let Some(k) = whole {
@@ -523,7 +520,7 @@ impl Ctx {
                 }
             }
         }
-        Poly::atom(Atom::Func(func, Box::new(key), Shown(shown)))
+        Poly::atom(Atom::Func(func, Rc::new(key), Shown(shown)))
     }
 
     /// The expanded form of a call's argument (its identity) and its best printed form.
@@ -582,8 +579,8 @@ impl Ctx {
                 let (exp_key, exp_shown) = self.argument(b);
                 let shown = Expr::pow((*base_shown).clone(), (*exp_shown).clone());
                 Poly::atom(Atom::Pow(
-                    Box::new(base_key),
-                    Box::new(exp_key),
+                    Rc::new(base_key),
+                    Rc::new(exp_key),
                     Shown(Rc::new(shown)),
                 ))
             }
@@ -610,8 +607,8 @@ impl Ctx {
                 );
                 Poly::atom(Atom::Func2(
                     *f,
-                    Box::new(key_a),
-                    Box::new(key_b),
+                    Rc::new(key_a),
+                    Rc::new(key_b),
                     Shown(Rc::new(shown)),
                 ))
             }

@@ -15,7 +15,10 @@
 //!
 //! and for each, when the terms share a group, a function call or a denominator, the form with
 //! that common factor taken out (`3*(x - y)^2/(x + y)^2 - 2*(x - y)^3/(x + y)^3` →
-//! `(x - y)^2*(x + 5*y)/(x + y)^3`). The one with the fewest printed operations wins (a ` - `
+//! `(x - y)^2*(x + 5*y)/(x + y)^3`), and each of these with the double angles
+//! (`cos(x)^2 - sin(x)^2` → `cos(2*x)`, `2*sin(x)*cos(x)` → `sin(2*x)`, `cosh(x)^2 +
+//! sinh(x)^2` → `cosh(2*x)`) or the quotients `sin/cos = tan`, `cos/sin = cot`,
+//! `sinh/cosh = tanh` applied. The one with the fewest printed operations wins (a ` - `
 //! is free); on a tie, the earlier in that list (the closer to what was written).
 //!
 //! Term order (applied to every printed sum): higher total degree first, then lexicographic:
@@ -26,10 +29,13 @@
 //! coefficient go below a `/` (`2*x/(3*y^2)`); an exponent 1/2 prints as `sqrt`.
 //!
 //! Identities used: `u^0 = 1`, `x^a * x^b = x^(a+b)`, `(c*m)^n = c^n*m^n` for integer `n`,
-//! `ln(e) = 1`, `ln(exp(u)) = u`, `sin(pi) = tan(pi) = 0`, `cos(pi) = -1`, exact values of
-//! functions at exact numbers (`sin(0) = 0`, `sqrt(4) = 2`, `sigmoid(0) = 1/2`), perfect
-//! squares and cubes out of roots (`sqrt(12) = 2*sqrt(3)`). `(x^2)^(1/2)` stays, as it equals
-//! `|x|`.
+//! `ln(e) = 1`, `ln(e^k) = k`, `ln(exp(u)) = exp(ln(u)) = u`, `sqrt(u)^2 = u`,
+//! `sin(u)^2 + cos(u)^2 = 1` and `cosh(u)^2 - sinh(u)^2 = 1` between terms of a sum, exact
+//! values of sin, cos, tan, sec, csc and cot at multiples of π/4 and π/6 (`sin(pi/6) = 1/2`,
+//! `cos(pi/4) = sqrt(2)/2`, poles stay as written) and of asin, acos and atan at those values
+//! (`atan(1) = pi/4`, `acos(-1) = pi`), exact values of functions at exact numbers
+//! (`sin(0) = 0`, `sqrt(4) = 2`, `sigmoid(0) = 1/2`), perfect squares and cubes out of roots
+//! (`sqrt(12) = 2*sqrt(3)`). `(x^2)^(1/2)` stays, as it equals `|x|`.
 //!
 //! Cost: every sum and product is walked iteratively over its terms with ordered maps, so a
 //! flat 10 000-term sum or product takes O(n log n); function arguments are simplified once per
@@ -380,6 +386,49 @@ impl Ctx {
             self.add_term(&mut p, m2, left2);
             self.add_term(&mut p, rest, k);
         }
+    }
+
+    /// `sin(u)^k/cos(u)^k = tan(u)^k`, `cos(u)^k/sin(u)^k = cot(u)^k` and
+    /// `sinh(u)^k/cosh(u)^k = tanh(u)^k` in the terms of `p`, or `None` when none applies.
+    fn trig_quotients(&mut self, p: &Poly) -> Option<Poly> {
+        let mut out = Poly::default();
+        let mut changed = false;
+        for (m, c) in &p.terms {
+            let mut m = m.clone();
+            let pairs: Vec<(Atom, Atom, Number)> = m
+                .iter()
+                .filter_map(|(a, e)| {
+                    let Atom::Func(f, key, shown) = a else {
+                        return None;
+                    };
+                    let partner = match f {
+                        Func::Sin => Func::Cos,
+                        Func::Sinh => Func::Cosh,
+                        _ => return None,
+                    };
+                    let other = Atom::Func(partner, key.clone(), shown.clone());
+                    let e2 = m.get(&other)?;
+                    let sum = e.add(*e2)?;
+                    (sum.is_zero() && e.is_integer()).then(|| (a.clone(), other, *e))
+                })
+                .collect();
+            for (a, other, e) in pairs {
+                let Atom::Func(f, key, shown) = &a else {
+                    continue;
+                };
+                m.remove(&a);
+                m.remove(&other);
+                let (g, k) = match (f, e.is_negative()) {
+                    (Func::Sinh, _) => (Func::Tanh, e),
+                    (_, false) => (Func::Tan, e),
+                    (_, true) => (Func::Cot, e.neg().unwrap_or(e)),
+                };
+                self.multiply_into(&mut m, &Atom::Func(g, key.clone(), shown.clone()), k);
+                changed = true;
+            }
+            self.add_term(&mut out, m, *c);
+        }
+        (changed && !self.overflow).then_some(out)
     }
 
     /// The double angles `cos(u)^2 - sin(u)^2 = cos(2u)`, `2*sin(u)*cos(u) = sin(2u)`,
@@ -940,9 +989,12 @@ impl Ctx {
             if let Some(f) = self.factor_common(p) {
                 candidates.push(from_poly(&f));
             }
-            if let Some(d) = self.double_angle(p) {
-                candidates.push(from_poly(&d));
-                if let Some(f) = self.factor_common(&d) {
+            for rewritten in [self.double_angle(p), self.trig_quotients(p)]
+                .into_iter()
+                .flatten()
+            {
+                candidates.push(from_poly(&rewritten));
+                if let Some(f) = self.factor_common(&rewritten) {
                     candidates.push(from_poly(&f));
                 }
             }

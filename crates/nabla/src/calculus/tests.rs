@@ -1927,3 +1927,42 @@ fn exact_special_values_of_functions() {
         assert_eq!(simplify(&p(text)).to_string(), *text, "{text}");
     }
 }
+
+#[test]
+fn trigonometric_identities_shorten_sums() {
+    let cases: &[(&str, &str)] = &[
+        ("sin(x)^2 + cos(x)^2", "1"),
+        ("3*sin(x)^2 + 3*cos(x)^2 + y", "y + 3"),
+        ("2*sin(x)^2 + cos(x)^2", "sin(x)^2 + 1"),
+        ("y*sin(x + 1)^2 + y*cos(x + 1)^2", "y"),
+        ("cosh(x)^2 - sinh(x)^2", "1"),
+        ("cos(x)^2 - sin(x)^2", "cos(2*x)"),
+        ("2*sin(x)*cos(x)", "sin(2*x)"),
+        ("cosh(x)^2 + sinh(x)^2", "cosh(2*x)"),
+        ("sin(x)/cos(x)", "tan(x)"),
+        ("cos(x)/sin(x)", "cot(x)"),
+        ("sinh(x)^2/cosh(x)^2", "tanh(x)^2"),
+        ("sqrt(x + 1)^2", "x + 1"),
+        ("sqrt(x)^3", "x*sqrt(x)"),
+        (
+            "(sin(x)^2 + cos(x)^2 + cos(x))/(cos(x) + 1)^2",
+            "1/(cos(x) + 1)",
+        ),
+    ];
+    for (text, expected) in cases {
+        let f = p(text);
+        let s = simplify(&f);
+        assert_eq!(s.to_string(), *expected, "{text}");
+        for (x, y) in [(0.3, 0.7), (1.1, -0.4), (2.3, 1.9)] {
+            let (a, b) = (at(&f, x, y), at(&s, x, y));
+            assert!(
+                (a - b).abs() <= 1e-12 * (1.0 + a.abs()),
+                "{text}: {a} vs {b}"
+            );
+        }
+    }
+    // Opposite signs are not sin^2 + cos^2, and different arguments do not meet.
+    for text in ["sin(x)^2 - cos(2*x)^2", "sin(x)^2 + cos(y)^2"] {
+        assert_eq!(simplify(&p(text)).to_string(), *text, "{text}");
+    }
+}

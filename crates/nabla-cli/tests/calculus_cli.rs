@@ -386,7 +386,7 @@ fn integrate_by_partial_fractions_and_the_hyperbolic_table() {
     assert!(text.contains("check: d/dx"), "{text}");
     let v = json(&["integrate", "1/(x*(x^2+1))", "--json"]);
     assert_eq!(v["antiderivative"], "ln(abs(x)) - ln(x^2 + 1)/2");
-    // ∫_0^1 1/(x^2 + 1) = atan(1) = pi/4, exactly.
+    // ∫_0^1 1/(x^2 + 1) = atan(1) = pi/4, exactly (atan(1) is simplified to its value).
     let v = json(&[
         "integrate",
         "1/(x^2+1)",
@@ -397,7 +397,7 @@ fn integrate_by_partial_fractions_and_the_hyperbolic_table() {
         "--json",
     ]);
     assert_eq!(v["method"], "symbolic");
-    assert_eq!(v["exact"], "atan(1)");
+    assert_eq!(v["exact"], "pi/4");
     assert!((v["value"].as_f64().unwrap() - std::f64::consts::FRAC_PI_4).abs() < 1e-15);
     let out = nabla(&["integrate", "sinh(2*x+1)"]);
     assert_eq!(
@@ -657,4 +657,74 @@ fn the_readme_calculus_examples_print_what_the_readme_shows() {
         }
         assert!(ran > 0, "{name}");
     }
+}
+
+#[test]
+fn grad_at_a_point_written_with_constants_shows_exact_values() {
+    // sin(pi/6) = 1/2 and cos(pi/6) = sqrt(3)/2, beside their f64 values.
+    let out = nabla(&["grad", "sin(x)", "--at", "x=pi/6"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let sixth = std::f64::consts::PI / 6.0;
+    for line in [
+        format!("at x = pi/6 ≈ {sixth}:"),
+        format!("f = 1/2 ≈ {}", sixth.sin()),
+        format!("∂f/∂x = sqrt(3)/2 ≈ {}", sixth.cos()),
+        format!("∇f = ({})", sixth.cos()),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    // ln(e) = 1 exactly in f64 too, so no second form; d/dx ln(x) = 1/x at e is 1/e.
+    let text = stdout(&nabla(&["grad", "ln(x)", "--at", "x=e"]));
+    let e = std::f64::consts::E;
+    assert!(text.lines().any(|l| l == "f = 1"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == format!("∂f/∂x = 1/e ≈ {}", 1.0 / e)),
+        "{text}"
+    );
+    // x^2*y at (sqrt(2)/2, 2*pi): f = pi, ∂x = 2xy = 2*sqrt(2)*pi, ∂y = x^2 = 1/2.
+    let v = json(&["grad", "x^2*y", "--at", "x=sqrt(2)/2,y=2*pi", "--json"]);
+    assert_eq!(v["exact"]["at"]["x"], "sqrt(2)/2");
+    assert_eq!(v["exact"]["at"]["y"], "2*pi");
+    assert_eq!(v["exact"]["value"], "pi");
+    assert_eq!(v["exact"]["gradient"]["y"], "1/2");
+    let gx = v["exact"]["gradient"]["x"].as_str().unwrap();
+    let back = nabla::calculus::parse(gx).unwrap().eval(&[]).unwrap();
+    assert!(
+        (back - 2.0 * 2f64.sqrt() * std::f64::consts::PI).abs() < 1e-12,
+        "{gx}"
+    );
+    let x = 2f64.sqrt() / 2.0;
+    assert!((v["value"].as_f64().unwrap() - x * x * 2.0 * std::f64::consts::PI).abs() < 1e-15);
+    // sin + cos at 2*pi: 1 and 1, though f64 gives 0.9999999999999998.
+    let text = stdout(&nabla(&["grad", "sin(x) + cos(x)", "--at", "x=2*pi"]));
+    assert!(text.lines().any(|l| l.starts_with("f = 1 ≈ ")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("∂f/∂x = 1")), "{text}");
+    // Plain numbers print as before, and JSON has no "exact" for them.
+    let v = json(&["grad", "x^2", "--at", "x=3", "--json"]);
+    assert!(v.get("exact").is_none(), "{v}");
+    // Commas inside a value's parentheses do not split the point.
+    let text = stdout(&nabla(&["grad", "x + y", "--at", "x=max(1, 2),y=0.5"]));
+    assert!(text.lines().any(|l| l == "f = 2.5"), "{text}");
+    // Values with variables, undefined or unparsable values are usage errors.
+    bad(
+        &["grad", "x*y", "--at", "x=y,y=1"],
+        2,
+        "has the variable 'y'",
+    );
+    bad(
+        &["grad", "x", "--at", "x=ln(0)"],
+        2,
+        "ln needs a positive argument",
+    );
+    bad(&["grad", "x", "--at", "x=1/0"], 2, "division by zero");
+    bad(
+        &["grad", "x", "--at", "x=sin("],
+        2,
+        "not a number or an expression",
+    );
 }

@@ -4,7 +4,9 @@ use serde_json::{json, Value};
 
 use nabla::calculus::{derivative, diff_with_steps, to_latex, Expr};
 
-use super::{json_real, parse_expr, parse_point, print_json, show_point, CliError, ExprAt};
+use super::{
+    json_real, parse_expr, parse_point_exact, print_json, show_point, with_value, CliError, ExprAt,
+};
 
 /// Print every partial derivative of an expression, symbolically and optionally at a point.
 #[derive(clap::Args, Debug)]
@@ -12,7 +14,9 @@ pub struct Args {
     #[command(flatten)]
     pub input: ExprAt,
     /// Print JSON: {"expr", "variables", "partials", and with --at "value", "gradient" (and
-    /// "domain_error" when a partial is undefined there); with --steps "steps"}. Values JSON
+    /// "domain_error" when a partial is undefined there, and "exact": {"at", "value",
+    /// "gradient"} when the point was written with expressions such as pi/6); with --steps
+    /// "steps"}. Values JSON
     /// cannot hold are the strings "nan", "inf", "-inf". A point where f itself is undefined
     /// (ln(x) at x = -1) is an error (exit 1).
     #[arg(long)]
@@ -30,10 +34,11 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), CliError> {
     let expr = parse_expr(&args.input.expr)?;
     let variables = expr.variables();
-    let point = match &args.input.at {
-        Some(text) => Some(parse_point("--at", text, &variables)?),
+    let exact_point = match &args.input.at {
+        Some(text) => Some(parse_point_exact("--at", text, &variables)?),
         None => None,
     };
+    let point = exact_point.as_ref().map(|p| p.values.clone());
     // (variable, simplified partial, steps if asked)
     let partials: Vec<(String, Expr, Vec<nabla::calculus::Step>)> = variables
         .iter()
@@ -106,6 +111,30 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 );
             }
         }
+        if let (Some(exact_point), Some(_)) = (&exact_point, &evaluated) {
+            if let Some(value) = exact_point.exact_value(&expr) {
+                let mut exact = serde_json::Map::new();
+                exact.insert(
+                    "at".into(),
+                    Value::Object(
+                        exact_point
+                            .exact
+                            .iter()
+                            .map(|(v, e)| (v.clone(), json!(e.to_string())))
+                            .collect(),
+                    ),
+                );
+                exact.insert("value".into(), json!(value.to_string()));
+                let mut gradient = serde_json::Map::new();
+                for (v, d, _) in &partials {
+                    if let Some(g) = exact_point.exact_value(d) {
+                        gradient.insert(v.clone(), json!(g.to_string()));
+                    }
+                }
+                exact.insert("gradient".into(), Value::Object(gradient));
+                out.insert("exact".into(), Value::Object(exact));
+            }
+        }
         if args.steps {
             out.insert(
                 "steps".into(),
@@ -175,14 +204,19 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         println!("∂f/∂{v} = {d}");
     }
-    if let (Some(point), Some((value, gradient, domain_errors))) = (&point, &evaluated) {
+    if let (Some(point), Some((value, gradient, domain_errors))) = (&exact_point, &evaluated) {
+        // Where the point was written exactly (x=pi/6), the exact values beside the numbers.
+        let shown = |e: &Expr, v: f64| match point.exact_value(e) {
+            Some(exact) if v.is_finite() => with_value(&exact, v),
+            _ => v.to_string(),
+        };
         println!();
-        println!("at {}:", show_point(point));
-        println!("f = {value}");
-        for (v, g) in gradient {
+        println!("at {}:", point.show());
+        println!("f = {}", shown(&expr, *value));
+        for ((v, g), (_, d, _)) in gradient.iter().zip(&partials) {
             match domain_errors.iter().find(|(name, _)| name == v) {
                 Some((_, why)) => println!("∂f/∂{v} = {g} ({why})"),
-                None => println!("∂f/∂{v} = {g}"),
+                None => println!("∂f/∂{v} = {}", shown(d, *g)),
             }
         }
         let components: Vec<String> = gradient.iter().map(|(_, g)| g.to_string()).collect();

@@ -66,7 +66,8 @@ pub struct ExprAt {
     /// The expression, e.g. 'x^2*y + x*y*z + z^2'.
     #[arg(allow_hyphen_values = true)]
     pub expr: String,
-    /// Evaluate at this point, e.g. x=1,y=2,z=3 (every variable needed).
+    /// Evaluate at this point, e.g. x=1,y=2,z=3 (every variable needed); a value may be an
+    /// expression of numbers, pi and e (x=pi/6, y=sqrt(2)/2), and grad then shows exact values.
     #[arg(long, value_name = "POINT")]
     pub at: Option<String>,
 }
@@ -88,9 +89,46 @@ pub fn parse_point(
     text: &str,
     variables: &[String],
 ) -> Result<BTreeMap<String, f64>, CliError> {
+    Ok(parse_point_exact(flag, text, variables)?.values)
+}
+
+/// A point read by [`parse_point_exact`]: the f64 value of each variable and, where it was
+/// written as an expression (`pi/6`, `sqrt(2)/2`, `e`), that expression simplified.
+pub struct ExactPoint {
+    pub values: BTreeMap<String, f64>,
+    pub exact: BTreeMap<String, Expr>,
+}
+
+/// The parts of `text` between commas outside parentheses (`x=max(1, 2),y=3` has two).
+fn split_top_level(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth <= 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// As [`parse_point`], but a value may be any expression without variables (`x=pi/6`,
+/// `y=sqrt(2)/2`, `z=2*pi`, `t=e`): it is evaluated in f64, and kept exactly (simplified)
+/// when it is not a plain number.
+pub fn parse_point_exact(
+    flag: &str,
+    text: &str,
+    variables: &[String],
+) -> Result<ExactPoint, CliError> {
     let mut point = BTreeMap::new();
+    let mut exact = BTreeMap::new();
     let mut offset = 0;
-    for part in text.split(',') {
+    for part in split_top_level(text) {
         let column = offset + 1 + (part.len() - part.trim_start().len());
         offset += part.chars().count() + 1;
         let part = part.trim();
@@ -114,14 +152,47 @@ pub fn parse_point(
                 caret(text, column)
             )));
         }
+        let not_finite = || {
+            CliError::usage(format!(
+                "{flag} {text}: value '{value_text}' for {name} at column {value_column} is \
+                 not a finite number{}",
+                caret(text, value_column)
+            ))
+        };
         let value: f64 = match value_text.parse::<f64>() {
             Ok(v) if v.is_finite() => v,
-            _ => {
-                return Err(CliError::usage(format!(
-                    "{flag} {text}: value '{value_text}' for {name} at column {value_column} is \
-                     not a finite number{}",
-                    caret(text, value_column)
-                )))
+            Ok(_) => return Err(not_finite()),
+            Err(_) => {
+                let e = parse(value_text).map_err(|err| {
+                    CliError::usage(format!(
+                        "{flag} {text}: value '{value_text}' for {name} at column \
+                         {value_column} is not a number or an expression: {err}{}",
+                        caret(text, value_column)
+                    ))
+                })?;
+                let names = e.variables();
+                if !names.is_empty() {
+                    return Err(CliError::usage(format!(
+                        "{flag} {text}: value '{value_text}' for {name} at column \
+                         {value_column} has the variable '{}': a value is a number or an \
+                         expression of numbers, pi and e{}",
+                        names[0],
+                        caret(text, value_column)
+                    )));
+                }
+                let v = match e.eval_checked(&[]) {
+                    Ok(v) if v.is_finite() => v,
+                    Ok(_) => return Err(not_finite()),
+                    Err(err) => {
+                        return Err(CliError::usage(format!(
+                            "{flag} {text}: value '{value_text}' for {name} at column \
+                             {value_column}: {err}{}",
+                            caret(text, value_column)
+                        )))
+                    }
+                };
+                exact.insert(name.to_string(), nabla::calculus::simplify(&e));
+                v
             }
         };
         if point.insert(name.to_string(), value).is_some() {
@@ -137,7 +208,48 @@ pub fn parse_point(
             variables.join(", ")
         )));
     }
-    Ok(point)
+    Ok(ExactPoint {
+        values: point,
+        exact,
+    })
+}
+
+impl ExactPoint {
+    /// `e` at the point, exactly: every variable replaced by its exact value (or its number)
+    /// and simplified. `None` when no value was written as an expression.
+    pub fn exact_value(&self, e: &Expr) -> Option<Expr> {
+        if self.exact.is_empty() {
+            return None;
+        }
+        let mut out = e.clone();
+        for (name, v) in &self.values {
+            let value = self.exact.get(name).cloned().unwrap_or(Expr::Num(*v));
+            out = nabla::calculus::substitute(&out, name, &value);
+        }
+        Some(nabla::calculus::simplify(&out))
+    }
+
+    /// `x = pi/6 ≈ 0.5235987755982988, y = 2`.
+    pub fn show(&self) -> String {
+        self.values
+            .iter()
+            .map(|(name, v)| match self.exact.get(name) {
+                Some(e) => format!("{name} = {}", with_value(e, *v)),
+                None => format!("{name} = {v}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `exact ≈ v`, or just `v` when the exact form prints as the number.
+pub fn with_value(exact: &Expr, v: f64) -> String {
+    let shown = exact.to_string();
+    if shown == v.to_string() {
+        shown
+    } else {
+        format!("{shown} ≈ {v}")
+    }
 }
 
 /// Formats a point as `x = 1, y = 2`.

@@ -1,19 +1,25 @@
 //! Partial fractions of a rational function of one variable with exact coefficients.
 //!
 //! A quotient of polynomials N/D (rational coefficients, no other symbols) whose denominator
-//! factors over the rationals into distinct linear factors and at most one irreducible
-//! quadratic is split as
+//! factors over the rationals into linear factors (x − r)^k and quadratics without rational
+//! roots (x² + p·x + s)^k, is split as
 //!
 //! ```text
-//! N/D = Q + Σ A_i/(x − r_i) + (B·x + C)/(x² + p·x + s)
+//! N/D = Q + Σ_r Σ_{j≤k} A_rj/(x − r)^j + Σ_q Σ_{j≤k} (B_qj·x + C_qj)/(x² + p·x + s)^j
 //! ```
 //!
-//! (Q the polynomial part, A_i = R(r_i)/D′(r_i) by the cover-up rule for the remainder R, and
-//! B·x + C what is left of R over the quadratic), which integrates term by term to
-//! `∫Q + Σ A_i·ln|x − r_i| + B/2·ln(x² + p·x + s) + (C − B·p/2)/k·atan((x + p/2)/k)` with
-//! k = √(s − p²/4). Repeated factors, irrational roots of a reducible quadratic, and more than
-//! one quadratic are not handled (the caller then says that no rule applies). Every operation
-//! is exact in i128; an overflow gives `None` as well.
+//! (Q the polynomial part; the A, B and C are found by solving the linear system that equates
+//! the coefficients of the remainder R with those of the sum over D), which integrates term by
+//! term: A·ln|x − r| and −A/((j − 1)(x − r)^(j−1)); for a quadratic without real roots,
+//! B/2·ln(x² + p·x + s) + (C − B·p/2)/k·atan((x + p/2)/k), k = √(s − p²/4), and for its powers
+//! −B/(2(j − 1)q^(j−1)) plus the reduction formula for ∫ dx/q^j; for a quadratic with
+//! irrational real roots −p/2 ± m (m = √(p²/4 − s)), B/2·ln|q| +
+//! (C − B·p/2)/(2m)·ln|(x + p/2 − m)/(x + p/2 + m)|. Quadratic factors are found when what
+//! is left after the rational roots is a quadratic, a quartic that splits into two rational
+//! quadratics, or has repeated factors that gcd(P, P′) finds. Other denominators (`x^4 + 1`,
+//! a product of three distinct quadratics, a repeated quadratic with real roots) are not
+//! handled (the caller then says that no rule applies). Every operation is exact in i128; an
+//! overflow gives `None` as well.
 
 use super::expr::{Expr, Func};
 use super::number::Rational;
@@ -329,13 +335,108 @@ fn rational_roots(p: &Polynomial) -> Option<Vec<Rational>> {
     Some(roots)
 }
 
-/// `N/D = polynomial + Σ linear + quadratic`, see the module documentation.
+/// `N/D = polynomial + Σ linear + Σ quadratic`, see the module documentation.
 struct Decomposition {
     polynomial: Polynomial,
-    /// `(A, r)` for each term A/(x − r).
-    linear: Vec<(Rational, Rational)>,
-    /// `(B, C, p, s)` for (B·x + C)/(x² + p·x + s), irreducible.
-    quadratic: Option<(Rational, Rational, Rational, Rational)>,
+    /// `(A, r, k)` for each term A/(x − r)^k.
+    linear: Vec<(Rational, Rational, u32)>,
+    /// `(B, C, p, s, k)` for each term (B·x + C)/(x² + p·x + s)^k, the quadratic without
+    /// rational roots.
+    quadratic: Vec<(Rational, Rational, Rational, Rational, u32)>,
+}
+
+/// `x² + p·x + s` as a polynomial.
+fn quadratic_poly(p: Rational, s: Rational) -> Polynomial {
+    Polynomial::new(vec![s, p, Rational::ONE])
+}
+
+/// The monic quadratic factors (with repetition) of a monic `poly` without rational roots,
+/// when it is a product of quadratics over the rationals that this finds: a quadratic, a
+/// quartic split as (x² + a·x + b)(x² + c·x + d), and repeated factors through gcd(P, P′).
+fn quadratic_factors(poly: &Polynomial, depth: usize) -> Option<Vec<(Rational, Rational)>> {
+    if depth > 8 {
+        return None;
+    }
+    match poly.degree() {
+        0 => return Some(Vec::new()),
+        2 => return Some(vec![(poly.coefficient(1), poly.coefficient(0))]),
+        _ => {}
+    }
+    if poly.degree() % 2 == 1 {
+        return None;
+    }
+    let repeated = poly.gcd(&poly.derivative()?)?;
+    if repeated.degree() > 0 {
+        let mut out = quadratic_factors(&repeated, depth + 1)?;
+        out.extend(quadratic_factors(&poly.div_exact(&repeated)?, depth + 1)?);
+        return Some(out);
+    }
+    if poly.degree() != 4 {
+        return None;
+    }
+    let (a0, a1, a2, a3) = (
+        poly.coefficient(0),
+        poly.coefficient(1),
+        poly.coefficient(2),
+        poly.coefficient(3),
+    );
+    if a0.numer().abs() > MAX_ROOT_SEARCH || a0.denom() > MAX_ROOT_SEARCH {
+        return None;
+    }
+    for top in divisors(a0.numer().abs()) {
+        for bottom in divisors(a0.denom()) {
+            for b in [Rational::new(top, bottom)?, Rational::new(-top, bottom)?] {
+                let d = a0.mul(b.recip()?)?;
+                let (a, c) = if d != b {
+                    // a + c = a3 and a·d + b·c = a1 give a = (a1 − b·a3)/(d − b).
+                    let a = a1.add(b.mul(a3)?.neg()?)?.mul(d.add(b.neg()?)?.recip()?)?;
+                    (a, a3.add(a.neg()?)?)
+                } else {
+                    // b = d: a1 = b·a3, and a, c are the roots of t² − a3·t + (a2 − 2b).
+                    if a1 != b.mul(a3)? {
+                        continue;
+                    }
+                    let product = a2.add(b.mul(Rational::int(-2))?)?;
+                    let disc = a3.mul(a3)?.add(product.mul(Rational::int(-4))?)?;
+                    if disc.is_negative() {
+                        continue;
+                    }
+                    let Some(root) = disc.root(2) else { continue };
+                    let half = Rational::new(1, 2)?;
+                    (a3.add(root)?.mul(half)?, a3.add(root.neg()?)?.mul(half)?)
+                };
+                let candidate = quadratic_poly(a, b).mul(&quadratic_poly(c, d))?;
+                if candidate == *poly {
+                    return Some(vec![(a, b), (c, d)]);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Solves the square system `m · u = rhs` exactly (Gaussian elimination), `None` when it is
+/// singular or overflows.
+fn solve(mut m: Vec<Vec<Rational>>, mut rhs: Vec<Rational>) -> Option<Vec<Rational>> {
+    let n = rhs.len();
+    for col in 0..n {
+        let pivot = (col..n).find(|&r| !m[r][col].is_zero())?;
+        m.swap(col, pivot);
+        rhs.swap(col, pivot);
+        let inv = m[col][col].recip()?;
+        for row in 0..n {
+            if row == col || m[row][col].is_zero() {
+                continue;
+            }
+            let f = m[row][col].mul(inv)?.neg()?;
+            let pivot_row = m[col].clone();
+            for (cell, p) in m[row].iter_mut().zip(&pivot_row).skip(col) {
+                *cell = cell.add(p.mul(f)?)?;
+            }
+            rhs[row] = rhs[row].add(rhs[col].mul(f)?)?;
+        }
+    }
+    (0..n).map(|k| rhs[k].mul(m[k][k].recip()?)).collect()
 }
 
 fn decompose(numerator: &Polynomial, denominator: &Polynomial) -> Option<Decomposition> {
@@ -348,54 +449,87 @@ fn decompose(numerator: &Polynomial, denominator: &Polynomial) -> Option<Decompo
         return Some(Decomposition {
             polynomial,
             linear: Vec::new(),
-            quadratic: None,
+            quadratic: Vec::new(),
         });
     }
-    let roots = rational_roots(&denominator)?;
-    let mut rest = denominator.scale(denominator.lead().recip()?)?;
-    for &r in &roots {
-        rest = rest.div_exact(&Polynomial::linear(r)?)?;
+    // R/D = (R/lead)/(monic D).
+    let lead_inverse = denominator.lead().recip()?;
+    let monic = denominator.scale(lead_inverse)?;
+    let remainder = remainder.scale(lead_inverse)?;
+    let mut rest = monic.clone();
+    let mut linear_factors = Vec::new();
+    for r in rational_roots(&monic)? {
+        let factor = Polynomial::linear(r)?;
+        let mut k = 0;
+        while let Some(q) = rest.div_exact(&factor) {
+            rest = q;
+            k += 1;
+        }
+        linear_factors.push((r, k));
     }
-    // Distinct roots only: a root left in `rest` is a repeated one.
-    for &r in &roots {
-        if rest.eval(r)?.is_zero() {
+    let mut quadratic_factors_k: Vec<(Rational, Rational, u32)> = Vec::new();
+    for (p, s) in quadratic_factors(&rest, 0)? {
+        match quadratic_factors_k
+            .iter_mut()
+            .find(|(p2, s2, _)| *p2 == p && *s2 == s)
+        {
+            Some(entry) => entry.2 += 1,
+            None => quadratic_factors_k.push((p, s, 1)),
+        }
+    }
+    // A repeated quadratic with real (irrational) roots is not integrated here.
+    for &(p, s, k) in &quadratic_factors_k {
+        let discriminant = p.mul(p)?.add(s.mul(Rational::int(-4))?)?;
+        if k > 1 && !discriminant.is_negative() {
             return None;
         }
     }
-    let quadratic_factor = match rest.degree() {
-        0 => None,
-        2 => {
-            let (s, p) = (rest.coefficient(0), rest.coefficient(1));
-            // Irreducible over the reals: p² − 4s < 0.
-            let discriminant = p.mul(p)?.add(s.mul(Rational::int(-4))?)?;
-            if !discriminant.is_negative() {
-                return None;
-            }
-            Some((p, s))
+    // One unknown per coefficient: A_{r,j} for (x − r)^j and B, C for each q^j; the basis
+    // polynomial of each is D/(x − r)^j, or x·D/q^j and D/q^j.
+    let mut basis = Vec::new();
+    for &(r, k) in &linear_factors {
+        let mut power = Polynomial::one();
+        for _ in 0..k {
+            power = power.mul(&Polynomial::linear(r)?)?;
+            basis.push(monic.div_exact(&power)?);
         }
-        _ => return None,
-    };
-    let slope = denominator.derivative()?;
-    let mut linear = Vec::with_capacity(roots.len());
-    let mut left = remainder.clone();
-    for &r in &roots {
-        let a = remainder.eval(r)?.mul(slope.eval(r)?.recip()?)?;
-        let cofactor = denominator.div_exact(&Polynomial::linear(r)?)?;
-        left = left.sub(&cofactor.scale(a)?)?;
-        linear.push((a, r));
     }
-    let quadratic = match quadratic_factor {
-        None if left.is_zero() => None,
-        None => return None,
-        Some((p, s)) => {
-            let q = Polynomial::new(vec![s, p, Rational::ONE]);
-            let bx_c = left.div_exact(&denominator.div_exact(&q)?)?;
-            if bx_c.degree() > 1 {
-                return None;
-            }
-            Some((bx_c.coefficient(1), bx_c.coefficient(0), p, s))
+    for &(p, s, k) in &quadratic_factors_k {
+        let mut power = Polynomial::one();
+        for _ in 0..k {
+            power = power.mul(&quadratic_poly(p, s))?;
+            let cofactor = monic.div_exact(&power)?;
+            basis.push(cofactor.mul(&Polynomial::new(vec![Rational::ZERO, Rational::ONE]))?);
+            basis.push(cofactor);
         }
-    };
+    }
+    let n = monic.degree();
+    if basis.len() != n {
+        return None;
+    }
+    let matrix: Vec<Vec<Rational>> = (0..n)
+        .map(|row| basis.iter().map(|b| b.coefficient(row)).collect())
+        .collect();
+    let rhs: Vec<Rational> = (0..n).map(|row| remainder.coefficient(row)).collect();
+    let mut unknowns = solve(matrix, rhs)?.into_iter();
+    let mut linear = Vec::new();
+    for &(r, k) in &linear_factors {
+        for j in 1..=k {
+            let a = unknowns.next()?;
+            if !a.is_zero() {
+                linear.push((a, r, j));
+            }
+        }
+    }
+    let mut quadratic = Vec::new();
+    for &(p, s, k) in &quadratic_factors_k {
+        for j in 1..=k {
+            let (b, c) = (unknowns.next()?, unknowns.next()?);
+            if !(b.is_zero() && c.is_zero()) {
+                quadratic.push((b, c, p, s, j));
+            }
+        }
+    }
     Some(Decomposition {
         polynomial,
         linear,
@@ -408,6 +542,42 @@ pub(crate) struct FractionTerm {
     pub(crate) term: Expr,
     pub(crate) antiderivative: Expr,
     pub(crate) rule: String,
+}
+
+/// `sqrt(r)` for a rational r > 0 as `sqrt(n·d)/d`, so that the simplifier takes the square
+/// factors out.
+fn sqrt_of(r: Rational) -> Option<Expr> {
+    let (n, d) = (r.numer(), r.denom());
+    Some(Expr::div(
+        Expr::call(Func::Sqrt, Expr::Num(n.checked_mul(d)? as f64)),
+        Expr::Num(d as f64),
+    ))
+}
+
+/// `e^k` (just `e` for k = 1).
+fn power(e: Expr, k: u32) -> Expr {
+    if k == 1 {
+        e
+    } else {
+        Expr::pow(e, Expr::Num(k as f64))
+    }
+}
+
+/// ∫ dx/q^k for q = u² + a² (u = x + p/2, a² > 0), by the reduction
+/// I_k = u/(2a²(k − 1)q^(k−1)) + (2k − 3)/(2a²(k − 1))·I_(k−1), I_1 = atan(u/a)/a.
+fn reduction(u: &Expr, q: &Expr, a_squared: Rational, k: u32) -> Option<Expr> {
+    if k == 1 {
+        let a = sqrt_of(a_squared)?;
+        return Some(Expr::div(
+            Expr::call(Func::Atan, Expr::div(u.clone(), a.clone())),
+            a,
+        ));
+    }
+    let scale = a_squared.mul(Rational::int(2 * (k as i128 - 1)))?.recip()?;
+    let first = number(scale) * Expr::div(u.clone(), power(q.clone(), k - 1));
+    let second =
+        number(scale.mul(Rational::int(2 * k as i128 - 3))?) * reduction(u, q, a_squared, k - 1)?;
+    Some(first + second)
 }
 
 /// The partial fractions of `e` in `var` and the antiderivative of each, when `e` is a
@@ -434,46 +604,84 @@ pub(crate) fn partial_fractions(e: &Expr, var: &str) -> Option<Vec<FractionTerm>
             rule: "polynomial: ∫ x^n dx = x^(n+1)/(n+1)".into(),
         });
     }
-    for (a, r) in d.linear {
+    for (a, r, k) in d.linear {
         let shifted = Polynomial::linear(r)?.to_expr(&x);
-        out.push(FractionTerm {
-            term: Expr::div(number(a), shifted.clone()),
-            antiderivative: number(a) * Expr::call(Func::Ln, Expr::call(Func::Abs, shifted)),
-            rule: "log: ∫ A/(x - r) dx = A*ln|x - r|".into(),
-        });
+        if k == 1 {
+            out.push(FractionTerm {
+                term: Expr::div(number(a), shifted.clone()),
+                antiderivative: number(a) * Expr::call(Func::Ln, Expr::call(Func::Abs, shifted)),
+                rule: "log: ∫ A/(x - r) dx = A*ln|x - r|".into(),
+            });
+        } else {
+            let coefficient = a.mul(Rational::int(1 - k as i128).recip()?)?;
+            out.push(FractionTerm {
+                term: Expr::div(number(a), power(shifted.clone(), k)),
+                antiderivative: number(coefficient)
+                    * Expr::div(Expr::Num(1.0), power(shifted, k - 1)),
+                rule: "power: ∫ A/(x - r)^k dx = -A/((k - 1)*(x - r)^(k - 1))".into(),
+            });
+        }
     }
-    if let Some((b, c, p, s)) = d.quadratic {
-        let q = Polynomial::new(vec![s, p, Rational::ONE]).to_expr(&x);
+    for (b, c, p, s, k) in d.quadratic {
+        let q = quadratic_poly(p, s).to_expr(&x);
         let top = Polynomial::new(vec![c, b]).to_expr(&x);
         let half = Rational::new(1, 2)?;
         let half_p = p.mul(half)?;
-        // (B·x + C) = B/2·(2x + p) + (C − B·p/2); k² = s − p²/4 > 0.
+        // (B·x + C) = B/2·(2x + p) + (C − B·p/2).
         let log_part = b.mul(half)?;
-        let atan_part = c.add(b.mul(half_p)?.neg()?)?;
+        let rest_part = c.add(b.mul(half_p)?.neg()?)?;
+        let shifted = Polynomial::new(vec![half_p, Rational::ONE]).to_expr(&x);
+        // k² = s − p²/4: positive when q has no real roots.
         let k_squared = s.add(half_p.mul(half_p)?.neg()?)?;
-        // √(n/d) = √(n·d)/d, so that the simplifier takes the square factors out.
-        let (n, d) = (k_squared.numer(), k_squared.denom());
-        let k = Expr::div(
-            Expr::call(Func::Sqrt, Expr::Num(n.checked_mul(d)? as f64)),
-            Expr::Num(d as f64),
-        );
         let mut anti = Vec::new();
-        if !log_part.is_zero() {
-            anti.push(number(log_part) * Expr::call(Func::Ln, q.clone()));
-        }
-        if !atan_part.is_zero() {
-            let shifted = Polynomial::new(vec![half_p, Rational::ONE]).to_expr(&x);
-            anti.push(Expr::div(
-                number(atan_part) * Expr::call(Func::Atan, Expr::div(shifted, k.clone())),
-                k,
-            ));
+        let rule;
+        if k_squared.is_negative() {
+            // Real irrational roots x = −p/2 ± m, m = √(p²/4 − s) (k = 1 only, see decompose).
+            let m = sqrt_of(k_squared.neg()?)?;
+            if !log_part.is_zero() {
+                anti.push(
+                    number(log_part) * Expr::call(Func::Ln, Expr::call(Func::Abs, q.clone())),
+                );
+            }
+            if !rest_part.is_zero() {
+                let ratio = Expr::div(shifted.clone() - m.clone(), shifted + m.clone());
+                anti.push(Expr::div(
+                    number(rest_part.mul(half)?)
+                        * Expr::call(Func::Ln, Expr::call(Func::Abs, ratio)),
+                    m,
+                ));
+            }
+            rule = "ln: ∫ (B*x + C)/(x^2 + p*x + s) dx = B/2*ln|x^2 + p*x + s| \
+                    + (C - B*p/2)/(2*m)*ln|(x + p/2 - m)/(x + p/2 + m)|, m = sqrt(p^2/4 - s)"
+                .to_string();
+        } else if k == 1 {
+            if !log_part.is_zero() {
+                anti.push(number(log_part) * Expr::call(Func::Ln, q.clone()));
+            }
+            if !rest_part.is_zero() {
+                anti.push(number(rest_part) * reduction(&shifted, &q, k_squared, 1)?);
+            }
+            rule = "ln and arctangent: ∫ (B*x + C)/(x^2 + p*x + s) dx = B/2*ln(x^2 + p*x + s) \
+                    + (C - B*p/2)/k*atan((x + p/2)/k), k = sqrt(s - p^2/4)"
+                .to_string();
+        } else {
+            if !log_part.is_zero() {
+                let coefficient = log_part.mul(Rational::int(1 - k as i128).recip()?)?;
+                anti.push(number(coefficient) * Expr::div(Expr::Num(1.0), power(q.clone(), k - 1)));
+            }
+            if !rest_part.is_zero() {
+                anti.push(number(rest_part) * reduction(&shifted, &q, k_squared, k)?);
+            }
+            rule = "reduction: ∫ (B*x + C)/q^n dx = -B/(2*(n - 1)*q^(n - 1)) + (C - B*p/2)*I_n, \
+                    q = u^2 + a^2, u = x + p/2, a^2 = s - p^2/4, \
+                    I_n = u/(2*a^2*(n - 1)*q^(n - 1)) + (2*n - 3)/(2*a^2*(n - 1))*I_(n - 1), \
+                    I_1 = atan(u/a)/a"
+                .to_string();
         }
         out.push(FractionTerm {
-            term: Expr::div(top, q),
+            term: Expr::div(top, power(q, k)),
             antiderivative: sum(anti),
-            rule: "ln and arctangent: ∫ (B*x + C)/(x^2 + p*x + s) dx = B/2*ln(x^2 + p*x + s) \
-                   + (C - B*p/2)/k*atan((x + p/2)/k), k = sqrt(s - p^2/4)"
-                .into(),
+            rule,
         });
     }
     Some(out)

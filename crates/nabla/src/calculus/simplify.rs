@@ -15,7 +15,10 @@
 //!
 //! and for each, when the terms share a group, a function call or a denominator, the form with
 //! that common factor taken out (`3*(x - y)^2/(x + y)^2 - 2*(x - y)^3/(x + y)^3` →
-//! `(x - y)^2*(x + 5*y)/(x + y)^3`). The one with the fewest printed operations wins (a ` - `
+//! `(x - y)^2*(x + 5*y)/(x + y)^3`), and each of these with the double angles
+//! (`cos(x)^2 - sin(x)^2` → `cos(2*x)`, `2*sin(x)*cos(x)` → `sin(2*x)`, `cosh(x)^2 +
+//! sinh(x)^2` → `cosh(2*x)`) or the quotients `sin/cos = tan`, `cos/sin = cot`,
+//! `sinh/cosh = tanh` applied. The one with the fewest printed operations wins (a ` - `
 //! is free); on a tie, the earlier in that list (the closer to what was written).
 //!
 //! Term order (applied to every printed sum): higher total degree first, then lexicographic:
@@ -26,10 +29,13 @@
 //! coefficient go below a `/` (`2*x/(3*y^2)`); an exponent 1/2 prints as `sqrt`.
 //!
 //! Identities used: `u^0 = 1`, `x^a * x^b = x^(a+b)`, `(c*m)^n = c^n*m^n` for integer `n`,
-//! `ln(e) = 1`, `ln(exp(u)) = u`, `sin(pi) = tan(pi) = 0`, `cos(pi) = -1`, exact values of
-//! functions at exact numbers (`sin(0) = 0`, `sqrt(4) = 2`, `sigmoid(0) = 1/2`), perfect
-//! squares and cubes out of roots (`sqrt(12) = 2*sqrt(3)`). `(x^2)^(1/2)` stays, as it equals
-//! `|x|`.
+//! `ln(e) = 1`, `ln(e^k) = k`, `ln(exp(u)) = exp(ln(u)) = u`, `sqrt(u)^2 = u`,
+//! `sin(u)^2 + cos(u)^2 = 1` and `cosh(u)^2 - sinh(u)^2 = 1` between terms of a sum, exact
+//! values of sin, cos, tan, sec, csc and cot at multiples of π/4 and π/6 (`sin(pi/6) = 1/2`,
+//! `cos(pi/4) = sqrt(2)/2`, poles stay as written) and of asin, acos and atan at those values
+//! (`atan(1) = pi/4`, `acos(-1) = pi`), exact values of functions at exact numbers
+//! (`sin(0) = 0`, `sqrt(4) = 2`, `sigmoid(0) = 1/2`), perfect squares and cubes out of roots
+//! (`sqrt(12) = 2*sqrt(3)`). `(x^2)^(1/2)` stays, as it equals `|x|`.
 //!
 //! Cost: every sum and product is walked iteratively over its terms with ordered maps, so a
 //! flat 10 000-term sum or product takes O(n log n); function arguments are simplified once per
@@ -220,6 +226,31 @@ impl Ctx {
     /// groups are multiplied out.
     fn settle(&mut self, mode: Mode, mut m: Monomial, mut c: Number) -> Poly {
         let mut expand = Vec::new();
+        // sqrt(u)^(2k + j) = u^k*sqrt(u)^j (j = 0 or ±1, the sign of the exponent).
+        let roots: Vec<(Atom, i128)> = m
+            .iter()
+            .filter_map(|(a, e)| match a {
+                Atom::Func(Func::Sqrt, _, _) => e
+                    .exact()
+                    .filter(|r| r.is_integer() && r.numer().abs() >= 2)
+                    .map(|r| (a.clone(), r.numer())),
+                _ => None,
+            })
+            .collect();
+        let mut squares = Vec::new();
+        for (atom, e) in roots {
+            let Atom::Func(_, key, _) = &atom else {
+                continue;
+            };
+            let k = e / 2;
+            if e - 2 * k == 0 {
+                m.remove(&atom);
+            } else {
+                m.insert(atom.clone(), Number::int(e - 2 * k));
+            }
+            let square = self.pow(mode, (**key).clone(), Number::int(k));
+            squares.push(square);
+        }
         let numeric: Vec<(Atom, Number)> = m
             .iter()
             .filter(|(a, _)| matches!(a, Atom::Group(p) if p.as_constant().is_some()))
@@ -280,7 +311,199 @@ impl Ctx {
             let power = self.pow(mode, (*p).clone(), e);
             out = self.mul(mode, &out, &power);
         }
+        for square in squares {
+            out = self.mul(mode, &out, &square);
+        }
         out
+    }
+
+    /// `sin(u)^2 + cos(u)^2 = 1` and `cosh(u)^2 - sinh(u)^2 = 1` between terms that agree
+    /// elsewhere: `c1*m*sin(u)^2 + c2*m*cos(u)^2` (c1, c2 of one sign) becomes `k*m` plus what
+    /// is left of the larger, k the coefficient of smaller magnitude.
+    fn pythagoras(&mut self, mut p: Poly) -> Poly {
+        loop {
+            let mut found = None;
+            'search: for (m, c) in &p.terms {
+                for (a, e) in m {
+                    let (hyperbolic, partner) = match a {
+                        Atom::Func(Func::Sin, _, _) => (false, Func::Cos),
+                        Atom::Func(Func::Cosh, _, _) => (true, Func::Sinh),
+                        _ => continue,
+                    };
+                    if e.exact() != Some(Rational::int(2)) {
+                        continue;
+                    }
+                    let Atom::Func(_, key, shown) = a else {
+                        continue;
+                    };
+                    let mut rest = m.clone();
+                    rest.remove(a);
+                    let other = Atom::Func(partner, key.clone(), shown.clone());
+                    if rest.contains_key(&other) {
+                        continue;
+                    }
+                    let mut pm = rest.clone();
+                    pm.insert(other, Number::int(2));
+                    let Some((m2, c2)) = p.terms.get_key_value(&pm) else {
+                        continue;
+                    };
+                    if hyperbolic == (c.is_negative() == c2.is_negative()) {
+                        continue;
+                    }
+                    found = Some((m.clone(), *c, m2.clone(), *c2, rest, hyperbolic));
+                    break 'search;
+                }
+            }
+            let Some((m1, c1, m2, c2, rest, hyperbolic)) = found else {
+                return p;
+            };
+            let magnitude = |n: Number| if n.is_negative() { n.neg() } else { Some(n) };
+            let (a1, a2) = (magnitude(c1), magnitude(c2));
+            let (a1, a2) = (self.checked(a1), self.checked(a2));
+            // k·(first ± second) is taken out: k = c1 when |c1| ≤ |c2|.
+            let k = if a1 <= a2 {
+                c1
+            } else if hyperbolic {
+                let n = c2.neg();
+                self.checked(n)
+            } else {
+                c2
+            };
+            let left1 = c1.add(k.neg().unwrap_or(k));
+            let left1 = self.checked(left1);
+            let left2 = if hyperbolic {
+                c2.add(k)
+            } else {
+                c2.add(k.neg().unwrap_or(k))
+            };
+            let left2 = self.checked(left2);
+            if self.overflow {
+                return p;
+            }
+            p.terms.remove(&m1);
+            p.terms.remove(&m2);
+            self.add_term(&mut p, m1, left1);
+            self.add_term(&mut p, m2, left2);
+            self.add_term(&mut p, rest, k);
+        }
+    }
+
+    /// `sin(u)^k/cos(u)^k = tan(u)^k`, `cos(u)^k/sin(u)^k = cot(u)^k` and
+    /// `sinh(u)^k/cosh(u)^k = tanh(u)^k` in the terms of `p`, or `None` when none applies.
+    fn trig_quotients(&mut self, p: &Poly) -> Option<Poly> {
+        let mut out = Poly::default();
+        let mut changed = false;
+        for (m, c) in &p.terms {
+            let mut m = m.clone();
+            let pairs: Vec<(Atom, Atom, Number)> = m
+                .iter()
+                .filter_map(|(a, e)| {
+                    let Atom::Func(f, key, shown) = a else {
+                        return None;
+                    };
+                    let partner = match f {
+                        Func::Sin => Func::Cos,
+                        Func::Sinh => Func::Cosh,
+                        _ => return None,
+                    };
+                    let other = Atom::Func(partner, key.clone(), shown.clone());
+                    let e2 = m.get(&other)?;
+                    let sum = e.add(*e2)?;
+                    (sum.is_zero() && e.is_integer()).then(|| (a.clone(), other, *e))
+                })
+                .collect();
+            for (a, other, e) in pairs {
+                let Atom::Func(f, key, shown) = &a else {
+                    continue;
+                };
+                m.remove(&a);
+                m.remove(&other);
+                let (g, k) = match (f, e.is_negative()) {
+                    (Func::Sinh, _) => (Func::Tanh, e),
+                    (_, false) => (Func::Tan, e),
+                    (_, true) => (Func::Cot, e.neg().unwrap_or(e)),
+                };
+                self.multiply_into(&mut m, &Atom::Func(g, key.clone(), shown.clone()), k);
+                changed = true;
+            }
+            self.add_term(&mut out, m, *c);
+        }
+        (changed && !self.overflow).then_some(out)
+    }
+
+    /// The double angles `cos(u)^2 - sin(u)^2 = cos(2u)`, `2*sin(u)*cos(u) = sin(2u)`,
+    /// `cosh(u)^2 + sinh(u)^2 = cosh(2u)` and `2*sinh(u)*cosh(u) = sinh(2u)` applied to the
+    /// terms of `p`, or `None` when none applies.
+    fn double_angle(&mut self, p: &Poly) -> Option<Poly> {
+        let mut out = p.clone();
+        let mut changed = false;
+        let keys: Vec<Monomial> = p.terms.keys().cloned().collect();
+        for m in keys {
+            let Some(&c) = out.terms.get(&m) else {
+                continue;
+            };
+            for (a, e) in &m {
+                let (Atom::Func(f, key, shown), Some(r)) = (a, e.exact()) else {
+                    continue;
+                };
+                let (partner, double) = match f {
+                    Func::Cos => (Func::Sin, Func::Cos),
+                    Func::Cosh => (Func::Sinh, Func::Cosh),
+                    _ => continue,
+                };
+                let other = Atom::Func(partner, key.clone(), shown.clone());
+                let mut rest = m.clone();
+                rest.remove(a);
+                let doubled = self.scale((**key).clone(), Number::int(2));
+                let atom2 = Atom::Func(
+                    double,
+                    Rc::new(doubled.clone()),
+                    Shown(Rc::new(from_poly(&doubled))),
+                );
+                if r == Rational::int(2) && !rest.contains_key(&other) {
+                    // c·m·cos² ∓ c·m·sin²: the partner term has coefficient ∓c.
+                    let mut pm = rest.clone();
+                    pm.insert(other.clone(), Number::int(2));
+                    let want = if partner == Func::Sin {
+                        c.neg()
+                    } else {
+                        Some(c)
+                    };
+                    if out.terms.get(&pm).copied() == want {
+                        out.terms.remove(&m);
+                        out.terms.remove(&pm);
+                        let mut dm = rest.clone();
+                        self.multiply_into(&mut dm, &atom2, Number::ONE);
+                        self.add_term(&mut out, dm, c);
+                        changed = true;
+                        break;
+                    }
+                }
+                if r == Rational::ONE && rest.get(&other).is_some_and(|e2| e2.is_one()) {
+                    // c·m·sin·cos = c/2·m·sin(2u).
+                    let mut dm = rest.clone();
+                    dm.remove(&other);
+                    let single = if partner == Func::Sin {
+                        Func::Sin
+                    } else {
+                        Func::Sinh
+                    };
+                    let atom2 = Atom::Func(
+                        single,
+                        Rc::new(doubled.clone()),
+                        Shown(Rc::new(from_poly(&doubled))),
+                    );
+                    self.multiply_into(&mut dm, &atom2, Number::ONE);
+                    let halved = c.mul(Number::Exact(half()));
+                    let halved = self.checked(halved);
+                    out.terms.remove(&m);
+                    self.add_term(&mut out, dm, halved);
+                    changed = true;
+                    break;
+                }
+            }
+        }
+        (changed && !self.overflow).then_some(out)
     }
 
     fn mul_terms(&mut self, mode: Mode, a: (&Monomial, Number), b: (&Monomial, Number)) -> Poly {
@@ -499,28 +722,138 @@ impl Ctx {
                 return self.pow_number(mode, k, Number::Exact(half()));
             }
         }
-        if key == Poly::atom(Atom::Const(Constant::Pi)) {
-            match func {
-                Func::Sin | Func::Tan => return Poly::default(),
-                Func::Cos => return Poly::constant(Number::int(-1)),
-                _ => {}
-            }
+        if let Some(v) = self.special_value(func, &key) {
+            return v;
         }
-        if func == Func::Ln && key == Poly::atom(Atom::Const(Constant::E)) {
-            return Poly::constant(Number::ONE);
-        }
-        if func == Func::Ln {
-            if let Some((m, c)) = key.single_term() {
-                if c.is_one() && m.len() == 1 {
-                    if let Some((Atom::Func(Func::Exp, inner, _), e)) = m.iter().next() {
-                        if e.is_one() {
-                            return (**inner).clone();
-                        }
+        if let Some((m, c)) = key.single_term() {
+            if c.is_one() && m.len() == 1 {
+                match (func, m.iter().next()) {
+                    // ln(exp(u)) = u, exp(ln(u)) = u.
+                    (Func::Ln, Some((Atom::Func(Func::Exp, inner, _), e)))
+                    | (Func::Exp, Some((Atom::Func(Func::Ln, inner, _), e)))
+                        if e.is_one() =>
+                    {
+                        return (**inner).clone();
                     }
+                    // ln(e^k) = k.
+                    (Func::Ln, Some((Atom::Const(Constant::E), e))) => {
+                        return Poly::constant(*e);
+                    }
+                    _ => {}
                 }
             }
         }
         Poly::atom(Atom::Func(func, Rc::new(key), Shown(shown)))
+    }
+
+    /// `sqrt(k)` in the expanded form, for k = 2 or 3.
+    fn root_of(&mut self, k: i128) -> Poly {
+        self.pow_number(Mode::Expand, Number::int(k), Number::Exact(half()))
+    }
+
+    /// sin(q·π) for a rational q whose value is 0, ±1/2, ±√2/2, ±√3/2 or ±1 (q a multiple of
+    /// 1/4 or 1/6), in the expanded form.
+    fn sin_pi(&mut self, q: Rational) -> Option<Poly> {
+        // q mod 2, in [0, 2).
+        let twelfths = q.mul(Rational::int(12))?;
+        if !twelfths.is_integer() {
+            return None;
+        }
+        let t = twelfths.numer().rem_euclid(24);
+        // sin(π − a) = sin(a), sin(π + a) = −sin(a): reduce to t in [0, 6] twelfths.
+        let (t, sign) = match t {
+            0..=6 => (t, 1),
+            7..=12 => (12 - t, 1),
+            13..=18 => (t - 12, -1),
+            _ => (24 - t, -1),
+        };
+        let value = match t {
+            0 => Poly::default(),
+            2 => Poly::constant(Number::Exact(half())),
+            3 => {
+                let r = self.root_of(2);
+                self.scale(r, Number::Exact(half()))
+            }
+            4 => {
+                let r = self.root_of(3);
+                self.scale(r, Number::Exact(half()))
+            }
+            6 => Poly::constant(Number::ONE),
+            _ => return None,
+        };
+        Some(self.scale(value, Number::int(sign)))
+    }
+
+    /// Exact values at rational multiples of π (`sin(pi/6) = 1/2`, `cos(pi/4) = sqrt(2)/2`,
+    /// `tan(pi/3) = sqrt(3)`) and of the inverse functions at those values
+    /// (`atan(1) = pi/4`, `asin(1/2) = pi/6`, `acos(-1) = pi`), and `ln(e) = 1`.
+    fn special_value(&mut self, func: Func, key: &Poly) -> Option<Poly> {
+        if func == Func::Ln && *key == Poly::atom(Atom::Const(Constant::E)) {
+            return Some(Poly::constant(Number::ONE));
+        }
+        match func {
+            Func::Sin | Func::Cos | Func::Tan | Func::Sec | Func::Csc | Func::Cot => {
+                let q = pi_multiple(key)?;
+                let half_turn = q.add(half())?;
+                let (sin, cos) = (self.sin_pi(q)?, self.sin_pi(half_turn)?);
+                match func {
+                    Func::Sin => Some(sin),
+                    Func::Cos => Some(cos),
+                    _ => {
+                        let (top, bottom) = match func {
+                            Func::Tan => (sin, cos),
+                            Func::Cot => (cos, sin),
+                            Func::Sec => (Poly::constant(Number::ONE), cos),
+                            _ => (Poly::constant(Number::ONE), sin),
+                        };
+                        // At a pole the call stays as written.
+                        if bottom.terms.is_empty() {
+                            return None;
+                        }
+                        let inv = self.pow(Mode::Expand, bottom, Number::int(-1));
+                        Some(self.mul(Mode::Expand, &top, &inv))
+                    }
+                }
+            }
+            Func::Asin | Func::Acos | Func::Atan => {
+                // Only numbers and roots of numbers can be such a value.
+                let numeric = key.terms.keys().all(|m| {
+                    m.keys()
+                        .all(|a| matches!(a, Atom::Group(p) if p.as_constant().is_some()))
+                });
+                if !numeric {
+                    return None;
+                }
+                // The principal angles q·π, q in [−1/2, 1/2], whose sine or tangent is known.
+                for twelfths in -6..=6 {
+                    let q = Rational::new(twelfths, 12)?;
+                    let sin = self.sin_pi(q);
+                    let Some(sin) = sin else { continue };
+                    let value = if func == Func::Atan {
+                        if twelfths.abs() == 6 {
+                            continue;
+                        }
+                        let cos = self.sin_pi(q.add(half())?)?;
+                        let inv = self.pow(Mode::Expand, cos, Number::int(-1));
+                        self.mul(Mode::Expand, &sin, &inv)
+                    } else {
+                        sin
+                    };
+                    if value == *key {
+                        // acos(v) = π/2 − asin(v).
+                        let angle = if func == Func::Acos {
+                            half().add(q.neg()?)?
+                        } else {
+                            q
+                        };
+                        return Some(Poly::atom_pow(Atom::Const(Constant::Pi), Number::ONE))
+                            .map(|pi| self.scale(pi, Number::Exact(angle)));
+                    }
+                }
+                None
+            }
+            _ => None,
+        }
     }
 
     /// The expanded form of a call's argument (its identity) and its best printed form.
@@ -550,7 +883,7 @@ impl Ctx {
                     let p = self.read_poly(mode, t);
                     self.add_into(&mut acc, p);
                 }
-                acc
+                self.pythagoras(acc)
             }
             Expr::Mul(factors) => {
                 let mut acc = Poly::constant(Number::ONE);
@@ -621,7 +954,9 @@ impl Ctx {
             let (m, c) = acc.terms.pop_first().expect("one term");
             let (pm, pc) = p.terms.into_iter().next().expect("one term");
             let mut m = m;
-            let has_group = pm.keys().any(|a| matches!(a, Atom::Group(_)));
+            let has_group = pm
+                .keys()
+                .any(|a| matches!(a, Atom::Group(_) | Atom::Func(Func::Sqrt, ..)));
             for (atom, e) in &pm {
                 self.multiply_into(&mut m, atom, *e);
             }
@@ -650,6 +985,15 @@ impl Ctx {
         for p in [&kept, &distributed, &expanded] {
             if let Some(f) = self.factor_common(p) {
                 candidates.push(from_poly(&f));
+            }
+            for rewritten in [self.double_angle(p), self.trig_quotients(p)]
+                .into_iter()
+                .flatten()
+            {
+                candidates.push(from_poly(&rewritten));
+                if let Some(f) = self.factor_common(&rewritten) {
+                    candidates.push(from_poly(&f));
+                }
             }
         }
         // Fewest operations wins; on a tie the earlier form, the closer to what was written.
@@ -697,7 +1041,7 @@ impl Ctx {
         if !worth {
             return None;
         }
-        let mut cofactor = Poly::default();
+        let mut sum = Poly::default();
         for (m, c) in &p.terms {
             let mut rest = m.clone();
             for (atom, e) in &common {
@@ -706,8 +1050,9 @@ impl Ctx {
                 self.multiply_into(&mut rest, atom, neg);
             }
             let t = self.settle(Mode::Expand, rest, *c);
-            self.add_into(&mut cofactor, t);
+            self.add_into(&mut sum, t);
         }
+        let mut cofactor = self.pythagoras(sum);
         // A cofactor that would print with a leading minus gives its sign to the product.
         let leading_negative = cofactor
             .terms
@@ -785,6 +1130,17 @@ fn integer_log(r: Rational, base: i128) -> Option<i128> {
         k += 1;
     }
     (n == 1).then_some(k)
+}
+
+/// q when `key` is q·π for an exact rational q (0 included).
+fn pi_multiple(key: &Poly) -> Option<Rational> {
+    if key.terms.is_empty() {
+        return Some(Rational::ZERO);
+    }
+    let (m, c) = key.single_term()?;
+    let pi = Atom::Const(Constant::Pi);
+    (m.len() == 1 && m.get(&pi).is_some_and(|e| e.is_one())).then_some(())?;
+    c.exact()
 }
 
 /// Exact values of functions at exact numbers, where they are rational.

@@ -1290,16 +1290,122 @@ fn new_tables_and_partial_fractions_differentiate_back_and_match_quadrature() {
     );
     assert_eq!(anti.steps[1].result.to_string(), "8*ln(abs(x - 1))/3");
     assert_eq!(anti.steps[1].depth, 1);
-    // Rational functions outside the scope say that no rule applies: a repeated factor,
-    // irrational roots, two quadratics, a quartic.
+    // Rational functions outside the scope say that no rule applies: a quartic irreducible
+    // over the rationals, three distinct quadratics, a repeated quadratic with real roots.
     for f in [
-        "1/((x - 1)^2*(x + 1))",
-        "1/(x^2 - 2)",
-        "1/((x^2 + 1)*(x^2 + 2))",
         "1/(x^4 + 1)",
+        "1/((x^2 + 1)*(x^2 + 2)*(x^2 + 3))",
+        "1/(x^2 - 2)^2",
     ] {
         assert!(integrate(&p(f), "x").unwrap().is_none(), "{f}");
     }
+}
+
+/// The largest |f| over a fine grid of [lo, hi], so that a test interval is checked to hold
+/// no pole.
+fn max_abs_on(f: &Expr, lo: f64, hi: f64) -> f64 {
+    (0..=400)
+        .map(|k| x1(f, lo + (hi - lo) * k as f64 / 400.0).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn partial_fractions_with_repeated_and_several_quadratic_factors() {
+    // (integrand, an interval free of poles for the random limits, a rule the steps must use)
+    let cases: &[(&str, (f64, f64), &str)] = &[
+        ("1/(x - 1)^2", (1.2, 4.0), "power"),
+        ("(x + 2)/(x^2*(x - 1))", (1.2, 4.0), "power: ∫ A/(x - r)^k"),
+        ("1/((x - 1)^2*(x + 1))", (1.2, 4.0), "power: ∫ A/(x - r)^k"),
+        (
+            "(x^2 + 1)/(x*(x - 1)^3)",
+            (1.2, 4.0),
+            "power: ∫ A/(x - r)^k",
+        ),
+        ("1/((x^2 + 1)*(x^2 + 4))", (-3.0, 3.0), "ln and arctangent"),
+        ("x/((x^2 + 1)*(x^2 + 2))", (-3.0, 3.0), "ln and arctangent"),
+        (
+            "(x^3 + 1)/((x^2 + 1)*(x^2 + x + 1))",
+            (-3.0, 3.0),
+            "ln and arctangent",
+        ),
+        ("1/(x^2 + 2)", (-3.0, 3.0), "ln and arctangent"),
+        ("1/(x^2 - 2)", (1.6, 4.0), "ln: ∫ (B*x + C)/(x^2 + p*x + s)"),
+        (
+            "(x + 3)/(x^2 + 2*x - 1)",
+            (0.5, 4.0),
+            "ln: ∫ (B*x + C)/(x^2 + p*x + s)",
+        ),
+        (
+            "1/((x - 1)*(x^2 - 3))",
+            (2.0, 4.0),
+            "ln: ∫ (B*x + C)/(x^2 + p*x + s)",
+        ),
+        (
+            "1/(x^4 - 5*x^2 + 6)",
+            (2.0, 4.0),
+            "ln: ∫ (B*x + C)/(x^2 + p*x + s)",
+        ),
+        ("1/(x^2 + 1)^2", (-3.0, 3.0), "reduction"),
+        ("(x^3 + 2*x)/(x^2 + 1)^2", (-3.0, 3.0), "reduction"),
+        ("1/(x^2 + 2*x + 5)^3", (-3.0, 3.0), "reduction"),
+        ("1/(x*(x^2 + 1)^2)", (0.3, 3.0), "reduction"),
+    ];
+    let mut rng = Rng::new(41);
+    for (text, (lo, hi), rule) in cases {
+        let f = p(text);
+        assert!(
+            max_abs_on(&f, *lo, *hi) < 1e3,
+            "{text} has a pole on [{lo}, {hi}]"
+        );
+        // integrate() itself differentiates the answer back and errors when it differs.
+        let anti = integrate(&f, "x")
+            .unwrap()
+            .unwrap_or_else(|| panic!("no antiderivative for {text}"));
+        assert!(
+            anti.steps.iter().any(|s| s.rule.starts_with(rule)),
+            "∫ {text}: no step '{rule}' in {:?}",
+            anti.steps.iter().map(|s| &s.rule).collect::<Vec<_>>()
+        );
+        let back = derivative(&anti.result, "x");
+        for _ in 0..6 {
+            let (a, b) = (rng.uniform(*lo, *hi), rng.uniform(*lo, *hi));
+            let g = |t: f64| f.eval(&[("x", t)]).unwrap();
+            let (got, want) = (x1(&back, a), g(a));
+            assert!(
+                (got - want).abs() <= 1e-9 * (1.0 + want.abs()),
+                "d/dx ({}) = {back} at {a}: {got} vs {want}",
+                anti.result
+            );
+            let (q, err) = quadrature(&g, a, b, 1e-12).unwrap();
+            let big_f = |t: f64| anti.result.eval(&[("x", t)]).unwrap();
+            let exact = big_f(b) - big_f(a);
+            assert!(
+                (q - exact).abs() <= 1e-9 * (1.0 + exact.abs()) && err < 1e-8,
+                "∫ {text} from {a} to {b}: quadrature {q} vs F(b) - F(a) = {exact} ({})",
+                anti.result
+            );
+        }
+    }
+    // The split of a repeated factor shows every power as a step of its own.
+    let anti = integrate(&p("(x + 2)/(x^2*(x - 1))"), "x")
+        .unwrap()
+        .unwrap();
+    let split = &anti.steps[0].rule;
+    assert!(split.starts_with("partial fractions: "), "{split}");
+    let shown = split.split(" = ").nth(1).unwrap();
+    let rhs = p(shown);
+    for t in [0.3, 1.7, 2.9] {
+        let want = x1(&p("(x + 2)/(x^2*(x - 1))"), t);
+        assert!(
+            (x1(&rhs, t) - want).abs() < 1e-12 * (1.0 + want.abs()),
+            "{split}"
+        );
+    }
+    assert_eq!(
+        anti.steps.iter().filter(|s| s.depth == 1).count(),
+        3,
+        "{split}"
+    );
 }
 
 #[test]
@@ -1747,5 +1853,116 @@ fn rule_text_in_latex_escapes_what_latex_treats_specially() {
         assert!(tex.starts_with(&"\\quad ".repeat(step.depth)), "{tex}");
         assert!(tex.contains(&to_latex(&step.expr)), "{tex}");
         assert!(!tex.contains('∫'), "{tex}");
+    }
+}
+
+#[test]
+fn exact_special_values_of_functions() {
+    let cases: &[(&str, &str)] = &[
+        ("atan(1)", "pi/4"),
+        ("atan(-1)", "-pi/4"),
+        ("atan(sqrt(3))", "pi/3"),
+        ("atan(1/sqrt(3))", "pi/6"),
+        ("sin(pi/6)", "1/2"),
+        ("sin(5*pi/6)", "1/2"),
+        ("sin(-pi/6)", "-1/2"),
+        ("sin(7*pi/6)", "-1/2"),
+        ("cos(pi/3)", "1/2"),
+        ("cos(2*pi/3)", "-1/2"),
+        ("cos(pi/4)", "sqrt(2)/2"),
+        ("sin(pi/3)", "sqrt(3)/2"),
+        ("cos(pi/6)", "sqrt(3)/2"),
+        ("sin(pi/2)", "1"),
+        ("cos(pi/2)", "0"),
+        ("cos(pi)", "-1"),
+        ("sin(2*pi)", "0"),
+        ("cos(3*pi)", "-1"),
+        ("tan(pi/4)", "1"),
+        ("tan(pi/3)", "sqrt(3)"),
+        ("tan(pi/6)", "sqrt(3)/3"),
+        ("tan(-pi/4)", "-1"),
+        ("sec(pi/3)", "2"),
+        ("csc(pi/6)", "2"),
+        ("cot(pi/4)", "1"),
+        ("asin(1/2)", "pi/6"),
+        ("asin(1)", "pi/2"),
+        ("asin(-sqrt(2)/2)", "-pi/4"),
+        ("acos(1/2)", "pi/3"),
+        ("acos(-1)", "pi"),
+        ("acos(0)", "pi/2"),
+        ("acos(-sqrt(3)/2)", "5*pi/6"),
+        ("sqrt(4)", "2"),
+        ("sqrt(9/4)", "3/2"),
+        ("log(e)", "1"),
+        ("ln(e^3)", "3"),
+        ("log(1)", "0"),
+        ("exp(0)", "1"),
+        ("exp(ln(x))", "x"),
+        ("ln(exp(x))", "x"),
+        ("sin(pi/6)*x + cos(pi/3)*x", "x"),
+        ("2*sin(pi/4)^2", "1"),
+    ];
+    for (text, expected) in cases {
+        let f = p(text);
+        let s = simplify(&f);
+        assert_eq!(s.to_string(), *expected, "{text}");
+        // The same value as the f64 evaluation of what was written.
+        for t in [0.3, 1.7] {
+            let (a, b) = (x1(&f, t), x1(&s, t));
+            assert!(
+                (a - b).abs() <= 1e-12 * (1.0 + a.abs()),
+                "{text}: {a} vs {b}"
+            );
+        }
+    }
+    // Poles and angles without a value in square roots stay as written.
+    for text in [
+        "tan(pi/2)",
+        "cot(pi)",
+        "sin(pi/5)",
+        "atan(2)",
+        "asin(1/3)",
+        "cos(1)",
+    ] {
+        assert_eq!(simplify(&p(text)).to_string(), *text, "{text}");
+    }
+}
+
+#[test]
+fn trigonometric_identities_shorten_sums() {
+    let cases: &[(&str, &str)] = &[
+        ("sin(x)^2 + cos(x)^2", "1"),
+        ("3*sin(x)^2 + 3*cos(x)^2 + y", "y + 3"),
+        ("2*sin(x)^2 + cos(x)^2", "sin(x)^2 + 1"),
+        ("y*sin(x + 1)^2 + y*cos(x + 1)^2", "y"),
+        ("cosh(x)^2 - sinh(x)^2", "1"),
+        ("cos(x)^2 - sin(x)^2", "cos(2*x)"),
+        ("2*sin(x)*cos(x)", "sin(2*x)"),
+        ("cosh(x)^2 + sinh(x)^2", "cosh(2*x)"),
+        ("sin(x)/cos(x)", "tan(x)"),
+        ("cos(x)/sin(x)", "cot(x)"),
+        ("sinh(x)^2/cosh(x)^2", "tanh(x)^2"),
+        ("sqrt(x + 1)^2", "x + 1"),
+        ("sqrt(x)^3", "x*sqrt(x)"),
+        (
+            "(sin(x)^2 + cos(x)^2 + cos(x))/(cos(x) + 1)^2",
+            "1/(cos(x) + 1)",
+        ),
+    ];
+    for (text, expected) in cases {
+        let f = p(text);
+        let s = simplify(&f);
+        assert_eq!(s.to_string(), *expected, "{text}");
+        for (x, y) in [(0.3, 0.7), (1.1, -0.4), (2.3, 1.9)] {
+            let (a, b) = (at(&f, x, y), at(&s, x, y));
+            assert!(
+                (a - b).abs() <= 1e-12 * (1.0 + a.abs()),
+                "{text}: {a} vs {b}"
+            );
+        }
+    }
+    // Opposite signs are not sin^2 + cos^2, and different arguments do not meet.
+    for text in ["sin(x)^2 - cos(2*x)^2", "sin(x)^2 + cos(y)^2"] {
+        assert_eq!(simplify(&p(text)).to_string(), *text, "{text}");
     }
 }

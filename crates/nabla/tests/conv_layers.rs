@@ -429,3 +429,55 @@ fn two_by_two_max_pooling_matches_a_direct_reference() {
     pool.backward(grads, &pass).unwrap();
     assert_eq!(dx, want_dx);
 }
+
+/// The same on even sizes (every input inside a window, so the backward pass writes each
+/// one once, without clearing the map first), 19 windows a row (a full group of sixteen and a
+/// masked one on the vector path).
+#[test]
+fn two_by_two_max_pooling_on_even_sizes_matches_a_direct_reference() {
+    let pool = MaxPool2d::new(2);
+    let (rows, c, h, w) = (2usize, 3usize, 6usize, 38usize);
+    let input = [c, h, w];
+    let shape = <MaxPool2d as Module<f32>>::output_shape(&pool, &input).unwrap();
+    let (oh, ow) = (h / 2, w / 2);
+    assert_eq!(shape, [c, oh, ow]);
+    let n_in = c * h * w;
+    let x: Vec<f32> = (0..rows * n_in)
+        .map(|i| ((i * i * 31 + i) % 3) as f32)
+        .collect();
+    let pass = Pass::new(rows, &input, &shape, true);
+    let mut scratch = vec![0.0f32; <MaxPool2d as Module<f32>>::scratch_len(&pool, &pass)];
+    let mut y = vec![0.0f32; rows * c * oh * ow];
+    pool.forward(&x, &mut y, &mut scratch, &pass).unwrap();
+    let mut dy: Vec<f32> = (0..y.len()).map(|i| 1.0 + i as f32).collect();
+    let mut dx = vec![9.0f32; x.len()];
+    let mut want_dx = vec![0.0f32; x.len()];
+    for s in 0..rows {
+        for ch in 0..c {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best = None::<(f32, usize)>;
+                    for (ky, kx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                        let at = s * n_in + ch * h * w + (2 * oy + ky) * w + 2 * ox + kx;
+                        if best.is_none_or(|(m, _)| x[at] > m) {
+                            best = Some((x[at], at));
+                        }
+                    }
+                    let (m, at) = best.unwrap();
+                    let o = ((s * c + ch) * oh + oy) * ow + ox;
+                    assert_eq!(y[o], m, "sample {s} channel {ch} window ({oy}, {ox})");
+                    want_dx[at] += dy[o];
+                }
+            }
+        }
+    }
+    let grads = Backprop {
+        x: &x,
+        y: &y,
+        dy: &mut dy,
+        dx: Some(&mut dx),
+        scratch: &mut scratch,
+    };
+    pool.backward(grads, &pass).unwrap();
+    assert_eq!(dx, want_dx);
+}

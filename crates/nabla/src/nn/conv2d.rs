@@ -13,7 +13,9 @@ use super::module::check_lengths;
 use super::{Backprop, Init, LayerSpec, Module, Pass};
 use crate::autograd::Var;
 use crate::rng::Rng;
-use crate::tensor::gemm::{matmul_into, parallel_parts, Trans};
+use crate::tensor::gemm::{
+    matmul_into, matmul_packed_lhs, pack_lhs, packed_lhs_len, parallel_parts, Trans,
+};
 use crate::{Element, Error, Result, Tensor};
 
 /// Settings of a [`Conv2d`] layer (`[height, width]` pairs; PyTorch's defaults stride 1,
@@ -235,10 +237,18 @@ impl<E: Element> Conv2d<E> {
         2 * g.k() * g.p() + o * g.k() + o
     }
 
+    /// Room for the weights packed once per batch for the products: W for forward's W·col,
+    /// Wᵀ for backward's Wᵀ·δ (0 when products take no packed operand: f64).
+    fn packed_len(&self, g: &Geometry) -> usize {
+        let (o, k) = (self.dims()[0], g.k());
+        packed_lhs_len::<E>(o, k).max(packed_lhs_len::<E>(k, o))
+    }
+
     /// The scratch room of one part and the batch's split into parts, as many as the scratch
-    /// holds.
+    /// holds after the packed weights.
     fn split(&self, g: &Geometry, rows: usize, scratch: usize) -> Result<(usize, Split)> {
         let part_len = self.part_len(g);
+        let scratch = scratch.saturating_sub(self.packed_len(g));
         let parts = (scratch / part_len.max(1)).min(threads_for(rows, g.work()));
         if parts == 0 {
             return Err(Error::ShapeMismatch {
@@ -253,6 +263,28 @@ impl<E: Element> Conv2d<E> {
     fn geometry(&self, input: &[usize]) -> Result<Geometry> {
         geometry(input, self.dims(), self.stride, self.padding)
     }
+}
+
+/// Σ of `v` in sixteen interleaved partial sums (lane j adds v[j], v[j + 16], ...), added
+/// pairwise at the end, then the tail: a loop the compiler vectorises, where one running sum
+/// waits on every addition. The order is fixed, so the bits do not depend on the thread count.
+fn lane_sum<E: Element>(v: &[E]) -> E {
+    let mut acc = [E::ZERO; 16];
+    let chunks = v.chunks_exact(16);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let mut width = 16;
+    while width > 1 {
+        width /= 2;
+        for j in 0..width {
+            acc[j] += acc[j + width];
+        }
+    }
+    tail.iter().fold(acc[0], |s, &x| s + x)
 }
 
 /// Where the windows of a `[o, c, kh, kw]` kernel lie on an `input` row `[c, h, w]`, with the
@@ -321,11 +353,11 @@ impl<E: Element> Module<E> for Conv2d<E> {
         Ok(vec![self.dims()[0], g.oh, g.ow])
     }
 
-    /// Room, for each thread of a batch, for one sample's column matrix and its gradient and
-    /// for the thread's share of ∂E/∂W and ∂E/∂b.
+    /// Room for the packed weights, then, for each thread of a batch, for one sample's column
+    /// matrix and its gradient and for the thread's share of ∂E/∂W and ∂E/∂b.
     fn scratch_len(&self, pass: &Pass<'_>) -> usize {
         self.geometry(pass.input)
-            .map(|g| threads_for(pass.rows, g.work()) * self.part_len(&g))
+            .map(|g| self.packed_len(&g) + threads_for(pass.rows, g.work()) * self.part_len(&g))
             .unwrap_or(0)
     }
 
@@ -347,6 +379,10 @@ impl<E: Element> Module<E> for Conv2d<E> {
         let zero = [E::ZERO];
         let (w, b) = (w.data(), b.as_ref().map_or(&zero[..], |b| b.data()));
         let (n_in, n_out) = (pass.input_len(), pass.output_len());
+        // W packed once for every sample's product.
+        let (packed, scratch) = scratch.split_at_mut(self.packed_len(&g));
+        pack_lhs(o, k, w, Trans::No, packed);
+        let packed = &*packed;
         let (ys, scratch) = (Parts(y.as_mut_ptr()), Parts(scratch.as_mut_ptr()));
         parallel_parts(split.parts(), &|i| {
             let rows = split.range(i);
@@ -359,7 +395,8 @@ impl<E: Element> Module<E> for Conv2d<E> {
             };
             for (s, ys) in rows.zip(y.chunks_exact_mut(n_out)) {
                 g.im2col(&x[s * n_in..(s + 1) * n_in], col);
-                matmul_into(o, p, k, w, Trans::No, col, Trans::No, ys, false);
+                let w = (w, Trans::No, packed);
+                matmul_packed_lhs(o, p, k, w, col, Trans::No, ys, false);
                 activation.apply_planes_with_bias(ys, b);
             }
         });
@@ -374,6 +411,12 @@ impl<E: Element> Module<E> for Conv2d<E> {
         let w = self.weight.value();
         let w = w.data();
         let (n_in, n_out) = (pass.input_len(), pass.output_len());
+        // Wᵀ packed once for every sample's ∂E/∂col.
+        let (packed, scratch) = scratch.split_at_mut(self.packed_len(&g));
+        if dx.is_some() {
+            pack_lhs(k, o, w, Trans::Yes, packed);
+        }
+        let packed = &*packed;
         let dxs = dx.map(|d| Parts(d.as_mut_ptr()));
         let room = Parts(scratch.as_mut_ptr());
         parallel_parts(split.parts(), &|i| {
@@ -391,11 +434,12 @@ impl<E: Element> Module<E> for Conv2d<E> {
                 // ∂E/∂W += δ·colᵀ, ∂E/∂b += Σ δ over positions.
                 matmul_into(o, k, p, delta, Trans::No, col, Trans::Yes, gw, true);
                 for (b, plane) in gb.iter_mut().zip(delta.chunks_exact(p)) {
-                    *b += plane.iter().fold(E::ZERO, |acc, &v| acc + v);
+                    *b += lane_sum(plane);
                 }
                 if let Some(dxs) = dxs {
                     // ∂E/∂col = Wᵀ·δ, added back to the inputs (col2im).
-                    matmul_into(k, p, o, w, Trans::Yes, delta, Trans::No, dcol, false);
+                    let wt = (w, Trans::Yes, packed);
+                    matmul_packed_lhs(k, p, o, wt, delta, Trans::No, dcol, false);
                     // SAFETY: sample s belongs to part i alone.
                     let dx = unsafe { dxs.slice(s * n_in, n_in) };
                     dx.fill(E::ZERO);

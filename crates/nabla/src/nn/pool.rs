@@ -69,7 +69,8 @@ impl<E: Element> Module<E> for MaxPool2d {
         Ok(vec![c, oh, ow])
     }
 
-    /// The arg-max of every output (an input offset within the row, exact in f32 below 2²⁴).
+    /// The arg-max of every output: an input offset within the row (exact in f32 below 2²⁴),
+    /// or with 2×2 windows and stride 2 the place in the window (0 to 3).
     fn scratch_len(&self, pass: &Pass<'_>) -> usize {
         pass.rows * pass.output_len()
     }
@@ -119,9 +120,14 @@ impl<E: Element> Module<E> for MaxPool2d {
         let (_, _, dy, dx, scratch) = grads.checked("maxpool2d backward", pass)?;
         let Some(dx) = dx else { return Ok(()) };
         let (n_in, n_out) = (pass.input_len(), pass.output_len());
+        let dims = self.dims(pass.input)?;
+        let two_by_two = [self.kernel, self.stride] == [[2, 2], [2, 2]];
         each_row(pass.rows, n_in, (dx, n_in), |s, dx| {
-            dx.fill(E::ZERO);
             let (dy, arg) = (&dy[s * n_out..][..n_out], &scratch[s * n_out..][..n_out]);
+            if two_by_two {
+                return max_unpool_2x2(dy, arg, dims, dx);
+            }
+            dx.fill(E::ZERO);
             for (&g, &at) in dy.iter().zip(arg) {
                 dx[at.to_f64() as usize] += g;
             }
@@ -229,13 +235,17 @@ impl<E: Element> Module<E> for AvgPool2d {
 
 /// Max-pooling of one sample with 2×2 windows and stride 2 (the common case): the generic
 /// loop's result and tie rule (the first maximum in row-major window order wins), with the
-/// window's four values read from two row slices instead of an inner loop per window.
+/// window's four values read from two row slices instead of an inner loop per window, and the
+/// arg-max kept compactly as its place in the window (0 to 3, top row first) rather than as an
+/// input offset: no integer-to-float conversion per output, and [`max_unpool_2x2`] finds the
+/// input from the output's own position.
 fn max_pool_2x2<E: Element>(
     xs: &[E],
     (c, h, w, oh, ow): (usize, usize, usize, usize, usize),
     y: &mut [E],
     arg: &mut [E],
 ) {
+    let places = window_places::<E>();
     for ci in 0..c {
         let plane = &xs[ci * h * w..(ci + 1) * h * w];
         for oy in 0..oh {
@@ -243,22 +253,201 @@ fn max_pool_2x2<E: Element>(
             let (top, bottom) = (&plane[r0..r0 + 2 * ow], &plane[r1..r1 + 2 * ow]);
             let out = (ci * oh + oy) * ow;
             let (y_row, arg_row) = (&mut y[out..out + ow], &mut arg[out..out + ow]);
-            for ox in 0..ow {
-                let candidates = [
-                    (top[2 * ox], r0 + 2 * ox),
-                    (top[2 * ox + 1], r0 + 2 * ox + 1),
-                    (bottom[2 * ox], r1 + 2 * ox),
-                    (bottom[2 * ox + 1], r1 + 2 * ox + 1),
-                ];
-                let (mut max, mut best) = candidates[0];
-                for &(v, at) in &candidates[1..] {
+            let done = simd_pool_row(top, bottom, y_row, arg_row);
+            let windows = top[2 * done..]
+                .chunks_exact(2)
+                .zip(bottom[2 * done..].chunks_exact(2));
+            let outputs = y_row[done..].iter_mut().zip(arg_row[done..].iter_mut());
+            for ((yv, av), (t, b)) in outputs.zip(windows) {
+                let (mut max, mut at) = (t[0], places[0]);
+                // Strictly greater, in window order: the first maximum wins a tie. Selects,
+                // not branches (real images make them unpredictable).
+                for (v, place) in [(t[1], places[1]), (b[0], places[2]), (b[1], places[3])] {
                     let greater = v > max;
-                    best = if greater { at } else { best };
+                    at = if greater { place } else { at };
                     max = if greater { v } else { max };
                 }
-                y_row[ox] = max;
-                arg_row[ox] = E::from_f64((ci * h * w + best) as f64);
+                *yv = max;
+                *av = at;
             }
         }
+    }
+}
+
+/// The window places 0, 1, 2, 3 as values.
+fn window_places<E: Element>() -> [E; 4] {
+    [0.0, 1.0, 2.0, 3.0].map(E::from_f64)
+}
+
+/// The backward pass of [`max_pool_2x2`] for one sample: each window's four inputs receive
+/// the output's gradient at the arg-max and zero elsewhere (the windows do not overlap, so
+/// each input is written once); the last row and column of an odd-sized map, which no window
+/// covers, receive zero.
+fn max_unpool_2x2<E: Element>(
+    dy: &[E],
+    arg: &[E],
+    (c, h, w, oh, ow): (usize, usize, usize, usize, usize),
+    dx: &mut [E],
+) {
+    if h % 2 == 1 || w % 2 == 1 {
+        dx.fill(E::ZERO);
+    }
+    let places = window_places::<E>();
+    for ci in 0..c {
+        let plane = &mut dx[ci * h * w..(ci + 1) * h * w];
+        for oy in 0..oh {
+            let (top, bottom) = plane[2 * oy * w..(2 * oy + 2) * w].split_at_mut(w);
+            let out = (ci * oh + oy) * ow;
+            let (g_row, arg_row) = (&dy[out..out + ow], &arg[out..out + ow]);
+            let done = simd_unpool_row(g_row, arg_row, top, bottom);
+            let windows = top[2 * done..]
+                .chunks_exact_mut(2)
+                .zip(bottom[2 * done..].chunks_exact_mut(2));
+            let outputs = g_row[done..].iter().zip(&arg_row[done..]);
+            for ((&g, &at), (t, b)) in outputs.zip(windows) {
+                let pick = |place: E| if at == place { g } else { E::ZERO };
+                t[0] = pick(places[0]);
+                t[1] = pick(places[1]);
+                b[0] = pick(places[2]);
+                b[1] = pick(places[3]);
+            }
+        }
+    }
+}
+
+/// Whether the 2×2 rows run on the AVX-512 loops: f32 on a CPU with AVX-512F.
+fn simd_pool<E: Element>() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::any::TypeId::of::<E>() == std::any::TypeId::of::<f32>()
+            && std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// One output row of [`max_pool_2x2`] sixteen windows at a time (the last group masked) when
+/// [`simd_pool`] holds: the same comparisons in the same order (ordered greater-than, so a NaN
+/// never wins, as `>`), hence the same values and places. Returns how many outputs it did
+/// (all of them, or 0).
+fn simd_pool_row<E: Element>(top: &[E], bottom: &[E], y: &mut [E], arg: &mut [E]) -> usize {
+    let ow = y.len();
+    if !simd_pool::<E>() || ow == 0 {
+        return 0;
+    }
+    assert!(top.len() >= 2 * ow && bottom.len() >= 2 * ow && arg.len() >= ow);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: E is f32 (simd_pool checked it) and AVX-512F is present; the assert bounds
+    // every access.
+    unsafe {
+        pool_row_avx512(
+            top.as_ptr() as *const f32,
+            bottom.as_ptr() as *const f32,
+            y.as_mut_ptr() as *mut f32,
+            arg.as_mut_ptr() as *mut f32,
+            ow,
+        );
+    }
+    ow
+}
+
+/// The masks of a group of `n` ≤ 16 outputs: the outputs, and the two input vectors (2n
+/// values) they read.
+#[cfg(target_arch = "x86_64")]
+fn group_masks(n: usize) -> (u16, u16, u16) {
+    let lanes = |k: usize| ((1u32 << k.min(16)) - 1) as u16;
+    (lanes(n), lanes(2 * n), lanes((2 * n).saturating_sub(16)))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pool_row_avx512(
+    top: *const f32,
+    bottom: *const f32,
+    y: *mut f32,
+    arg: *mut f32,
+    ow: usize,
+) {
+    use std::arch::x86_64::*;
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    let places = [0.0f32, 1.0, 2.0, 3.0].map(|v| _mm512_set1_ps(v));
+    let mut ox = 0;
+    while ox < ow {
+        let (m_out, m_lo, m_hi) = group_masks(ow - ox);
+        let split = |row: *const f32| {
+            let lo = _mm512_maskz_loadu_ps(m_lo, row.add(2 * ox));
+            let hi = _mm512_maskz_loadu_ps(m_hi, row.add(2 * ox + 16));
+            (
+                _mm512_permutex2var_ps(lo, even, hi),
+                _mm512_permutex2var_ps(lo, odd, hi),
+            )
+        };
+        let ((t0, t1), (b0, b1)) = (split(top), split(bottom));
+        let (mut max, mut at) = (t0, places[0]);
+        for (v, place) in [(t1, places[1]), (b0, places[2]), (b1, places[3])] {
+            let greater = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, max);
+            max = _mm512_mask_mov_ps(max, greater, v);
+            at = _mm512_mask_mov_ps(at, greater, place);
+        }
+        _mm512_mask_storeu_ps(y.add(ox), m_out, max);
+        _mm512_mask_storeu_ps(arg.add(ox), m_out, at);
+        ox += 16;
+    }
+}
+
+/// One row of [`max_unpool_2x2`] sixteen windows at a time when [`simd_pool`] holds (the same
+/// values: the gradient where the place matches, +0 elsewhere). Returns how many windows it
+/// did (all of them, or 0).
+fn simd_unpool_row<E: Element>(g: &[E], arg: &[E], top: &mut [E], bottom: &mut [E]) -> usize {
+    let ow = g.len();
+    if !simd_pool::<E>() || ow == 0 {
+        return 0;
+    }
+    assert!(arg.len() >= ow && top.len() >= 2 * ow && bottom.len() >= 2 * ow);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as in simd_pool_row.
+    unsafe {
+        unpool_row_avx512(
+            g.as_ptr() as *const f32,
+            arg.as_ptr() as *const f32,
+            top.as_mut_ptr() as *mut f32,
+            bottom.as_mut_ptr() as *mut f32,
+            ow,
+        );
+    }
+    ow
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn unpool_row_avx512(
+    g: *const f32,
+    arg: *const f32,
+    top: *mut f32,
+    bottom: *mut f32,
+    ow: usize,
+) {
+    use std::arch::x86_64::*;
+    let first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    let second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
+    let places = [0.0f32, 1.0, 2.0, 3.0].map(|v| _mm512_set1_ps(v));
+    let mut ox = 0;
+    while ox < ow {
+        let (m_out, m_lo, m_hi) = group_masks(ow - ox);
+        let gv = _mm512_maskz_loadu_ps(m_out, g.add(ox));
+        let av = _mm512_maskz_loadu_ps(m_out, arg.add(ox));
+        let pick = |place| _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(av, place), gv);
+        let store = |row: *mut f32, left: __m512, right: __m512| {
+            let lo = _mm512_permutex2var_ps(left, first, right);
+            let hi = _mm512_permutex2var_ps(left, second, right);
+            _mm512_mask_storeu_ps(row.add(2 * ox), m_lo, lo);
+            _mm512_mask_storeu_ps(row.add(2 * ox + 16), m_hi, hi);
+        };
+        store(top, pick(places[0]), pick(places[1]));
+        store(bottom, pick(places[2]), pick(places[3]));
+        ox += 16;
     }
 }

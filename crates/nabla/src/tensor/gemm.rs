@@ -217,6 +217,71 @@ pub fn matmul_on<E: Element>(
     }
 }
 
+/// Room [`pack_lhs`] takes for an `m × k` left operand of element type `E`: 0 when its
+/// products take no packed operand (f64, the generic path, or shapes the blocked kernels do
+/// not run).
+pub(crate) fn packed_lhs_len<E: Element>(m: usize, k: usize) -> usize {
+    let path = kernel_path();
+    if TypeId::of::<E>() != TypeId::of::<f32>() || path == KernelPath::Generic || m < 2 || k < 2 {
+        return 0;
+    }
+    sgemm::packed_a_len(path, m, k)
+}
+
+/// Pack the left operand `a'` (`m × k` after `ta`) into `dst` for [`matmul_packed_lhs`], when
+/// its products take it packed ([`packed_lhs_len`] > 0; else nothing is done): a layer that
+/// multiplies the same weights by every sample of a batch packs them once.
+pub(crate) fn pack_lhs<E: Element>(m: usize, k: usize, a: &[E], ta: Trans, dst: &mut [E]) {
+    let len = packed_lhs_len::<E>(m, k);
+    if len == 0 {
+        return;
+    }
+    assert!(a.len() >= m * k && dst.len() >= len);
+    let strides = match ta {
+        Trans::No => (k as isize, 1isize),
+        Trans::Yes => (1isize, m as isize),
+    };
+    // SAFETY: E is f32 (packed_lhs_len checked it), so the casts only restate the type; the
+    // assert checks the extents, and the process's path runs on this CPU.
+    unsafe {
+        let a32 = std::slice::from_raw_parts(a.as_ptr() as *const f32, a.len());
+        let d32 = std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut f32, dst.len());
+        sgemm::pack_a_whole(kernel_path(), m, k, a32, strides, d32);
+    }
+}
+
+/// [`matmul_into`] on the calling thread with the left operand also given packed by
+/// [`pack_lhs`] (`packed`: its room, [`packed_lhs_len`] values, unused when that is 0 or the
+/// product is one for the plain loop, which read `a` itself).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_packed_lhs<E: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    (a, ta, packed): (&[E], Trans, &[E]),
+    b: &[E],
+    tb: Trans,
+    c: &mut [E],
+    accumulate: bool,
+) {
+    let len = packed_lhs_len::<E>(m, k);
+    if len == 0 || n == 0 || m * n * k <= SMALL_THRESHOLD {
+        return matmul_into(m, n, k, a, ta, b, tb, c, accumulate);
+    }
+    assert!(packed.len() >= len && b.len() >= k * n && c.len() >= m * n);
+    let b_strides = match tb {
+        Trans::No => (n as isize, 1isize),
+        Trans::Yes => (1isize, k as isize),
+    };
+    // SAFETY: as in pack_lhs; the assert checks the extents, and m, k ≥ 2 (packed_lhs_len).
+    unsafe {
+        let p32 = std::slice::from_raw_parts(packed.as_ptr() as *const f32, packed.len());
+        let b32 = std::slice::from_raw_parts(b.as_ptr() as *const f32, b.len());
+        let c32 = std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut f32, c.len());
+        sgemm::sgemm_packed_a(kernel_path(), m, n, k, p32, b32, b_strides, c32, accumulate);
+    }
+}
+
 /// [`matmul_into`] by a plain loop, for products too small to pay for a blocked kernel.
 fn small_matmul<E: Element>(
     (m, n, k): (usize, usize, usize),
@@ -420,6 +485,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Products with the left operand packed once beforehand give the bits of the plain
+    /// product, both layouts of each operand, overwriting and accumulating: shapes of the
+    /// convolution's products, one past several depth slices and row blocks, odd ones, and
+    /// small ones (the plain loop, which reads `a` itself); f64 packs nothing.
+    #[test]
+    fn packed_left_operand_gives_the_plain_products_bits() {
+        let shapes = [
+            (64, 576, 288),
+            (288, 576, 64),
+            (170, 40, 2100),
+            (300, 50, 70),
+            (7, 33, 5),
+            (13, 1, 9),
+            (2, 2, 2),
+            (3, 5, 4),
+        ];
+        for &(m, n, k) in &shapes {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i as f32) * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i as f32) * 0.61).cos()).collect();
+            let c0: Vec<f32> = (0..m * n).map(|i| ((i as f32) * 0.13).sin()).collect();
+            let mut packed = vec![0.0f32; packed_lhs_len::<f32>(m, k)];
+            for ta in [Trans::No, Trans::Yes] {
+                pack_lhs(m, k, &a, ta, &mut packed);
+                for tb in [Trans::No, Trans::Yes] {
+                    for acc in [false, true] {
+                        let (mut want, mut got) = (c0.clone(), c0.clone());
+                        matmul_into(m, n, k, &a, ta, &b, tb, &mut want, acc);
+                        matmul_packed_lhs(m, n, k, (&a, ta, &packed), &b, tb, &mut got, acc);
+                        assert!(got == want, "{m}x{n}x{k} {ta:?} {tb:?} accumulate {acc}");
+                    }
+                }
+            }
+        }
+        assert_eq!(packed_lhs_len::<f64>(64, 288), 0);
+        let (a, b) = (vec![1.0f64; 64 * 288], vec![2.0f64; 288 * 10]);
+        let mut c = vec![0.0f64; 64 * 10];
+        matmul_packed_lhs(
+            64,
+            10,
+            288,
+            (&a, Trans::No, &[]),
+            &b,
+            Trans::No,
+            &mut c,
+            false,
+        );
+        assert!(c.iter().all(|&v| v == 576.0));
     }
 
     /// Every layout, overwriting and accumulating, in f64 and f32, against the reference:

@@ -1262,13 +1262,17 @@ fn count_saturated<F: Fn(f32) -> bool + Sync>(
         alive: &mut [bool],
         sat: &F,
     ) -> usize {
+        // A row's count in 32 bits (a row holds fewer than 2³² units): the loop then
+        // vectorises on 32-bit lanes, as wide as the values it tests.
         let mut count = 0usize;
         for row in a.chunks_exact(width) {
+            let mut row_count = 0u32;
             for (alive_u, &v) in alive.iter_mut().zip(&row[units.clone()]) {
                 let s = sat(v);
-                count += usize::from(s);
+                row_count += u32::from(s);
                 *alive_u |= !s;
             }
+            count += row_count as usize;
         }
         count
     }
@@ -1290,6 +1294,24 @@ fn count_saturated<F: Fn(f32) -> bool + Sync>(
                 sat: &F,
             ) -> usize {
                 body(a, width, units, alive, sat)
+            }
+            // With AVX-512 the comparisons give mask registers, which count and update the
+            // byte flags directly (AVX2 narrows each 32-bit comparison to bytes by shuffles).
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+            unsafe fn body_avx512<F: Fn(f32) -> bool>(
+                a: &[f32],
+                width: usize,
+                units: std::ops::Range<usize>,
+                alive: &mut [bool],
+                sat: &F,
+            ) -> usize {
+                body(a, width, units, alive, sat)
+            }
+            if std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+            {
+                // SAFETY: AVX-512F/BW/VL are present (checked just above); the body is safe.
+                return unsafe { body_avx512(a, width, units, alive, sat) };
             }
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: AVX2 is present (checked just above); the body is safe code.

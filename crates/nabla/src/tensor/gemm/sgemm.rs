@@ -482,7 +482,131 @@ unsafe fn serial<K: Micro>(
             }
             return row_times_matrix(n, k, a, b, c, accumulate);
         }
-        blocked::<K>(m, n, k, a, b, c, ldc, accumulate)
+        blocked::<K>(m, n, k, a, b, c, ldc, accumulate, std::ptr::null())
+    }
+}
+
+/// The depth of each packed slice of a `k`-deep product on kernel `K`: equal slices of at
+/// most `K::KC` (784 = 4 × 196 rather than 3 × 256 + 16: a thin last slice would pay a full
+/// load/store of C for little work).
+fn slice_depth<K: Micro>(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(K::KC))
+}
+
+/// Values a whole `m × k` A takes packed for `path` ([`pack_a_whole`]): every depth slice of
+/// every row, in MR-tall panels.
+pub(crate) fn packed_a_len(path: KernelPath, m: usize, k: usize) -> usize {
+    match path {
+        KernelPath::Avx512 => m.div_ceil(MR512) * MR512 * k,
+        _ => m.div_ceil(MR) * MR * k,
+    }
+}
+
+/// Pack the whole `m × k` A (element (i, p) at `a[i·ars + p·acs]`) for `path` into `dst`
+/// (at least [`packed_a_len`] values), as [`sgemm_packed_a`] reads it: for each depth slice
+/// (offset `pc`), the slice's panels of all `m` rows at `dst[pc·m̄..]`, `m̄` = m rounded up to
+/// MR. A product that reuses one A many times (a convolution's weights, once per sample)
+/// then packs it once.
+///
+/// # Safety
+/// This CPU must run `path`, which is not [`KernelPath::Generic`]; `a` covers the extents and
+/// strides given.
+pub(crate) unsafe fn pack_a_whole(
+    path: KernelPath,
+    m: usize,
+    k: usize,
+    a: &[f32],
+    (ars, acs): (isize, isize),
+    dst: &mut [f32],
+) {
+    let a = View {
+        ptr: a.as_ptr(),
+        rs: ars,
+        cs: acs,
+    };
+    // SAFETY: forwarded.
+    unsafe {
+        match path {
+            KernelPath::Avx512 => pack_whole::<Avx512Tile>(m, k, a, dst),
+            _ => pack_whole::<Avx2Tile>(m, k, a, dst),
+        }
+    }
+}
+
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+unsafe fn pack_whole<K: Micro>(m: usize, k: usize, a: View, dst: &mut [f32]) {
+    let (rows, kstep) = (m.div_ceil(K::MR) * K::MR, slice_depth::<K>(k));
+    let mut pc = 0;
+    while pc < k {
+        let kc = kstep.min(k - pc);
+        // SAFETY: the view covers rows 0..m and columns pc..pc+kc.
+        unsafe {
+            K::pack_a(
+                m,
+                kc,
+                a.shifted(0, pc),
+                &mut dst[pc * rows..(pc + kc) * rows],
+            )
+        };
+        pc += kc;
+    }
+}
+
+/// `c (+)= a'·b'` on this thread with A packed whole beforehand by [`pack_a_whole`] (same
+/// `path`, `m` and `k`); `b'` and `c` as for [`sgemm`]. The same sums in the same order as
+/// [`sgemm`] on one thread for products that take the blocked kernel (`m`, `k` ≥ 2).
+///
+/// # Safety
+/// As for [`sgemm`]; `packed` holds A packed for these extents, and `m, k ≥ 2`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn sgemm_packed_a(
+    path: KernelPath,
+    m: usize,
+    n: usize,
+    k: usize,
+    packed: &[f32],
+    b: &[f32],
+    (brs, bcs): (isize, isize),
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    assert!(m >= 2 && k >= 2 && packed.len() >= packed_a_len(path, m, k));
+    let a = View {
+        ptr: packed.as_ptr(),
+        rs: 0,
+        cs: 0,
+    };
+    let b = View {
+        ptr: b.as_ptr(),
+        rs: brs,
+        cs: bcs,
+    };
+    // SAFETY: forwarded; the packed A matches the kernel's layout.
+    unsafe {
+        match path {
+            KernelPath::Avx512 => blocked::<Avx512Tile>(
+                m,
+                n,
+                k,
+                a,
+                b,
+                c.as_mut_ptr(),
+                n,
+                accumulate,
+                packed.as_ptr(),
+            ),
+            _ => blocked::<Avx2Tile>(
+                m,
+                n,
+                k,
+                a,
+                b,
+                c.as_mut_ptr(),
+                n,
+                accumulate,
+                packed.as_ptr(),
+            ),
+        }
     }
 }
 
@@ -497,12 +621,16 @@ unsafe fn blocked<K: Micro>(
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
+    prepacked: *const f32,
 ) {
     // A is read in place when its rows are contiguous; it is packed into MR-tall panels when
     // it is transposed (the six values of one step would sit in six cache lines) or when its
     // row stride is a multiple of 2 KiB (the six row streams would then fight over the same
-    // cache sets: square n = 512, 1024, ... measured slower in place).
-    let pack = K::PACK_A || a.cs != 1 || (a.rs >= 512 && a.rs % 512 == 0);
+    // cache sets: square n = 512, 1024, ... measured slower in place). A prepacked A
+    // (`prepacked` not null: [`pack_a_whole`]'s layout) is read from there.
+    let pre = !prepacked.is_null();
+    let pack = !pre && (K::PACK_A || a.cs != 1 || (a.rs >= 512 && a.rs % 512 == 0));
+    let m_rows = m.div_ceil(K::MR) * K::MR;
     let (mr_, nr_, kc_, mc_, nc_) = (K::MR, K::NR, K::KC, K::MC, K::NC);
     reserve_buffers();
     PACK_A.with(|pa| {
@@ -521,9 +649,7 @@ unsafe fn blocked<K: Micro>(
             let mut jc = 0;
             while jc < n {
                 let nc = nc_.min(n - jc);
-                // Equal depth slices (784 = 4 × 196 rather than 3 × 256 + 16): a thin last
-                // slice would pay a full load/store of C for little work.
-                let kstep = k.div_ceil(k.div_ceil(kc_));
+                let kstep = slice_depth::<K>(k);
                 let mut pc = 0;
                 while pc < k {
                     let kc = kstep.min(k - pc);
@@ -547,7 +673,14 @@ unsafe fn blocked<K: Micro>(
                                 let mr = mr_.min(mc - ir);
                                 // A is read in place (rows ic+ir.., columns pc..); the kernel only
                                 // touches its mr valid rows.
-                                let ap = if pack {
+                                let ap = if pre {
+                                    View {
+                                        // SAFETY: inside the packed A (slice pc, row ic+ir).
+                                        ptr: unsafe { prepacked.add(pc * m_rows + (ic + ir) * kc) },
+                                        rs: 1,
+                                        cs: mr_ as isize,
+                                    }
+                                } else if pack {
                                     View {
                                         ptr: pa[ir * kc..].as_ptr(),
                                         rs: 1,

@@ -143,16 +143,65 @@ impl Poly {
     }
 }
 
-/// The state of one top-level [`simplify`]: whether exact arithmetic overflowed, and the
-/// simplified arguments of calls and powers already met (keyed by the node's address, as the
-/// expression does not change meanwhile).
+/// The state of one top-level [`simplify`] of an expression that lives for `'a`: whether exact
+/// arithmetic overflowed, and the simplified arguments of calls and powers already met (keyed
+/// by the node's address, as the expression does not change meanwhile). Copies of one
+/// subexpression, which derivatives are full of (`d(u^v)` holds `u^v`, `u` and `v` again), are
+/// found by their content hash and share the first copy's results: each distinct argument is
+/// simplified once.
 #[derive(Default)]
-struct Ctx {
+struct Ctx<'a> {
     overflow: bool,
     cache: HashMap<usize, (Poly, Rc<Expr>)>,
+    /// Content hash → the arguments met with that hash (compared in full on a hit).
+    by_content: HashMap<u64, Vec<&'a Expr>>,
+    /// Node address → content hash, each node hashed once.
+    hashes: HashMap<usize, u64>,
 }
 
-impl Ctx {
+fn address(e: &Expr) -> usize {
+    e as *const Expr as usize
+}
+
+impl<'a> Ctx<'a> {
+    /// A hash of `e`'s content (equal expressions, equal hashes), from its children's.
+    fn hash_of(&mut self, e: &'a Expr) -> u64 {
+        use std::hash::{Hash, Hasher};
+        if let Some(&h) = self.hashes.get(&address(e)) {
+            return h;
+        }
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::mem::discriminant(e).hash(&mut hasher);
+        match e {
+            Expr::Num(v) => v.to_bits().hash(&mut hasher),
+            Expr::Const(c) => c.hash(&mut hasher),
+            Expr::Var(name) => name.hash(&mut hasher),
+            Expr::Neg(a) => self.hash_of(a).hash(&mut hasher),
+            Expr::Add(items) | Expr::Mul(items) => {
+                items.len().hash(&mut hasher);
+                for item in items {
+                    self.hash_of(item).hash(&mut hasher);
+                }
+            }
+            Expr::Div(a, b) | Expr::Pow(a, b) => {
+                self.hash_of(a).hash(&mut hasher);
+                self.hash_of(b).hash(&mut hasher);
+            }
+            Expr::Call(f, a) => {
+                f.hash(&mut hasher);
+                self.hash_of(a).hash(&mut hasher);
+            }
+            Expr::Call2(f, a, b) => {
+                f.hash(&mut hasher);
+                self.hash_of(a).hash(&mut hasher);
+                self.hash_of(b).hash(&mut hasher);
+            }
+        }
+        let h = hasher.finish();
+        self.hashes.insert(address(e), h);
+        h
+    }
+
     fn checked(&mut self, v: Option<Number>) -> Number {
         v.unwrap_or_else(|| {
             self.overflow = true;
@@ -857,18 +906,29 @@ impl Ctx {
     }
 
     /// The expanded form of a call's argument (its identity) and its best printed form.
-    fn argument(&mut self, e: &Expr) -> (Poly, Rc<Expr>) {
-        let id = e as *const Expr as usize;
+    fn argument(&mut self, e: &'a Expr) -> (Poly, Rc<Expr>) {
+        let id = address(e);
         if let Some(hit) = self.cache.get(&id) {
             return hit.clone();
+        }
+        let h = self.hash_of(e);
+        let twin = self
+            .by_content
+            .get(&h)
+            .and_then(|met| met.iter().find(|&&t| t == e))
+            .map(|&t| address(t));
+        if let Some(hit) = twin.and_then(|t| self.cache.get(&t)).cloned() {
+            self.cache.insert(id, hit.clone());
+            return hit;
         }
         let (expanded, best) = self.best(e);
         let out = (expanded, Rc::new(best));
         self.cache.insert(id, out.clone());
+        self.by_content.entry(h).or_default().push(e);
         out
     }
 
-    fn read_poly(&mut self, mode: Mode, expr: &Expr) -> Poly {
+    fn read_poly(&mut self, mode: Mode, expr: &'a Expr) -> Poly {
         match expr {
             Expr::Num(v) => Poly::constant(Number::literal(*v)),
             Expr::Const(c) => Poly::atom(Atom::Const(*c)),
@@ -973,7 +1033,7 @@ impl Ctx {
     }
 
     /// The expanded polynomial of `e` and the best printed form (see the module docs).
-    fn best(&mut self, e: &Expr) -> (Poly, Expr) {
+    fn best(&mut self, e: &'a Expr) -> (Poly, Expr) {
         let kept = self.read_poly(Mode::Keep, e);
         let distributed = self.read_poly(Mode::Distribute, e);
         let expanded = self.read_poly(Mode::Expand, e);

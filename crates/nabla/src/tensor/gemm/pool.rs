@@ -36,6 +36,8 @@ struct JobPtr(*const Job);
 unsafe impl Send for JobPtr {}
 
 static TEAM: OnceLock<Team> = OnceLock::new();
+/// Helpers that have made their packing buffers (the last thing a helper allocates).
+static READY: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static IS_HELPER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -46,7 +48,7 @@ const SPIN: Duration = Duration::from_micros(300);
 const INDEX: u64 = 0xffff_ffff;
 
 fn team(threads: usize) -> &'static Team {
-    TEAM.get_or_init(|| {
+    let team = TEAM.get_or_init(|| {
         let helpers = threads.saturating_sub(1);
         for id in 1..=helpers {
             std::thread::Builder::new()
@@ -63,7 +65,14 @@ fn team(threads: usize) -> &'static Team {
             wake: Condvar::new(),
             busy: AtomicBool::new(false),
         }
-    })
+    });
+    // The first caller waits for every helper to have made its buffers, so that nothing of the
+    // team allocates from then on however late a busy machine starts a helper: a training step
+    // after the first allocates nothing.
+    while READY.load(Ordering::Acquire) < team.helpers {
+        std::thread::yield_now();
+    }
+    team
 }
 
 /// Claim and run parts of generation `gen` until none is left.
@@ -102,6 +111,7 @@ fn work<'a>(team: &Team, gen: u64, job: Option<&'a (dyn Fn(usize) + Sync + 'a)>)
 fn helper() {
     IS_HELPER.with(|h| h.set(true));
     super::sgemm::reserve_buffers();
+    READY.fetch_add(1, Ordering::Release);
     let team = loop {
         if let Some(t) = TEAM.get() {
             break t;

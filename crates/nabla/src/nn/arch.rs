@@ -564,43 +564,20 @@ impl Architecture {
                 )));
             }
             // The layer itself checks its settings and says what it makes of the shape: a
-            // convolution from its settings alone, a linear built with one input and one output
-            // feature (the same checks, with nothing of its size allocated).
-            let made = match &spec {
-                LayerSpec::Conv2d {
-                    in_channels,
-                    out_channels,
-                    kernel,
-                    stride,
-                    padding,
-                    bias,
-                } => Conv2dConfig {
-                    in_channels: *in_channels,
-                    out_channels: *out_channels,
-                    kernel: *kernel,
-                    stride: *stride,
-                    padding: *padding,
-                    bias: *bias,
-                    init: Init::Zeros,
-                }
-                .output_shape(&shape),
-                LayerSpec::Linear { out_features, .. } => {
-                    let probe = LayerSpec::Linear {
-                        in_features: 1,
-                        out_features: 1,
-                    };
-                    let mut ctx = BuildContext {
-                        init: Init::Zeros,
-                        rng: &mut rng,
-                        seed: 0,
-                    };
-                    build_layer::<f32>(&probe, &mut ctx)
-                        .and_then(|module| module.output_shape(&[1]))
-                        .map(|_| vec![*out_features])
-                }
-                _ => {
-                    // Batchnorm is checked with one channel: its output is its input.
+            // convolution from its settings alone; a linear built with one input and one output
+            // feature, a batchnorm with one channel (the same checks, with nothing of their
+            // size allocated), whose outputs are then [OUT] and the input shape.
+            let made = match Conv2dConfig::from_spec(&spec, Init::Zeros) {
+                Some(conv) => conv.output_shape(&shape),
+                None => {
                     let (probe, input) = match &spec {
+                        LayerSpec::Linear { .. } => (
+                            LayerSpec::Linear {
+                                in_features: 1,
+                                out_features: 1,
+                            },
+                            vec![1],
+                        ),
                         LayerSpec::BatchNorm { eps, momentum, .. } => {
                             let mut input = shape.clone();
                             input[0] = 1;
@@ -621,6 +598,7 @@ impl Architecture {
                     build_layer::<f32>(&probe, &mut ctx)
                         .and_then(|module| module.output_shape(&input))
                         .map(|made| match &spec {
+                            LayerSpec::Linear { out_features, .. } => vec![*out_features],
                             LayerSpec::BatchNorm { .. } => shape.clone(),
                             _ => made,
                         })

@@ -324,6 +324,30 @@ fn geometry(
 }
 
 impl Conv2dConfig {
+    /// The settings a [`LayerSpec::Conv2d`] describes, with `init` (`None` for another layer).
+    pub fn from_spec(spec: &LayerSpec, init: Init) -> Option<Self> {
+        let &LayerSpec::Conv2d {
+            in_channels,
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            bias,
+        } = spec
+        else {
+            return None;
+        };
+        Some(Conv2dConfig {
+            in_channels,
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            bias,
+            init,
+        })
+    }
+
     /// The `[out, oh, ow]` map this layer makes of an `input` row `[in, h, w]`, worked out
     /// from the settings alone (no weight is allocated): an error when the input is not such a
     /// row or the kernel is larger than the padded map.

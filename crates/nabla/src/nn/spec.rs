@@ -245,24 +245,10 @@ pub fn build_layer<E: Element>(
             Box::new(ActivationLayer(*activation))
         }
         LayerSpec::Dropout { p } => Box::new(Dropout::new(*p, ctx.seed)?),
-        LayerSpec::Conv2d {
-            in_channels,
-            out_channels,
-            kernel,
-            stride,
-            padding,
-            bias,
-        } => Box::new(
-            Conv2dConfig {
-                in_channels: *in_channels,
-                out_channels: *out_channels,
-                kernel: *kernel,
-                stride: *stride,
-                padding: *padding,
-                bias: *bias,
-                init: ctx.init,
-            }
-            .init::<E>(ctx.rng)?,
+        LayerSpec::Conv2d { .. } => Box::new(
+            Conv2dConfig::from_spec(spec, ctx.init)
+                .expect("a conv2d spec")
+                .init::<E>(ctx.rng)?,
         ),
         LayerSpec::MaxPool2d { kernel, stride } => Box::new(MaxPool2d {
             kernel: *kernel,

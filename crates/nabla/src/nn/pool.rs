@@ -315,12 +315,14 @@ fn max_unpool_2x2<E: Element>(
     }
 }
 
-/// Whether the 2×2 rows run on the AVX-512 loops: f32 on a CPU with AVX-512F.
+/// Whether the 2×2 rows run on the AVX-512 loops: f32 on the AVX-512 kernel path (chosen only
+/// on CPUs with AVX-512F; `NABLA_KERNEL` may choose another).
 fn simd_pool<E: Element>() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
+        use crate::tensor::gemm::{kernel_path, KernelPath};
         std::any::TypeId::of::<E>() == std::any::TypeId::of::<f32>()
-            && std::arch::is_x86_feature_detected!("avx512f")
+            && kernel_path() == KernelPath::Avx512
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

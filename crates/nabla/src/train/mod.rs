@@ -1307,7 +1307,10 @@ fn count_saturated<F: Fn(f32) -> bool + Sync>(
             ) -> usize {
                 body(a, width, units, alive, sat)
             }
-            if std::arch::is_x86_feature_detected!("avx512bw")
+            // The AVX-512 path (chosen only on CPUs with AVX-512F; `NABLA_KERNEL` may choose
+            // another), where the CPU also has BW and VL.
+            if crate::tensor::gemm::kernel_path() == crate::tensor::gemm::KernelPath::Avx512
+                && std::arch::is_x86_feature_detected!("avx512bw")
                 && std::arch::is_x86_feature_detected!("avx512vl")
             {
                 // SAFETY: AVX-512F/BW/VL are present (checked just above); the body is safe.

@@ -221,7 +221,11 @@ pub fn matmul_on<E: Element>(
 /// products take no packed operand (f64, the generic path, or shapes the blocked kernels do
 /// not run).
 pub(crate) fn packed_lhs_len<E: Element>(m: usize, k: usize) -> usize {
-    let path = kernel_path();
+    packed_lhs_len_on::<E>(kernel_path(), m, k)
+}
+
+/// [`packed_lhs_len`] on a given kernel path (tests compare paths with it).
+fn packed_lhs_len_on<E: Element>(path: KernelPath, m: usize, k: usize) -> usize {
     if TypeId::of::<E>() != TypeId::of::<f32>() || path == KernelPath::Generic || m < 2 || k < 2 {
         return 0;
     }
@@ -232,21 +236,38 @@ pub(crate) fn packed_lhs_len<E: Element>(m: usize, k: usize) -> usize {
 /// its products take it packed ([`packed_lhs_len`] > 0; else nothing is done): a layer that
 /// multiplies the same weights by every sample of a batch packs them once.
 pub(crate) fn pack_lhs<E: Element>(m: usize, k: usize, a: &[E], ta: Trans, dst: &mut [E]) {
-    let len = packed_lhs_len::<E>(m, k);
+    pack_lhs_on(kernel_path(), m, k, a, ta, dst);
+}
+
+/// [`pack_lhs`] for a given kernel path. Panics if this CPU cannot run `path`.
+fn pack_lhs_on<E: Element>(
+    path: KernelPath,
+    m: usize,
+    k: usize,
+    a: &[E],
+    ta: Trans,
+    dst: &mut [E],
+) {
+    let len = packed_lhs_len_on::<E>(path, m, k);
     if len == 0 {
         return;
     }
     assert!(a.len() >= m * k && dst.len() >= len);
+    assert!(
+        path == kernel_path() || path.supported(),
+        "this CPU cannot run the {} kernels",
+        path.name()
+    );
     let strides = match ta {
         Trans::No => (k as isize, 1isize),
         Trans::Yes => (1isize, m as isize),
     };
-    // SAFETY: E is f32 (packed_lhs_len checked it), so the casts only restate the type; the
-    // assert checks the extents, and the process's path runs on this CPU.
+    // SAFETY: E is f32 (packed_lhs_len_on checked it), so the casts only restate the type;
+    // the asserts check the extents and that the path runs on this CPU.
     unsafe {
         let a32 = std::slice::from_raw_parts(a.as_ptr() as *const f32, a.len());
         let d32 = std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut f32, dst.len());
-        sgemm::pack_a_whole(kernel_path(), m, k, a32, strides, d32);
+        sgemm::pack_a_whole(path, m, k, a32, strides, d32);
     }
 }
 
@@ -258,17 +279,39 @@ pub(crate) fn matmul_packed_lhs<E: Element>(
     m: usize,
     n: usize,
     k: usize,
+    lhs: (&[E], Trans, &[E]),
+    b: &[E],
+    tb: Trans,
+    c: &mut [E],
+    accumulate: bool,
+) {
+    matmul_packed_lhs_on(kernel_path(), m, n, k, lhs, b, tb, c, accumulate);
+}
+
+/// [`matmul_packed_lhs`] on a given kernel path, with `packed` made by [`pack_lhs_on`] for
+/// that path. Panics if this CPU cannot run `path`.
+#[allow(clippy::too_many_arguments)]
+fn matmul_packed_lhs_on<E: Element>(
+    path: KernelPath,
+    m: usize,
+    n: usize,
+    k: usize,
     (a, ta, packed): (&[E], Trans, &[E]),
     b: &[E],
     tb: Trans,
     c: &mut [E],
     accumulate: bool,
 ) {
-    let len = packed_lhs_len::<E>(m, k);
+    let len = packed_lhs_len_on::<E>(path, m, k);
     if len == 0 || n == 0 || m * n * k <= SMALL_THRESHOLD {
-        return matmul_into(m, n, k, a, ta, b, tb, c, accumulate);
+        return matmul_on(path, m, n, k, a, ta, b, tb, c, accumulate);
     }
     assert!(packed.len() >= len && b.len() >= k * n && c.len() >= m * n);
+    assert!(
+        path == kernel_path() || path.supported(),
+        "this CPU cannot run the {} kernels",
+        path.name()
+    );
     let b_strides = match tb {
         Trans::No => (n as isize, 1isize),
         Trans::Yes => (1isize, k as isize),
@@ -278,7 +321,7 @@ pub(crate) fn matmul_packed_lhs<E: Element>(
         let p32 = std::slice::from_raw_parts(packed.as_ptr() as *const f32, packed.len());
         let b32 = std::slice::from_raw_parts(b.as_ptr() as *const f32, b.len());
         let c32 = std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut f32, c.len());
-        sgemm::sgemm_packed_a(kernel_path(), m, n, k, p32, b32, b_strides, c32, accumulate);
+        sgemm::sgemm_packed_a(path, m, n, k, p32, b32, b_strides, c32, accumulate);
     }
 }
 
@@ -503,19 +546,23 @@ mod tests {
             (2, 2, 2),
             (3, 5, 4),
         ];
-        for &(m, n, k) in &shapes {
-            let a: Vec<f32> = (0..m * k).map(|i| ((i as f32) * 0.37).sin()).collect();
-            let b: Vec<f32> = (0..k * n).map(|i| ((i as f32) * 0.61).cos()).collect();
-            let c0: Vec<f32> = (0..m * n).map(|i| ((i as f32) * 0.13).sin()).collect();
-            let mut packed = vec![0.0f32; packed_lhs_len::<f32>(m, k)];
-            for ta in [Trans::No, Trans::Yes] {
-                pack_lhs(m, k, &a, ta, &mut packed);
-                for tb in [Trans::No, Trans::Yes] {
-                    for acc in [false, true] {
-                        let (mut want, mut got) = (c0.clone(), c0.clone());
-                        matmul_into(m, n, k, &a, ta, &b, tb, &mut want, acc);
-                        matmul_packed_lhs(m, n, k, (&a, ta, &packed), &b, tb, &mut got, acc);
-                        assert!(got == want, "{m}x{n}x{k} {ta:?} {tb:?} accumulate {acc}");
+        for path in runnable_paths() {
+            for &(m, n, k) in &shapes {
+                let a: Vec<f32> = (0..m * k).map(|i| ((i as f32) * 0.37).sin()).collect();
+                let b: Vec<f32> = (0..k * n).map(|i| ((i as f32) * 0.61).cos()).collect();
+                let c0: Vec<f32> = (0..m * n).map(|i| ((i as f32) * 0.13).sin()).collect();
+                let mut packed = vec![0.0f32; packed_lhs_len_on::<f32>(path, m, k)];
+                for ta in [Trans::No, Trans::Yes] {
+                    pack_lhs_on(path, m, k, &a, ta, &mut packed);
+                    for tb in [Trans::No, Trans::Yes] {
+                        for acc in [false, true] {
+                            let (mut want, mut got) = (c0.clone(), c0.clone());
+                            matmul_on(path, m, n, k, &a, ta, &b, tb, &mut want, acc);
+                            let lhs = (&a[..], ta, &packed[..]);
+                            matmul_packed_lhs_on(path, m, n, k, lhs, &b, tb, &mut got, acc);
+                            let what = format!("{path:?} {m}x{n}x{k} {ta:?} {tb:?} acc {acc}");
+                            assert!(got == want, "{what}");
+                        }
                     }
                 }
             }

@@ -409,6 +409,9 @@ impl<E: Element> Var<E> {
         if let Some(g) = self.0.grad.borrow_mut().as_mut() {
             // Large gradients are cleared by the threads the products use.
             let data = g.data_mut();
+            if data.len() < 4096 {
+                return data.fill(E::ZERO);
+            }
             let parts = Parts(data.as_mut_ptr());
             split_values(data.len(), |r| {
                 // SAFETY: the runs are disjoint and inside `data`.

@@ -126,6 +126,34 @@ impl Activation {
         }
     }
 
+    /// The chain rule through this activation for `rows` rows of `len` values: ∂E/∂z =
+    /// ∂E/∂a · act′, act′ read from the output a (`y`); the rows shared among threads when
+    /// they are enough work. The backward pass of [`ActivationLayer`], and of the activation
+    /// half of a fused linear → activation op.
+    pub(crate) fn chain_from_output<E: Element>(
+        &self,
+        dy: &[E],
+        y: &[E],
+        dx: &mut [E],
+        rows: usize,
+        len: usize,
+    ) {
+        struct Chain<'a, E>(&'a mut [E], &'a [E], &'a [E], usize, usize);
+        impl<E: Element> ElementwisePass<E> for Chain<'_, E> {
+            fn run(self, derivative: impl Fn(E) -> E + Sync) {
+                let Chain(dx, dy, y, rows, len) = self;
+                let (rows, len) = elementwise_rows(rows, len);
+                each_row(rows, len, (dx, len), |s, dx| {
+                    let (dy, y) = (&dy[s * len..][..len], &y[s * len..][..len]);
+                    for ((d, &g), &a) in dx.iter_mut().zip(dy).zip(y) {
+                        *d = g * derivative(a);
+                    }
+                });
+            }
+        }
+        self.with_derivative_from_output(Chain(dx, dy, y, rows, len));
+    }
+
     /// v ← act(v + bias) for each row of `bias.len()` values (the fused linear → activation
     /// output pass).
     pub(crate) fn apply_rows_with_bias<E: Element>(&self, v: &mut [E], bias: &[E]) {
@@ -256,21 +284,8 @@ impl<E: Element> Module<E> for ActivationLayer {
     fn backward(&self, grads: Backprop<'_, E>, pass: &Pass<'_>) -> Result<()> {
         let (_, y, dy, dx, _) = grads.checked("activation backward", pass)?;
         let Some(dx) = dx else { return Ok(()) };
-        // ∂E/∂z = ∂E/∂a · act′, act′ read from the output a; the rows shared among threads.
-        struct Chain<'a, E>(&'a mut [E], &'a [E], &'a [E], &'a Pass<'a>);
-        impl<E: Element> ElementwisePass<E> for Chain<'_, E> {
-            fn run(self, derivative: impl Fn(E) -> E + Sync) {
-                let Chain(dx, dy, y, pass) = self;
-                let (rows, len) = elementwise_rows(pass.rows, pass.input_len());
-                each_row(rows, len, (dx, len), |s, dx| {
-                    let (dy, y) = (&dy[s * len..][..len], &y[s * len..][..len]);
-                    for ((d, &g), &a) in dx.iter_mut().zip(dy).zip(y) {
-                        *d = g * derivative(a);
-                    }
-                });
-            }
-        }
-        self.0.with_derivative_from_output(Chain(dx, dy, y, pass));
+        self.0
+            .chain_from_output(dy, y, dx, pass.rows, pass.input_len());
         Ok(())
     }
 

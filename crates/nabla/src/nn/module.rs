@@ -91,6 +91,7 @@ impl<'a, E> Backprop<'a, E> {
     /// The parts `(x, y, dy, dx, scratch)`, after checking that `x` and `y` hold the pass's
     /// rows; a short slice is a [`Error::ShapeMismatch`] naming `op`.
     #[allow(clippy::type_complexity)]
+    #[inline]
     pub fn checked(
         self,
         op: &'static str,
@@ -166,7 +167,10 @@ pub trait Module<E: Element = f32>: fmt::Debug + std::any::Any {
     }
 
     /// The elementwise activation this module applies, if it is one (for diagnostics and
-    /// explanations).
+    /// explanations). A module that answers `Some(a)` is exactly `a` elementwise: after a
+    /// layer that [fuses an activation](Module::fuses_activation), the engine applies `a` in
+    /// that layer's pass and runs its chain rule itself, calling neither this module's
+    /// `forward` nor its `backward`.
     fn activation(&self) -> Option<Activation> {
         None
     }
@@ -194,11 +198,18 @@ pub trait Module<E: Element = f32>: fmt::Debug + std::any::Any {
 pub(crate) fn check_lengths<E>(op: &'static str, x: &[E], y: &[E], pass: &Pass<'_>) -> Result<()> {
     let (n_in, n_out) = (pass.rows * pass.input_len(), pass.rows * pass.output_len());
     if x.len() < n_in || y.len() < n_out {
-        return Err(Error::ShapeMismatch {
-            op,
-            lhs: vec![x.len(), y.len()],
-            rhs: vec![n_in, n_out],
-        });
+        return Err(short_buffers(op, [x.len(), y.len()], [n_in, n_out]));
     }
     Ok(())
+}
+
+/// The error of [`check_lengths`], out of the passes' way.
+#[cold]
+#[inline(never)]
+fn short_buffers(op: &'static str, lengths: [usize; 2], needed: [usize; 2]) -> Error {
+    Error::ShapeMismatch {
+        op,
+        lhs: lengths.to_vec(),
+        rhs: needed.to_vec(),
+    }
 }

@@ -487,7 +487,7 @@ impl<E: Element> Sequential<E> {
     /// already in the workspace (as [`Sequential::loss_backward`] leaves it): every layer's ∂E/∂output lands in `ws`
     /// ([`Workspace::grad`]) and ∂E/∂θ is **added** to every parameter's gradient slot.
     pub(crate) fn backward_batch(&self, ws: &mut Workspace<E>, x: &[E]) -> Result<()> {
-        self.backward_batch_with(ws, x, &mut |_| Ok(()))
+        self.backward_batch_with(ws, x, |_| Ok(()))
     }
 
     /// [`Sequential::backward_batch`], calling `after_layer(i)` as soon as layer `i`'s
@@ -496,7 +496,7 @@ impl<E: Element> Sequential<E> {
         &self,
         ws: &mut Workspace<E>,
         x: &[E],
-        after_layer: &mut dyn FnMut(usize) -> Result<()>,
+        mut after_layer: impl FnMut(usize) -> Result<()>,
     ) -> Result<()> {
         ws.check(self)?;
         let rows = ws.rows;
@@ -505,6 +505,22 @@ impl<E: Element> Sequential<E> {
         }
         for (i, layer) in self.layers.iter().enumerate().rev() {
             let (grad_before, grad_rest) = ws.grads.split_at_mut(i);
+            // The activation half of a fused linear → activation op (see `Workspace::new`):
+            // the chain rule through the activation the forward pass applied, as its layer's
+            // backward does, without a call through the layer.
+            if let Some(activation) = i.checked_sub(1).and_then(|j| ws.fused[j]) {
+                let len = row_len(&ws.shapes[i]);
+                let n = rows * len;
+                activation.chain_from_output(
+                    &grad_rest[0][..n],
+                    &ws.outputs[i][..n],
+                    &mut grad_before[i - 1][..n],
+                    rows,
+                    len,
+                );
+                after_layer(i)?;
+                continue;
+            }
             let input: &[E] = if i == 0 { x } else { &ws.outputs[i - 1] };
             let pass = layer_pass(&self.input_shape, &ws.shapes, i, rows, self.training);
             let dx = if i == 0 {
@@ -550,7 +566,7 @@ impl<E: Element> Sequential<E> {
         targets: Targets<'_, E>,
         loss: Loss,
     ) -> Result<E> {
-        self.loss_backward_layered(ws, x, (rows, of_rows), targets, loss, &mut |_| Ok(()))
+        self.loss_backward_then(ws, x, (rows, of_rows), targets, loss, |_| Ok(()))
     }
 
     /// [`Sequential::loss_backward_of_share`], calling `after_layer(i)` as soon as layer
@@ -564,6 +580,20 @@ impl<E: Element> Sequential<E> {
         targets: Targets<'_, E>,
         loss: Loss,
         after_layer: &mut dyn FnMut(usize) -> Result<()>,
+    ) -> Result<E> {
+        self.loss_backward_then(ws, x, (rows, of_rows), targets, loss, after_layer)
+    }
+
+    /// [`Sequential::loss_backward_layered`] with the callback compiled in (the plain
+    /// passes' no-op callback costs nothing per layer).
+    fn loss_backward_then(
+        &self,
+        ws: &mut Workspace<E>,
+        x: &[E],
+        (rows, of_rows): (usize, usize),
+        targets: Targets<'_, E>,
+        loss: Loss,
+        after_layer: impl FnMut(usize) -> Result<()>,
     ) -> Result<E> {
         self.forward_batch(ws, x, rows)?;
         let last = ws.outputs.len() - 1;

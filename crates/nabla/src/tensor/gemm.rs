@@ -104,6 +104,7 @@ pub fn parallel_parts(parts: usize, part: &(dyn Fn(usize) + Sync + '_)) {
 /// `k × n` or `n × k`. Panics if a slice is shorter than its extents say (internal callers check
 /// shapes first and return errors to users).
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub fn matmul_into<E: Element>(
     m: usize,
     n: usize,
@@ -115,6 +116,13 @@ pub fn matmul_into<E: Element>(
     c: &mut [E],
     accumulate: bool,
 ) {
+    // Tiny products (a small network's layers) take the plain loops inlined at the call, where
+    // the layouts are known: no kernel choice, no call.
+    if m * n * k <= SMALL_THRESHOLD && m * n * k > 0 {
+        assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+        small_matmul((m, n, k), (a, ta), (b, tb), c, accumulate);
+        return;
+    }
     matmul_on(kernel_path(), m, n, k, a, ta, b, tb, c, accumulate);
 }
 
@@ -326,6 +334,7 @@ fn matmul_packed_lhs_on<E: Element>(
 }
 
 /// [`matmul_into`] by a plain loop, for products too small to pay for a blocked kernel.
+#[inline]
 fn small_matmul<E: Element>(
     (m, n, k): (usize, usize, usize),
     (a, ta): (&[E], Trans),

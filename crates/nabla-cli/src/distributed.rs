@@ -77,9 +77,9 @@ impl World {
         let print = |err: &CliError| {
             if err.message.is_empty() {
             } else if size > 1 && rank > 0 {
-                eprintln!("error: rank {rank}: {}", err.message);
+                error_line(&format!("rank {rank}: {}", err.message));
             } else {
-                eprintln!("error: {}", err.message);
+                error_line(&err.message);
             }
         };
         let code = match &outcome {
@@ -111,6 +111,15 @@ impl World {
         }
         std::process::exit(code)
     }
+}
+
+/// Print `error: {message}` to stderr in one `write`. `eprintln!` writes each piece of its
+/// format on its own, and under mpirun the launcher forwards each rank's stderr as it reads
+/// it, so pieces of two ranks' lines could mix.
+pub fn error_line(message: &str) {
+    use std::io::Write;
+    let line = format!("error: {message}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// `NABLA_MPI_TIMEOUT`: seconds one collective call may wait (default 600; 0 = no limit).

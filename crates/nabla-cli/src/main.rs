@@ -92,13 +92,13 @@ fn main() {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // A kernel path this CPU cannot run (or a misspelt one) is refused before any work starts.
     if let Err(msg) = KernelPath::from_env() {
-        eprintln!("error: {msg}");
+        distributed::error_line(&msg.to_string());
         std::process::exit(2);
     }
     // `train` under mpirun joins the MPI job; every other command runs alone.
     let world = match &cli.command {
         Command::Train(_) => distributed::World::join().unwrap_or_else(|err| {
-            eprintln!("error: {}", err.message);
+            distributed::error_line(&err.message);
             std::process::exit(err.code)
         }),
         _ => distributed::World::single(),

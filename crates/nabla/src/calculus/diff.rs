@@ -6,7 +6,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::expr::{Constant, Expr, Func, Func2};
 use super::latex::{text_to_latex, to_latex};
-use super::simplify::simplify;
+use super::simplify::{simplify, simplify_budget, simplify_within};
 
 // ---- constructors that drop 0/1 identities and fold numbers, without expanding anything ----
 
@@ -313,6 +313,9 @@ impl fmt::Display for Step {
 struct Differ<'a> {
     var: &'a str,
     steps: Option<Vec<Step>>,
+    /// Work the simplifications of the operands' derivatives shown in the steps may still
+    /// spend (see [`simplify`]); once it is spent, the rest are shown as derived.
+    display_budget: u64,
 }
 
 impl Differ<'_> {
@@ -339,7 +342,7 @@ impl Differ<'_> {
     fn child(&mut self, e: &Expr, depth: usize) -> (Expr, Expr) {
         let raw = self.d(e, depth);
         let shown = if self.steps.is_some() {
-            simplify(&raw)
+            simplify_within(&raw, &mut self.display_budget).unwrap_or_else(|| raw.clone())
         } else {
             raw.clone()
         };
@@ -544,6 +547,10 @@ impl Differ<'_> {
     }
 }
 
+/// The simplifications shown in the steps may spend this many times what a [`simplify`] of the
+/// expression may.
+const STEPS_BUDGET_FACTOR: u64 = 4;
+
 /// Sums and products up to this many operands are differentiated in `--steps` as chains of
 /// binary operations, as written (so each partial product gets its own step); longer ones in
 /// one n-ary step.
@@ -685,7 +692,12 @@ fn outer_derivative(f: Func, u: &Expr) -> Outer {
 /// |u|′(0) = sign(0) = 0; `step` and `sign` themselves have derivative 0. Where the arguments
 /// of `min`/`max` tie, the derivative is the mean of theirs (see [`Rule::Select`]).
 pub fn diff(expr: &Expr, var: &str) -> Expr {
-    Differ { var, steps: None }.d(expr, 0)
+    Differ {
+        var,
+        steps: None,
+        display_budget: 0,
+    }
+    .d(expr, 0)
 }
 
 /// `simplify(diff(expr, var))`: the derivative in polynomial normal form.
@@ -707,10 +719,16 @@ pub fn gradient(expr: &Expr) -> Vec<(String, Expr)> {
 /// The simplified derivative together with the derivation: one [`Step`] per node of `expr`
 /// in pre-order (a node's rule comes before the rules for its operands, indented by `depth`),
 /// and a final step (`rule == None`) that expands and collects the derivative.
+///
+/// The operands' derivatives in the steps are shown simplified as long as those
+/// simplifications stay within four times the work bound [`simplify`] has for `expr`; a derivation that would
+/// spend more (a power tower dozens of levels deep, whose steps repeat the tower at every
+/// level) shows the rest as derived, so the steps cost about as much as the derivative.
 pub fn diff_with_steps(expr: &Expr, var: &str) -> (Expr, Vec<Step>) {
     let mut differ = Differ {
         var,
         steps: Some(Vec::new()),
+        display_budget: STEPS_BUDGET_FACTOR.saturating_mul(simplify_budget(expr)),
     };
     let raw = differ.d(expr, 0);
     let mut steps = differ.steps.unwrap_or_default();

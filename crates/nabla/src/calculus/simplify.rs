@@ -82,9 +82,109 @@ enum Atom {
 type Monomial = BTreeMap<Atom, Number>;
 
 /// Monomial → coefficient (never zero). The empty monomial is the constant term.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+///
+/// Compared by content, with two shortcuts that keep deep arguments cheap to compare: a
+/// polynomial is equal to itself without a walk (the arguments of calls and powers are shared,
+/// `Rc`, between every atom made from the same argument), and two arguments kept by one
+/// simplification are walked once: their order is remembered under their ids. A derivative of
+/// a power tower holds every level of the tower many times over, and without the shortcuts each
+/// comparison of two levels walked the tower down.
+#[derive(Debug, Default)]
 struct Poly {
     terms: BTreeMap<Monomial, Number>,
+    /// 0, or the id under which [`ORDERS`] remembers this argument's comparisons. A copy gets
+    /// 0, as it may be changed.
+    id: u64,
+}
+
+impl Clone for Poly {
+    fn clone(&self) -> Self {
+        Poly {
+            terms: self.terms.clone(),
+            id: 0,
+        }
+    }
+}
+
+impl PartialEq for Poly {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Poly {}
+
+impl PartialOrd for Poly {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Poly {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if std::ptr::eq(self, other) || (self.id != 0 && self.id == other.id) {
+            return Ordering::Equal;
+        }
+        charge(1);
+        if self.id == 0 || other.id == 0 {
+            return self.terms.cmp(&other.terms);
+        }
+        let key = (self.id, other.id);
+        if let Some(known) = ORDERS.with(|o| o.borrow().get(&key).copied()) {
+            return known;
+        }
+        let order = self.terms.cmp(&other.terms);
+        ORDERS.with(|o| o.borrow_mut().insert(key, order));
+        order
+    }
+}
+
+thread_local! {
+    /// The order of two kept arguments of the running simplification, by their ids (emptied
+    /// when it ends; ids are never reused).
+    static ORDERS: std::cell::RefCell<HashMap<(u64, u64), Ordering>> =
+        std::cell::RefCell::new(HashMap::new());
+    /// The last id given to a kept argument.
+    static LAST_ID: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn next_id() -> u64 {
+    LAST_ID.with(|c| {
+        let id = c.get() + 1;
+        c.set(id);
+        id
+    })
+}
+
+/// The work units [`simplify`] may spend on an expression of n nodes before it gives up and
+/// returns the expression tidied (as it does on an overflow): `SIMPLIFY_BUDGET_BASE +
+/// SIMPLIFY_BUDGET_PER_NODE * n`. A unit is one node read, one comparison of two distinct
+/// polynomials, or one node of a candidate form built; a unit costs about a quarter of a
+/// microsecond at worst. The bound is twice what the heaviest expression of the tests needs
+/// (the derivative of a product of 10 000 variables, 47 units a node; a 20 000-term sum takes
+/// 12) and keeps a pathological input, such as the derivative of a power tower 64 levels deep
+/// (150 units a node), from taking long.
+const SIMPLIFY_BUDGET_BASE: u64 = 1 << 16;
+/// See [`SIMPLIFY_BUDGET_BASE`].
+const SIMPLIFY_BUDGET_PER_NODE: u64 = 96;
+
+/// The work [`simplify`] may spend on `expr` (see [`SIMPLIFY_BUDGET_BASE`]).
+pub(crate) fn simplify_budget(expr: &Expr) -> u64 {
+    SIMPLIFY_BUDGET_BASE.saturating_add(SIMPLIFY_BUDGET_PER_NODE.saturating_mul(cost(expr) as u64))
+}
+
+thread_local! {
+    /// Work units spent by the simplifications of this thread so far (see
+    /// [`SIMPLIFY_BUDGET_BASE`]).
+    static WORK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn charge(units: u64) {
+    WORK.with(|w| w.set(w.get().wrapping_add(units)));
+}
+
+fn work_done() -> u64 {
+    WORK.with(|w| w.get())
 }
 
 /// Above this many terms in a product, factors are kept unexpanded.
@@ -152,11 +252,16 @@ impl Poly {
 #[derive(Default)]
 struct Ctx<'a> {
     overflow: bool,
-    cache: HashMap<usize, (Poly, Rc<Expr>)>,
+    /// The value of the thread's work count past which this simplification gives up.
+    give_up_at: u64,
+    cache: HashMap<usize, (Rc<Poly>, Rc<Expr>)>,
     /// Content hash → the arguments met with that hash (compared in full on a hit).
     by_content: HashMap<u64, Vec<&'a Expr>>,
     /// Node address → content hash, each node hashed once.
     hashes: HashMap<usize, u64>,
+    /// The printed form of `base ^ exponent` for the kept printed forms of a base and an
+    /// exponent (by their addresses), built once however often the power occurs.
+    shown_powers: HashMap<(usize, usize), Rc<Expr>>,
 }
 
 fn address(e: &Expr) -> usize {
@@ -756,7 +861,7 @@ impl<'a> Ctx<'a> {
         self.group_pow(mode, &base, n)
     }
 
-    fn call(&mut self, mode: Mode, func: Func, key: Poly, shown: Rc<Expr>) -> Poly {
+    fn call(&mut self, mode: Mode, func: Func, key: Rc<Poly>, shown: Rc<Expr>) -> Poly {
         if let Some(k) = key.as_constant() {
             if let Some(v) = exact_value(func, k) {
                 return Poly::constant(v);
@@ -792,7 +897,7 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        Poly::atom(Atom::Func(func, Rc::new(key), Shown(shown)))
+        Poly::atom(Atom::Func(func, key, Shown(shown)))
     }
 
     /// `sqrt(k)` in the expanded form, for k = 2 or 3.
@@ -906,7 +1011,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The expanded form of a call's argument (its identity) and its best printed form.
-    fn argument(&mut self, e: &'a Expr) -> (Poly, Rc<Expr>) {
+    fn argument(&mut self, e: &'a Expr) -> (Rc<Poly>, Rc<Expr>) {
         let id = address(e);
         if let Some(hit) = self.cache.get(&id) {
             return hit.clone();
@@ -921,14 +1026,21 @@ impl<'a> Ctx<'a> {
             self.cache.insert(id, hit.clone());
             return hit;
         }
-        let (expanded, best) = self.best(e);
-        let out = (expanded, Rc::new(best));
+        let (mut expanded, best) = self.best(e);
+        expanded.id = next_id();
+        let out = (Rc::new(expanded), Rc::new(best));
         self.cache.insert(id, out.clone());
         self.by_content.entry(h).or_default().push(e);
         out
     }
 
     fn read_poly(&mut self, mode: Mode, expr: &'a Expr) -> Poly {
+        charge(1);
+        if work_done() > self.give_up_at {
+            // Out of budget: the caller returns the input tidied, so any value will do.
+            self.overflow = true;
+            return Poly::default();
+        }
         match expr {
             Expr::Num(v) => Poly::constant(Number::literal(*v)),
             Expr::Const(c) => Poly::atom(Atom::Const(*c)),
@@ -970,12 +1082,17 @@ impl<'a> Ctx<'a> {
                     return Poly::constant(Number::ONE);
                 }
                 let (exp_key, exp_shown) = self.argument(b);
-                let shown = Expr::pow((*base_shown).clone(), (*exp_shown).clone());
-                Poly::atom(Atom::Pow(
-                    Rc::new(base_key),
-                    Rc::new(exp_key),
-                    Shown(Rc::new(shown)),
-                ))
+                let shown = self
+                    .shown_powers
+                    .entry((
+                        Rc::as_ptr(&base_shown) as usize,
+                        Rc::as_ptr(&exp_shown) as usize,
+                    ))
+                    .or_insert_with(|| {
+                        Rc::new(Expr::pow((*base_shown).clone(), (*exp_shown).clone()))
+                    })
+                    .clone();
+                Poly::atom(Atom::Pow(base_key, exp_key, Shown(shown)))
             }
             Expr::Call(f, a) => {
                 let (key, shown) = self.argument(a);
@@ -998,12 +1115,7 @@ impl<'a> Ctx<'a> {
                     Box::new((*shown_a).clone()),
                     Box::new((*shown_b).clone()),
                 );
-                Poly::atom(Atom::Func2(
-                    *f,
-                    Rc::new(key_a),
-                    Rc::new(key_b),
-                    Shown(Rc::new(shown)),
-                ))
+                Poly::atom(Atom::Func2(*f, key_a, key_b, Shown(Rc::new(shown))))
             }
         }
     }
@@ -1060,6 +1172,8 @@ impl<'a> Ctx<'a> {
         let mut best: Option<(usize, Expr)> = None;
         for c in candidates {
             let ops = cost(&c);
+            // Building a candidate cost about as much as its size.
+            charge(ops as u64);
             if best.as_ref().is_none_or(|(o, _)| ops < *o) {
                 best = Some((ops, c));
             }
@@ -1447,11 +1561,34 @@ fn from_poly(p: &Poly) -> Expr {
 ///
 /// The result has the same value as `expr` wherever both are defined; it may be defined at more
 /// points (`x/x` becomes `1`). Coefficients are exact unless the input has decimals.
+///
+/// An expression whose simplification would take more than a bound on its work (about a
+/// million node reads and comparisons, far more than hand-written expressions need) is returned
+/// tidied but otherwise as it is, as on an overflow.
 pub fn simplify(expr: &Expr) -> Expr {
-    let mut ctx = Ctx::default();
+    let mut budget = simplify_budget(expr);
+    simplify_within(expr, &mut budget).unwrap_or_else(|| tidy(expr))
+}
+
+/// [`simplify`] spending at most `budget` work units, less what it spent; `None` (and a budget
+/// of 0) when it ran out or an exact coefficient overflowed.
+pub(crate) fn simplify_within(expr: &Expr, budget: &mut u64) -> Option<Expr> {
+    let start = work_done();
+    let mut ctx = Ctx {
+        give_up_at: start.saturating_add(*budget),
+        ..Ctx::default()
+    };
     let (_, best) = ctx.best(expr);
-    if ctx.overflow {
-        return tidy(expr);
+    let (overflow, give_up_at) = (ctx.overflow, ctx.give_up_at);
+    drop(ctx);
+    ORDERS.with(|o| o.borrow_mut().clear());
+    let spent = work_done().wrapping_sub(start);
+    *budget = budget.saturating_sub(spent);
+    if overflow {
+        if work_done() > give_up_at {
+            *budget = 0;
+        }
+        return None;
     }
-    best
+    Some(best)
 }

@@ -1966,3 +1966,42 @@ fn trigonometric_identities_shorten_sums() {
         assert_eq!(simplify(&p(text)).to_string(), *text, "{text}");
     }
 }
+
+#[test]
+fn a_deep_power_tower_is_derived_within_the_work_bound_and_keeps_its_value() {
+    let tower = |levels: usize| p(&vec!["x"; levels].join("^"));
+    // Simplification within a budget: 16 levels fit the bound simplify gives them, with work to
+    // spare; a budget of a thousand units is too little, and simplify_within says so.
+    let raw = diff(&tower(16), "x");
+    let mut budget = super::simplify::simplify_budget(&raw);
+    assert_eq!(
+        super::simplify::simplify_within(&raw, &mut budget),
+        Some(simplify(&raw))
+    );
+    assert!(budget > 0);
+    let mut budget = 1000;
+    assert_eq!(super::simplify::simplify_within(&raw, &mut budget), None);
+    assert_eq!(budget, 0);
+    // 64 levels, against central differences in f64 where the tower converges (x < e^(1/e)).
+    let f = tower(64);
+    let d = derivative(&f, "x");
+    let at = |x: f64| f.eval(&[("x", x)]).unwrap();
+    let (x, h) = (1.05, 1e-6);
+    let numeric = (at(x + h) - at(x - h)) / (2.0 * h);
+    let exact = d.eval(&[("x", x)]).unwrap();
+    assert!(
+        (exact - numeric).abs() <= 1e-6 * numeric.abs(),
+        "{exact} vs {numeric}"
+    );
+    // The steps: one per node and the final one, with the derivative's value. Their shown
+    // operand derivatives are simplified from the innermost out while the budget of the steps
+    // lasts, so the innermost power reads as it does on its own.
+    let (result, steps) = diff_with_steps(&f, "x");
+    assert_eq!(steps.len(), 128);
+    let exact_steps = result.eval(&[("x", x)]).unwrap();
+    assert!((exact_steps - exact).abs() <= 1e-9 * exact.abs());
+    let (_, alone) = diff_with_steps(&p("x^x"), "x");
+    let innermost = &steps[steps.len() - 4];
+    assert_eq!(innermost.expr, p("x^x"));
+    assert_eq!(innermost.derivative, alone[0].derivative);
+}

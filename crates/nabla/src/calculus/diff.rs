@@ -6,7 +6,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::expr::{Constant, Expr, Func, Func2};
 use super::latex::{text_to_latex, to_latex};
-use super::simplify::{simplify, simplify_budget, simplify_within};
+use super::simplify::{forget_orders, simplify, simplify_budget, simplify_sharing, Memo};
 
 // ---- constructors that drop 0/1 identities and fold numbers, without expanding anything ----
 
@@ -316,11 +316,18 @@ struct Differ<'a> {
     /// Work the simplifications of the operands' derivatives shown in the steps may still
     /// spend (see [`simplify`]); once it is spent, the rest are shown as derived.
     display_budget: u64,
+    /// What those simplifications share.
+    memo: Memo,
 }
 
 impl Differ<'_> {
     /// Returns the (tidied, unexpanded) derivative of `e`; records steps in pre-order.
     fn d(&mut self, e: &Expr, depth: usize) -> Expr {
+        self.d_both(e, depth).0
+    }
+
+    /// [`Self::d`], together with the derivative written with simplified operand derivatives.
+    fn d_both(&mut self, e: &Expr, depth: usize) -> (Expr, Expr) {
         let slot = self.steps.as_mut().map(|steps| {
             steps.push(Step {
                 rule: None,
@@ -333,16 +340,17 @@ impl Differ<'_> {
         let (rule, raw, shown) = self.rule_for(e, depth + 1);
         if let (Some(slot), Some(steps)) = (slot, self.steps.as_mut()) {
             steps[slot].rule = Some(rule);
-            steps[slot].derivative = shown;
+            steps[slot].derivative = shown.clone();
         }
-        raw
+        (raw, shown)
     }
 
     /// Child derivative: the raw form for computing, the simplified one for showing.
     fn child(&mut self, e: &Expr, depth: usize) -> (Expr, Expr) {
-        let raw = self.d(e, depth);
+        let (raw, written) = self.d_both(e, depth);
         let shown = if self.steps.is_some() {
-            simplify_within(&raw, &mut self.display_budget).unwrap_or_else(|| raw.clone())
+            simplify_sharing(&written, &mut self.display_budget, Some(&mut self.memo))
+                .unwrap_or_else(|| raw.clone())
         } else {
             raw.clone()
         };
@@ -696,6 +704,7 @@ pub fn diff(expr: &Expr, var: &str) -> Expr {
         var,
         steps: None,
         display_budget: 0,
+        memo: Memo::default(),
     }
     .d(expr, 0)
 }
@@ -729,10 +738,14 @@ pub fn diff_with_steps(expr: &Expr, var: &str) -> (Expr, Vec<Step>) {
         var,
         steps: Some(Vec::new()),
         display_budget: STEPS_BUDGET_FACTOR.saturating_mul(simplify_budget(expr)),
+        memo: Memo::default(),
     };
     let raw = differ.d(expr, 0);
-    let mut steps = differ.steps.unwrap_or_default();
-    let result = simplify(&raw);
+    let mut steps = differ.steps.take().unwrap_or_default();
+    let mut budget = simplify_budget(&raw);
+    let result =
+        simplify_sharing(&raw, &mut budget, Some(&mut differ.memo)).unwrap_or_else(|| tidy(&raw));
+    forget_orders();
     steps.push(Step {
         rule: None,
         expr: raw,

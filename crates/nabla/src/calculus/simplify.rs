@@ -162,8 +162,8 @@ fn next_id() -> u64 {
 /// polynomials, or one node of a candidate form built; a unit costs about a quarter of a
 /// microsecond at worst. The bound is twice what the heaviest expression of the tests needs
 /// (the derivative of a product of 10 000 variables, 47 units a node; a 20 000-term sum takes
-/// 12) and keeps a pathological input, such as the derivative of a power tower 64 levels deep
-/// (150 units a node), from taking long.
+/// 12), so only an input that does far more work per node than those is cut short. The
+/// derivative of a power tower 100 levels deep fits: its cost is in its size, O(depth²).
 const SIMPLIFY_BUDGET_BASE: u64 = 1 << 16;
 /// See [`SIMPLIFY_BUDGET_BASE`].
 const SIMPLIFY_BUDGET_PER_NODE: u64 = 96;
@@ -262,7 +262,21 @@ struct Ctx<'a> {
     /// The printed form of `base ^ exponent` for the kept printed forms of a base and an
     /// exponent (by their addresses), built once however often the power occurs.
     shown_powers: HashMap<(usize, usize), Rc<Expr>>,
+    /// The arguments earlier simplifications of the same derivation met, when there is one.
+    memo: Option<&'a mut Memo>,
 }
+
+/// The simplified arguments (of calls and powers) that the simplifications of one derivation's
+/// steps share, by content hash, with the argument itself to compare in full on a hit. The
+/// steps of a derivative repeat the same subexpressions at every level (each level of a power
+/// tower shows the tower below it), and each is simplified once for all of them. Results of a
+/// simplification that gave up are not kept.
+#[derive(Default)]
+pub(crate) struct Memo {
+    arguments: HashMap<u64, Vec<MemoEntry>>,
+}
+
+type MemoEntry = (Expr, Rc<Poly>, Rc<Expr>);
 
 fn address(e: &Expr) -> usize {
     e as *const Expr as usize
@@ -1026,11 +1040,28 @@ impl<'a> Ctx<'a> {
             self.cache.insert(id, hit.clone());
             return hit;
         }
+        let remembered = self.memo.as_deref().and_then(|memo| {
+            let met = memo.arguments.get(&h)?;
+            met.iter()
+                .find(|(t, _, _)| t == e)
+                .map(|(_, key, shown)| (key.clone(), shown.clone()))
+        });
+        if let Some(hit) = remembered {
+            self.cache.insert(id, hit.clone());
+            self.by_content.entry(h).or_default().push(e);
+            return hit;
+        }
         let (mut expanded, best) = self.best(e);
         expanded.id = next_id();
         let out = (Rc::new(expanded), Rc::new(best));
         self.cache.insert(id, out.clone());
         self.by_content.entry(h).or_default().push(e);
+        if let Some(memo) = self.memo.as_deref_mut() {
+            memo.arguments
+                .entry(h)
+                .or_default()
+                .push((e.clone(), out.0.clone(), out.1.clone()));
+        }
         out
     }
 
@@ -1573,15 +1604,33 @@ pub fn simplify(expr: &Expr) -> Expr {
 /// [`simplify`] spending at most `budget` work units, less what it spent; `None` (and a budget
 /// of 0) when it ran out or an exact coefficient overflowed.
 pub(crate) fn simplify_within(expr: &Expr, budget: &mut u64) -> Option<Expr> {
+    let best = simplify_sharing(expr, budget, None);
+    forget_orders();
+    best
+}
+
+/// [`simplify_within`], sharing the simplified arguments with the other simplifications that
+/// use `memo`. Call [`forget_orders`] when done with the memo.
+pub(crate) fn simplify_sharing(
+    expr: &Expr,
+    budget: &mut u64,
+    memo: Option<&mut Memo>,
+) -> Option<Expr> {
     let start = work_done();
     let mut ctx = Ctx {
         give_up_at: start.saturating_add(*budget),
+        memo,
         ..Ctx::default()
     };
     let (_, best) = ctx.best(expr);
     let (overflow, give_up_at) = (ctx.overflow, ctx.give_up_at);
+    if overflow {
+        // What this simplification added may have been read after it gave up.
+        if let Some(memo) = ctx.memo.as_deref_mut() {
+            memo.arguments.clear();
+        }
+    }
     drop(ctx);
-    ORDERS.with(|o| o.borrow_mut().clear());
     let spent = work_done().wrapping_sub(start);
     *budget = budget.saturating_sub(spent);
     if overflow {
@@ -1591,4 +1640,10 @@ pub(crate) fn simplify_within(expr: &Expr, budget: &mut u64) -> Option<Expr> {
         return None;
     }
     Some(best)
+}
+
+/// Empties the remembered orders of kept arguments (they stay correct, as ids are never reused,
+/// but take memory).
+pub(crate) fn forget_orders() {
+    ORDERS.with(|o| o.borrow_mut().clear());
 }

@@ -2005,3 +2005,56 @@ fn a_deep_power_tower_is_derived_within_the_work_bound_and_keeps_its_value() {
     assert_eq!(innermost.expr, p("x^x"));
     assert_eq!(innermost.derivative, alone[0].derivative);
 }
+
+#[test]
+fn simplifications_sharing_their_arguments_give_what_fresh_ones_give() {
+    use super::simplify::{simplify_budget, simplify_sharing, Memo};
+    // The derivatives of towers and nested calls repeat their arguments; simplified in one
+    // sequence with a shared memo (as the steps of a derivation are), each result is what a
+    // simplification of its own gives, and the memo is used: the later ones spend less.
+    let texts = [
+        "x^y^x^z^4*y + x*y",
+        "sin(x^2)*ln(x^2 + 1) + cos(x^2)",
+        "x^x^x^x",
+        "exp(sin(x)*y)/(1 + exp(sin(x)*y))",
+    ];
+    let mut memo = Memo::default();
+    for text in texts {
+        let raw = diff(&p(text), "x");
+        let mut fresh = simplify_budget(&raw);
+        let alone = super::simplify::simplify_within(&raw, &mut fresh).unwrap();
+        let mut shared = simplify_budget(&raw);
+        let first = simplify_sharing(&raw, &mut shared, Some(&mut memo)).unwrap();
+        let mut again = simplify_budget(&raw);
+        let second = simplify_sharing(&raw, &mut again, Some(&mut memo)).unwrap();
+        assert_eq!(first, alone, "{text}");
+        assert_eq!(second, alone, "{text}");
+        assert!(
+            again > shared,
+            "{text}: the memo saved nothing ({again} vs {shared})"
+        );
+    }
+    // A simplification that gives up keeps nothing it read after giving up: the memo is
+    // emptied, and the next simplification sharing it is still right.
+    // Budgets from too little for anything to enough for all cut it short at every point.
+    let raw = diff(&p("x^x^x^x^x^x"), "x");
+    let whole = simplify(&raw);
+    let mut gave_up = 0;
+    for tiny in (25..20_000).step_by(25) {
+        let mut memo = Memo::default();
+        let mut budget = tiny;
+        if simplify_sharing(&raw, &mut budget, Some(&mut memo)).is_some() {
+            break;
+        }
+        gave_up += 1;
+        let mut budget = simplify_budget(&raw);
+        let next = simplify_sharing(&raw, &mut budget, Some(&mut memo));
+        assert_eq!(
+            next.as_ref(),
+            Some(&whole),
+            "after giving up at {tiny} units"
+        );
+    }
+    assert!(gave_up >= 8, "gave up only {gave_up} times");
+    super::simplify::forget_orders();
+}

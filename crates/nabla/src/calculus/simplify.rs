@@ -1180,33 +1180,47 @@ impl<'a> Ctx<'a> {
         let kept = self.read_poly(Mode::Keep, e);
         let distributed = self.read_poly(Mode::Distribute, e);
         let expanded = self.read_poly(Mode::Expand, e);
-        let mut candidates = vec![
-            from_poly(&kept),
-            from_poly(&distributed),
-            from_poly(&expanded),
-        ];
+        // Fewest operations wins; on a tie the earlier form, the closer to what was written.
+        // A form is only built when it could win: the printed form of a polynomial of n terms
+        // costs at least `least_cost(n)`, and so does its common factor taken out (the cofactor
+        // keeps the n terms). The expanded form of a product of powers of sums can have
+        // thousands of terms that the kept form does not need.
+        let mut best: Option<(usize, Expr)> = None;
+        let offer = |best: &mut Option<(usize, Expr)>, c: Expr| {
+            let ops = cost(&c);
+            // Building a candidate cost about as much as its size.
+            charge(ops as u64);
+            if best.as_ref().is_none_or(|(o, _)| ops < *o) {
+                *best = Some((ops, c));
+            }
+        };
+        let could_win = |best: &Option<(usize, Expr)>, p: &Poly| {
+            best.as_ref()
+                .is_none_or(|(o, _)| least_cost(p.terms.len()) < *o)
+        };
         for p in [&kept, &distributed, &expanded] {
-            if let Some(f) = self.factor_common(p) {
-                candidates.push(from_poly(&f));
+            if could_win(&best, p) {
+                offer(&mut best, from_poly(p));
+            }
+        }
+        for p in [&kept, &distributed, &expanded] {
+            if could_win(&best, p) {
+                if let Some(f) = self.factor_common(p) {
+                    offer(&mut best, from_poly(&f));
+                }
             }
             for rewritten in [self.double_angle(p), self.trig_quotients(p)]
                 .into_iter()
                 .flatten()
             {
-                candidates.push(from_poly(&rewritten));
-                if let Some(f) = self.factor_common(&rewritten) {
-                    candidates.push(from_poly(&f));
+                if could_win(&best, &rewritten) {
+                    offer(&mut best, from_poly(&rewritten));
                 }
-            }
-        }
-        // Fewest operations wins; on a tie the earlier form, the closer to what was written.
-        let mut best: Option<(usize, Expr)> = None;
-        for c in candidates {
-            let ops = cost(&c);
-            // Building a candidate cost about as much as its size.
-            charge(ops as u64);
-            if best.as_ref().is_none_or(|(o, _)| ops < *o) {
-                best = Some((ops, c));
+                if could_win(&best, &rewritten) {
+                    if let Some(f) = self.factor_common(&rewritten) {
+                        offer(&mut best, from_poly(&f));
+                    }
+                }
             }
         }
         (expanded, best.map(|b| b.1).unwrap_or(Expr::Num(0.0)))
@@ -1422,6 +1436,16 @@ fn select_number(f: Func2, u: Number, v: Number) -> Option<Number> {
         }
     };
     Some(if first { u } else { v })
+}
+
+/// The least [`cost`] of the printed form of a polynomial of n terms ([`from_poly`]: a sum
+/// of n terms, each at least one node).
+fn least_cost(n: usize) -> usize {
+    if n < 2 {
+        1
+    } else {
+        n + 1
+    }
 }
 
 /// Printed operations: every node counts one, except the minus of a term in a sum.

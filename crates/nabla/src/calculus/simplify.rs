@@ -67,7 +67,8 @@ impl Ord for Shown {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Atom {
     Const(Constant),
-    Var(String),
+    /// A variable, its name shared by every atom of it in one simplification.
+    Var(Rc<str>),
     /// A call: the argument's expanded form (the identity) and its best printed form.
     Func(Func, Rc<Poly>, Shown),
     /// `min`/`max`: both arguments' expanded forms, and the printed call.
@@ -264,6 +265,8 @@ struct Ctx<'a> {
     shown_powers: HashMap<(usize, usize), Rc<Expr>>,
     /// The arguments earlier simplifications of the same derivation met, when there is one.
     memo: Option<&'a mut Memo>,
+    /// The variables' names met so far, each allocated once.
+    names: HashMap<&'a str, Rc<str>>,
 }
 
 /// The simplified arguments (of calls and powers) that the simplifications of one derivation's
@@ -1075,7 +1078,14 @@ impl<'a> Ctx<'a> {
         match expr {
             Expr::Num(v) => Poly::constant(Number::literal(*v)),
             Expr::Const(c) => Poly::atom(Atom::Const(*c)),
-            Expr::Var(name) => Poly::atom(Atom::Var(name.clone())),
+            Expr::Var(name) => {
+                let name = self
+                    .names
+                    .entry(name.as_str())
+                    .or_insert_with(|| Rc::from(name.as_str()))
+                    .clone();
+                Poly::atom(Atom::Var(name))
+            }
             Expr::Neg(a) => {
                 let p = self.read_poly(mode, a);
                 self.scale(p, Number::int(-1))
@@ -1526,7 +1536,7 @@ fn number_expr(n: Number) -> Expr {
 fn atom_to_expr(atom: &Atom) -> Expr {
     match atom {
         Atom::Const(c) => Expr::Const(*c),
-        Atom::Var(name) => Expr::Var(name.clone()),
+        Atom::Var(name) => Expr::Var(name.to_string()),
         Atom::Func(f, _, shown) => Expr::call(*f, (*shown.0).clone()),
         Atom::Pow(_, _, shown) | Atom::Func2(_, _, _, shown) => (*shown.0).clone(),
         Atom::Group(p) => from_poly(p),

@@ -91,6 +91,9 @@ impl Rational {
     }
 
     pub(crate) fn add(self, o: Rational) -> Option<Rational> {
+        if self.den == 1 && o.den == 1 {
+            return Some(Rational::int(self.num.checked_add(o.num)?));
+        }
         let g = gcd(self.den, o.den);
         let a = self.num.checked_mul(o.den / g)?;
         let b = o.num.checked_mul(self.den / g)?;
@@ -98,6 +101,9 @@ impl Rational {
     }
 
     pub(crate) fn mul(self, o: Rational) -> Option<Rational> {
+        if self.den == 1 && o.den == 1 {
+            return Some(Rational::int(self.num.checked_mul(o.num)?));
+        }
         let g1 = gcd(self.num, o.den).max(1);
         let g2 = gcd(o.num, self.den).max(1);
         Rational::new(
@@ -152,6 +158,9 @@ impl PartialOrd for Rational {
 
 impl Ord for Rational {
     fn cmp(&self, other: &Self) -> Ordering {
+        if self.den == other.den {
+            return self.num.cmp(&other.num);
+        }
         match (
             self.num.checked_mul(other.den),
             other.num.checked_mul(self.den),

@@ -62,13 +62,29 @@ impl Ord for Shown {
     }
 }
 
+/// A variable's name, allocated once per simplification; two copies of one allocation are
+/// equal without comparing their letters.
+#[derive(Debug, Clone)]
+struct Name(Rc<str>);
+
+order_from_cmp!(Name);
+impl Ord for Name {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if Rc::ptr_eq(&self.0, &other.0) {
+            Ordering::Equal
+        } else {
+            self.0.cmp(&other.0)
+        }
+    }
+}
+
 /// An indivisible factor of a monomial. The derived order (the atom order of the module
 /// documentation) ignores the printed forms.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Atom {
     Const(Constant),
     /// A variable, its name shared by every atom of it in one simplification.
-    Var(Rc<str>),
+    Var(Name),
     /// A call: the argument's expanded form (the identity) and its best printed form.
     Func(Func, Rc<Poly>, Shown),
     /// `min`/`max`: both arguments' expanded forms, and the printed call.
@@ -79,8 +95,86 @@ enum Atom {
     Group(Rc<Poly>),
 }
 
-/// Atom → exponent (never zero).
-type Monomial = BTreeMap<Atom, Number>;
+/// Atom → exponent (never zero), kept as a vector sorted by atom: monomials have few atoms,
+/// and are compared and copied far more often than changed, which a flat vector does faster
+/// than a tree. Ordered as the map of its pairs would be (lexicographically by pair).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Monomial(Vec<(Atom, Number)>);
+
+impl Monomial {
+    fn new() -> Monomial {
+        Monomial(Vec::new())
+    }
+
+    fn find(&self, atom: &Atom) -> Result<usize, usize> {
+        self.0.binary_search_by(|(a, _)| a.cmp(atom))
+    }
+
+    fn get(&self, atom: &Atom) -> Option<&Number> {
+        self.find(atom).ok().map(|i| &self.0[i].1)
+    }
+
+    fn get_mut(&mut self, atom: &Atom) -> Option<&mut Number> {
+        self.find(atom).ok().map(|i| &mut self.0[i].1)
+    }
+
+    fn contains_key(&self, atom: &Atom) -> bool {
+        self.find(atom).is_ok()
+    }
+
+    /// Sets `atom`'s exponent to `e`.
+    fn insert(&mut self, atom: Atom, e: Number) {
+        match self.find(&atom) {
+            Ok(i) => self.0[i].1 = e,
+            Err(i) => self.0.insert(i, (atom, e)),
+        }
+    }
+
+    fn remove(&mut self, atom: &Atom) {
+        if let Ok(i) = self.find(atom) {
+            self.0.remove(i);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether [`Ctx::settle`] could change the term of this monomial: only roots and kept
+    /// groups are settled.
+    fn needs_settling(&self) -> bool {
+        self.keys()
+            .any(|a| matches!(a, Atom::Group(_) | Atom::Func(Func::Sqrt, ..)))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Atom, &Number)> {
+        self.0.iter().map(|(a, e)| (a, e))
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &Atom> {
+        self.0.iter().map(|(a, _)| a)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Number> {
+        self.0.iter().map(|(_, e)| e)
+    }
+}
+
+impl<'m> IntoIterator for &'m Monomial {
+    type Item = (&'m Atom, &'m Number);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'m, (Atom, Number)>,
+        fn(&'m (Atom, Number)) -> (&'m Atom, &'m Number),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(a, e)| (a, e))
+    }
+}
 
 /// Monomial → coefficient (never zero). The empty monomial is the constant term.
 ///
@@ -396,6 +490,11 @@ impl<'a> Ctx<'a> {
     /// into `c` (`sqrt(2)^3 = 2*sqrt(2)`), and in the expanded form whole positive powers of
     /// groups are multiplied out.
     fn settle(&mut self, mode: Mode, mut m: Monomial, mut c: Number) -> Poly {
+        if !m.needs_settling() {
+            let mut out = Poly::default();
+            self.add_term(&mut out, m, c);
+            return out;
+        }
         let mut expand = Vec::new();
         // sqrt(u)^(2k + j) = u^k*sqrt(u)^j (j = 0 or ±1, the sign of the exponent).
         let roots: Vec<(Atom, i128)> = m
@@ -678,18 +777,42 @@ impl<'a> Ctx<'a> {
     }
 
     fn mul_terms(&mut self, mode: Mode, a: (&Monomial, Number), b: (&Monomial, Number)) -> Poly {
-        let (small, large) = if a.0.len() <= b.0.len() {
-            (a, b)
-        } else {
-            (b, a)
-        };
-        let mut m = large.0.clone();
-        for (atom, e) in small.0 {
-            self.multiply_into(&mut m, atom, *e);
-        }
-        let c = large.1.mul(small.1);
-        let c = self.checked(c);
+        let (m, c) = self.times(a, b);
         self.settle(mode, m, c)
+    }
+
+    /// The product of two terms, before [`Ctx::settle`]: the two monomials merged, their
+    /// common atoms' exponents added.
+    fn times(&mut self, a: (&Monomial, Number), b: (&Monomial, Number)) -> (Monomial, Number) {
+        let (x, y) = (&a.0 .0, &b.0 .0);
+        let mut m = Vec::with_capacity(x.len() + y.len());
+        let (mut i, mut j) = (0, 0);
+        while i < x.len() && j < y.len() {
+            match x[i].0.cmp(&y[j].0) {
+                Ordering::Less => {
+                    m.push(x[i].clone());
+                    i += 1;
+                }
+                Ordering::Greater => {
+                    m.push(y[j].clone());
+                    j += 1;
+                }
+                Ordering::Equal => {
+                    let sum = x[i].1.add(y[j].1);
+                    let sum = self.checked(sum);
+                    if !sum.is_zero() {
+                        m.push((x[i].0.clone(), sum));
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        m.extend_from_slice(&x[i..]);
+        m.extend_from_slice(&y[j..]);
+        let c = a.1.mul(b.1);
+        let c = self.checked(c);
+        (Monomial(m), c)
     }
 
     /// `p` as one factor `content * group^1` (the content a positive number taken out).
@@ -740,8 +863,13 @@ impl<'a> Ctx<'a> {
         let mut out = Poly::default();
         for (ma, ca) in &a.terms {
             for (mb, cb) in &b.terms {
-                let t = self.mul_terms(mode, (ma, *ca), (mb, *cb));
-                self.add_into(&mut out, t);
+                let (m, c) = self.times((ma, *ca), (mb, *cb));
+                if m.needs_settling() {
+                    let t = self.settle(mode, m, c);
+                    self.add_into(&mut out, t);
+                } else {
+                    self.add_term(&mut out, m, c);
+                }
             }
         }
         out
@@ -1084,7 +1212,7 @@ impl<'a> Ctx<'a> {
                     .entry(name.as_str())
                     .or_insert_with(|| Rc::from(name.as_str()))
                     .clone();
-                Poly::atom(Atom::Var(name))
+                Poly::atom(Atom::Var(Name(name)))
             }
             Expr::Neg(a) => {
                 let p = self.read_poly(mode, a);
@@ -1536,7 +1664,7 @@ fn number_expr(n: Number) -> Expr {
 fn atom_to_expr(atom: &Atom) -> Expr {
     match atom {
         Atom::Const(c) => Expr::Const(*c),
-        Atom::Var(name) => Expr::Var(name.to_string()),
+        Atom::Var(name) => Expr::Var(name.0.to_string()),
         Atom::Func(f, _, shown) => Expr::call(*f, (*shown.0).clone()),
         Atom::Pow(_, _, shown) | Atom::Func2(_, _, _, shown) => (*shown.0).clone(),
         Atom::Group(p) => from_poly(p),

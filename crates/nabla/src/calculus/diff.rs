@@ -6,7 +6,9 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::expr::{Constant, Expr, Func, Func2};
 use super::latex::{text_to_latex, to_latex};
-use super::simplify::{forget_orders, simplify, simplify_budget, simplify_sharing, Memo};
+use super::simplify::{
+    forget_orders, simplify, simplify_budget, simplify_sharing, work_done, Memo,
+};
 
 // ---- constructors that drop 0/1 identities and fold numbers, without expanding anything ----
 
@@ -316,6 +318,9 @@ struct Differ<'a> {
     /// Work the simplifications of the operands' derivatives shown in the steps may still
     /// spend (see [`simplify`]); once it is spent, the rest are shown as derived.
     display_budget: u64,
+    /// The work those simplifications have spent (past the budget by at most the last one's
+    /// overshoot).
+    display_spent: u64,
     /// What those simplifications share.
     memo: Memo,
 }
@@ -349,8 +354,10 @@ impl Differ<'_> {
     fn child(&mut self, e: &Expr, depth: usize) -> (Expr, Expr) {
         let (raw, written) = self.d_both(e, depth);
         let shown = if self.steps.is_some() {
-            simplify_sharing(&written, &mut self.display_budget, Some(&mut self.memo))
-                .unwrap_or_else(|| raw.clone())
+            let start = work_done();
+            let shown = simplify_sharing(&written, &mut self.display_budget, Some(&mut self.memo));
+            self.display_spent += work_done().wrapping_sub(start);
+            shown.unwrap_or_else(|| raw.clone())
         } else {
             raw.clone()
         };
@@ -555,8 +562,8 @@ impl Differ<'_> {
     }
 }
 
-/// The simplifications shown in the steps may spend this many times what a [`simplify`] of the
-/// expression may.
+/// The simplifications shown in the steps of all the partial derivatives of an expression
+/// may spend this many times what a [`simplify`] of the expression may.
 const STEPS_BUDGET_FACTOR: u64 = 4;
 
 /// Sums and products up to this many operands are differentiated in `--steps` as chains of
@@ -704,6 +711,7 @@ pub fn diff(expr: &Expr, var: &str) -> Expr {
         var,
         steps: None,
         display_budget: 0,
+        display_spent: 0,
         memo: Memo::default(),
     }
     .d(expr, 0)
@@ -730,14 +738,33 @@ pub fn gradient(expr: &Expr) -> Vec<(String, Expr)> {
 /// and a final step (`rule == None`) that expands and collects the derivative.
 ///
 /// The operands' derivatives in the steps are shown simplified as long as those
-/// simplifications stay within four times the work bound [`simplify`] has for `expr`; a derivation that would
-/// spend more (a power tower dozens of levels deep, whose steps repeat the tower at every
-/// level) shows the rest as derived, so the steps cost about as much as the derivative.
+/// simplifications stay within their share of four times the work bound [`simplify`] has for
+/// `expr`: the share of one variable of `expr`, so that the steps of every partial derivative
+/// (`nabla grad --steps`) together spend at most that, however many variables there are. A
+/// derivation that would spend more (a power tower dozens of levels deep, whose steps repeat
+/// the tower at every level) shows the rest as derived, so the steps cost about as much as the
+/// derivative.
 pub fn diff_with_steps(expr: &Expr, var: &str) -> (Expr, Vec<Step>) {
+    let (result, steps, _) = diff_with_steps_spending(expr, var);
+    (result, steps)
+}
+
+/// The work a derivation's shown simplifications may spend: the share of one variable of
+/// [`STEPS_BUDGET_FACTOR`] times the bound of a [`simplify`] of `expr`.
+fn steps_display_budget(expr: &Expr) -> u64 {
+    let variables = expr.variables().len().max(1) as u64;
+    STEPS_BUDGET_FACTOR.saturating_mul(simplify_budget(expr)) / variables
+}
+
+/// [`diff_with_steps`], with the work its shown simplifications spent (within
+/// [`steps_display_budget`], but for the overshoot of the one that ran out).
+pub(crate) fn diff_with_steps_spending(expr: &Expr, var: &str) -> (Expr, Vec<Step>, u64) {
+    let allowed = steps_display_budget(expr);
     let mut differ = Differ {
         var,
         steps: Some(Vec::new()),
-        display_budget: STEPS_BUDGET_FACTOR.saturating_mul(simplify_budget(expr)),
+        display_budget: allowed,
+        display_spent: 0,
         memo: Memo::default(),
     };
     let raw = differ.d(expr, 0);
@@ -752,5 +779,5 @@ pub fn diff_with_steps(expr: &Expr, var: &str) -> (Expr, Vec<Step>) {
         derivative: result.clone(),
         depth: 0,
     });
-    (result, steps)
+    (result, steps, differ.display_spent)
 }

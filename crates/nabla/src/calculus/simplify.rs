@@ -43,7 +43,9 @@
 //! otherwise unsimplified rather than rounded.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::rc::Rc;
 
 use super::diff::tidy;
@@ -238,7 +240,7 @@ thread_local! {
     /// The order of two kept arguments of the running simplification, by their ids (emptied
     /// when it ends; ids are never reused).
     static ORDERS: std::cell::RefCell<HashMap<(u64, u64), Ordering>> =
-        std::cell::RefCell::new(HashMap::new());
+        std::cell::RefCell::new(HashMap::default());
     /// The last id given to a kept argument.
     static LAST_ID: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
@@ -278,7 +280,7 @@ fn charge(units: u64) {
     WORK.with(|w| w.set(w.get().wrapping_add(units)));
 }
 
-fn work_done() -> u64 {
+pub(crate) fn work_done() -> u64 {
     WORK.with(|w| w.get())
 }
 
@@ -386,7 +388,7 @@ impl<'a> Ctx<'a> {
         if let Some(&h) = self.hashes.get(&address(e)) {
             return h;
         }
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let mut hasher = rustc_hash::FxHasher::default();
         std::mem::discriminant(e).hash(&mut hasher);
         match e {
             Expr::Num(v) => v.to_bits().hash(&mut hasher),

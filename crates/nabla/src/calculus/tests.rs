@@ -2058,3 +2058,33 @@ fn simplifications_sharing_their_arguments_give_what_fresh_ones_give() {
     assert!(gave_up >= 8, "gave up only {gave_up} times");
     super::simplify::forget_orders();
 }
+
+#[test]
+fn the_steps_of_every_partial_derivative_share_one_display_budget() {
+    use super::diff::diff_with_steps_spending;
+    use super::simplify::simplify_budget;
+    // A power tower over 23 variables, found by the fuzzer: each variable's steps repeat the
+    // tower at every level. Every partial derivative's steps together spend at most four
+    // times what a simplification of the expression may (each derivation stops simplifying
+    // what it shows once its share is spent; the one that runs out may overshoot by what it
+    // had started), and every result is the simplified derivative.
+    let text = "A^ y^9^y^yy^y^y^y^8^thayny^ayny^y^yyy^zy^z7^zh^yyny^yyy^zy^z7^zh^yyn^y^z8^z^z8sax^\
+                b^y^xnhsiyyn^y^z3^z^z8saa8^yzh^n^xyi^8^b^h^n^xyi^ny^z";
+    let f = p(text);
+    let variables = f.variables();
+    assert_eq!(variables.len(), 23);
+    let allowed = 4 * simplify_budget(&f);
+    let share = allowed / 23;
+    let mut total = 0;
+    for v in &variables {
+        let (result, steps, spent) = diff_with_steps_spending(&f, v);
+        assert_eq!(result, derivative(&f, v), "∂/∂{v}");
+        assert!(steps.len() >= 2, "∂/∂{v}: {} steps", steps.len());
+        assert!(
+            spent <= 2 * share,
+            "∂/∂{v} spent {spent} of a share of {share}"
+        );
+        total += spent;
+    }
+    assert!(total <= allowed + share, "{total} of {allowed}");
+}

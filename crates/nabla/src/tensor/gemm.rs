@@ -28,6 +28,9 @@ pub use sgemm::{kernel_path, KernelPath};
 const PARALLEL_THRESHOLD: usize = 128 * 128 * 128;
 /// Work below which the plain loop beats a blocked kernel's set-up.
 const SMALL_THRESHOLD: usize = 4096;
+/// From this depth on, an f32 product of one row (m = 1) runs on nabla's vector kernels
+/// however small it is.
+const VECTOR_DEPTH: usize = 32;
 
 /// The general matrix product of the `gemm` crate for one element type: the fallback behind
 /// [`matmul_into`] (f64, CPUs without AVX2 and FMA, or `NABLA_GEMM_FALLBACK=1`).
@@ -117,8 +120,10 @@ pub fn matmul_into<E: Element>(
     accumulate: bool,
 ) {
     // Tiny products (a small network's layers) take the plain loops inlined at the call, where
-    // the layouts are known: no kernel choice, no call.
-    if m * n * k <= SMALL_THRESHOLD && m * n * k > 0 {
+    // the layouts are known: no kernel choice, no call. Not one sample's pass through a layer
+    // of some depth: the vector kernels sum a row in registers where the plain loop waits on
+    // one running sum.
+    if m * n * k <= SMALL_THRESHOLD && m * n * k > 0 && !(m == 1 && k >= VECTOR_DEPTH) {
         assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
         small_matmul((m, n, k), (a, ta), (b, tb), c, accumulate);
         return;
@@ -152,7 +157,8 @@ pub fn matmul_on<E: Element>(
         return;
     }
     let work = m * n * k;
-    if work <= SMALL_THRESHOLD {
+    let own_f32 = TypeId::of::<E>() == TypeId::of::<f32>() && path != KernelPath::Generic;
+    if work <= SMALL_THRESHOLD && !(own_f32 && m == 1 && k >= VECTOR_DEPTH) {
         small_matmul((m, n, k), (a, ta), (b, tb), c, accumulate);
         return;
     }
@@ -173,7 +179,7 @@ pub fn matmul_on<E: Element>(
         "this CPU cannot run the {} kernels",
         path.name()
     );
-    if TypeId::of::<E>() == TypeId::of::<f32>() && path != KernelPath::Generic {
+    if own_f32 {
         // SAFETY: E is f32 (same type, checked above), so the casts only restate the type;
         // the asserts above check the extents and that the CPU runs the path.
         unsafe {
@@ -432,6 +438,9 @@ mod tests {
         let mut shapes = Vec::new();
         for d in 1..=130 {
             shapes.extend([(d, 37, 29), (29, d, 37), (37, 29, d)]);
+            // One row (one sample through a layer): the vector kernels, every ragged depth,
+            // at sizes under and over the plain loop's.
+            shapes.extend([(1, 29, d), (1, d, 100), (1, 300, d)]);
         }
         for d in [15, 31, 33, 63, 65, 97, 127, 129, 130] {
             shapes.push((d, d, d));

@@ -1616,10 +1616,13 @@ fn degree(m: &Monomial) -> f64 {
 
 /// The printing order of two monomials: `Less` means `a` prints first.
 fn term_order(a: &Monomial, b: &Monomial) -> Ordering {
-    let by_degree = degree(b).total_cmp(&degree(a));
-    if by_degree != Ordering::Equal {
-        return by_degree;
-    }
+    degree(b)
+        .total_cmp(&degree(a))
+        .then_with(|| same_degree_order(a, b))
+}
+
+/// [`term_order`] of two monomials of the same degree.
+fn same_degree_order(a: &Monomial, b: &Monomial) -> Ordering {
     let mut ia = a.iter().peekable();
     let mut ib = b.iter().peekable();
     // Merge-walk the two sorted atom lists; the first atom whose exponent differs decides.
@@ -1632,7 +1635,20 @@ fn term_order(a: &Monomial, b: &Monomial) -> Ordering {
                 Ordering::Less => return Ordering::Less,
                 Ordering::Greater => return Ordering::Greater,
                 Ordering::Equal => {
-                    let ord = eb.to_f64().total_cmp(&ea.to_f64());
+                    // Integer exponents (nearly all) compare as integers: below 2^53 their
+                    // floats are exact, so the order is the same.
+                    let exact = 1i128 << 53;
+                    let ord = match (ea.exact(), eb.exact()) {
+                        (Some(x), Some(y))
+                            if x.is_integer()
+                                && y.is_integer()
+                                && x.numer().abs() < exact
+                                && y.numer().abs() < exact =>
+                        {
+                            y.numer().cmp(&x.numer())
+                        }
+                        _ => eb.to_f64().total_cmp(&ea.to_f64()),
+                    };
                     if ord != Ordering::Equal {
                         return ord;
                     }
@@ -1727,8 +1743,14 @@ fn term_to_expr(m: &Monomial, c: Number) -> Expr {
 }
 
 fn from_poly(p: &Poly) -> Expr {
-    let mut terms: Vec<(&Monomial, Number)> = p.terms.iter().map(|(m, c)| (m, *c)).collect();
-    terms.sort_by(|a, b| term_order(a.0, b.0));
+    // Sorted by [`term_order`], each degree computed once.
+    let mut keyed: Vec<(&Monomial, Number, f64)> =
+        p.terms.iter().map(|(m, c)| (m, *c, degree(m))).collect();
+    keyed.sort_by(|a, b| {
+        b.2.total_cmp(&a.2)
+            .then_with(|| same_degree_order(a.0, b.0))
+    });
+    let mut terms: Vec<(&Monomial, Number)> = keyed.into_iter().map(|(m, c, _)| (m, c)).collect();
     if terms.len() == 2 && terms[0].1.is_negative() && !terms[1].1.is_negative() {
         terms.swap(0, 1);
     }

@@ -11,7 +11,9 @@
 //! order); one path, one thread count and one seed always give the same bits.
 //!
 //! Small products are done by a plain loop: below a few thousand multiply-adds any blocked
-//! kernel's set-up costs more than the arithmetic, and tiny networks live there. Large products
+//! kernel's set-up costs more than the arithmetic, and tiny networks live there. One-row f32
+//! products of depth 32 or more are the exception: they take the vector kernels, which sum in
+//! registers where the plain loop waits on one running sum. Large products
 //! are split across threads; small ones stay on the calling thread.
 
 use std::any::TypeId;
@@ -123,7 +125,8 @@ pub fn matmul_into<E: Element>(
     // the layouts are known: no kernel choice, no call. Not one sample's pass through a layer
     // of some depth: the vector kernels sum a row in registers where the plain loop waits on
     // one running sum.
-    if m * n * k <= SMALL_THRESHOLD && m * n * k > 0 && !(m == 1 && k >= VECTOR_DEPTH) {
+    let vector = TypeId::of::<E>() == TypeId::of::<f32>() && m == 1 && k >= VECTOR_DEPTH;
+    if m * n * k <= SMALL_THRESHOLD && m * n * k > 0 && !vector {
         assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
         small_matmul((m, n, k), (a, ta), (b, tb), c, accumulate);
         return;

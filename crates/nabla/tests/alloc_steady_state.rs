@@ -127,6 +127,11 @@ fn count_steps(
 
 #[test]
 fn training_steps_allocate_nothing_after_warm_up() {
+    // The thread count comes from rayon's global pool, whose workers start on its first use
+    // and allocate as they start (three allocations each), on their own threads and in their
+    // own time: on a busy machine that fell inside a counted step. Have them all running
+    // before anything is counted.
+    rayon::broadcast(|_| ());
     // Sanity: the counter does see allocations.
     let seen = allocations_during(|| {
         std::hint::black_box(vec![1u8; 64]);

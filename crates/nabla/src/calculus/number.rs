@@ -28,6 +28,11 @@ pub(crate) fn gcd(mut a: i128, mut b: i128) -> i128 {
     a
 }
 
+/// The integer `n` as a rational, `None` for `i128::MIN` (see [`Rational::new`]).
+fn whole(n: i128) -> Option<Rational> {
+    (n != i128::MIN).then_some(Rational { num: n, den: 1 })
+}
+
 impl Rational {
     pub(crate) const ZERO: Rational = Rational { num: 0, den: 1 };
     pub(crate) const ONE: Rational = Rational { num: 1, den: 1 };
@@ -36,9 +41,10 @@ impl Rational {
         Rational { num: n, den: 1 }
     }
 
-    /// `num/den` reduced; `None` when `den == 0` or on overflow.
+    /// `num/den` reduced; `None` when `den == 0` or on overflow. `i128::MIN` counts as an
+    /// overflow: it has no negation, and every rational here has one.
     pub(crate) fn new(num: i128, den: i128) -> Option<Rational> {
-        if den == 0 {
+        if den == 0 || num == i128::MIN || den == i128::MIN {
             return None;
         }
         let g = gcd(num, den);
@@ -92,7 +98,7 @@ impl Rational {
 
     pub(crate) fn add(self, o: Rational) -> Option<Rational> {
         if self.den == 1 && o.den == 1 {
-            return Some(Rational::int(self.num.checked_add(o.num)?));
+            return whole(self.num.checked_add(o.num)?);
         }
         let g = gcd(self.den, o.den);
         let a = self.num.checked_mul(o.den / g)?;
@@ -102,7 +108,7 @@ impl Rational {
 
     pub(crate) fn mul(self, o: Rational) -> Option<Rational> {
         if self.den == 1 && o.den == 1 {
-            return Some(Rational::int(self.num.checked_mul(o.num)?));
+            return whole(self.num.checked_mul(o.num)?);
         }
         let g1 = gcd(self.num, o.den).max(1);
         let g2 = gcd(o.num, self.den).max(1);

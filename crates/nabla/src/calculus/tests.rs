@@ -2088,3 +2088,28 @@ fn the_steps_of_every_partial_derivative_share_one_display_budget() {
     }
     assert!(total <= allowed + share, "{total} of {allowed}");
 }
+
+#[test]
+fn a_coefficient_of_minus_two_to_the_127th_keeps_its_sign() {
+    // (-2)^127 is i128::MIN, whose negation overflows. It counts as an overflow (the
+    // expression comes back tidied, its value kept); it used to print with a doubled minus
+    // (`--1.7e38*x/3`, the wrong sign) and panic in debug builds.
+    for text in ["(-2)^127/3*x", "x*(-2)^127/3 + x/7", "(-2)^127*x/3"] {
+        let f = p(text);
+        let want = f.eval(&[("x", 1.0)]).unwrap();
+        assert!(want < -1e37, "{text}: {want}");
+        let s = simplify(&f);
+        let got = p(&s.to_string()).eval(&[("x", 1.0)]).unwrap();
+        assert!(
+            (got - want).abs() <= 1e-12 * want.abs(),
+            "{text}: {s} = {got}, want {want}"
+        );
+        // f is linear in x, so its derivative is f(1).
+        let d = derivative(&f, "x");
+        let dv = p(&d.to_string()).eval(&[("x", 1.0)]).unwrap();
+        assert!(
+            (dv - want).abs() <= 1e-12 * want.abs(),
+            "{text}: ∂/∂x = {d} = {dv}"
+        );
+    }
+}
